@@ -1,0 +1,32 @@
+"""gpusched: evaluate training-hyperparameter schedules for a whole sweep at once.
+
+>>> import numpy as np, gpusched as gs
+>>> s = gs.compat.torch.CosineAnnealingLR(T_max=1000, eta_min=0.0)
+>>> g = gs.grid(base_lr=np.geomspace(1e-4, 1e-1, 64), T_max=[500, 1000])
+>>> gs.evaluate(s, g, steps=1000).shape
+(128, 1000)
+"""
+
+from .api import evaluate, reduce
+from .expr import (ceil, clip, cos, count_le, count_lt, cumprod, e, exp, expm1, floor, length,
+                   log, log1p, logical_and, logical_not, logical_or, maximum, minimum, pi,
+                   random_below, random_uniform, sin, sqrt, take, tanh, to_float, to_int, where,
+                   TracerBoolError, TracerConversionError)
+from .grid import Grid, grid, trials
+from .params import Check, Param
+from .schedule import Schedule, schedule
+from .blocks import (constant, cosine, exponential, join, linear, piecewise_constant,
+                     polynomial, warmup)
+from . import compat
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "evaluate", "reduce", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
+    "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
+    "warmup", "compat",
+    "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
+    "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
+    "logical_not", "count_lt", "count_le", "take", "length", "cumprod", "random_uniform",
+    "random_below", "pi", "e", "TracerBoolError", "TracerConversionError", "__version__",
+]

@@ -1,0 +1,142 @@
+"""gs.evaluate and gs.reduce: validate everything, then hand a plan to a backend."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .backends import resolve_backend
+from .binding import bind
+from .grid import as_grid
+from .plan import compile_plan
+from .schedule import Schedule, schedule
+
+__all__ = ["evaluate", "reduce", "REDUCE_OPS", "default_memory_limit"]
+
+REDUCE_OPS = ("sum", "mean", "min", "max", "last")
+DTYPES = ("float32", "float64")
+WORK_LIMIT = 64 * 2 ** 20  # bytes of temporaries a backend may hold besides the output
+
+
+def default_memory_limit() -> int:
+    """Half of the memory available now (from /proc/meminfo), or 4 GiB where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except OSError:
+        pass
+    return 4 * 2 ** 30
+
+
+def _as_schedule(obj) -> Schedule:
+    if isinstance(obj, Schedule):
+        return obj
+    if callable(obj):
+        return schedule(obj)
+    raise TypeError(f"expected a gpusched schedule (gs.schedule(fn), gs.compat...), got "
+                    f"{type(obj).__name__}")
+
+
+def normalize_steps(steps) -> np.ndarray:
+    """An int N (steps 0..N-1) or a non-empty 1-D integer array, as int64."""
+    if isinstance(steps, (bool, np.bool_)):
+        raise TypeError("steps must be an int or a 1-D integer array, got a bool")
+    if isinstance(steps, (int, np.integer)):
+        if steps <= 0:
+            raise ValueError(f"steps = {int(steps)}: must be a positive number of steps")
+        return np.arange(int(steps), dtype=np.int64)
+    if isinstance(steps, (float, np.floating)):
+        raise TypeError(f"steps = {steps!r}: must be an int (a number of steps) or an integer "
+                        f"array")
+    arr = np.asarray(steps)
+    if arr.ndim != 1:
+        raise ValueError(f"steps must be 1-D, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError("steps is empty; give at least one step")
+    if arr.dtype == bool or arr.dtype.kind not in "iu":
+        raise TypeError(f"steps must hold integers, got dtype {arr.dtype}; use "
+                        f"np.asarray(steps, dtype=np.int64)")
+    if arr.dtype.kind == "u" and arr.max() >= 2 ** 63:
+        raise ValueError(f"step {int(arr.max())} does not fit in int64")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.min() < 0:
+        raise ValueError(f"step {int(arr.min())} at position {int(np.argmin(arr))}: steps "
+                         f"count optimizer updates and must be >= 0")
+    return arr
+
+
+def _dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"dtype = {dtype!r}: must be one of {', '.join(DTYPES)}")
+    return dt
+
+
+def _limit(memory_limit) -> int:
+    if memory_limit is None:
+        return default_memory_limit()
+    if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)) \
+            or memory_limit <= 0:
+        raise ValueError(f"memory_limit = {memory_limit!r}: must be a positive number of bytes")
+    return int(memory_limit)
+
+
+def _prepare(sched, grid, steps, dtype):
+    sched = _as_schedule(sched)
+    grid = as_grid(grid)
+    steps = normalize_steps(steps)
+    dt = _dtype(dtype)
+    bound = bind(sched, grid)
+    plan = compile_plan(sched.expr, bound.kinds)
+    return sched, grid, steps, dt, bound, plan
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2 ** 30:.3g} GiB"
+
+
+def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = "auto",
+             dtype="float32", memory_limit: int | None = None) -> np.ndarray:
+    """Values of ``schedule`` for every config of ``grid`` at every step.
+
+    Returns shape ``(len(grid), n_steps)``, or ``(n_steps,)`` without a grid, in ``dtype``
+    (float32 by default; the arithmetic is float64, rounded once at the end). ``steps`` is an
+    int ``N`` (steps ``0..N-1``) or a 1-D integer array. Every parameter is validated before
+    any work; a table larger than ``memory_limit`` bytes (default: half the available
+    memory) is refused.
+    """
+    sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
+    limit = _limit(memory_limit)
+    need = bound.n * steps.size * dt.itemsize
+    if need > limit:
+        raise ValueError(
+            f"the table of {bound.n} configs x {steps.size} steps would need {_gib(need)}, more "
+            f"than memory_limit ({_gib(limit)}); use gs.reduce(...) for per-config summaries, "
+            f"or evaluate fewer configs or steps per call")
+    be = resolve_backend(backend)
+    out = np.empty((bound.n, steps.size), dtype=dt)
+    be.table(plan, bound, steps, out, work_limit=min(WORK_LIMIT, limit))
+    return out if grid is not None else out[0]
+
+
+def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
+           backend: str = "auto", dtype="float32", memory_limit: int | None = None) -> np.ndarray:
+    """A per-config summary over steps, without building the table.
+
+    ``op``: ``sum``, ``mean``, ``min``, ``max`` or ``last`` (the value at the last step given).
+    Values are rounded to ``dtype`` as in the table, then accumulated in float64. Returns shape
+    ``(len(grid),)``, or a 0-d array without a grid.
+    """
+    if op not in REDUCE_OPS:
+        raise ValueError(f"op = {op!r}: must be one of {', '.join(REDUCE_OPS)}")
+    sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
+    limit = _limit(memory_limit)
+    be = resolve_backend(backend)
+    out = be.reduce(plan, bound, steps, op, dt, work_limit=min(WORK_LIMIT, limit))
+    return out if grid is not None else out[0]

@@ -1,0 +1,80 @@
+"""Backend registry: one small class per backend, imported lazily (einops-style).
+
+A backend turns a :class:`~gpusched.plan.Plan` and bound parameters into a table or a
+per-config reduction. ``auto`` picks the best usable one in :data:`PREFERENCE` order; the
+``GPUSCHED_BACKEND`` environment variable overrides it. Importing this package imports no
+optional dependency.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+
+__all__ = ["Backend", "get_backend", "resolve_backend", "available_backends", "PREFERENCE"]
+
+# name -> "module:Class", best first
+_REGISTRY = {
+    "numpy": "gpusched.backends.numpy_backend:NumpyBackend",
+}
+PREFERENCE = ("cupy", "numba-cuda", "numba", "numpy")
+
+_instances: dict = {}
+_lock = threading.Lock()
+
+
+class Backend:
+    """Interface every backend implements."""
+
+    name = "?"
+    device = "cpu"
+
+    def availability(self) -> tuple[bool, str]:
+        """(usable, reason when not)."""
+        return True, ""
+
+    def table(self, plan, bound, steps, out, *, work_limit: int):
+        """Fill ``out`` (n_configs, n_steps) with the schedule's values."""
+        raise NotImplementedError
+
+    def reduce(self, plan, bound, steps, op: str, dtype, *, work_limit: int):
+        """Per-config reduction over steps without building the table."""
+        raise NotImplementedError
+
+
+def get_backend(name: str) -> Backend:
+    if name not in _REGISTRY:
+        known = ", ".join(["auto", *_REGISTRY])
+        raise ValueError(f"unknown backend {name!r}; choose one of {known}")
+    with _lock:
+        inst = _instances.get(name)
+        if inst is None:
+            module, cls = _REGISTRY[name].split(":")
+            inst = getattr(importlib.import_module(module), cls)()
+            _instances[name] = inst
+    return inst
+
+
+def available_backends() -> dict:
+    """name -> (usable, reason) for every registered backend."""
+    return {name: get_backend(name).availability() for name in _REGISTRY}
+
+
+def resolve_backend(name: str = "auto") -> Backend:
+    """The backend to use: ``name``, or for ``auto`` $GPUSCHED_BACKEND or the best usable."""
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a string, got {name!r}")
+    if name == "auto":
+        env = os.environ.get("GPUSCHED_BACKEND", "").strip()
+        if env and env != "auto":
+            return resolve_backend(env)
+        for cand in PREFERENCE:
+            if cand in _REGISTRY and get_backend(cand).availability()[0]:
+                return get_backend(cand)
+        return get_backend("numpy")
+    backend = get_backend(name)
+    ok, why = backend.availability()
+    if not ok:
+        raise RuntimeError(f"backend {name!r} is not usable here: {why}")
+    return backend

@@ -1,0 +1,273 @@
+"""The NumPy backend: interprets a plan with broadcasting, chunk by chunk under a budget.
+
+Parameters enter as (configs, 1) columns and steps as a (1, steps) row, so each node is
+computed over only the axes it depends on: step-only sub-expressions (the cosine of a shared
+``T_max``) once for all configs, config-only ones once per config chunk. Temporaries are freed
+after their last use; no full-size array is made besides the output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import expr as E
+from .. import rng
+from . import Backend
+
+_ELEMENTWISE = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "truediv": np.true_divide,
+    "minimum": np.minimum, "maximum": np.maximum,
+    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+    "eq": np.equal, "ne": np.not_equal,
+    "and": np.logical_and, "or": np.logical_or, "not": np.logical_not,
+    "neg": np.negative, "abs": np.absolute,
+    "cos": np.cos, "sin": np.sin, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
+    "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
+}
+_ARITH = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "minimum",
+                    "maximum", "neg", "abs", "where", "floor", "ceil", "float", "int"})
+CHUNK_TARGET = 1 << 17  # elements per chunk: temporaries stay in cache
+
+
+class ScheduleError(ValueError):
+    pass
+
+
+class _Env:
+    """What a plan's leaves evaluate to for one block of configs and steps."""
+
+    def __init__(self, bound, steps, c0, memo):
+        self.bound, self.steps, self.c0, self.memo = bound, steps, c0, memo
+
+
+def _where_msg(env: _Env, node: E.Expr, mask, what: str):
+    mask = np.atleast_2d(mask)
+    i, j = np.unravel_index(int(np.argmax(mask)), mask.shape)
+    at = f"config {env.c0 + i} ({env.bound.describe(i)})"
+    if mask.shape[1] > 1:
+        at += f", step {int(env.steps[0, j])}"
+    raise ScheduleError(f"{what} in `{E.to_text(node)}` at {at}")
+
+
+def _num(x, kind):
+    """Booleans take part in arithmetic as 0/1 integers."""
+    return np.asarray(x, dtype=np.int64) if kind == "bool" else x
+
+
+def _apply(plan, node: E.Expr, args: list, env: _Env):
+    op = node.op
+    kinds = [plan.kinds[id(a)] for a in node.args]
+    if op in _ARITH:
+        args = [_num(a, k) for a, k in zip(args, kinds)]
+    fn = _ELEMENTWISE.get(op)
+    if fn is not None:
+        return fn(*args)
+    if op in ("floordiv", "mod"):
+        a, b = args
+        if plan.kinds[id(node)] == "int":
+            zero = np.asarray(b) == 0
+            if zero.any():
+                _where_msg(env, node, zero, "integer division by zero")
+        return np.floor_divide(a, b) if op == "floordiv" else np.remainder(a, b)
+    if op == "pow":
+        return np.power(np.asarray(args[0], dtype=np.float64), args[1])
+    if op == "where":
+        return np.where(*args)
+    if op in ("floor", "ceil"):
+        if plan.kinds[id(node)] == "int":
+            return args[0]
+        return np.floor(args[0]) if op == "floor" else np.ceil(args[0])
+    if op == "float":
+        return np.asarray(args[0], dtype=np.float64)
+    if op == "int":
+        x = args[0]
+        return np.trunc(x).astype(np.int64) if np.asarray(x).dtype.kind == "f" else \
+            np.asarray(x, dtype=np.int64)
+    if op in ("count_lt", "count_le", "take", "length"):
+        return _list_op(op, node, args, env)
+    if op == "random_uniform":
+        return rng.uniform(args[0], args[1], node.value)
+    if op == "random_below":
+        n = np.asarray(args[0])
+        bad = (n < 1) | (n >= 2 ** 32)
+        if bad.any():
+            _where_msg(env, node, bad, "random bound outside [1, 2**32)")
+        return rng.below(n, args[1], args[2], node.value)
+    raise NotImplementedError(f"numpy backend: operation {op!r}")
+
+
+def _list_op(op, node, args, env):
+    values, lengths = env.bound.lists[node.args[0].value]
+    if op == "length":
+        return lengths
+    x = np.asarray(args[1])
+    x2 = np.atleast_2d(x)
+    if op == "take":
+        idx = np.clip(x2, 0, np.maximum(lengths - 1, 0))
+        if values.shape[0] == 1:
+            return values[0][idx]
+        rows = max(values.shape[0], idx.shape[0])
+        return np.take_along_axis(np.broadcast_to(values, (rows, values.shape[1])),
+                                  np.broadcast_to(idx, (rows, idx.shape[1])), axis=1)
+    cmp = np.less if op == "count_lt" else np.less_equal
+    # (c, 1, K) against (c, s, 1): padding (int64 max / inf) never counts
+    return cmp(values[:, None, :], x2[:, :, None]).sum(axis=2, dtype=np.int64)
+
+
+def run(plan, nodes, values: dict, env: _Env, keep=()) -> dict:
+    """Compute ``nodes`` (dependency order) into ``values``; free temporaries after last use."""
+    last = {}
+    for pos, n in enumerate(nodes):
+        for a in n.args:
+            last[id(a)] = pos
+    keep_ids = {id(k) for k in keep}
+    for pos, n in enumerate(nodes):
+        if id(n) in values:
+            continue
+        op = n.op
+        if op == "step":
+            v = env.steps
+        elif op == "const":
+            v = n.value
+        elif op == "param":
+            v = env.bound.scalars.get(n.value)  # list parameters are read by the list ops
+        elif op == "table":
+            v = n.value.values(env.steps.ravel(), env.memo.setdefault(id(n.value), {}))[None, :]
+        elif op == "cumprod":
+            v = _cumprod(plan, n, env)
+        else:
+            v = _apply(plan, n, [values[id(a)] for a in n.args], env)
+        values[id(n)] = v
+        if op != "const":
+            for a in n.args:
+                if last.get(id(a)) == pos and id(a) not in keep_ids and a.op not in (
+                        "step", "param", "const"):
+                    values.pop(id(a), None)
+    return values
+
+
+def _cumprod(plan, node, env: _Env):
+    """prod_{s=1..t} body(s): the body on steps 1..max(t), a running product, then gathered.
+
+    The running table is cached for the evaluation (per config chunk when the body depends
+    on per-config parameters).
+    """
+    sub = plan.subplans[id(node)]
+    top = max(int(env.memo["max_step"]), 0)
+    tag = env.c0 if sub.root.deps & env.memo["per_config"] else None
+    cached = env.memo.get(("cumprod", id(node)))
+    if cached is None or cached[0] != tag:
+        inner = _Env(env.bound, np.arange(1, top + 1, dtype=np.int64)[None, :], env.c0, env.memo)
+        body = run(sub, sub.nodes, {}, inner)[id(sub.root)] if top else np.ones((1, 0))
+        body = np.asarray(body, dtype=np.float64)
+        body = np.broadcast_to(body, (body.shape[0] if body.ndim == 2 else 1, top))
+        table = np.ones((body.shape[0], top + 1), dtype=np.float64)
+        np.cumprod(body, axis=1, out=table[:, 1:])
+        cached = (tag, table)
+        env.memo[("cumprod", id(node))] = cached
+    table = cached[1]
+    return table[:, np.clip(env.steps[0], 0, top)]
+
+
+def _split(plan, bound, n_steps, work_limit):
+    """Partition the plan's nodes by the axes they vary over (each list in plan order).
+
+    Step-only nodes are computed once for all steps when that fits in half the budget;
+    otherwise they are computed per chunk like the rest.
+    """
+    per_config = frozenset(
+        [k for k, v in bound.scalars.items() if v.shape[0] > 1] +
+        [k for k, (v, _) in bound.lists.items() if v.shape[0] > 1])
+    groups = {(False, False): [], (False, True): [], (True, False): [], (True, True): []}
+    for n in plan.nodes:
+        groups[plan.axes(n, per_config)].append(n)
+    if len(groups[(False, True)]) * n_steps * 8 > work_limit // 2:
+        moved = {id(n) for n in groups[(False, True)]}
+        groups[(True, True)] = [n for n in plan.nodes
+                                if id(n) in moved or plan.axes(n, per_config) == (True, True)]
+        groups[(False, True)] = []
+    return groups, per_config
+
+
+def _chunks(n_configs, n_steps, plan, bound, work_limit):
+    width = max([v.shape[1] for v, _ in bound.lists.values()] + [1])
+    per_elem = 8 * (len(plan.nodes) + 2) + (width if bound.lists else 0)
+    target = max(1, min(CHUNK_TARGET, work_limit // per_elem))
+    s_chunk = min(n_steps, target)
+    c_chunk = max(1, min(n_configs, target // s_chunk))
+    return c_chunk, s_chunk
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    device = "cpu"
+
+    def _blocks(self, plan, bound, steps, work_limit):
+        """Yield (c0, c1, s0, s1, value block) over the whole (configs x steps) table."""
+        groups, per_config = _split(plan, bound, steps.size, work_limit)
+        memo = {"max_step": int(steps.max()) if steps.size else 0, "per_config": per_config}
+        steps_row = steps[None, :]
+        with np.errstate(all="ignore"):
+            shared = run(plan, groups[(False, False)], {}, _Env(bound, steps_row[:, :1], 0, memo),
+                         keep=plan.nodes)
+            step_only = run(plan, groups[(False, True)], dict(shared),
+                            _Env(bound, steps_row, 0, memo), keep=plan.nodes)
+            c_chunk, s_chunk = _chunks(bound.n, steps.size, plan, bound, work_limit)
+            for c0 in range(0, bound.n, c_chunk):
+                c1 = min(bound.n, c0 + c_chunk)
+                part = bound.rows(c0, c1)
+                env = _Env(part, steps_row[:, :1], c0, memo)
+                cfg = run(plan, groups[(True, False)], dict(shared), env, keep=plan.nodes)
+                for s0 in range(0, steps.size, s_chunk):
+                    s1 = min(steps.size, s0 + s_chunk)
+                    values = dict(cfg)
+                    for n in groups[(False, True)]:
+                        v = step_only[id(n)]
+                        values[id(n)] = v[:, s0:s1] if np.ndim(v) == 2 and \
+                            np.shape(v)[1] == steps.size else v
+                    env = _Env(part, steps_row[:, s0:s1], c0, memo)
+                    run(plan, groups[(True, True)], values, env, keep=(plan.root,))
+                    yield c0, c1, s0, s1, values[id(plan.root)], env
+
+    def table(self, plan, bound, steps, out, *, work_limit):
+        check = out.dtype.kind == "f"
+        for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit):
+            dest = out[c0:c1, s0:s1]
+            dest[...] = block
+            if check:
+                _check_finite(dest, plan, env)
+        return out
+
+    def reduce(self, plan, bound, steps, op, dtype, *, work_limit):
+        n = bound.n
+        if op == "last":
+            out = np.empty((n, 1), dtype=dtype)
+            self.table(plan, bound, steps[-1:], out, work_limit=work_limit)
+            return out[:, 0]
+        acc = np.zeros(n) if op in ("sum", "mean") else np.full(
+            n, np.inf if op == "min" else -np.inf)
+        for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit):
+            vals = np.broadcast_to(block, (c1 - c0, s1 - s0)).astype(dtype)
+            if vals.dtype.kind == "f":
+                _check_finite(vals, plan, env)
+            if op in ("sum", "mean"):
+                acc[c0:c1] += vals.sum(axis=1, dtype=np.float64)
+            elif op == "min":
+                np.minimum(acc[c0:c1], vals.min(axis=1), out=acc[c0:c1])
+            else:
+                np.maximum(acc[c0:c1], vals.max(axis=1), out=acc[c0:c1])
+        if op == "mean":
+            acc /= steps.size
+        return acc.astype(dtype)
+
+
+def _check_finite(block: np.ndarray, plan, env: _Env):
+    ok = np.isfinite(block)
+    if not ok.all():
+        bad = ~ok
+        i, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        value = block[i, j]
+        raise ScheduleError(
+            f"the schedule gives {value} at config {env.c0 + i} ({env.bound.describe(i)}), "
+            f"step {int(env.steps[0, j])}; check the parameters (a zero length, the log of a "
+            f"negative number, an overflow in the output dtype ...)")

@@ -1,0 +1,21 @@
+"""Drop-in twins of other libraries' schedules, with their names and parameter names.
+
+``gs.compat.torch``, ``gs.compat.d2l``, ``gs.compat.yolox``, ``gs.compat.warmboot`` and
+``gs.compat.multiscale``; each twin's docstring states its step mapping and what it does past
+the end. Submodules load on first use.
+"""
+
+import importlib
+
+_SUBMODULES = ("torch", "d2l", "yolox", "warmboot", "multiscale")
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

@@ -1,0 +1,40 @@
+"""Helpers shared by the twins."""
+
+from __future__ import annotations
+
+import inspect
+
+from .. import expr as E
+from ..params import REQUIRED, Param
+
+BASE_LR = Param("base_lr", kind="float", doc="the optimizer's initial learning rate")
+
+
+def user_function(fn, at: E.Expr, what: str):
+    """Trace ``fn(step, *params)`` at the traced step ``at``.
+
+    Returns (expression, extra parameters). A function of the step alone that uses Python
+    control flow (``max(0, 1 - step / 100)``) cannot be traced; it becomes a host table, called
+    once per distinct step, which every backend broadcasts. With extra parameters it must be
+    traceable, and the tracer's TypeError says what to use instead.
+    """
+    if not callable(fn):
+        raise TypeError(f"{what} must be a function of the step, got {fn!r}")
+    try:
+        sig = inspect.signature(fn)
+        names = [p.name for p in list(sig.parameters.values())[1:]]
+        defaults = [p.default for p in list(sig.parameters.values())[1:]]
+    except (TypeError, ValueError):
+        names, defaults = [], []
+    extra = [Param(n, default=REQUIRED if d is inspect.Parameter.empty else d)
+             for n, d in zip(names, defaults)]
+    try:
+        return E.const(fn(at, *(E.param(n) for n in names))), extra
+    except TypeError:
+        if names:
+            raise
+    name = getattr(fn, "__name__", what)
+    table = E.host_table(fn, name=f"{what} {name}" if name != "<lambda>" else what)
+    if at.op == "step":
+        return table, []
+    raise TypeError(f"{what} could not be traced")

@@ -1,0 +1,102 @@
+"""Schedule math, written once: pure functions of a (traced) step ``t`` and parameters.
+
+Every twin and every core block is built from these. Each works on traced values and plain
+numbers alike and documents its formula; ``c`` below is the clipped progress.
+"""
+
+from __future__ import annotations
+
+from .expr import clip, const, count_le, cos, floor, maximum, minimum, pi, take, where
+
+__all__ = ["constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
+           "piecewise_constant", "join", "warmup"]
+
+
+def constant(t, value):
+    """``f(t) = value``."""
+    return const(value)
+
+
+def linear(t, init_value, end_value, transition_steps, transition_begin=0):
+    """``c = clip(t - transition_begin, 0, T)``;  ``f = init + (end - init) * c / T``.
+
+    Holds ``init`` before ``transition_begin`` and ``end`` after ``transition_begin + T``.
+    """
+    c = clip(t - transition_begin, 0, transition_steps)
+    return init_value + (end_value - init_value) * c / transition_steps
+
+
+def cosine_interp(start, end, x):
+    """Half-cosine from ``start`` (x=0) to ``end`` (x=1):
+    ``end + (start - end) * (1 + cos(pi * x)) / 2``."""
+    return end + (start - end) * (1 + cos(pi * x)) / 2
+
+
+def cosine(t, init_value, decay_steps, end_value=0.0):
+    """``c = min(t, D)``;  ``f = end + (init - end) * (1 + cos(pi * c / D)) / 2``.
+
+    Falls from ``init`` at ``t = 0`` to ``end`` at ``t = D`` and holds ``end`` after.
+    """
+    c = minimum(t, decay_steps)
+    return end_value + (init_value - end_value) * (1 + cos(pi * c / decay_steps)) / 2
+
+
+def exponential(t, init_value, decay_rate, transition_steps, transition_begin=0,
+                staircase=False, end_value=None):
+    """``d = t - B``;  ``p = d / T`` (``floor(d / T)`` with ``staircase``);
+    ``f = init * rate ** p`` for ``d > 0``, ``init`` before;  clipped at ``end_value``
+    from below when ``rate < 1`` (from above when ``rate > 1``) if given.
+    """
+    d = t - transition_begin
+    p = d / transition_steps
+    if staircase:
+        p = floor(p)
+    v = where(d > 0, init_value * decay_rate ** p, init_value)
+    if end_value is not None:
+        v = where(decay_rate < 1, maximum(v, end_value), minimum(v, end_value))
+    return v
+
+
+def polynomial(t, init_value, end_value, transition_steps, power=1.0, transition_begin=0):
+    """``c = clip(t - B, 0, T)``;  ``f = (init - end) * (1 - c / T) ** power + end``."""
+    c = clip(t - transition_begin, 0, transition_steps)
+    return (init_value - end_value) * (1 - c / transition_steps) ** power + end_value
+
+
+def piecewise_constant(t, values, boundaries):
+    """``f = values[k]`` with ``k = #{b in boundaries : b <= t}`` (switches at ``t == b``).
+
+    ``values`` and ``boundaries`` are list parameters; ``values`` has one more entry.
+    """
+    return take(values, count_le(boundaries, t))
+
+
+def join(t, pieces, boundaries):
+    """Sequential composition: piece ``k`` runs on ``[b_k, b_{k+1})`` and sees the local step
+    ``t - b_k`` (``b_0 = 0``)::
+
+        f(t) = pieces[0](t)              for t < b_1
+             = pieces[k](t - b_k)        for b_k <= t < b_{k+1}
+    """
+    if len(pieces) != len(boundaries) + 1:
+        raise ValueError(f"join needs one boundary fewer than pieces, got {len(pieces)} pieces "
+                         f"and {len(boundaries)} boundaries")
+    out = _call(pieces[0], t)
+    for b, piece in zip(boundaries, pieces[1:]):
+        out = where(t < b, out, _call(piece, t - b))
+    return out
+
+
+def warmup(t, piece, warmup_steps, init_value=0.0):
+    """Linear warmup prefixed to ``piece``::
+
+        f(t) = init + (piece(0) - init) * t / W     for t < W
+             = piece(t - W)                         for t >= W
+    """
+    peak = _call(piece, const(0))
+    ramp = init_value + (peak - init_value) * t / maximum(warmup_steps, 1)
+    return where(t < warmup_steps, ramp, _call(piece, t - warmup_steps))
+
+
+def _call(piece, t):
+    return piece(t) if callable(piece) else const(piece)

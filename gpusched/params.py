@@ -1,0 +1,91 @@
+"""Parameter specifications: name, default, kind and domain, checked before any evaluation."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = ["REQUIRED", "Param", "Check", "validate_name"]
+
+
+class _Required:
+    def __repr__(self):
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+KINDS = ("any", "float", "int", "list", "choice")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def validate_name(name: str, what: str = "parameter") -> str:
+    """A parameter name becomes an identifier in generated code: letters, digits, '_' only."""
+    if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name) \
+            or len(name) > 64:
+        raise ValueError(f"invalid {what} name {name!r}: use a Python identifier of at most 64 "
+                         f"characters that starts with a letter")
+    return name
+
+
+@dataclass(frozen=True)
+class Param:
+    """One schedule parameter.
+
+    kind: ``"any"`` (an int stays int, a float stays float; user schedules), ``"float"``
+    (ints are converted), ``"int"`` (integers only; a float like 2.5 or 2.0 is refused),
+    ``"list"`` (a list of numbers per config, ragged across configs) or ``"choice"`` (one of
+    ``choices``; strings become their index).
+    Domain: ``gt``/``ge``/``lt``/``le`` bounds on the value (on every entry for lists);
+    ``sort``: the original sorts the list itself, so the twin sorts it too (else a list must
+    already be sorted when ``sorted_required``); ``size``: exact list length.
+    """
+
+    name: str
+    default: object = REQUIRED
+    kind: str = "any"
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    choices: tuple = ()
+    sort: bool = False
+    sorted_required: bool = False
+    size: int | None = None
+    doc: str = ""
+
+    def __post_init__(self):
+        validate_name(self.name)
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown parameter kind {self.kind!r}; expected one of {KINDS}")
+        if self.kind == "choice" and not self.choices:
+            raise ValueError(f"choice parameter {self.name!r} needs choices")
+
+    def domain_text(self) -> str:
+        parts = []
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        for sym, bound in ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le)):
+            if bound is not None:
+                parts.append(f"{sym} {bound:g}")
+        txt = " and ".join(parts)
+        if self.kind == "int":
+            txt = "an integer" + (f" {txt}" if txt else "")
+        elif self.kind == "list":
+            txt = "a list of numbers" + (f", each {txt}" if txt else "")
+        return txt or "a finite number"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule over several parameters, vectorized over configs.
+
+    ``ok(**columns)`` gets one NumPy array per name in ``names`` (broadcast over configs) and
+    returns a boolean array: False marks a bad config. ``message`` says what must hold.
+    """
+
+    names: tuple
+    ok: Callable = field(compare=False)
+    message: str = ""

@@ -1,0 +1,132 @@
+"""Compiling an expression graph for given parameter kinds: the form every backend consumes.
+
+A :class:`Plan` lists the nodes in dependency order with their value kind (int64, float64 or
+bool), sorts them by what they depend on (nothing, the step only, per-config parameters only,
+or both) so a backend computes each sub-expression over the fewest axes, and records when each
+value is last used so temporaries can be freed. Plans are cached by graph and kinds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from . import expr as E
+
+__all__ = ["Plan", "compile_plan"]
+
+
+@dataclass
+class Plan:
+    root: E.Expr
+    nodes: list                         # dependency order, cumprod bodies excluded
+    kinds: dict                         # id(node) -> "int" | "float" | "bool"
+    scalar_params: tuple                # parameter names used as numbers
+    list_params: tuple                  # parameter names used as lists
+    tables: tuple                       # host-table leaves (this plan and sub-plans)
+    subplans: dict = field(default_factory=dict)   # id(cumprod node) -> Plan of its body
+    signature: str = ""
+
+    @property
+    def root_kind(self) -> str:
+        return self.kinds[id(self.root)]
+
+    def axes(self, node: E.Expr, per_config: frozenset) -> tuple[bool, bool]:
+        """(varies with config, varies with step) for ``node``."""
+        d = node.deps
+        return bool(d & per_config), "step" in d
+
+
+_cache: "OrderedDict[tuple, Plan]" = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 256
+
+
+def compile_plan(root: E.Expr, kinds: dict) -> Plan:
+    """The plan of ``root`` for parameter kinds ``kinds`` (name -> "int" | "float")."""
+    names = sorted(n.value for n in E.all_nodes(root) if n.op == "param")
+    key = (root, tuple((n, kinds.get(n)) for n in names))
+    with _cache_lock:
+        plan = _cache.get(key)
+        if plan is not None:
+            _cache.move_to_end(key)
+            return plan
+    plan = _build(root, kinds)
+    plan.signature = E.signature(root) + "-" + "".join(k[1][0] if k[1] else "_" for k in key[1])
+    with _cache_lock:
+        _cache[key] = plan
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return plan
+
+
+def _kind_of(node: E.Expr, kinds: dict, param_kinds: dict) -> str:
+    op = node.op
+    if op == "step":
+        return "int"
+    if op == "const":
+        v = node.value
+        return "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else "float"
+    if op == "param":
+        k = param_kinds.get(node.value)
+        if k is None:
+            raise ValueError(f"parameter {node.value!r} has no value")
+        return k
+    if op in ("table", "cumprod"):
+        return "float"
+    arg_kinds = [kinds[id(a)] for a in node.args]
+    _, rule = E.OPS[op]
+    if op in ("and", "or", "not") and any(k != "bool" for k in arg_kinds):
+        raise TypeError(f"`&`, `|`, `~` and gs.logical_* combine comparisons, not numbers "
+                        f"(in {E.to_text(node)})")
+    if op == "where" and arg_kinds[0] != "bool":
+        raise TypeError(f"gs.where needs a comparison as its condition (in {E.to_text(node)})")
+    if op in ("random_uniform", "random_below") and any(k == "float" for k in arg_kinds):
+        raise TypeError(f"{op} takes integer seeds, counters and bounds (in {E.to_text(node)})")
+    if op in ("count_lt", "count_le", "take") and arg_kinds[1] == "bool":
+        raise TypeError(f"{op} needs a number, not a comparison (in {E.to_text(node)})")
+    if op == "take" and arg_kinds[1] != "int":
+        raise TypeError(f"gs.take needs an integer index (use gs.to_int) in {E.to_text(node)}")
+    if rule == "num":
+        return "int" if all(k in ("int", "bool") for k in arg_kinds) else "float"
+    if rule == "branch":
+        return "int" if all(k in ("int", "bool") for k in arg_kinds[1:]) else "float"
+    if rule == "same":
+        return "int" if arg_kinds[0] == "bool" else arg_kinds[0]
+    if rule == "list":
+        return kinds[id(node.args[0])]
+    return rule
+
+
+def _build(root: E.Expr, param_kinds: dict) -> Plan:
+    nodes = E.topological(root)
+    kinds: dict = {}
+    subplans: dict = {}
+    tables = []
+    for n in nodes:
+        if n.op == "cumprod":
+            sub = _build(n.args[0], param_kinds)
+            if sub.root_kind == "bool":
+                raise TypeError("gs.cumprod needs a numeric factor, not a comparison")
+            subplans[id(n)] = sub
+            tables.extend(sub.tables)
+        if n.op == "table":
+            tables.append(n)
+        kinds[id(n)] = _kind_of(n, kinds, param_kinds)
+    if kinds[id(root)] == "bool":
+        raise TypeError("a schedule must return a number, not a comparison; use "
+                        "gs.where(cond, a, b)")
+    lists = set()
+    scalars = set()
+    for n in nodes:
+        for k, a in enumerate(n.args):
+            if a.op == "param" and n.op != "cumprod":
+                (lists if (n.op in E.LIST_OPS and k == 0) else scalars).add(a.value)
+    for sub in subplans.values():
+        lists.update(sub.list_params)
+        scalars.update(sub.scalar_params)
+    if root.op == "param":
+        scalars.add(root.value)
+    return Plan(root, nodes, kinds, tuple(sorted(scalars)), tuple(sorted(lists)),
+                tuple(dict.fromkeys(tables)), subplans)

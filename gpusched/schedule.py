@@ -1,0 +1,162 @@
+"""Schedules: a traced expression plus its parameters (names, defaults, domains)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Iterable, Mapping
+
+from . import expr as E
+from .params import REQUIRED, Check, Param, validate_name
+
+__all__ = ["Schedule", "schedule", "trace"]
+
+
+def trace(fn: Callable, names: Iterable[str]) -> E.Expr:
+    """Call ``fn(t, *params)`` once with symbolic values and return the recorded expression."""
+    out = fn(E.step(), *(E.param(n) for n in names))
+    return E.const(out)
+
+
+def _signature_params(fn: Callable) -> list[Param]:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"cannot read the parameters of {fn!r}: {err}") from None
+    ps = list(sig.parameters.values())
+    if not ps or ps[0].kind not in (inspect.Parameter.POSITIONAL_ONLY,
+                                   inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        raise TypeError("a schedule function takes the step as its first argument, "
+                        "e.g. lambda t, base_lr: base_lr * 0.9 ** t")
+    out = []
+    for p in ps[1:]:
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise TypeError(f"a schedule function cannot take *args or **kwargs ({p}); name "
+                            f"every parameter")
+        default = REQUIRED if p.default is inspect.Parameter.empty else p.default
+        out.append(Param(p.name, default=default))
+    return out
+
+
+class Schedule:
+    """A schedule: ``value(t) = expr(t, params)``, evaluated for whole grids by gs.evaluate.
+
+    ``values`` holds the value each parameter takes when a grid does not give it (the
+    constructor's arguments or the function's defaults); a grid column of the same name
+    overrides it for every config. Inside a traced function, calling a schedule with a traced
+    step (``s(t - w, base_lr=peak)``) inlines its expression, so schedules compose.
+    """
+
+    def __init__(self, expr: E.Expr, params: Iterable[Param], *, name: str = "schedule",
+                 values: Mapping | None = None, checks: Iterable[Check] = (), doc: str = ""):
+        self.expr = E.const(expr)
+        self.param_specs = {p.name: p for p in params}
+        self.name = name
+        self.checks = tuple(checks)
+        self.doc = doc
+        self.values = {n: p.default for n, p in self.param_specs.items()
+                       if p.default is not REQUIRED}
+        for k, v in (values or {}).items():
+            self._known(k)
+            self.values[k] = v
+        used = {n.value for n in E.all_nodes(self.expr) if n.op == "param"}
+        unknown = used - set(self.param_specs)
+        if unknown:
+            raise ValueError(f"schedule {name!r} uses undeclared parameters {sorted(unknown)}")
+        self.list_params = _list_roles(self.expr)
+        for n in self.list_params:
+            if self.param_specs[n].kind not in ("list", "any"):
+                raise TypeError(f"parameter {n!r} is used as a list but declared "
+                                f"{self.param_specs[n].kind}")
+
+    # -- introspection -------------------------------------------------------------------------
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(self.param_specs)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(n for n in self.param_specs if n not in self.values)
+
+    @property
+    def text(self) -> str:
+        return E.to_text(self.expr)
+
+    def _known(self, name):
+        if name not in self.param_specs:
+            raise ValueError(f"unknown parameter {name!r} for schedule {self.name!r}; its "
+                             f"parameters are {', '.join(self.param_specs) or '(none)'}")
+
+    def __repr__(self):
+        vals = ", ".join(f"{n}={self.values[n]!r}" if n in self.values else f"{n}=?"
+                         for n in self.param_specs)
+        return f"<gpusched {self.name}({vals})>"
+
+    # -- derivation ----------------------------------------------------------------------------
+    def with_values(self, **values) -> "Schedule":
+        """A copy whose parameters take these values unless a grid gives them."""
+        new = Schedule(self.expr, self.param_specs.values(), name=self.name,
+                       values={**self.values, **values}, checks=self.checks, doc=self.doc)
+        return new
+
+    def __call__(self, t, **params):
+        """Inline into a traced expression (``t`` traced), or evaluate at concrete steps.
+
+        With a traced ``t``, keyword arguments replace parameters by expressions or numbers;
+        parameters not given keep their symbolic names (or fixed values) in the result.
+        With concrete steps (an int or an array), returns float64 values for one config.
+        """
+        if isinstance(t, E.Expr):
+            for k in params:
+                self._known(k)
+            mapping = {E.step(): t}
+            for name in self.param_specs:
+                if name in params:
+                    mapping[E.param(name)] = E.const(params[name])
+                elif name in self.values and name not in self.list_params:
+                    mapping[E.param(name)] = E.const(self.values[name])
+            return E.substitute(self.expr, mapping)
+        from .api import evaluate
+        import numpy as np
+        steps = np.atleast_1d(np.asarray(t))
+        vals = evaluate(self.with_values(**params), steps=steps, dtype="float64")
+        return vals if np.ndim(t) else float(vals[0])
+
+
+def _list_roles(root: E.Expr) -> frozenset:
+    as_list, as_scalar = set(), set()
+    for n in E.all_nodes(root):
+        for k, a in enumerate(n.args):
+            if a.op == "param":
+                (as_list if (n.op in E.LIST_OPS and k == 0) else as_scalar).add(a.value)
+    both = as_list & as_scalar
+    if both:
+        raise TypeError(f"parameter(s) {sorted(both)} used both as a list (gs.take, "
+                        f"gs.count_le ...) and as a number")
+    if root.op == "param" and root.value in as_list:
+        raise TypeError(f"a list parameter ({root.value!r}) cannot be the schedule's value")
+    return frozenset(as_list)
+
+
+def schedule(fn: Callable, _name: str | None = None, **fixed) -> Schedule:
+    """Trace ``fn(t, **params)`` into a :class:`Schedule`.
+
+    The first argument is the step ``t`` (an int64); every other argument is a parameter,
+    bound by name from ``fixed``, the function's defaults, or a grid column. Use ``gs.cos``,
+    ``gs.where``, ``gs.maximum`` ... (or NumPy's ufuncs) on traced values; Python ``if``,
+    ``max()`` and ``math.cos`` raise a TypeError naming the replacement.
+
+    >>> import gpusched as gs
+    >>> s = gs.schedule(lambda t, base_lr, T: base_lr * 0.5 * (1 + gs.cos(gs.pi * t / T)))
+    """
+    if isinstance(fn, Schedule):
+        return fn.with_values(**fixed)
+    if not callable(fn):
+        raise TypeError(f"gs.schedule takes a function of the step, got {fn!r}")
+    params = _signature_params(fn)
+    for p in params:
+        validate_name(p.name)
+    expr = trace(fn, [p.name for p in params])
+    name = _name or getattr(fn, "__name__", "schedule")
+    if name == "<lambda>" or not name.isidentifier():
+        name = "lambda"
+    return Schedule(expr, params, name=name, values=fixed)
