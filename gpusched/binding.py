@@ -78,7 +78,7 @@ def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
         bad = ~np.isfinite(arr)
         if bad.any():
             i = int(np.argmax(bad))
-            raise ValueError(f"parameter {p.name!r} = {arr[i]!r} {_where(i, shared)}: must be "
+            raise ValueError(f"parameter {p.name!r} = {arr[i].item()!r} {_where(i, shared)}: must be "
                              f"a finite number (NaN and infinities are refused)")
         if p.kind == "int":
             i = 0

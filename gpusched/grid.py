@@ -86,7 +86,8 @@ def _column(name: str, values) -> np.ndarray | RaggedColumn:
     if all(isinstance(v, str) for v in seq):
         return np.array(seq, dtype=object)
     for i, v in enumerate(seq):
-        if v is None or isinstance(v, str) or not isinstance(v, (numbers.Number, np.generic)):
+        if v is None or isinstance(v, (str, bool, np.bool_)) or \
+                not isinstance(v, (numbers.Number, np.generic)):
             raise TypeError(f"parameter {name!r} = {v!r} at config {i}: expected a number")
     return np.asarray(seq)
 

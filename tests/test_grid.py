@@ -1,0 +1,63 @@
+"""Grids and trials: order, config lookup, ragged columns, errors."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+from gpusched.grid import INT_PAD
+
+
+def test_grid_is_the_row_major_cartesian_product():
+    axes = dict(a=[1, 2, 3], b=[0.1, 0.2], c=["x", "y"])
+    g = gs.grid(**axes)
+    assert len(g) == 12
+    want = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+    assert list(g) == want                     # itertools.product: the last axis fastest
+
+
+def test_single_values_are_shared_axes_and_configs_come_back():
+    g = gs.grid(base_lr=[0.1, 0.3], T_max=1000)
+    assert len(g) == 2 and g[1] == {"base_lr": 0.3, "T_max": 1000} and g[-1] == g[1]
+    with pytest.raises(IndexError):
+        g[2]
+
+
+def test_list_axes_are_padded_not_rejected():
+    g = gs.grid(milestones=[[30, 60], [50], []], gamma=[0.1, 0.5])
+    col = g.columns["milestones"]
+    assert col.values.shape == (6, 2)
+    assert col.lengths.tolist() == [2, 2, 1, 1, 0, 0]
+    assert col.values[2].tolist() == [50, INT_PAD]
+    assert g[2] == {"milestones": [50], "gamma": 0.1} and g[5]["milestones"] == []
+
+
+def test_trials_from_dicts_and_columns_agree():
+    a = gs.trials([{"base_lr": 0.1, "T_max": 500}, {"base_lr": 0.3, "T_max": 900}])
+    b = gs.trials(base_lr=[0.1, 0.3], T_max=[500, 900])
+    assert list(a) == list(b) == [{"base_lr": 0.1, "T_max": 500}, {"base_lr": 0.3, "T_max": 900}]
+    c = gs.trials(base_lr=[0.1, 0.3], T_max=700)           # a single value is shared
+    assert c[1] == {"base_lr": 0.3, "T_max": 700}
+
+
+@pytest.mark.parametrize("make, exc, pattern", [
+    (lambda: gs.grid(), ValueError, "at least one axis"),
+    (lambda: gs.grid(a=[]), ValueError, "axis 'a' is empty"),
+    (lambda: gs.grid(a=[1, None]), TypeError, r"'a' = None at config 1"),
+    (lambda: gs.grid(a=[[1, 2], 3]), ValueError, "mixes lists and single values"),
+    (lambda: gs.grid(**{"bad name": [1]}), ValueError, "invalid parameter name"),
+    (lambda: gs.grid(__class__=[1]), ValueError, "invalid parameter name"),
+    (lambda: gs.trials([]), ValueError, "empty list"),
+    (lambda: gs.trials([{"a": 1}, {"b": 2}]), ValueError, r"trial 1 has different keys"),
+    (lambda: gs.trials(a=[1, 2], b=[1, 2, 3]), ValueError, "different lengths"),
+])
+def test_bad_grids_are_refused_clearly(make, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        make()
+
+
+def test_a_dict_of_columns_is_accepted_as_trials():
+    s = gs.schedule(lambda t, a: a * t)
+    got = gs.evaluate(s, {"a": [1.0, 2.0]}, steps=3, dtype="float64")
+    np.testing.assert_array_equal(got, [[0, 1, 2], [0, 2, 4]])
