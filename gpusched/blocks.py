@@ -103,9 +103,10 @@ def _merge(schedules: Sequence[Schedule], extra: Sequence[Param] = ()):
             specs.setdefault(name, p)
             if name in s.values:
                 if name in values and values[name] != s.values[name]:
-                    raise ValueError(f"parameter {name!r} has different values in two pieces "
-                                     f"({values[name]!r} and {s.values[name]!r}); pieces share "
-                                     f"parameters by name")
+                    raise ValueError(
+                        f"parameter {name!r} has different values in two pieces "
+                        f"({values[name]!r} and {s.values[name]!r}); pieces share parameters "
+                        f"by name, so rename one: piece.rename({name}='{name}_2')")
                 values[name] = s.values[name]
     for p in extra:
         specs.setdefault(p.name, p)

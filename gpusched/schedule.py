@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from typing import Callable, Iterable, Mapping
 
 from . import expr as E
@@ -98,6 +99,23 @@ class Schedule:
                        values={**self.values, **values}, checks=self.checks, doc=self.doc)
         return new
 
+    def rename(self, **mapping) -> "Schedule":
+        """A copy with parameters renamed, ``old=new``: ``gs.linear().rename(init_value="lr0")``.
+
+        Use it to keep two pieces of a join apart, or to match a sweep tool's names.
+        """
+        for old, new in mapping.items():
+            self._known(old)
+            validate_name(new)
+        names = [mapping.get(n, n) for n in self.param_specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"renaming {mapping} would give two parameters the same name")
+        expr = E.substitute(self.expr, {E.param(o): E.param(n) for o, n in mapping.items()})
+        specs = [replace(p, name=mapping.get(p.name, p.name)) for p in self.param_specs.values()]
+        values = {mapping.get(k, k): v for k, v in self.values.items()}
+        checks = [_renamed_check(c, mapping) for c in self.checks]
+        return Schedule(expr, specs, name=self.name, values=values, checks=checks, doc=self.doc)
+
     def __call__(self, t, **params):
         """Inline into a traced expression (``t`` traced), or evaluate at concrete steps.
 
@@ -120,6 +138,14 @@ class Schedule:
         steps = np.atleast_1d(np.asarray(t))
         vals = evaluate(self.with_values(**params), steps=steps, dtype="float64")
         return vals if np.ndim(t) else float(vals[0])
+
+
+def _renamed_check(check: Check, mapping: dict) -> Check:
+    inverse = {mapping.get(n, n): n for n in check.names}
+
+    def ok(**cols):
+        return check.ok(**{inverse[k]: v for k, v in cols.items()})
+    return Check(tuple(inverse), ok, check.message)
 
 
 def _list_roles(root: E.Expr) -> frozenset:
