@@ -34,6 +34,10 @@ def cmd_eval(args) -> int:
     sweep = seed_sweep()
     tables, rows = [], []
     total_pairs, t_total = 0, 0.0
+    t0 = time.perf_counter()
+    for label, sched, grid in sweep:      # first calls: code generation and compilation
+        gs.evaluate(sched, grid, steps=2, backend=backend.name, dtype=args.dtype)
+    t_warm = time.perf_counter() - t0
     for label, sched, grid in sweep:
         t0 = time.perf_counter()
         table = gs.evaluate(sched, grid, steps=args.steps, backend=backend.name,
@@ -48,7 +52,8 @@ def cmd_eval(args) -> int:
     print(f"gpusched {gs.__version__}: built-in sweep of the seed schedules")
     print(f"backend  {backend.name} ({backend.device})   dtype {args.dtype}")
     print(f"shape    {n_configs} configs x {args.steps} steps = {total_pairs:,} values")
-    print(f"time     {t_total:.3f} s   throughput {_fmt_rate(total_pairs / t_total)}values/s")
+    print(f"time     {t_total:.3f} s   throughput {_fmt_rate(total_pairs / t_total)}values/s"
+          f"   (first calls, compiling: {t_warm:.2f} s)")
     print()
     print(f"{'schedule':40s} {'configs':>7s} {'min':>10s} {'max':>10s} {'mean@0':>10s} "
           f"{'mean@last':>10s} {'time s':>7s}")

@@ -17,25 +17,26 @@ from __future__ import annotations
 
 import numpy as np
 
-MASK32 = 0xFFFFFFFF
-PHILOX_M0, PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
-PHILOX_W0, PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
-ROUNDS = 10
+MASK32 = np.uint64(0xFFFFFFFF)
+SHIFT32 = np.uint64(32)
+PHILOX_M0, PHILOX_M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+PHILOX_W0, PHILOX_W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
 
 
 def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 of counter ``(c0..c3)`` under key ``(k0, k1)``; returns 4 words."""
-    as_np = isinstance(c0, np.ndarray)
-    u = (lambda v: np.uint64(v)) if as_np else (lambda v: v)
-    m0, m1, w0, w1, mask, s32 = u(PHILOX_M0), u(PHILOX_M1), u(PHILOX_W0), u(PHILOX_W1), \
-        u(MASK32), u(32)
-    for r in range(ROUNDS):
-        if r:
-            k0 = (k0 + w0) & mask
-            k1 = (k1 + w1) & mask
-        p0 = m0 * c0
-        p1 = m1 * c2
-        c0, c1, c2, c3 = (p1 >> s32) ^ c1 ^ k0, p1 & mask, (p0 >> s32) ^ c3 ^ k1, p0 & mask
+    """Philox4x32-10 of counter ``(c0..c3)`` under key ``(k0, k1)``; returns 4 words.
+
+    Arguments are ``np.uint64`` scalars or arrays holding 32-bit words; the same source runs
+    under NumPy, ``numba.njit`` and ``numba.cuda.jit(device=True)``.
+    """
+    for r in range(10):
+        if r > 0:
+            k0 = (k0 + PHILOX_W0) & MASK32
+            k1 = (k1 + PHILOX_W1) & MASK32
+        p0 = PHILOX_M0 * c0
+        p1 = PHILOX_M1 * c2
+        c0, c1, c2, c3 = ((p1 >> SHIFT32) ^ c1 ^ k0, p1 & MASK32,
+                          (p0 >> SHIFT32) ^ c3 ^ k1, p0 & MASK32)
     return c0, c1, c2, c3
 
 
@@ -43,10 +44,9 @@ def _words(seed, counter, stream):
     seed = np.asarray(seed, dtype=np.int64).astype(np.uint64)
     counter = np.asarray(counter, dtype=np.int64).astype(np.uint64)
     seed, counter = np.broadcast_arrays(seed, counter)
-    mask, s32 = np.uint64(MASK32), np.uint64(32)
     zero = np.zeros(seed.shape, dtype=np.uint64)
-    return philox4x32(counter & mask, counter >> s32, zero + np.uint64(stream), zero,
-                      seed & mask, seed >> s32)
+    return philox4x32(counter & MASK32, counter >> SHIFT32, zero + np.uint64(stream), zero,
+                      seed & MASK32, seed >> SHIFT32)
 
 
 def uniform(seed, counter, stream=0) -> np.ndarray:

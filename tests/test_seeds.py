@@ -281,3 +281,13 @@ def test_global_step_helper():
 def test_batch_resize_rejects_inverted_range():
     with pytest.raises(ValueError, match=r"batch_resize_range=\[640, 320\].*lower <= upper"):
         gs.evaluate(multiscale.BatchResize((640, 320)), steps=10)
+
+
+def test_library_philox_known_answers():
+    from gpusched.rng import philox4x32
+    u = np.uint64
+    assert [int(w) for w in philox4x32(*[u(0)] * 6)] == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C,
+                                                         0x9B00DBD8]
+    words = philox4x32(u(0x243F6A88), u(0x85A308D3), u(0x13198A2E), u(0x03707344),
+                       u(0xA4093822), u(0x299F31D0))
+    assert [int(w) for w in words] == [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]

@@ -16,6 +16,7 @@ __all__ = ["Backend", "get_backend", "resolve_backend", "available_backends", "P
 
 # name -> "module:Class", best first
 _REGISTRY = {
+    "numba": "gpusched.backends.numba_backend:NumbaBackend",
     "numpy": "gpusched.backends.numpy_backend:NumpyBackend",
 }
 PREFERENCE = ("cupy", "numba-cuda", "numba", "numpy")

@@ -146,27 +146,38 @@ def run(plan, nodes, values: dict, env: _Env, keep=()) -> dict:
     return values
 
 
-def _cumprod(plan, node, env: _Env):
-    """prod_{s=1..t} body(s): the body on steps 1..max(t), a running product, then gathered.
+def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.ndarray:
+    """``prod_{s=1..t} body(s)`` for ``t = 0..top``: shape (rows, top + 1), one row per config
+    of ``bound`` when the body depends on per-config parameters, else one row."""
+    if memo is None:
+        memo = {"max_step": top, "per_config": _per_config_names(bound)}
+    sub = plan.subplans[id(node)]
+    inner = _Env(bound, np.arange(1, top + 1, dtype=np.int64)[None, :], c0, memo)
+    with np.errstate(all="ignore"):
+        body = run(sub, sub.nodes, {}, inner)[id(sub.root)] if top else np.ones((1, 0))
+    body = np.asarray(body, dtype=np.float64)
+    body = np.broadcast_to(body, (body.shape[0] if body.ndim == 2 else 1, top))
+    table = np.ones((body.shape[0], top + 1), dtype=np.float64)
+    np.cumprod(body, axis=1, out=table[:, 1:])
+    return table
 
-    The running table is cached for the evaluation (per config chunk when the body depends
-    on per-config parameters).
-    """
+
+def _cumprod(plan, node, env: _Env):
+    """Gather the running product at the chunk's steps; the table is cached for the
+    evaluation (per config chunk when the body depends on per-config parameters)."""
     sub = plan.subplans[id(node)]
     top = max(int(env.memo["max_step"]), 0)
     tag = env.c0 if sub.root.deps & env.memo["per_config"] else None
     cached = env.memo.get(("cumprod", id(node)))
     if cached is None or cached[0] != tag:
-        inner = _Env(env.bound, np.arange(1, top + 1, dtype=np.int64)[None, :], env.c0, env.memo)
-        body = run(sub, sub.nodes, {}, inner)[id(sub.root)] if top else np.ones((1, 0))
-        body = np.asarray(body, dtype=np.float64)
-        body = np.broadcast_to(body, (body.shape[0] if body.ndim == 2 else 1, top))
-        table = np.ones((body.shape[0], top + 1), dtype=np.float64)
-        np.cumprod(body, axis=1, out=table[:, 1:])
-        cached = (tag, table)
+        cached = (tag, cumprod_table(plan, node, env.bound, top, env.c0, env.memo))
         env.memo[("cumprod", id(node))] = cached
-    table = cached[1]
-    return table[:, np.clip(env.steps[0], 0, top)]
+    return cached[1][:, np.clip(env.steps[0], 0, top)]
+
+
+def _per_config_names(bound) -> frozenset:
+    return frozenset([k for k, v in bound.scalars.items() if v.shape[0] > 1] +
+                     [k for k, (v, _) in bound.lists.items() if v.shape[0] > 1])
 
 
 def _split(plan, bound, n_steps, work_limit):
@@ -175,9 +186,7 @@ def _split(plan, bound, n_steps, work_limit):
     Step-only nodes are computed once for all steps when that fits in half the budget;
     otherwise they are computed per chunk like the rest.
     """
-    per_config = frozenset(
-        [k for k, v in bound.scalars.items() if v.shape[0] > 1] +
-        [k for k, (v, _) in bound.lists.items() if v.shape[0] > 1])
+    per_config = _per_config_names(bound)
     groups = {(False, False): [], (False, True): [], (True, False): [], (True, True): []}
     for n in plan.nodes:
         groups[plan.axes(n, per_config)].append(n)
@@ -202,21 +211,21 @@ class NumpyBackend(Backend):
     name = "numpy"
     device = "cpu"
 
-    def _blocks(self, plan, bound, steps, work_limit):
+    def _blocks(self, plan, bound, steps, work_limit, config_offset=0):
         """Yield (c0, c1, s0, s1, value block) over the whole (configs x steps) table."""
         groups, per_config = _split(plan, bound, steps.size, work_limit)
         memo = {"max_step": int(steps.max()) if steps.size else 0, "per_config": per_config}
         steps_row = steps[None, :]
         with np.errstate(all="ignore"):
-            shared = run(plan, groups[(False, False)], {}, _Env(bound, steps_row[:, :1], 0, memo),
-                         keep=plan.nodes)
+            shared = run(plan, groups[(False, False)], {},
+                         _Env(bound, steps_row[:, :1], config_offset, memo), keep=plan.nodes)
             step_only = run(plan, groups[(False, True)], dict(shared),
-                            _Env(bound, steps_row, 0, memo), keep=plan.nodes)
+                            _Env(bound, steps_row, config_offset, memo), keep=plan.nodes)
             c_chunk, s_chunk = _chunks(bound.n, steps.size, plan, bound, work_limit)
             for c0 in range(0, bound.n, c_chunk):
                 c1 = min(bound.n, c0 + c_chunk)
                 part = bound.rows(c0, c1)
-                env = _Env(part, steps_row[:, :1], c0, memo)
+                env = _Env(part, steps_row[:, :1], c0 + config_offset, memo)
                 cfg = run(plan, groups[(True, False)], dict(shared), env, keep=plan.nodes)
                 for s0 in range(0, steps.size, s_chunk):
                     s1 = min(steps.size, s0 + s_chunk)
@@ -225,13 +234,14 @@ class NumpyBackend(Backend):
                         v = step_only[id(n)]
                         values[id(n)] = v[:, s0:s1] if np.ndim(v) == 2 and \
                             np.shape(v)[1] == steps.size else v
-                    env = _Env(part, steps_row[:, s0:s1], c0, memo)
+                    env = _Env(part, steps_row[:, s0:s1], c0 + config_offset, memo)
                     run(plan, groups[(True, True)], values, env, keep=(plan.root,))
                     yield c0, c1, s0, s1, values[id(plan.root)], env
 
-    def table(self, plan, bound, steps, out, *, work_limit):
+    def table(self, plan, bound, steps, out, *, work_limit, config_offset=0):
         check = out.dtype.kind == "f"
-        for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit):
+        for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit,
+                                                       config_offset):
             dest = out[c0:c1, s0:s1]
             dest[...] = block
             if check:
@@ -271,3 +281,14 @@ def _check_finite(block: np.ndarray, plan, env: _Env):
             f"the schedule gives {value} at config {env.c0 + i} ({env.bound.describe(i)}), "
             f"step {int(env.steps[0, j])}; check the parameters (a zero length, the log of a "
             f"negative number, an overflow in the output dtype ...)")
+
+
+def explain(plan, bound, steps, config: int, step_pos: int, dtype) -> None:
+    """Re-evaluate one config (at one step) here to raise the precise error a compiled
+    backend detected (a non-finite value, an integer division by zero ...)."""
+    one = bound.rows(config, config + 1)
+    at = steps[step_pos:step_pos + 1] if step_pos >= 0 else steps
+    out = np.empty((1, at.size), dtype=dtype)
+    NumpyBackend().table(plan, one, at, out, work_limit=1 << 24, config_offset=config)
+    raise ScheduleError(f"the schedule gives a non-finite value or an invalid operation at "
+                        f"config {config} ({one.describe(0)})")

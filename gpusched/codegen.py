@@ -1,0 +1,248 @@
+"""Code generation: a plan becomes per-element scalar code, in Python (for Numba's CPU and
+CUDA targets) or in CUDA C (for CuPy kernels, nvcc and the host C++ check).
+
+Generated text holds only identifiers built here (``v<k>``, ``p_<name>`` with validated
+parameter names) and numeric literals; nothing from a user is pasted in. Nodes that do not
+depend on the step form the *config section* (computed once per config, outside the step
+loop); the rest form the *step section*.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import expr as E
+from .params import validate_name
+from .plan import Plan
+
+__all__ = ["Layout", "python_sections", "c_function", "c_literal", "py_literal"]
+
+
+@dataclass
+class Layout:
+    """The inputs a generated kernel takes, in order."""
+
+    scalars: tuple            # parameter names used as numbers
+    lists: tuple              # parameter names used as lists
+    tables: tuple             # host-table leaves of the top-level graph
+    cumprods: tuple           # cumprod nodes (tabulated on the host)
+    kinds: dict = field(default_factory=dict)   # parameter name -> "int" | "float"
+
+    @classmethod
+    def of(cls, plan: Plan, param_kinds: dict) -> "Layout":
+        for n in (*plan.scalar_params, *plan.list_params):
+            validate_name(n)
+        return cls(plan.scalar_params, plan.list_params,
+                   tuple(n for n in plan.nodes if n.op == "table"),
+                   tuple(n for n in plan.nodes if n.op == "cumprod"), dict(param_kinds))
+
+
+def py_literal(v) -> str:
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, int):
+        return repr(v)
+    if math.isinf(v):
+        return "math.inf" if v > 0 else "(-math.inf)"
+    return repr(float(v))
+
+
+def c_literal(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return "(-9223372036854775807LL - 1)" if v == -2 ** 63 else f"{v}LL"
+    if math.isinf(v):
+        return "HUGE_VAL" if v > 0 else "(-HUGE_VAL)"
+    r = repr(float(v))
+    return r if ("." in r or "e" in r) else r + ".0"
+
+
+_PY_BIN = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": "<=",
+           "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "and": "and", "or": "or"}
+_MATH = {"cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1"}
+
+
+def python_sections(plan: Plan, layout: Layout, on_error: str):
+    """(config lines, step lines, root expression) of Python scalar code.
+
+    Reads ``t`` (the step), ``c`` (the config), ``j`` (the step position), ``a_<name>``
+    (scalar parameters, loaded by the caller), ``l_<name>``/``n_<name>``/``r_<name>`` (list
+    values, lengths, row), ``tab<k>``, ``cp<k>``/``rc<k>``. ``on_error`` is a statement run
+    when an integer division by zero or a bad random bound occurs.
+    """
+    names: dict = {}
+    cfg, stp = [], []
+    tables = {id(n): k for k, n in enumerate(layout.tables)}
+    cumprods = {id(n): k for k, n in enumerate(layout.cumprods)}
+    for k, n in enumerate(plan.nodes):
+        op, kind = n.op, plan.kinds[id(n)]
+        a = [names.get(id(x)) for x in n.args]
+        out = cfg if "step" not in n.deps else stp
+        if op == "step":
+            names[id(n)] = "t"
+            continue
+        if op == "const":
+            names[id(n)] = py_literal(n.value)
+            continue
+        if op == "param":
+            names[id(n)] = f"a_{n.value}"
+            continue
+        v = f"v{k}"
+        names[id(n)] = v
+        arg_kinds = [plan.kinds.get(id(x)) for x in n.args]
+        if op in _PY_BIN:
+            out.append(f"{v} = ({a[0]} {_PY_BIN[op]} {a[1]})")
+        elif op in ("floordiv", "mod"):
+            if kind == "int":
+                sym = "//" if op == "floordiv" else "%"
+                out += [f"if {a[1]} == 0:", f"    {on_error}", f"    {v} = 0", "else:",
+                        f"    {v} = {a[0]} {sym} {a[1]}"]
+            else:   # Numba follows Python's float // and % semantics
+                sym = "//" if op == "floordiv" else "%"
+                out.append(f"{v} = float({a[0]}) {sym} float({a[1]})")
+        elif op == "pow":
+            out.append(f"{v} = math.pow(float({a[0]}), float({a[1]}))")
+        elif op in ("minimum", "maximum"):
+            conv = "float" if kind == "float" else "int"
+            fn = "vmin" if op == "minimum" else "vmax"
+            out.append(f"{v} = {fn}({conv}({a[0]}), {conv}({a[1]}))")
+        elif op == "neg":
+            out.append(f"{v} = -({a[0]})" if arg_kinds[0] != "bool" else f"{v} = -int({a[0]})")
+        elif op == "abs":
+            out.append(f"{v} = abs({a[0]})" if arg_kinds[0] != "bool" else f"{v} = int({a[0]})")
+        elif op == "not":
+            out.append(f"{v} = not {a[0]}")
+        elif op == "where":
+            conv = {"float": "float", "int": "int"}[kind]
+            out.append(f"{v} = {conv}({a[1]}) if {a[0]} else {conv}({a[2]})")
+        elif op in ("floor", "ceil"):
+            if kind == "int":
+                out.append(f"{v} = int({a[0]})")
+            else:
+                out.append(f"{v} = {'ffloor' if op == 'floor' else 'fceil'}({a[0]})")
+        elif op in _MATH:
+            out.append(f"{v} = math.{op}(float({a[0]}))")
+        elif op == "float":
+            out.append(f"{v} = float({a[0]})")
+        elif op == "int":
+            out.append(f"{v} = int({a[0]})")
+        elif op in ("count_lt", "count_le", "take"):
+            L = n.args[0].value
+            out.append(f"{v} = {op}(l_{L}, r_{L}, n_{L}[r_{L}], {a[1]})")
+        elif op == "length":
+            L = n.args[0].value
+            out.append(f"{v} = n_{L}[r_{L}]")
+        elif op == "random_uniform":
+            out.append(f"{v} = random_uniform({a[0]}, {a[1]}, {n.value})")
+        elif op == "random_below":
+            out += [f"if {a[0]} < 1 or {a[0]} >= 4294967296:", f"    {on_error}", f"    {v} = 0",
+                    "else:", f"    {v} = random_below({a[0]}, {a[1]}, {a[2]}, {n.value})"]
+        elif op == "table":
+            out.append(f"{v} = tab{tables[id(n)]}[j]")
+        elif op == "cumprod":
+            q = cumprods[id(n)]
+            out.append(f"{v} = cp{q}[rc{q}, min(max(t, 0), cp{q}.shape[1] - 1)]")
+        else:
+            raise NotImplementedError(f"python codegen: {op}")
+    return cfg, stp, names[id(plan.root)]
+
+
+# ----------------------------------------------------------------------------------- CUDA C
+_C_TYPE = {"int": "long long", "float": "double", "bool": "bool"}
+_C_BIN = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+          "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
+
+
+def c_params(layout: Layout) -> list[str]:
+    """The device function's parameter declarations, in layout order."""
+    out = ["long long t"]
+    out += [f"{_C_TYPE[layout.kinds[n]]} p_{n}" for n in layout.scalars]
+    for n in layout.lists:
+        out += [f"const {_C_TYPE[layout.kinds[n]]}* l_{n}", f"long long n_{n}"]
+    out += [f"double tab{k}" for k in range(len(layout.tables))]
+    out += [f"const double* cp{k}, long long w{k}" for k in range(len(layout.cumprods))]
+    return out
+
+
+def c_function(plan: Plan, layout: Layout, name: str) -> str:
+    """A ``GS_FN double name(...)`` computing one element; NaN where the NumPy backend raises
+    (integer division by zero, a random bound outside [1, 2**32))."""
+    names: dict = {}
+    body = ["    bool gs_bad = false;"]
+    tables = {id(n): k for k, n in enumerate(layout.tables)}
+    cumprods = {id(n): k for k, n in enumerate(layout.cumprods)}
+    for k, n in enumerate(plan.nodes):
+        op, kind = n.op, plan.kinds[id(n)]
+        a = [names.get(id(x)) for x in n.args]
+        if op == "step":
+            names[id(n)] = "t"
+            continue
+        if op == "const":
+            names[id(n)] = c_literal(n.value)
+            continue
+        if op == "param":
+            names[id(n)] = f"p_{n.value}"
+            continue
+        v = f"v{k}"
+        names[id(n)] = v
+        T = _C_TYPE[kind]
+        if op in _C_BIN:
+            e = f"({a[0]} {_C_BIN[op]} {a[1]})"
+        elif op == "truediv":
+            e = f"((double)({a[0]}) / (double)({a[1]}))"
+        elif op in ("floordiv", "mod"):
+            suffix = "i64" if kind == "int" else "f64"
+            cast = "(long long)" if kind == "int" else "(double)"
+            extra = ", gs_bad" if kind == "int" else ""
+            e = f"gs_{op}_{suffix}({cast}({a[0]}), {cast}({a[1]}){extra})"
+        elif op == "pow":
+            e = f"pow((double)({a[0]}), (double)({a[1]}))"
+        elif op in ("minimum", "maximum"):
+            e = f"gs_{op[:3]}(({T})({a[0]}), ({T})({a[1]}))"
+        elif op == "neg":
+            e = f"(-({T})({a[0]}))"
+        elif op == "abs":
+            e = f"gs_abs(({T})({a[0]}))"
+        elif op == "not":
+            e = f"(!({a[0]}))"
+        elif op == "where":
+            e = f"(({a[0]}) ? ({T})({a[1]}) : ({T})({a[2]}))"
+        elif op in ("floor", "ceil"):
+            e = f"({T})({a[0]})" if kind == "int" else f"{op}({a[0]})"
+        elif op in _MATH:
+            e = f"{op}((double)({a[0]}))"
+        elif op == "float":
+            e = f"((double)({a[0]}))"
+        elif op == "int":
+            e = f"((long long)({a[0]}))"
+        elif op in ("count_lt", "count_le"):
+            L = n.args[0].value
+            e = f"gs_{op}(l_{L}, n_{L}, {a[1]})"
+        elif op == "take":
+            L = n.args[0].value
+            e = f"gs_take(l_{L}, n_{L}, (long long)({a[1]}))"
+        elif op == "length":
+            e = f"n_{n.args[0].value}"
+        elif op == "random_uniform":
+            e = f"gs_random_uniform((long long)({a[0]}), (long long)({a[1]}), {n.value}u)"
+        elif op == "random_below":
+            e = (f"gs_random_below((long long)({a[0]}), (long long)({a[1]}), "
+                 f"(long long)({a[2]}), {n.value}u, gs_bad)")
+        elif op == "table":
+            e = f"tab{tables[id(n)]}"
+        elif op == "cumprod":
+            q = cumprods[id(n)]
+            e = f"cp{q}[gs_clamp_i64(t, 0LL, w{q} - 1)]"
+        else:
+            raise NotImplementedError(f"C codegen: {op}")
+        body.append(f"    const {T} {v} = {e};")
+    root = names[id(plan.root)]
+    body.append(f"    return gs_bad ? NAN : (double)({root});")
+    sig = ",\n        ".join(c_params(layout))
+    return f"GS_FN double {name}(\n        {sig})\n{{\n" + "\n".join(body) + "\n}\n"
+
+
+def node_text(plan: Plan, k: int) -> str:
+    return E.to_text(plan.nodes[k])
