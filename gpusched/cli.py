@@ -101,6 +101,19 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_check_kernels(args) -> int:
+    from .cuda_source import CUDA_ARCHS
+    from .kernel_check import run
+
+    archs = tuple(a.strip().removeprefix("sm_") for a in args.arch.split(",")) if args.arch \
+        else CUDA_ARCHS
+    unknown = [a for a in archs if a not in CUDA_ARCHS]
+    if unknown:
+        raise ValueError(f"--arch {','.join(unknown)}: not in the supported list "
+                         f"{','.join(CUDA_ARCHS)}")
+    return run(archs=archs, host=not args.skip_host, device=not args.skip_nvcc, keep=args.keep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gpusched", description="Evaluate training-hyperparameter schedules for a whole "
@@ -115,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_eval)
     i = sub.add_parser("info", help="versions and backends")
     i.set_defaults(func=cmd_info)
+    k = sub.add_parser(
+        "check-kernels", help="compile every generated CUDA kernel (nvcc, every architecture) "
+        "and check its numbers as host C++", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  gpusched check-kernels\n  gpusched check-kernels --arch 90,120 "
+        "--keep /tmp/kernels")
+    k.add_argument("--arch", help="comma-separated subset of the supported architectures")
+    k.add_argument("--skip-nvcc", action="store_true", help="only the host C++ check")
+    k.add_argument("--skip-host", action="store_true", help="only the nvcc compile gate")
+    k.add_argument("--keep", metavar="DIR", help="keep the generated sources and binaries here")
+    k.set_defaults(func=cmd_check_kernels)
     return p
 
 

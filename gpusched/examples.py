@@ -34,3 +34,63 @@ def seed_sweep() -> list:
         ("multiscale.BatchResize", compat.multiscale.BatchResize(),
          grid(batch_resize_range=[[320, 640], [480, 800]], seed=np.arange(8))),
     ]
+
+
+def check_catalog() -> list:
+    """Small grids over every schedule family, compositions and traced lambdas: what the
+    kernel gates (``gpusched check-kernels``, the simulator tests) compile and compare."""
+    from . import blocks
+    from .schedule import schedule
+
+    entries = [(label, s, g) for label, s, g in seed_sweep()]
+    small = []
+    for label, s, g in entries:       # a few configs of each sweep, spread over the grid
+        idx = np.unique(np.linspace(0, len(g) - 1, 6).astype(int))
+        small.append((label, s, _subset(g, idx)))
+    ramp = blocks.linear(init_value=0.0, transition_steps=50).rename(end_value="peak")
+    decay = blocks.cosine(decay_steps=300, end_value=1e-4).rename(init_value="peak")
+    small += [
+        ("core.linear", blocks.linear(init_value=1.0, end_value=0.1, transition_steps=100),
+         grid(transition_begin=[0, 25])),
+        ("core.cosine", blocks.cosine(), grid(init_value=[0.1, 1.0], decay_steps=[7, 250])),
+        ("core.exponential staircase", blocks.exponential(
+            init_value=1.0, transition_steps=30, staircase=True, end_value=0.01),
+         grid(decay_rate=[0.5, 0.9], transition_begin=[0, 10])),
+        ("core.polynomial", blocks.polynomial(init_value=1.0, end_value=0.0),
+         grid(transition_steps=[100, 350], power=[0.5, 2.0])),
+        ("core.piecewise_constant", blocks.piecewise_constant(),
+         _trials(values=[[1.0, 0.1, 0.01], [0.5, 0.05]], boundaries=[[30, 60], [45]])),
+        ("core.join warmup+cosine", blocks.join([ramp, decay], ["warmup"]),
+         grid(peak=[0.1, 0.3], warmup=[0, 50])),
+        ("core.warmup(exponential)", blocks.warmup(
+            blocks.exponential(init_value=0.2, decay_rate=0.97, transition_steps=10)),
+         grid(warmup_steps=[0, 20, 100])),
+        ("lambda floor/mod/where", schedule(
+            lambda t, T, lr: gs_where(t % T < T // 2, lr * (1 - (t % T) / T),
+                                      lr * gs_floor(t / T) / (1 + t // T))),
+         grid(T=[7, 40], lr=[0.1])),
+        ("lambda float // and %", schedule(lambda t, p: (t / 3.0) // p + (t * 0.7) % p),
+         grid(p=[2.5, -1.75])),
+        ("lambda exp/log/tanh/sqrt", schedule(
+            lambda t, a: gs_exp(-t / a) + gs_log1p(t) * gs_tanh(t / a) + gs_sqrt(t) / (1 + t)),
+         grid(a=[50.0, 333.0])),
+        ("lambda random uniform", schedule(
+            lambda t, seed: gs_random_uniform(seed, t, 3) * 0.01 + 0.001), grid(seed=[0, 9])),
+    ]
+    return small
+
+
+def _subset(g, idx):
+    from .grid import Grid
+    return Grid({k: (c.take(idx) if hasattr(c, "take") and not isinstance(c, np.ndarray)
+                     else c[idx]) for k, c in g.columns.items()}, len(idx))
+
+
+def _trials(**cols):
+    from .grid import trials
+    return trials(**cols)
+
+
+from .expr import (exp as gs_exp, floor as gs_floor, log1p as gs_log1p,  # noqa: E402
+                   random_uniform as gs_random_uniform, sqrt as gs_sqrt, tanh as gs_tanh,
+                   where as gs_where)

@@ -130,3 +130,9 @@ def test_float32_adjacent_steps_beyond_2_24_stay_distinct():
     for i, T in enumerate([50, 333]):
         exact = np.array([(1 + math.cos(math.pi * (int(t) / T))) / 2 for t in steps])
         np.testing.assert_array_equal(f32[i], exact.astype(np.float32))
+
+
+def test_running_product_to_a_huge_step_is_refused_clearly():
+    s = gs.compat.torch.MultiplicativeLR(lambda epoch: 0.99, base_lr=0.1)
+    with pytest.raises(ValueError, match=r"running product .* up to step 2147483655 needs"):
+        gs.evaluate(s, steps=[0, 2 ** 31 + 7 - 12])

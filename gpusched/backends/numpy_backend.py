@@ -152,6 +152,14 @@ def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.nda
     if memo is None:
         memo = {"max_step": top, "per_config": _per_config_names(bound)}
     sub = plan.subplans[id(node)]
+    rows = bound.n if sub.root.deps & memo["per_config"] else 1
+    need = rows * (top + 1) * 8 * 2
+    from ..api import default_memory_limit
+    if need > default_memory_limit():
+        raise ValueError(
+            f"the running product (gs.cumprod, MultiplicativeLR) up to step {top} needs "
+            f"{need / 2 ** 30:.3g} GiB for {rows} config(s); evaluate smaller steps, or write "
+            f"the schedule in closed form (a constant factor gamma is gamma ** t)")
     inner = _Env(bound, np.arange(1, top + 1, dtype=np.int64)[None, :], c0, memo)
     with np.errstate(all="ignore"):
         body = run(sub, sub.nodes, {}, inner)[id(sub.root)] if top else np.ones((1, 0))

@@ -1,0 +1,73 @@
+"""The GPU code gates that run without a GPU: nvcc for every architecture, host C++ numbers."""
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+from gpusched import codegen, kernel_check
+from gpusched.cli import main
+from gpusched.cuda_source import CUDA_ARCHS
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_gxx = pytest.mark.skipif(not shutil.which("g++"), reason="needs g++")
+needs_nvcc = pytest.mark.skipif(not (shutil.which("nvcc") or Path("/usr/local/cuda/bin/nvcc")
+                                     .exists()), reason="needs nvcc")
+
+
+@needs_gxx
+@needs_nvcc
+def test_check_kernels_compiles_every_kernel_for_every_arch_and_matches_numpy(capsys):
+    assert main(["check-kernels"]) == 0
+    out = capsys.readouterr().out
+    assert "all kernels passed" in out
+    for arch in CUDA_ARCHS:
+        assert f"ok   sm_{arch} " in out
+    assert out.count("max relative difference") == len(kernel_check.units(
+        __import__("gpusched.examples", fromlist=["x"]).check_catalog()))
+
+
+@needs_gxx
+def test_host_check_catches_a_wrong_translation(monkeypatch, tmp_path):
+    """If the C generator got cos wrong, the host comparison must fail."""
+    original = codegen.c_function
+
+    def broken(plan, layout, name):
+        return original(plan, layout, name).replace("cos((double)", "sin((double)")
+    monkeypatch.setattr(codegen, "c_function", broken)
+    s = gs.compat.torch.CosineAnnealingLR()
+    us = kernel_check.units([("cos", s, gs.grid(base_lr=[0.1], T_max=[10]))])
+    (label, ok, detail), = kernel_check.check_host(us, tmp_path)
+    assert not ok and label == "cos"
+
+
+def test_sm30_is_nowhere():
+    assert all(int(a) >= 75 for a in CUDA_ARCHS)
+
+
+@needs_gxx
+def test_installed_wheel_finds_its_kernels(tmp_path):
+    wheel_dir = tmp_path / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(wheel_dir), str(ROOT)], check=True, capture_output=True)
+    wheel, = wheel_dir.glob("gpusched-*.whl")
+    assert "gpusched/kernels/gpusched.cuh" in zipfile.ZipFile(wheel).namelist()
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True)
+    code = ("import gpusched, gpusched.kernel_cache as k, gpusched.kernel_check as c; "
+            "import pathlib, tempfile; d = k.kernels_dir(); "
+            "assert str(d).startswith(%r), d; "
+            "us = c.units([('cos', gpusched.compat.torch.CosineAnnealingLR(), "
+            "gpusched.grid(base_lr=[0.1], T_max=[10]))]); "
+            "r = c.check_host(us, pathlib.Path(tempfile.mkdtemp())); print(d, r)"
+            ) % str(target)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert "True" in proc.stdout and str(target) in proc.stdout
