@@ -13,6 +13,8 @@ from .expr import (ceil, clip, cos, count_le, count_lt, cumprod, e, exp, expm1, 
                    random_below, random_uniform, sin, sqrt, take, tanh, to_float, to_int, where,
                    TracerBoolError, TracerConversionError)
 from .grid import Grid, grid, trials
+from .interop import to_jax, to_numpy, to_torch
+from . import backends, expr
 from .params import Check, Param
 from .schedule import Schedule, schedule
 from .blocks import (constant, cosine, exponential, join, linear, piecewise_constant,
@@ -28,5 +30,5 @@ __all__ = [
     "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "take", "length", "cumprod", "random_uniform",
-    "random_below", "pi", "e", "TracerBoolError", "TracerConversionError", "__version__",
+    "random_below", "pi", "e", "to_numpy", "to_torch", "to_jax", "TracerBoolError", "TracerConversionError", "__version__",
 ]

@@ -120,8 +120,7 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
             f"than memory_limit ({_gib(limit)}); use gs.reduce(...) for per-config summaries, "
             f"or evaluate fewer configs or steps per call")
     be = resolve_backend(backend)
-    out = np.empty((bound.n, steps.size), dtype=dt)
-    be.table(plan, bound, steps, out, work_limit=min(WORK_LIMIT, limit))
+    out = be.table(plan, bound, steps, dt, work_limit=min(WORK_LIMIT, limit))
     return out if grid is not None else out[0]
 
 

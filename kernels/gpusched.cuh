@@ -18,6 +18,9 @@ using std::isnan;
 #ifndef NAN
 #define NAN __builtin_nan("")
 #endif
+#ifndef HUGE_VAL
+#define HUGE_VAL __builtin_huge_val()
+#endif
 
 typedef unsigned long long gs_u64;
 

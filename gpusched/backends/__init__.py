@@ -16,6 +16,8 @@ __all__ = ["Backend", "get_backend", "resolve_backend", "available_backends", "P
 
 # name -> "module:Class", best first
 _REGISTRY = {
+    "cupy": "gpusched.backends.cupy_backend:CupyBackend",
+    "numba-cuda": "gpusched.backends.numba_cuda_backend:NumbaCudaBackend",
     "numba": "gpusched.backends.numba_backend:NumbaBackend",
     "numpy": "gpusched.backends.numpy_backend:NumpyBackend",
 }
@@ -35,8 +37,8 @@ class Backend:
         """(usable, reason when not)."""
         return True, ""
 
-    def table(self, plan, bound, steps, out, *, work_limit: int):
-        """Fill ``out`` (n_configs, n_steps) with the schedule's values."""
+    def table(self, plan, bound, steps, dtype, *, work_limit: int):
+        """The (n_configs, n_steps) table in ``dtype``, as this backend's array type."""
         raise NotImplementedError
 
     def reduce(self, plan, bound, steps, op: str, dtype, *, work_limit: int):

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import expr as E
 from .. import rng
+from ..interop import aligned_empty
 from . import Backend
 
 _ELEMENTWISE = {
@@ -246,7 +247,8 @@ class NumpyBackend(Backend):
                     run(plan, groups[(True, True)], values, env, keep=(plan.root,))
                     yield c0, c1, s0, s1, values[id(plan.root)], env
 
-    def table(self, plan, bound, steps, out, *, work_limit, config_offset=0):
+    def table(self, plan, bound, steps, dtype, *, work_limit, config_offset=0):
+        out = aligned_empty((bound.n, steps.size), dtype)
         check = out.dtype.kind == "f"
         for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit,
                                                        config_offset):
@@ -259,9 +261,7 @@ class NumpyBackend(Backend):
     def reduce(self, plan, bound, steps, op, dtype, *, work_limit):
         n = bound.n
         if op == "last":
-            out = np.empty((n, 1), dtype=dtype)
-            self.table(plan, bound, steps[-1:], out, work_limit=work_limit)
-            return out[:, 0]
+            return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
         acc = np.zeros(n) if op in ("sum", "mean") else np.full(
             n, np.inf if op == "min" else -np.inf)
         for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit):
@@ -296,7 +296,6 @@ def explain(plan, bound, steps, config: int, step_pos: int, dtype) -> None:
     backend detected (a non-finite value, an integer division by zero ...)."""
     one = bound.rows(config, config + 1)
     at = steps[step_pos:step_pos + 1] if step_pos >= 0 else steps
-    out = np.empty((1, at.size), dtype=dtype)
-    NumpyBackend().table(plan, one, at, out, work_limit=1 << 24, config_offset=config)
+    NumpyBackend().table(plan, one, at, dtype, work_limit=1 << 24, config_offset=config)
     raise ScheduleError(f"the schedule gives a non-finite value or an invalid operation at "
                         f"config {config} ({one.describe(0)})")

@@ -1,0 +1,179 @@
+"""The CuPy backend: generated ``cupy.ElementwiseKernel`` (tables) and ``cupy.ReductionKernel``
+(fused per-config reductions), both calling the plan's generated ``__device__`` function.
+
+Parameters enter as ``(configs, 1)`` arrays and steps as a ``(1, steps)`` row, broadcast in one
+launch; list parameters and running-product tables are ``raw`` arrays indexed by the config
+(``i / n_steps``). Kernels are named ``gpusched_<hash>`` and built once per graph structure,
+parameter kinds and output dtype. The device function is the same text that
+``gpusched check-kernels`` compiles with nvcc and checks as host C++.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .. import codegen
+from ..cuda_source import function_name
+from ..kernel_cache import kernels_dir
+from . import Backend
+from .inputs import kernel_inputs
+from .numpy_backend import explain
+
+_C_TYPE = {"int": "int64", "float": "float64"}
+_kernels: dict = {}
+_lock = threading.Lock()
+
+
+def _signature(plan, layout):
+    """(in_params, call expression) of the ElementwiseKernel for this layout."""
+    params, args = ["int64 t"], ["t"]
+    for n in layout.scalars:
+        params.append(f"{_C_TYPE[layout.kinds[n]]} p_{n}")
+        args.append(f"p_{n}")
+    for n in layout.lists:
+        params += [f"raw {_C_TYPE[layout.kinds[n]]} l_{n}", f"raw int64 n_{n}", f"int64 k_{n}",
+                   f"int64 m_{n}"]
+        args += [f"&l_{n}[(m_{n} ? gs_c : 0) * k_{n}]", f"n_{n}[m_{n} ? gs_c : 0]"]
+    for k in range(len(layout.tables)):
+        params.append(f"float64 tab{k}")
+        args.append(f"tab{k}")
+    for k in range(len(layout.cumprods)):
+        params += [f"raw float64 cp{k}", f"int64 w{k}", f"int64 mc{k}"]
+        args += [f"&cp{k}[(mc{k} ? gs_c : 0) * w{k}]", f"w{k}"]
+    params.append("int64 gs_nsteps")
+    return ", ".join(params), f"{function_name(plan)}({', '.join(args)})"
+
+
+def _preamble(plan, layout) -> str:
+    return '#include "gpusched.cuh"\n' + codegen.c_function(plan, layout, function_name(plan))
+
+
+def _options():
+    return (f"-I{kernels_dir()}", "--std=c++17")
+
+
+def _elementwise(plan, layout, out_ctype: str):
+    import cupy
+    key = ("table", plan.signature, out_ctype)
+    with _lock:
+        k = _kernels.get(key)
+        if k is None:
+            params, call = _signature(plan, layout)
+            k = cupy.ElementwiseKernel(
+                params, f"{out_ctype} out",
+                f"const long long gs_c = i / gs_nsteps;\nout = ({out_ctype})({call});",
+                name=function_name(plan) + "_table", preamble=_preamble(plan, layout),
+                options=_options())
+            _kernels[key] = k
+    return k
+
+
+_REDUCE = {"sum": ("a + b", "0"), "min": ("(a != a || b != b) ? a + b : min(a, b)",
+                                          "CUDART_INF"),
+           "max": ("(a != a || b != b) ? a + b : max(a, b)", "-CUDART_INF")}
+
+
+def _reduction(plan, layout, op: str, out_ctype: str):
+    import cupy
+    key = ("reduce", plan.signature, op, out_ctype)
+    with _lock:
+        k = _kernels.get(key)
+        if k is None:
+            params, call = _signature(plan, layout)
+            reduce_expr, identity = _REDUCE["sum" if op == "mean" else op]
+            k = cupy.ReductionKernel(
+                params, "float64 acc", f"(double)({out_ctype})({call})", reduce_expr,
+                "acc = a", identity, name=function_name(plan) + "_" + op, reduce_type="double",
+                preamble="#define CUDART_INF __longlong_as_double(0x7ff0000000000000ULL)\n"
+                         + _preamble(plan, layout),
+                options=_options())
+            _kernels[key] = k
+    return k
+
+
+def _device_args(plan, layout, bound, steps, cupy):
+    """Kernel arguments: broadcastable columns, raw arrays and their shapes, in order."""
+    host = kernel_inputs(plan, layout, bound, steps)
+    it, args = iter(host), []
+    for _ in layout.scalars:
+        args.append(cupy.asarray(next(it))[:, None])
+    for _ in layout.lists:
+        vals, lens = next(it), next(it)
+        args += [cupy.asarray(vals), cupy.asarray(lens), vals.shape[1], int(vals.shape[0] > 1)]
+    for _ in layout.tables:
+        args.append(cupy.asarray(next(it))[None, :])
+    for _ in layout.cumprods:
+        cp = next(it)
+        args += [cupy.asarray(cp), cp.shape[1], int(cp.shape[0] > 1)]
+    return args
+
+
+class CupyBackend(Backend):
+    name = "cupy"
+    device = "gpu"
+
+    def availability(self):
+        try:
+            import cupy
+        except ImportError:
+            return False, "cupy is not installed (pip install 'gpusched[cuda13]')"
+        try:
+            if cupy.cuda.runtime.getDeviceCount() < 1:
+                return False, "no CUDA device found"
+            cupy.zeros(1)                  # a device that really answers
+        except Exception as err:  # noqa: BLE001 - any driver failure means unusable
+            return False, f"no usable CUDA device ({type(err).__name__}: {err})"
+        return True, ""
+
+    def table(self, plan, bound, steps, dtype, *, work_limit):
+        import cupy
+        layout = codegen.Layout.of(plan, bound.kinds)
+        ctype = "float" if np.dtype(dtype) == np.float32 else "double"
+        kernel = _elementwise(plan, layout, ctype)
+        out = cupy.empty((bound.n, steps.size), dtype=dtype)
+        t = cupy.asarray(steps)[None, :]
+        kernel(t, *_device_args(plan, layout, bound, steps, cupy), steps.size, out)
+        self._check(plan, bound, steps, out, dtype)
+        return out
+
+    def _check(self, plan, bound, steps, out, dtype):
+        import cupy
+        bad = ~cupy.isfinite(out)
+        if bool(bad.any()):
+            flat = int(cupy.argmax(bad.ravel()))
+            c, j = divmod(flat, out.shape[1]) if out.ndim == 2 else (flat, -1)
+            explain(plan, bound, steps, c, j, dtype)
+
+    def reduce(self, plan, bound, steps, op, dtype, *, work_limit):
+        import cupy
+        if op == "last":
+            return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
+        layout = codegen.Layout.of(plan, bound.kinds)
+        ctype = "float" if np.dtype(dtype) == np.float32 else "double"
+        if layout.lists or layout.cumprods or layout.tables:
+            acc = self._chunked(plan, bound, steps, op, dtype, work_limit)
+        else:   # fused: the table is never materialized
+            kernel = _reduction(plan, layout, op, ctype)
+            t = cupy.asarray(steps)[None, :]
+            args = _device_args(plan, layout, bound, steps, cupy)
+            acc = kernel(t, *[a if not hasattr(a, "ndim") or a.ndim == 0 else
+                              cupy.broadcast_to(a, (bound.n, 1)) for a in args], steps.size,
+                         axis=1)
+        self._check(plan, bound, steps, acc, dtype)
+        if op == "mean":
+            acc = acc / steps.size
+        return acc.astype(dtype)
+
+    def _chunked(self, plan, bound, steps, op, dtype, work_limit):
+        import cupy
+        rows = max(1, work_limit // (8 * steps.size))
+        parts = []
+        for c0 in range(0, bound.n, rows):
+            part = bound.rows(c0, min(bound.n, c0 + rows))
+            tab = self.table(plan, part, steps, dtype, work_limit=work_limit)
+            tab = tab.astype(cupy.float64)
+            parts.append(tab.sum(axis=1) if op in ("sum", "mean") else
+                         tab.min(axis=1) if op == "min" else tab.max(axis=1))
+        return cupy.concatenate(parts)

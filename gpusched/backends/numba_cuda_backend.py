@@ -1,0 +1,108 @@
+"""The Numba CUDA backend: the same generated scalar code as the Numba CPU backend, launched as
+a ``@cuda.jit`` kernel (steps along x, configs along a grid-stride y loop).
+
+Results stay on the device: a CuPy array when CuPy is installed (zero-copy through
+``__cuda_array_interface__``), else Numba's device array; ``gs.to_numpy`` copies either back.
+Under ``NUMBA_ENABLE_CUDASIM=1`` the same kernels run in Numba's simulator (tests use it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import codegen
+from ..kernel_cache import load_module
+from . import Backend
+from .inputs import kernel_inputs
+from .numba_backend import REDUCE_CODES, check_errors, module_source
+
+THREADS = 256
+
+
+def _simulated() -> bool:
+    from numba import config
+    return bool(getattr(config, "ENABLE_CUDASIM", False))
+
+
+class NumbaCudaBackend(Backend):
+    name = "numba-cuda"
+    device = "gpu"
+
+    def availability(self):
+        try:
+            from numba import cuda
+        except ImportError:
+            return False, "numba-cuda is not installed (pip install 'gpusched[numba]')"
+        try:
+            if not cuda.is_available():
+                return False, "no CUDA driver or device found"
+            cuda.device_array(1)           # a device that really answers
+        except Exception as err:  # noqa: BLE001 - any driver failure means unusable
+            return False, f"CUDA device unusable: {err}"
+        return True, "simulator" if _simulated() else ""
+
+    def _module(self, plan, bound):
+        layout = codegen.Layout.of(plan, bound.kinds)
+        sig = plan.signature
+        name = "cuda_" + sig.replace("-", "_")[:40] + ("_sim" if _simulated() else "")
+        return layout, load_module(name, module_source(plan, layout, sig, "cuda"), "numba")
+
+    def _inputs(self, plan, layout, bound, steps):
+        from numba import cuda
+        return [cuda.to_device(np.ascontiguousarray(a))
+                for a in kernel_inputs(plan, layout, bound, steps)]
+
+    def table(self, plan, bound, steps, dtype, *, work_limit):
+        from numba import cuda
+        layout, mod = self._module(plan, bound)
+        n, S = bound.n, steps.size
+        out = cuda.device_array((n, S), dtype=dtype)
+        err = cuda.to_device(np.zeros(n, dtype=np.int64))
+        errstep = cuda.to_device(np.full(n, -1, dtype=np.int64))
+        threads = min(THREADS, 32 * -(-S // 32))
+        blocks = (min(-(-S // threads), 1024), min(n, 65535))
+        mod.gs_table[blocks, threads](cuda.to_device(steps), out, err, errstep,
+                                      *self._inputs(plan, layout, bound, steps))
+        check_errors(plan, bound, steps, err.copy_to_host(), errstep.copy_to_host(), dtype)
+        return _as_cupy(out)
+
+    def reduce(self, plan, bound, steps, op, dtype, *, work_limit):
+        from numba import cuda
+        if op == "last":
+            return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
+        layout, mod = self._module(plan, bound)
+        n = bound.n
+        acc = cuda.device_array(n, dtype=np.float64)
+        err = cuda.to_device(np.zeros(n, dtype=np.int64))
+        errstep = cuda.to_device(np.full(n, -1, dtype=np.int64))
+        threads = min(THREADS, 32 * -(-n // 32))
+        blocks = min(-(-n // threads), 65535)
+        mod.gs_reduce[blocks, threads](cuda.to_device(steps), acc, REDUCE_CODES[op],
+                                       np.dtype(dtype) == np.float32, err, errstep,
+                                       *self._inputs(plan, layout, bound, steps))
+        check_errors(plan, bound, steps, err.copy_to_host(), errstep.copy_to_host(), dtype)
+        res = acc.copy_to_host()
+        if op == "mean":
+            res /= steps.size
+        return _as_cupy_host(res.astype(dtype))
+
+
+def _as_cupy(arr):
+    """A CuPy view of a Numba device array when CuPy is usable; else the array itself."""
+    if _simulated():
+        return arr
+    try:
+        import cupy
+        return cupy.asarray(arr)
+    except Exception:  # noqa: BLE001 - CuPy absent or unusable: keep Numba's array
+        return arr
+
+
+def _as_cupy_host(res: np.ndarray):
+    if _simulated():
+        return res
+    try:
+        import cupy
+        return cupy.asarray(res)
+    except Exception:  # noqa: BLE001
+        return res

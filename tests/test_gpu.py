@@ -1,0 +1,44 @@
+"""On a real CUDA device (skipped without one): the GPU backends against NumPy, zero-copy
+hand-off, fused reductions."""
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+from gpusched.examples import check_catalog
+
+pytestmark = pytest.mark.gpu
+GPU_BACKENDS = ("cupy", "numba-cuda")
+CATALOG = check_catalog()
+
+
+@pytest.mark.parametrize("name", GPU_BACKENDS)
+@pytest.mark.parametrize("entry", CATALOG, ids=[e[0] for e in CATALOG])
+def test_gpu_catalog_matches_numpy(name, entry):
+    ok, why = gs.backends.available_backends()[name]
+    if not ok:
+        pytest.skip(why)
+    label, s, g = entry
+    steps = np.concatenate([np.arange(0, 2000), [12345, 2 ** 31 + 7]])
+    if any(n.op == "cumprod" for n in gs.expr.all_nodes(s.expr)):
+        steps = steps[steps < 10 ** 5]
+    want = gs.evaluate(s, g, steps=steps, dtype="float64", backend="numpy")
+    got = gs.to_numpy(gs.evaluate(s, g, steps=steps, dtype="float64", backend=name))
+    # CUDA's transcendental functions are within 2 ulp, not correctly rounded
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300)
+    f32 = gs.to_numpy(gs.evaluate(s, g, steps=steps, dtype="float32", backend=name))
+    np.testing.assert_allclose(f32, want.astype(np.float32), rtol=2e-7, atol=1e-38)
+    for op in ("sum", "mean", "min", "max", "last"):
+        red = gs.to_numpy(gs.reduce(s, g, steps=steps, op=op, dtype="float64", backend=name))
+        ref = gs.reduce(s, g, steps=steps, op=op, dtype="float64", backend="numpy")
+        np.testing.assert_allclose(red, ref, rtol=1e-12, err_msg=op)
+
+
+def test_cupy_table_goes_to_torch_without_a_copy():
+    cupy = pytest.importorskip("cupy")
+    torch = pytest.importorskip("torch")
+    out = gs.evaluate(gs.compat.torch.CosineAnnealingLR(T_max=10), gs.grid(base_lr=[0.1, 0.2]),
+                      steps=100, backend="cupy")
+    assert isinstance(out, cupy.ndarray)
+    t = gs.to_torch(out)
+    assert t.is_cuda and t.data_ptr() == out.data.ptr

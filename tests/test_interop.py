@@ -1,0 +1,43 @@
+"""Results hand off to torch (and JAX) without copies; device results come back to NumPy."""
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+
+
+def table(backend="numpy"):
+    s = gs.compat.torch.CosineAnnealingLR(T_max=100)
+    return gs.evaluate(s, gs.grid(base_lr=[0.1, 0.2, 0.3]), steps=257, backend=backend)
+
+
+def test_cpu_tables_are_64_byte_aligned(backend):
+    for dtype in ("float32", "float64"):
+        out = gs.evaluate(gs.compat.torch.CosineAnnealingLR(T_max=9),
+                          gs.grid(base_lr=[0.1] * 3), steps=7, dtype=dtype, backend=backend)
+        assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous
+
+
+def test_to_torch_shares_memory_with_a_cpu_table(backend):
+    torch = pytest.importorskip("torch")
+    out = table(backend)
+    t = gs.to_torch(out)
+    assert isinstance(t, torch.Tensor) and t.data_ptr() == out.ctypes.data
+    out[0, 0] = 42.0
+    assert float(t[0, 0]) == 42.0
+
+
+def test_to_numpy_is_identity_on_numpy_and_copies_back_from_dlpack():
+    out = table()
+    assert gs.to_numpy(out) is out
+    torch = pytest.importorskip("torch")
+    back = gs.to_numpy(torch.arange(4.0))
+    np.testing.assert_array_equal(back, [0.0, 1.0, 2.0, 3.0])
+
+
+def test_to_jax_without_a_copy():
+    jnp = pytest.importorskip("jax.numpy")
+    out = table()
+    j = gs.to_jax(out)
+    np.testing.assert_array_equal(np.asarray(j), out)
+    jnp.from_dlpack(out, copy=False)       # raises unless the buffer can be shared
