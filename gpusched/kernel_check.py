@@ -126,14 +126,17 @@ def check_host(us: list[Unit], workdir: Path, cxx: str = "g++") -> list[tuple[st
 
 
 def check_nvcc(us: list[Unit], workdir: Path, archs=CUDA_ARCHS, nvcc: str = "nvcc",
-               jobs: int = 2) -> list[tuple[str, bool, str]]:
+               jobs: int = 2, source_file: Path | None = None, extra=(), tag="gpusched"
+               ) -> list[tuple[str, bool, str]]:
     """Compile the translation unit for every architecture (one nvcc call per arch)."""
-    src = workdir / "gpusched_device.cu"
-    src.write_text(source(us))
+    src = source_file
+    if src is None:
+        src = workdir / "gpusched_device.cu"
+        src.write_text(source(us))
 
     def one(arch):
-        out = workdir / f"gpusched_sm{arch}.cubin"
-        cmd = [nvcc, "-std=c++17", f"-I{kernels_dir()}", "-cubin",
+        out = workdir / f"{tag}_sm{arch}.cubin"
+        cmd = [nvcc, "-std=c++17", f"-I{kernels_dir()}", *extra, "-cubin",
                f"-arch=sm_{arch}", str(src), "-o", str(out)]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -144,6 +147,73 @@ def check_nvcc(us: list[Unit], workdir: Path, archs=CUDA_ARCHS, nvcc: str = "nvc
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, archs))
+
+
+def cupy_source(us: list[Unit]) -> str:
+    """The exact CUDA source CuPy generates for every ElementwiseKernel and fused
+    ReductionKernel of the catalog, in one translation unit (one namespace per kernel).
+
+    Uses CuPy's private source generators (``cupy._core``), tested with CuPy 14.x; raises
+    RuntimeError when they are missing or changed.
+    """
+    import cupy
+    from cupy._core import _kernel as K
+    from cupy._core import _reduction as R
+    from .backends import cupy_backend as cb
+
+    def info(prm, out_ndim):
+        if prm.name in ("_ind", "_in_ind"):
+            return K._ArgInfo(2, K._ArgInfo, None, 2, True, False)
+        if prm.name == "_out_ind":
+            return K._ArgInfo(2, K._ArgInfo, None, 1, True, False)
+        if prm.name in ("_block_stride", "gs_nsteps") or prm.name.startswith(
+                ("k_", "m_", "mc")) or (prm.name[:1] == "w" and prm.name[1:].isdigit()):
+            return K._ArgInfo(3, int, prm.dtype, 0, True, False)
+        if prm.raw:
+            return K._ArgInfo(1, cupy.ndarray, prm.dtype, 2 if prm.name.startswith(
+                ("l_", "cp")) else 1, True, False)
+        return K._ArgInfo(1, cupy.ndarray, prm.dtype, out_ndim if prm.name == "acc" else 2,
+                          True, False)
+
+    parts, include = [], '#include "gpusched.cuh"'
+    try:
+        for n, u in enumerate(us):
+            kernels = [cb._elementwise(u.plan, u.layout, c) for c in ("float", "double")]
+            for k in kernels:
+                code = K._get_elementwise_kernel_code(
+                    tuple(info(p, 2) for p in k.params), K._TypeMap(()), tuple(k.params),
+                    k.operation, k.name, k.preamble)
+                parts.append(_namespaced(code, include, k.name, f"e{len(parts)}"))
+            if u.layout.lists or u.layout.cumprods or u.layout.tables:
+                continue      # reduced from chunked tables, not a ReductionKernel
+            for op in ("sum", "min", "max"):
+                k = cb._reduction(u.plan, u.layout, op, "float")
+                code = R._ReductionKernel_get_cached_function_code(
+                    k.nin, k.nout, k._params, tuple(info(p, 1) for p in k._params),
+                    K._TypeMap((("IndexT", np.int64),)), k.name, 512, k.reduce_type,
+                    k.identity, k.map_expr, k.reduce_expr, k.post_map_expr, k.preamble,
+                    k.options)
+                parts.append(_namespaced(code, include, k.name, f"r{len(parts)}"))
+    except (AttributeError, TypeError, AssertionError) as err:
+        raise RuntimeError(f"CuPy {cupy.__version__}'s private kernel-source API differs from "
+                           f"the one this check was written for: {err!r}") from None
+    return "#include <cupy/carray.cuh>\n" + include + "\n" + "\n".join(parts)
+
+
+def _namespaced(code: str, include: str, name: str, tag: str) -> str:
+    """One CuPy kernel in its own namespace and under a unique symbol (float and double
+    variants share a name; CuPy compiles them apart, this check compiles them together)."""
+    code = code.replace(include, "").replace(f" {name}(", f" {name}_{tag}(")
+    return f"namespace gs_{tag} {{\n{code}\n}}"
+
+
+def check_cupy(us, workdir: Path, archs, nvcc: str, jobs: int = 2):
+    import cupy
+    src = workdir / "gpusched_cupy.cu"
+    src.write_text(cupy_source(us))
+    cupy_include = Path(cupy.__file__).parent / "_core" / "include"
+    return check_nvcc(us, workdir, archs, nvcc, jobs, source_file=src,
+                      extra=[f"-I{cupy_include}"], tag="cupy")
 
 
 def run(archs=CUDA_ARCHS, host=True, device=True, keep: str | None = None, out=print) -> int:
@@ -171,6 +241,20 @@ def run(archs=CUDA_ARCHS, host=True, device=True, keep: str | None = None, out=p
             for label, ok, detail in check_nvcc(us, workdir, archs, nvcc):
                 failures += not ok
                 out(f"  {'ok  ' if ok else 'FAIL'} {label:10s} {detail}")
+            try:
+                import cupy
+            except ImportError:
+                out("CuPy-generated kernels: skipped (CuPy is not installed)")
+            else:
+                out(f"CuPy {cupy.__version__}'s generated ElementwiseKernel/ReductionKernel "
+                    f"sources, nvcc:")
+                try:
+                    results = check_cupy(us, workdir, archs, nvcc)
+                except RuntimeError as err:
+                    results = [("cupy source", False, str(err))]
+                for label, ok, detail in results:
+                    failures += not ok
+                    out(f"  {'ok  ' if ok else 'FAIL'} {label:10s} {detail}")
     out("all kernels passed" if not failures else f"{failures} check(s) failed")
     if not keep:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -30,6 +30,12 @@ def test_check_kernels_compiles_every_kernel_for_every_arch_and_matches_numpy(ca
         assert f"ok   sm_{arch} " in out
     assert out.count("max relative difference") == len(kernel_check.units(
         __import__("gpusched.examples", fromlist=["x"]).check_catalog()))
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        assert "CuPy-generated kernels: skipped" in out
+    else:   # CuPy's own generated ElementwiseKernel/ReductionKernel sources, every arch
+        assert out.count("ok   sm_") == 2 * len(CUDA_ARCHS)
 
 
 @needs_gxx

@@ -54,6 +54,9 @@ def _options():
     return (f"-I{kernels_dir()}", "--std=c++17")
 
 
+_OUT = {"float": "float32", "double": "float64"}   # C cast -> CuPy parameter type
+
+
 def _elementwise(plan, layout, out_ctype: str):
     import cupy
     key = ("table", plan.signature, out_ctype)
@@ -62,7 +65,7 @@ def _elementwise(plan, layout, out_ctype: str):
         if k is None:
             params, call = _signature(plan, layout)
             k = cupy.ElementwiseKernel(
-                params, f"{out_ctype} out",
+                params, f"{_OUT[out_ctype]} out",
                 f"const long long gs_c = i / gs_nsteps;\nout = ({out_ctype})({call});",
                 name=function_name(plan) + "_table", preamble=_preamble(plan, layout),
                 options=_options())
