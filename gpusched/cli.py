@@ -89,24 +89,54 @@ def _save(path: str, tables) -> None:
 
 
 def cmd_info(args) -> int:
+    import shutil
+    import subprocess
+    from importlib import metadata
+
     import gpusched as gs
     from .backends import available_backends
+    from .cuda_source import CUDA_ARCHS
 
     print(f"gpusched {gs.__version__}")
     print(f"python   {platform.python_version()} ({platform.machine()})")
-    print(f"numpy    {np.__version__}")
+    for dist in ("numpy", "numba", "numba-cuda", "cupy-cuda13x", "cupy-cuda12x", "torch", "jax"):
+        try:
+            print(f"{dist:12s} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        ver = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
+        print(f"nvcc         {nvcc} ({ver.strip().splitlines()[-1] if ver.strip() else '?'})")
+    print(f"CUDA archs   {' '.join('sm_' + a for a in CUDA_ARCHS)} (kernel gate)")
     print("backends:")
     for name, (ok, why) in available_backends().items():
-        print(f"  {name:12s} {'available' if ok else 'unavailable: ' + why}")
+        print(f"  {name:12s} {'available' + (' (' + why + ')' if why else '') if ok else 'unavailable: ' + why}")
+    _print_devices()
     return 0
+
+
+def _print_devices():
+    try:
+        import cupy
+        n = cupy.cuda.runtime.getDeviceCount()
+        rt, drv = cupy.cuda.runtime.runtimeGetVersion(), cupy.cuda.runtime.driverGetVersion()
+    except Exception:  # noqa: BLE001 - no CuPy or no driver: nothing more to show
+        return
+    print(f"CUDA runtime {rt // 1000}.{rt % 1000 // 10}, driver API {drv // 1000}.{drv % 1000 // 10}")
+    for i in range(n):
+        p = cupy.cuda.runtime.getDeviceProperties(i)
+        name = p["name"].decode() if isinstance(p["name"], bytes) else p["name"]
+        print(f"  device {i}: {name}, sm_{p['major']}{p['minor']}, "
+              f"{p['totalGlobalMem'] / 2 ** 30:.1f} GiB")
 
 
 def cmd_check_kernels(args) -> int:
     from .cuda_source import CUDA_ARCHS
     from .kernel_check import run
 
-    archs = tuple(a.strip().removeprefix("sm_") for a in args.arch.split(",")) if args.arch \
-        else CUDA_ARCHS
+    archs = tuple(a.removeprefix("sm_") for a in args.arch.replace(",", " ").split()) \
+        if args.arch else CUDA_ARCHS
     unknown = [a for a in archs if a not in CUDA_ARCHS]
     if unknown:
         raise ValueError(f"--arch {','.join(unknown)}: not in the supported list "
@@ -133,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and check its numbers as host C++", formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  gpusched check-kernels\n  gpusched check-kernels --arch 90,120 "
         "--keep /tmp/kernels")
-    k.add_argument("--arch", help="comma-separated subset of the supported architectures")
+    k.add_argument("--arch", help="a subset of the supported architectures, comma- or "
+                   "space-separated (default: all)")
     k.add_argument("--skip-nvcc", action="store_true", help="only the host C++ check")
     k.add_argument("--skip-host", action="store_true", help="only the nvcc compile gate")
     k.add_argument("--keep", metavar="DIR", help="keep the generated sources and binaries here")
