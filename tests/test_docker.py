@@ -74,7 +74,7 @@ def test_hadolint_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_no_trace_of_sm_30_anywhere():
+def test_no_trace_of_the_kepler_architecture_anywhere():
     needles = ("sm_" + "30", "compute_" + "30")
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.split()
