@@ -16,7 +16,19 @@ from . import expr as E
 from .params import validate_name
 from .plan import Plan
 
-__all__ = ["Layout", "python_sections", "c_function", "c_literal", "py_literal"]
+__all__ = ["Layout", "Entry", "python_sections", "c_function", "c_literal", "py_literal"]
+
+_C_TYPE = {"int": "long long", "float": "double", "bool": "bool"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One kernel input: a scalar parameter (``p_<key>``), a list parameter (``l_<key>`` values,
+    ``n_<key>`` lengths), a host table (``tab<key>``) or a running-product table (``cp<key>``)."""
+
+    role: str    # "scalar" | "list" | "table" | "cumprod"
+    key: str     # the parameter name, or the table's index
+    ctype: str   # C element type
 
 
 @dataclass
@@ -28,6 +40,21 @@ class Layout:
     tables: tuple             # host-table leaves of the top-level graph
     cumprods: tuple           # cumprod nodes (tabulated on the host)
     kinds: dict = field(default_factory=dict)   # parameter name -> "int" | "float"
+
+    def entries(self):
+        """The inputs in kernel-argument order."""
+        for n in self.scalars:
+            yield Entry("scalar", n, _C_TYPE[self.kinds[n]])
+        for n in self.lists:
+            yield Entry("list", n, _C_TYPE[self.kinds[n]])
+        for k in range(len(self.tables)):
+            yield Entry("table", str(k), "double")
+        for k in range(len(self.cumprods)):
+            yield Entry("cumprod", str(k), "double")
+
+    def format(self, forms: dict) -> list[str]:
+        """``forms[role](entry)`` gives each entry's pieces of text; all of them, in order."""
+        return [x for e in self.entries() for x in forms[e.role](e)]
 
     @classmethod
     def of(cls, plan: Plan, param_kinds: dict) -> "Layout":
@@ -64,6 +91,26 @@ _PY_BIN = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": 
 _MATH = {"cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1"}
 
 
+def _walk(plan: Plan, layout: Layout, literal, param_name, emit) -> str:
+    """Visit the plan's nodes in order: leaves get names, every other node ``v<k>`` is passed
+    to ``emit(k, node, v, argument names, tables index, cumprods index)``. Returns the root's
+    name."""
+    names: dict = {}
+    tables = {id(n): k for k, n in enumerate(layout.tables)}
+    cumprods = {id(n): k for k, n in enumerate(layout.cumprods)}
+    for k, n in enumerate(plan.nodes):
+        if n.op == "step":
+            names[id(n)] = "t"
+        elif n.op == "const":
+            names[id(n)] = literal(n.value)
+        elif n.op == "param":
+            names[id(n)] = param_name(n.value)
+        else:
+            names[id(n)] = f"v{k}"
+            emit(k, n, f"v{k}", [names.get(id(x)) for x in n.args], tables, cumprods)
+    return names[id(plan.root)]
+
+
 def python_sections(plan: Plan, layout: Layout, on_error: str):
     """(config lines, step lines, root expression) of Python scalar code.
 
@@ -72,25 +119,11 @@ def python_sections(plan: Plan, layout: Layout, on_error: str):
     values, lengths, row), ``tab<k>``, ``cp<k>``/``rc<k>``. ``on_error`` is a statement run
     when an integer division by zero or a bad random bound occurs.
     """
-    names: dict = {}
     cfg, stp = [], []
-    tables = {id(n): k for k, n in enumerate(layout.tables)}
-    cumprods = {id(n): k for k, n in enumerate(layout.cumprods)}
-    for k, n in enumerate(plan.nodes):
+
+    def emit(k, n, v, a, tables, cumprods):
         op, kind = n.op, plan.kinds[id(n)]
-        a = [names.get(id(x)) for x in n.args]
         out = cfg if "step" not in n.deps else stp
-        if op == "step":
-            names[id(n)] = "t"
-            continue
-        if op == "const":
-            names[id(n)] = py_literal(n.value)
-            continue
-        if op == "param":
-            names[id(n)] = f"a_{n.value}"
-            continue
-        v = f"v{k}"
-        names[id(n)] = v
         arg_kinds = [plan.kinds.get(id(x)) for x in n.args]
         if op in _PY_BIN:
             out.append(f"{v} = ({a[0]} {_PY_BIN[op]} {a[1]})")
@@ -146,47 +179,36 @@ def python_sections(plan: Plan, layout: Layout, on_error: str):
             out.append(f"{v} = cp{q}[rc{q}, min(max(t, 0), cp{q}.shape[1] - 1)]")
         else:
             raise NotImplementedError(f"python codegen: {op}")
-    return cfg, stp, names[id(plan.root)]
+
+    root = _walk(plan, layout, py_literal, lambda name: f"a_{name}", emit)
+    return cfg, stp, root
 
 
 # ----------------------------------------------------------------------------------- CUDA C
-_C_TYPE = {"int": "long long", "float": "double", "bool": "bool"}
 _C_BIN = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
           "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
 
 
+_C_PARAMS = {
+    "scalar": lambda e: [f"{e.ctype} p_{e.key}"],
+    "list": lambda e: [f"const {e.ctype}* l_{e.key}", f"long long n_{e.key}"],
+    "table": lambda e: [f"double tab{e.key}"],
+    "cumprod": lambda e: [f"const double* cp{e.key}", f"long long w{e.key}"],
+}
+
+
 def c_params(layout: Layout) -> list[str]:
     """The device function's parameter declarations, in layout order."""
-    out = ["long long t"]
-    out += [f"{_C_TYPE[layout.kinds[n]]} p_{n}" for n in layout.scalars]
-    for n in layout.lists:
-        out += [f"const {_C_TYPE[layout.kinds[n]]}* l_{n}", f"long long n_{n}"]
-    out += [f"double tab{k}" for k in range(len(layout.tables))]
-    out += [f"const double* cp{k}, long long w{k}" for k in range(len(layout.cumprods))]
-    return out
+    return ["long long t", *layout.format(_C_PARAMS)]
 
 
 def c_function(plan: Plan, layout: Layout, name: str) -> str:
     """A ``GS_FN double name(...)`` computing one element; NaN where the NumPy backend raises
     (integer division by zero, a random bound outside [1, 2**32))."""
-    names: dict = {}
     body = ["    bool gs_bad = false;"]
-    tables = {id(n): k for k, n in enumerate(layout.tables)}
-    cumprods = {id(n): k for k, n in enumerate(layout.cumprods)}
-    for k, n in enumerate(plan.nodes):
+
+    def emit(k, n, v, a, tables, cumprods):
         op, kind = n.op, plan.kinds[id(n)]
-        a = [names.get(id(x)) for x in n.args]
-        if op == "step":
-            names[id(n)] = "t"
-            continue
-        if op == "const":
-            names[id(n)] = c_literal(n.value)
-            continue
-        if op == "param":
-            names[id(n)] = f"p_{n.value}"
-            continue
-        v = f"v{k}"
-        names[id(n)] = v
         T = _C_TYPE[kind]
         if op in _C_BIN:
             e = f"({a[0]} {_C_BIN[op]} {a[1]})"
@@ -238,11 +260,9 @@ def c_function(plan: Plan, layout: Layout, name: str) -> str:
         else:
             raise NotImplementedError(f"C codegen: {op}")
         body.append(f"    const {T} {v} = {e};")
-    root = names[id(plan.root)]
+
+    root = _walk(plan, layout, c_literal, lambda name: f"p_{name}", emit)
     body.append(f"    return gs_bad ? NAN : (double)({root});")
     sig = ",\n        ".join(c_params(layout))
     return f"GS_FN double {name}(\n        {sig})\n{{\n" + "\n".join(body) + "\n}\n"
 
-
-def node_text(plan: Plan, k: int) -> str:
-    return E.to_text(plan.nodes[k])

@@ -12,36 +12,37 @@ from . import codegen
 # The one architecture list: nvcc 13.0 targets sm_75 .. sm_121 (Turing to Blackwell). The
 # Dockerfile's CUDA_ARCHS must equal it.
 CUDA_ARCHS = ("75", "80", "86", "89", "90", "100", "103", "120", "121")
-_C_TYPE = {"int": "long long", "float": "double"}
 
 
 def function_name(plan) -> str:
     return "gpusched_" + plan.signature.replace("-", "_")[:24]
 
 
+_WRAPPER_PARAMS = {   # arrays, with a per-config flag m_ (else one shared row)
+    "scalar": lambda e: [f"const {e.ctype}* p_{e.key}", f"long long m_{e.key}"],
+    "list": lambda e: [f"const {e.ctype}* l_{e.key}", f"const long long* n_{e.key}",
+                       f"long long k_{e.key}", f"long long m_{e.key}"],
+    "table": lambda e: [f"const double* tab{e.key}"],
+    "cumprod": lambda e: [f"const double* cp{e.key}", f"long long w{e.key}",
+                          f"long long mc{e.key}"],
+}
+_CALL_ARGS = {       # the element function's arguments for config c at step position j
+    "scalar": lambda e: [f"p_{e.key}[m_{e.key} ? c : 0]"],
+    "list": lambda e: [f"l_{e.key} + (m_{e.key} ? c : 0) * k_{e.key}",
+                       f"n_{e.key}[m_{e.key} ? c : 0]"],
+    "table": lambda e: [f"tab{e.key}[j]"],
+    "cumprod": lambda e: [f"cp{e.key} + (mc{e.key} ? c : 0) * w{e.key}", f"w{e.key}"],
+}
+
+
 def wrapper_params(layout) -> list[str]:
-    """Arguments of the table wrapper: arrays plus a 'per-config' flag for each."""
-    out = ["long long C", "long long S", "const long long* steps"]
-    for n in layout.scalars:
-        out += [f"const {_C_TYPE[layout.kinds[n]]}* p_{n}", f"long long m_{n}"]
-    for n in layout.lists:
-        out += [f"const {_C_TYPE[layout.kinds[n]]}* l_{n}", f"const long long* n_{n}",
-                f"long long k_{n}", f"long long m_{n}"]
-    out += [f"const double* tab{k}" for k in range(len(layout.tables))]
-    for k in range(len(layout.cumprods)):
-        out += [f"const double* cp{k}", f"long long w{k}", f"long long mc{k}"]
-    return out + ["double* out"]
+    """Arguments of the table wrapper."""
+    return ["long long C", "long long S", "const long long* steps",
+            *layout.format(_WRAPPER_PARAMS), "double* out"]
 
 
 def call_args(layout) -> list[str]:
-    """The element function's arguments for config ``c`` at step position ``j``."""
-    args = ["steps[j]"]
-    args += [f"p_{n}[m_{n} ? c : 0]" for n in layout.scalars]
-    for n in layout.lists:
-        args += [f"l_{n} + (m_{n} ? c : 0) * k_{n}", f"n_{n}[m_{n} ? c : 0]"]
-    args += [f"tab{k}[j]" for k in range(len(layout.tables))]
-    args += [f"cp{k} + (mc{k} ? c : 0) * w{k}, w{k}" for k in range(len(layout.cumprods))]
-    return args
+    return ["steps[j]", *layout.format(_CALL_ARGS)]
 
 
 def translation_unit(plan, layout, include: str = '#include "gpusched.cuh"') -> str:

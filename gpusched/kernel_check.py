@@ -68,8 +68,8 @@ def source(us: list[Unit]) -> str:
     return "\n".join(parts)
 
 
-def _wrapper_args(u: Unit, steps: np.ndarray, out: np.ndarray) -> list:
-    arrays = kernel_inputs(u.plan, u.layout, u.bound, steps)
+def _wrapper_args(u: Unit, steps: np.ndarray, out: np.ndarray):
+    """ctypes arguments of the table wrapper, and the arrays they point into."""
     keep, args = [], [ctypes.c_longlong(out.shape[0]), ctypes.c_longlong(steps.size)]
 
     def ptr(a):
@@ -77,20 +77,21 @@ def _wrapper_args(u: Unit, steps: np.ndarray, out: np.ndarray) -> list:
         keep.append(a)
         return ctypes.c_void_p(a.ctypes.data)
 
+    def per_config(a):
+        return ctypes.c_longlong(int(a.shape[0] > 1))
+
     args.append(ptr(steps))
-    it = iter(arrays)
-    for _ in u.layout.scalars:
-        a = next(it)
-        args += [ptr(a), ctypes.c_longlong(int(a.shape[0] > 1))]
-    for _ in u.layout.lists:
-        vals, lens = next(it), next(it)
-        args += [ptr(vals), ptr(lens), ctypes.c_longlong(vals.shape[1]),
-                 ctypes.c_longlong(int(vals.shape[0] > 1))]
-    for _ in u.layout.tables:
-        args.append(ptr(next(it)))
-    for _ in u.layout.cumprods:
-        cp = next(it)
-        args += [ptr(cp), ctypes.c_longlong(cp.shape[1]), ctypes.c_longlong(int(cp.shape[0] > 1))]
+    for e, arrays in kernel_inputs(u.plan, u.layout, u.bound, steps):
+        first = arrays[0]
+        if e.role == "scalar":
+            args += [ptr(first), per_config(first)]
+        elif e.role == "list":
+            args += [ptr(first), ptr(arrays[1]), ctypes.c_longlong(first.shape[1]),
+                     per_config(first)]
+        elif e.role == "table":
+            args.append(ptr(first))
+        else:
+            args += [ptr(first), ctypes.c_longlong(first.shape[1]), per_config(first)]
     args.append(ctypes.c_void_p(out.ctypes.data))
     return args, keep
 

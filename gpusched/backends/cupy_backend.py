@@ -21,28 +21,28 @@ from . import Backend
 from .inputs import kernel_inputs
 from .numpy_backend import explain
 
-_C_TYPE = {"int": "int64", "float": "float64"}
+_C_TYPE = {"long long": "int64", "double": "float64"}   # C type -> CuPy parameter type
 _kernels: dict = {}
 _lock = threading.Lock()
 
 
+_KERNEL_PARAMS = {   # (CuPy parameters, the element function's arguments) per entry
+    "scalar": lambda e: ([f"{_C_TYPE[e.ctype]} p_{e.key}"], [f"p_{e.key}"]),
+    "list": lambda e: ([f"raw {_C_TYPE[e.ctype]} l_{e.key}", f"raw int64 n_{e.key}",
+                        f"int64 k_{e.key}", f"int64 m_{e.key}"],
+                       [f"&l_{e.key}[(m_{e.key} ? gs_c : 0) * k_{e.key}]",
+                        f"n_{e.key}[m_{e.key} ? gs_c : 0]"]),
+    "table": lambda e: ([f"float64 tab{e.key}"], [f"tab{e.key}"]),
+    "cumprod": lambda e: ([f"raw float64 cp{e.key}", f"int64 w{e.key}", f"int64 mc{e.key}"],
+                          [f"&cp{e.key}[(mc{e.key} ? gs_c : 0) * w{e.key}]", f"w{e.key}"]),
+}
+
+
 def _signature(plan, layout):
     """(in_params, call expression) of the ElementwiseKernel for this layout."""
-    params, args = ["int64 t"], ["t"]
-    for n in layout.scalars:
-        params.append(f"{_C_TYPE[layout.kinds[n]]} p_{n}")
-        args.append(f"p_{n}")
-    for n in layout.lists:
-        params += [f"raw {_C_TYPE[layout.kinds[n]]} l_{n}", f"raw int64 n_{n}", f"int64 k_{n}",
-                   f"int64 m_{n}"]
-        args += [f"&l_{n}[(m_{n} ? gs_c : 0) * k_{n}]", f"n_{n}[m_{n} ? gs_c : 0]"]
-    for k in range(len(layout.tables)):
-        params.append(f"float64 tab{k}")
-        args.append(f"tab{k}")
-    for k in range(len(layout.cumprods)):
-        params += [f"raw float64 cp{k}", f"int64 w{k}", f"int64 mc{k}"]
-        args += [f"&cp{k}[(mc{k} ? gs_c : 0) * w{k}]", f"w{k}"]
-    params.append("int64 gs_nsteps")
+    pairs = [_KERNEL_PARAMS[e.role](e) for e in layout.entries()]
+    params = ["int64 t", *(x for p, _ in pairs for x in p), "int64 gs_nsteps"]
+    args = ["t", *(x for _, a in pairs for x in a)]
     return ", ".join(params), f"{function_name(plan)}({', '.join(args)})"
 
 
@@ -97,19 +97,19 @@ def _reduction(plan, layout, op: str, out_ctype: str):
 
 
 def _device_args(plan, layout, bound, steps, cupy):
-    """Kernel arguments: broadcastable columns, raw arrays and their shapes, in order."""
-    host = kernel_inputs(plan, layout, bound, steps)
-    it, args = iter(host), []
-    for _ in layout.scalars:
-        args.append(cupy.asarray(next(it))[:, None])
-    for _ in layout.lists:
-        vals, lens = next(it), next(it)
-        args += [cupy.asarray(vals), cupy.asarray(lens), vals.shape[1], int(vals.shape[0] > 1)]
-    for _ in layout.tables:
-        args.append(cupy.asarray(next(it))[None, :])
-    for _ in layout.cumprods:
-        cp = next(it)
-        args += [cupy.asarray(cp), cp.shape[1], int(cp.shape[0] > 1)]
+    """Kernel arguments in order: broadcastable columns, raw arrays with their shapes."""
+    args = []
+    for e, arrays in kernel_inputs(plan, layout, bound, steps):
+        if e.role == "scalar":
+            args.append(cupy.asarray(arrays[0])[:, None])
+        elif e.role == "list":
+            vals, lens = arrays
+            args += [cupy.asarray(vals), cupy.asarray(lens), vals.shape[1],
+                     int(vals.shape[0] > 1)]
+        elif e.role == "table":
+            args.append(cupy.asarray(arrays[0])[None, :])
+        else:
+            args += [cupy.asarray(arrays[0]), arrays[0].shape[1], int(arrays[0].shape[0] > 1)]
     return args
 
 

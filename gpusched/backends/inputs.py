@@ -7,36 +7,50 @@ import numpy as np
 from .numpy_backend import cumprod_table
 
 
-def kernel_inputs(plan, layout, bound, steps) -> list:
-    """Scalar parameters as 1-D columns (length n, or 1 when shared), each list as (padded
-    values, lengths), host tables at ``steps``, running-product tables over 0..max(steps)."""
-    args = []
-    for name in layout.scalars:
-        args.append(np.ascontiguousarray(bound.scalars[name][:, 0]))
-    for name in layout.lists:
-        values, lengths = bound.lists[name]
-        args += [np.ascontiguousarray(values), np.ascontiguousarray(lengths[:, 0])]
-    memo: dict = {}
-    for node in layout.tables:
-        args.append(node.value.values(steps, memo.setdefault(id(node.value), {})))
+def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:
+    """(entry, arrays) per layout entry: a scalar parameter as a 1-D column (length n, or 1
+    when shared); a list as (padded values, lengths); a host table at ``steps``; a
+    running-product table over steps 0..max(steps)."""
+    out, memo = [], {}
     top = max(int(steps.max()), 0)
-    for node in layout.cumprods:
-        args.append(cumprod_table(plan, node, bound, top))
-    return args
+    tables = dict(zip(map(str, range(len(layout.tables))), layout.tables))
+    cumprods = dict(zip(map(str, range(len(layout.cumprods))), layout.cumprods))
+    for e in layout.entries():
+        if e.role == "scalar":
+            arrays = (np.ascontiguousarray(bound.scalars[e.key][:, 0]),)
+        elif e.role == "list":
+            values, lengths = bound.lists[e.key]
+            arrays = (np.ascontiguousarray(values), np.ascontiguousarray(lengths[:, 0]))
+        elif e.role == "table":
+            node = tables[e.key]
+            arrays = (node.value.values(steps, memo.setdefault(id(node.value), {})),)
+        else:
+            arrays = (cumprod_table(plan, cumprods[e.key], bound, top),)
+        out.append((e, arrays))
+    return out
+
+
+def flat_inputs(plan, layout, bound, steps) -> list:
+    return [a for _, arrays in kernel_inputs(plan, layout, bound, steps) for a in arrays]
+
+
+_ARG_NAMES = {
+    "scalar": lambda e: [f"p_{e.key}"],
+    "list": lambda e: [f"l_{e.key}", f"n_{e.key}"],
+    "table": lambda e: [f"tab{e.key}"],
+    "cumprod": lambda e: [f"cp{e.key}"],
+}
+_PROLOGUE = {   # Python lines that load config c's parameters and list/table rows
+    "scalar": lambda e: [f"a_{e.key} = p_{e.key}[c if p_{e.key}.shape[0] > 1 else 0]"],
+    "list": lambda e: [f"r_{e.key} = c if l_{e.key}.shape[0] > 1 else 0"],
+    "table": lambda e: [],
+    "cumprod": lambda e: [f"rc{e.key} = c if cp{e.key}.shape[0] > 1 else 0"],
+}
 
 
 def arg_names(layout) -> list[str]:
-    names = [f"p_{n}" for n in layout.scalars]
-    for n in layout.lists:
-        names += [f"l_{n}", f"n_{n}"]
-    names += [f"tab{k}" for k in range(len(layout.tables))]
-    names += [f"cp{k}" for k in range(len(layout.cumprods))]
-    return names
+    return layout.format(_ARG_NAMES)
 
 
 def prologue(layout) -> list[str]:
-    """Python lines that load config ``c``'s parameters and list/table rows."""
-    lines = [f"a_{n} = p_{n}[c if p_{n}.shape[0] > 1 else 0]" for n in layout.scalars]
-    lines += [f"r_{n} = c if l_{n}.shape[0] > 1 else 0" for n in layout.lists]
-    lines += [f"rc{k} = c if cp{k}.shape[0] > 1 else 0" for k in range(len(layout.cumprods))]
-    return lines
+    return layout.format(_PROLOGUE)

@@ -13,7 +13,7 @@ from .. import codegen
 from ..kernel_cache import load_module
 from ..interop import aligned_empty
 from . import Backend
-from .inputs import arg_names, kernel_inputs, prologue
+from .inputs import arg_names, flat_inputs, prologue
 from .numpy_backend import explain
 
 REDUCE_CODES = {"sum": 0, "mean": 0, "min": 1, "max": 2}
@@ -126,7 +126,7 @@ class NumbaBackend(Backend):
         layout, mod = self._module(plan, bound)
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
-        mod.gs_table(steps, out, err, errstep, *kernel_inputs(plan, layout, bound, steps))
+        mod.gs_table(steps, out, err, errstep, *flat_inputs(plan, layout, bound, steps))
         check_errors(plan, bound, steps, err, errstep, out.dtype)
         return out
 
@@ -138,7 +138,7 @@ class NumbaBackend(Backend):
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
         mod.gs_reduce(steps, acc, REDUCE_CODES[op], np.dtype(dtype) == np.float32, err, errstep,
-                      *kernel_inputs(plan, layout, bound, steps))
+                      *flat_inputs(plan, layout, bound, steps))
         check_errors(plan, bound, steps, err, errstep, dtype)
         if op == "mean":
             acc /= steps.size

@@ -13,7 +13,7 @@ import numpy as np
 from .. import codegen
 from ..kernel_cache import load_module
 from . import Backend
-from .inputs import kernel_inputs
+from .inputs import flat_inputs
 from .numba_backend import REDUCE_CODES, check_errors, module_source
 
 THREADS = 256
@@ -50,7 +50,7 @@ class NumbaCudaBackend(Backend):
     def _inputs(self, plan, layout, bound, steps):
         from numba import cuda
         return [cuda.to_device(np.ascontiguousarray(a))
-                for a in kernel_inputs(plan, layout, bound, steps)]
+                for a in flat_inputs(plan, layout, bound, steps)]
 
     def table(self, plan, bound, steps, dtype, *, work_limit):
         from numba import cuda
