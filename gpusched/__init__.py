@@ -14,7 +14,7 @@ from .expr import (ceil, clip, cos, count_le, count_lt, cumprod, e, exp, expm1, 
                    TracerBoolError, TracerConversionError)
 from .grid import Grid, grid, trials
 from .interop import to_jax, to_numpy, to_torch
-from . import backends, expr
+from . import api, backends, expr
 from .params import Check, Param
 from .schedule import Schedule, schedule
 from .blocks import (constant, cosine, exponential, join, linear, piecewise_constant,

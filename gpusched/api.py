@@ -10,11 +10,11 @@ from .backends import resolve_backend
 from .binding import bind
 from .grid import as_grid
 from .plan import compile_plan
+from .reductions import OPS as REDUCE_OPS, THRESHOLD_OPS
 from .schedule import Schedule, schedule
 
 __all__ = ["evaluate", "reduce", "REDUCE_OPS", "default_memory_limit"]
 
-REDUCE_OPS = ("sum", "mean", "min", "max", "last")
 DTYPES = ("float32", "float64")
 WORK_LIMIT = 64 * 2 ** 20  # bytes of temporaries a backend may hold besides the output
 
@@ -125,17 +125,28 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
 
 
 def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
-           backend: str = "auto", dtype="float32", memory_limit: int | None = None) -> np.ndarray:
+           threshold=None, backend: str = "auto", dtype="float32",
+           memory_limit: int | None = None) -> np.ndarray:
     """A per-config summary over steps, without building the table.
 
-    ``op``: ``sum``, ``mean``, ``min``, ``max`` or ``last`` (the value at the last step given).
-    Values are rounded to ``dtype`` as in the table, then accumulated in float64. Returns shape
-    ``(len(grid),)``, or a 0-d array without a grid.
+    ``op``: ``sum``, ``mean``, ``min``, ``max`` (of the values rounded to ``dtype``, accumulated
+    in float64), ``argmin``/``argmax`` (the step where the extreme is first reached, int64),
+    ``count_above``/``count_below`` (the number of steps whose value is ``> threshold`` /
+    ``< threshold``, int64) or ``last`` (the value at the last step given). A step range is a
+    ``steps`` array, e.g. ``np.arange(1000, 2000)``. Returns shape ``(len(grid),)``, or a 0-d
+    array without a grid.
     """
     if op not in REDUCE_OPS:
         raise ValueError(f"op = {op!r}: must be one of {', '.join(REDUCE_OPS)}")
+    if op in THRESHOLD_OPS:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+                or not np.isfinite(threshold):
+            raise ValueError(f"threshold = {threshold!r}: op {op!r} needs a finite number")
+    elif threshold is not None:
+        raise ValueError(f"threshold is only used by count_above and count_below, not {op!r}")
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
     limit = _limit(memory_limit)
     be = resolve_backend(backend)
-    out = be.reduce(plan, bound, steps, op, dt, work_limit=min(WORK_LIMIT, limit))
+    out = be.reduce(plan, bound, steps, op, dt, work_limit=min(WORK_LIMIT, limit),
+                    threshold=threshold)
     return out if grid is not None else out[0]

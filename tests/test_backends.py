@@ -41,9 +41,10 @@ def test_catalog_matches_numpy(entry, backend):
     want = gs.evaluate(sched, grid, steps=steps, dtype="float64", backend="numpy")
     assert_f64(gs.evaluate(sched, grid, steps=steps, dtype="float64", backend=backend), want)
     assert_f32(gs.evaluate(sched, grid, steps=steps, dtype="float32", backend=backend), want)
-    for op in ("sum", "min", "max", "last"):
-        red = gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend=backend)
-        ref = gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend="numpy")
+    for op in ("sum", "min", "max", "last", "argmin", "argmax", "count_above"):
+        kw = {"threshold": float(np.median(want))} if op == "count_above" else {}
+        red = gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend=backend, **kw)
+        ref = gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend="numpy", **kw)
         np.testing.assert_allclose(red, ref, rtol=1e-12, err_msg=op)
 
 
@@ -118,8 +119,10 @@ for label, s, g in check_catalog():
     want = gs.evaluate(s, g, steps=steps, dtype="float64", backend="numpy")
     got = np.asarray(gs.evaluate(s, g, steps=steps, dtype="float64", backend="numba-cuda"))
     f32 = np.asarray(gs.evaluate(s, g, steps=steps, dtype="float32", backend="numba-cuda"))
-    red = gs.reduce(s, g, steps=steps, op="sum", dtype="float64", backend="numba-cuda")
-    ref = gs.reduce(s, g, steps=steps, op="sum", dtype="float64", backend="numpy")
+    red = np.concatenate([np.asarray(gs.reduce(s, g, steps=steps, op=op, dtype="float64",
+                                               backend="numba-cuda")) for op in ("sum", "argmax")])
+    ref = np.concatenate([gs.reduce(s, g, steps=steps, op=op, dtype="float64", backend="numpy")
+                          for op in ("sum", "argmax")])
     rel = lambda a, b: float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
     f32_ok = bool((np.abs(f32.astype(np.float64) - want.astype(np.float32))
                    <= np.spacing(np.abs(want.astype(np.float32)))).all())

@@ -48,15 +48,42 @@ def test_chunking_gives_the_same_table_as_one_block(monkeypatch):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_reduce_equals_the_reduction_of_the_table(op, dtype, backend, monkeypatch):
     from gpusched.backends import numpy_backend
-    monkeypatch.setattr(numpy_backend, "CHUNK_TARGET", 500)
+    monkeypatch.setattr(numpy_backend, "CHUNK_TARGET", 500)      # many chunks of steps
     g = gs.grid(base_lr=[0.1, 0.5], T=[50, 333, 1000])
     steps = np.arange(3, 2000, 3)
     table = gs.evaluate(COS, g, steps=steps, dtype=dtype, backend=backend).astype(np.float64)
+    thr = 0.05
     want = {"sum": table.sum(1), "mean": table.mean(1), "min": table.min(1),
-            "max": table.max(1), "last": table[:, -1]}[op]
-    got = gs.reduce(COS, g, steps=steps, op=op, dtype=dtype, backend=backend)
-    assert got.shape == (6,) and got.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(got, want.astype(dtype), rtol=1e-12 if dtype == "float64" else 0)
+            "max": table.max(1), "last": table[:, -1],
+            "argmin": steps[table.argmin(1)], "argmax": steps[table.argmax(1)],
+            "count_above": (table > thr).sum(1), "count_below": (table < thr).sum(1)}[op]
+    kw = {"threshold": thr} if op.startswith("count") else {}
+    got = gs.reduce(COS, g, steps=steps, op=op, dtype=dtype, backend=backend, **kw)
+    assert got.shape == (6,)
+    if op in ("argmin", "argmax", "count_above", "count_below"):
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(got, want.astype(dtype),
+                                   rtol=1e-12 if dtype == "float64" else 0)
+
+
+def test_argmax_is_the_first_step_reaching_the_maximum(backend):
+    s = gs.schedule(lambda t: gs.where(t % 10 < 5, 1.0, 0.0))    # maximum reached at 0, 10 ...
+    got = gs.reduce(s, steps=np.arange(3, 40), op="argmax", backend=backend)
+    assert int(got) == 3
+    got = gs.reduce(s, steps=np.arange(5, 40), op="argmax", backend=backend)
+    assert int(got) == 10
+
+
+def test_reduce_arguments_are_checked():
+    with pytest.raises(ValueError, match="needs a finite number"):
+        gs.reduce(COS, gs.grid(base_lr=[0.1], T=[10]), steps=5, op="count_above")
+    with pytest.raises(ValueError, match="only used by count_above"):
+        gs.reduce(COS, gs.grid(base_lr=[0.1], T=[10]), steps=5, op="sum", threshold=0.1)
+    with pytest.raises(ValueError, match="op = 'median'"):
+        gs.reduce(COS, gs.grid(base_lr=[0.1], T=[10]), steps=5, op="median")
 
 
 def test_reduce_never_allocates_the_table(monkeypatch):

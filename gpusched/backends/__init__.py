@@ -41,8 +41,8 @@ class Backend:
         """The (n_configs, n_steps) table in ``dtype``, as this backend's array type."""
         raise NotImplementedError
 
-    def reduce(self, plan, bound, steps, op: str, dtype, *, work_limit: int):
-        """Per-config reduction over steps without building the table."""
+    def reduce(self, plan, bound, steps, op: str, dtype, *, work_limit: int, threshold=None):
+        """Per-config reduction over steps without building the table (see reductions.py)."""
         raise NotImplementedError
 
 

@@ -18,6 +18,7 @@ from .. import codegen
 from ..cuda_source import function_name
 from ..kernel_cache import kernels_dir
 from . import Backend
+from ..reductions import Accumulator
 from .inputs import kernel_inputs
 from .numpy_backend import explain
 
@@ -73,6 +74,7 @@ def _elementwise(plan, layout, out_ctype: str):
     return k
 
 
+_FUSED = ("sum", "mean", "min", "max")
 _REDUCE = {"sum": ("a + b", "0"), "min": ("(a != a || b != b) ? a + b : min(a, b)",
                                           "CUDART_INF"),
            "max": ("(a != a || b != b) ? a + b : max(a, b)", "-CUDART_INF")}
@@ -149,34 +151,31 @@ class CupyBackend(Backend):
             c, j = divmod(flat, out.shape[1]) if out.ndim == 2 else (flat, -1)
             explain(plan, bound, steps, c, j, dtype)
 
-    def reduce(self, plan, bound, steps, op, dtype, *, work_limit):
+    def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None):
         import cupy
         if op == "last":
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
         layout = codegen.Layout.of(plan, bound.kinds)
         ctype = "float" if np.dtype(dtype) == np.float32 else "double"
-        if layout.lists or layout.cumprods or layout.tables:
-            acc = self._chunked(plan, bound, steps, op, dtype, work_limit)
-        else:   # fused: the table is never materialized
-            kernel = _reduction(plan, layout, op, ctype)
-            t = cupy.asarray(steps)[None, :]
-            args = _device_args(plan, layout, bound, steps, cupy)
-            acc = kernel(t, *[a if not hasattr(a, "ndim") or a.ndim == 0 else
-                              cupy.broadcast_to(a, (bound.n, 1)) for a in args], steps.size,
-                         axis=1)
+        fused = op in _FUSED and not (layout.lists or layout.cumprods or layout.tables)
+        if not fused:         # argmin/argmax/counts, or raw inputs: chunked tables
+            return self._chunked(plan, bound, steps, op, dtype, work_limit, threshold)
+        kernel = _reduction(plan, layout, op, ctype)
+        t = cupy.asarray(steps)[None, :]
+        args = _device_args(plan, layout, bound, steps, cupy)
+        acc = kernel(t, *[cupy.broadcast_to(a, (bound.n, 1)) if hasattr(a, "ndim") else a
+                          for a in args], steps.size, axis=1)
         self._check(plan, bound, steps, acc, dtype)
         if op == "mean":
             acc = acc / steps.size
         return acc.astype(dtype)
 
-    def _chunked(self, plan, bound, steps, op, dtype, work_limit):
+    def _chunked(self, plan, bound, steps, op, dtype, work_limit, threshold):
         import cupy
+        acc = Accumulator(cupy, bound.n, op, threshold)
         rows = max(1, work_limit // (8 * steps.size))
-        parts = []
         for c0 in range(0, bound.n, rows):
-            part = bound.rows(c0, min(bound.n, c0 + rows))
-            tab = self.table(plan, part, steps, dtype, work_limit=work_limit)
-            tab = tab.astype(cupy.float64)
-            parts.append(tab.sum(axis=1) if op in ("sum", "mean") else
-                         tab.min(axis=1) if op == "min" else tab.max(axis=1))
-        return cupy.concatenate(parts)
+            c1 = min(bound.n, c0 + rows)
+            tab = self.table(plan, bound.rows(c0, c1), steps, dtype, work_limit=work_limit)
+            acc.add(c0, c1, tab, steps)
+        return acc.result(steps.size, dtype)

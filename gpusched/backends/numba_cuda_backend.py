@@ -14,7 +14,8 @@ from .. import codegen
 from ..kernel_cache import load_module
 from . import Backend
 from .inputs import flat_inputs
-from .numba_backend import REDUCE_CODES, check_errors, module_source
+from ..reductions import CODES
+from .numba_backend import check_errors, finish, module_source
 
 THREADS = 256
 
@@ -66,25 +67,24 @@ class NumbaCudaBackend(Backend):
         check_errors(plan, bound, steps, err.copy_to_host(), errstep.copy_to_host(), dtype)
         return _as_cupy(out)
 
-    def reduce(self, plan, bound, steps, op, dtype, *, work_limit):
+    def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None):
         from numba import cuda
         if op == "last":
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
         layout, mod = self._module(plan, bound)
         n = bound.n
         acc = cuda.device_array(n, dtype=np.float64)
+        arg = cuda.to_device(np.zeros(n, dtype=np.int64))
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
         errstep = cuda.to_device(np.full(n, -1, dtype=np.int64))
         threads = min(THREADS, 32 * -(-n // 32))
         blocks = min(-(-n // threads), 65535)
-        mod.gs_reduce[blocks, threads](cuda.to_device(steps), acc, REDUCE_CODES[op],
-                                       np.dtype(dtype) == np.float32, err, errstep,
-                                       *self._inputs(plan, layout, bound, steps))
+        mod.gs_reduce[blocks, threads](cuda.to_device(steps), acc, arg, CODES[op],
+                                       np.dtype(dtype) == np.float32, float(threshold or 0.0),
+                                       err, errstep, *self._inputs(plan, layout, bound, steps))
         check_errors(plan, bound, steps, err.copy_to_host(), errstep.copy_to_host(), dtype)
-        res = acc.copy_to_host()
-        if op == "mean":
-            res /= steps.size
-        return _as_cupy_host(res.astype(dtype))
+        return _as_cupy_host(finish(acc.copy_to_host(), arg.copy_to_host(), op, steps.size,
+                                    dtype))
 
 
 def _as_cupy(arr):

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import expr as E
 from .. import rng
+from ..reductions import Accumulator
 from ..interop import aligned_empty
 from . import Backend
 
@@ -258,25 +259,16 @@ class NumpyBackend(Backend):
                 _check_finite(dest, plan, env)
         return out
 
-    def reduce(self, plan, bound, steps, op, dtype, *, work_limit):
-        n = bound.n
+    def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None):
         if op == "last":
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
-        acc = np.zeros(n) if op in ("sum", "mean") else np.full(
-            n, np.inf if op == "min" else -np.inf)
+        acc = Accumulator(np, bound.n, op, threshold)
         for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit):
             vals = np.broadcast_to(block, (c1 - c0, s1 - s0)).astype(dtype)
             if vals.dtype.kind == "f":
                 _check_finite(vals, plan, env)
-            if op in ("sum", "mean"):
-                acc[c0:c1] += vals.sum(axis=1, dtype=np.float64)
-            elif op == "min":
-                np.minimum(acc[c0:c1], vals.min(axis=1), out=acc[c0:c1])
-            else:
-                np.maximum(acc[c0:c1], vals.max(axis=1), out=acc[c0:c1])
-        if op == "mean":
-            acc /= steps.size
-        return acc.astype(dtype)
+            acc.add(c0, c1, vals, steps[s0:s1])
+        return acc.result(steps.size, dtype)
 
 
 def _check_finite(block: np.ndarray, plan, env: _Env):
