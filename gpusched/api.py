@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from typing import Callable
 
 import numpy as np
@@ -9,6 +12,7 @@ import numpy as np
 from .backends import resolve_backend
 from .binding import bind
 from .grid import as_grid
+from .interop import aligned_empty, to_numpy
 from .plan import compile_plan
 from .reductions import OPS as REDUCE_OPS, THRESHOLD_OPS
 from .schedule import Schedule, schedule
@@ -102,7 +106,8 @@ def _gib(n: int) -> str:
 
 
 def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = "auto",
-             dtype="float32", memory_limit: int | None = None) -> np.ndarray:
+             dtype="float32", memory_limit: int | None = None, out=None,
+             progress: bool | None = None):
     """Values of ``schedule`` for every config of ``grid`` at every step.
 
     Returns shape ``(len(grid), n_steps)``, or ``(n_steps,)`` without a grid, in ``dtype``
@@ -110,23 +115,135 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     int ``N`` (steps ``0..N-1``) or a 1-D integer array. Every parameter is validated before
     any work; a table larger than ``memory_limit`` bytes (default: half the available
     memory) is refused.
+
+    ``out="table.npy"`` streams a table of any size to a ``.npy`` file chunk by chunk (memory
+    stays bounded; it is written under a temporary name and renamed when complete, so a
+    failure leaves nothing under ``out``) and returns it opened with ``mmap_mode="r"``;
+    ``out=array`` fills a preallocated array. ``progress`` shows a tqdm bar (``None``: only
+    for long evaluations on a terminal, when tqdm is installed).
     """
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
     limit = _limit(memory_limit)
+    work = min(WORK_LIMIT, limit)
+    be = resolve_backend(backend)
+    shape = (bound.n, steps.size)
     need = bound.n * steps.size * dt.itemsize
+    if isinstance(out, (str, os.PathLike)):
+        return _stream_to_npy(os.fspath(out), be, plan, bound, steps, dt, work, progress)
+    if out is not None:
+        target = _check_out(out, shape if grid is not None else shape[1:], dt)
+        _fill(target.reshape(shape), be, plan, bound, steps, dt, work, progress)
+        return out
     if need > limit:
         raise ValueError(
             f"the table of {bound.n} configs x {steps.size} steps would need {_gib(need)}, more "
             f"than memory_limit ({_gib(limit)}); use gs.reduce(...) for per-config summaries, "
-            f"or evaluate fewer configs or steps per call")
-    be = resolve_backend(backend)
-    out = be.table(plan, bound, steps, dt, work_limit=min(WORK_LIMIT, limit))
-    return out if grid is not None else out[0]
+            f"out='table.npy' to stream it to disk, or evaluate fewer configs or steps per call")
+    if be.device == "cpu" and _show_progress(progress, bound.n * steps.size):
+        table = aligned_empty(shape, dt)
+        _fill(table, be, plan, bound, steps, dt, work, progress)
+    else:
+        table = be.table(plan, bound, steps, dt, work_limit=work)
+    return table if grid is not None else table[0]
+
+
+CHUNK_BYTES = 64 * 2 ** 20          # rows per chunk of a streamed or filled table
+PROGRESS_PAIRS = 5 * 10 ** 7        # "long": above this many (config, step) pairs
+
+
+def _rows_per_chunk(n_steps: int, itemsize: int) -> int:
+    return max(1, CHUNK_BYTES // max(1, n_steps * itemsize))
+
+
+def _fill(target, be, plan, bound, steps, dt, work, progress):
+    """Evaluate config chunks into ``target`` (a host array or memmap window maker)."""
+    rows = _rows_per_chunk(steps.size, dt.itemsize)
+    with _bar(progress, bound.n, steps.size) as bar:
+        for c0 in range(0, bound.n, rows):
+            c1 = min(bound.n, c0 + rows)
+            chunk = be.table(plan, bound.rows(c0, c1), steps, dt, work_limit=work)
+            if callable(target):
+                target(c0, c1, chunk)
+            else:
+                target[c0:c1] = to_numpy(chunk)
+            bar.update(c1 - c0)
+
+
+def _check_out(out, shape, dt):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a file name ending in .npy or a NumPy array, got "
+                        f"{type(out).__name__}")
+    if out.shape != shape or out.dtype != dt or not out.flags.c_contiguous \
+            or not out.flags.writeable:
+        raise ValueError(f"out has shape {out.shape}, dtype {out.dtype}; it must be a "
+                         f"writeable C-contiguous array of shape {shape} and dtype {dt}")
+    return out
+
+
+def _stream_to_npy(path, be, plan, bound, steps, dt, work, progress):
+    if not path.endswith(".npy"):
+        raise ValueError(f"out = {path!r}: a streamed table is written as .npy; name it *.npy")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"out = {path!r}: the folder {folder} does not exist")
+    shape = (bound.n, steps.size)
+    need = bound.n * steps.size * dt.itemsize
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise ValueError(f"out = {path!r}: the table needs {_gib(need)} but only {_gib(free)} "
+                         f"is free on that disk")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.partial-{os.getpid()}")
+    try:
+        header = np.lib.format.open_memmap(tmp, mode="w+", dtype=dt, shape=shape)
+        offset = header.offset
+        del header                          # the file exists with its header; sparse body
+
+        def write(c0, c1, chunk):
+            window = np.memmap(tmp, dtype=dt, mode="r+", shape=(c1 - c0, steps.size),
+                               offset=offset + c0 * steps.size * dt.itemsize)
+            window[...] = to_numpy(chunk)
+            window.flush()
+            del window                      # unmapped: memory stays at one chunk
+
+        _fill(write, be, plan, bound, steps, dt, work, progress)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return np.load(path, mmap_mode="r")
+
+
+def _show_progress(progress, pairs: int) -> bool:
+    if progress is not None:
+        return bool(progress)
+    return pairs >= PROGRESS_PAIRS and sys.stderr.isatty()
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def _bar(progress, n_configs: int, n_steps: int):
+    if not _show_progress(progress, n_configs * n_steps):
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()                     # progress bars are an optional extra
+    return tqdm(total=n_configs, unit="config", desc="gpusched", leave=False)
 
 
 def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
            threshold=None, backend: str = "auto", dtype="float32",
-           memory_limit: int | None = None) -> np.ndarray:
+           memory_limit: int | None = None, progress: bool | None = None) -> np.ndarray:
     """A per-config summary over steps, without building the table.
 
     ``op``: ``sum``, ``mean``, ``min``, ``max`` (of the values rounded to ``dtype``, accumulated
@@ -134,7 +251,7 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     ``count_above``/``count_below`` (the number of steps whose value is ``> threshold`` /
     ``< threshold``, int64) or ``last`` (the value at the last step given). A step range is a
     ``steps`` array, e.g. ``np.arange(1000, 2000)``. Returns shape ``(len(grid),)``, or a 0-d
-    array without a grid.
+    array without a grid. ``progress`` as for :func:`evaluate`.
     """
     if op not in REDUCE_OPS:
         raise ValueError(f"op = {op!r}: must be one of {', '.join(REDUCE_OPS)}")
@@ -145,8 +262,18 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     elif threshold is not None:
         raise ValueError(f"threshold is only used by count_above and count_below, not {op!r}")
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
-    limit = _limit(memory_limit)
+    work = min(WORK_LIMIT, _limit(memory_limit))
     be = resolve_backend(backend)
-    out = be.reduce(plan, bound, steps, op, dt, work_limit=min(WORK_LIMIT, limit),
-                    threshold=threshold)
+    if _show_progress(progress, bound.n * steps.size) and be.device == "cpu":
+        rows = max(1, -(-bound.n // 100))
+        parts = []
+        with _bar(progress, bound.n, steps.size) as bar:
+            for c0 in range(0, bound.n, rows):
+                c1 = min(bound.n, c0 + rows)
+                parts.append(be.reduce(plan, bound.rows(c0, c1), steps, op, dt,
+                                       work_limit=work, threshold=threshold))
+                bar.update(c1 - c0)
+        out = np.concatenate(parts)
+    else:
+        out = be.reduce(plan, bound, steps, op, dt, work_limit=work, threshold=threshold)
     return out if grid is not None else out[0]

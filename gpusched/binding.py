@@ -34,13 +34,15 @@ class Bound:
     lists: dict = field(default_factory=dict)
     kinds: dict = field(default_factory=dict)
     grid: Grid | None = None
+    offset: int = 0     # index of the first config in the whole grid (for messages)
 
     def rows(self, lo: int, hi: int) -> "Bound":
         """The parameters of configs ``lo:hi`` (shared values stay shared)."""
         def cut(a):
             return a if a.shape[0] == 1 else a[lo:hi]
         return Bound(hi - lo, {k: cut(v) for k, v in self.scalars.items()},
-                     {k: (cut(v), cut(n)) for k, (v, n) in self.lists.items()}, self.kinds)
+                     {k: (cut(v), cut(n)) for k, (v, n) in self.lists.items()}, self.kinds,
+                     offset=self.offset + lo)
 
     def describe(self, i: int) -> str:
         """Config ``i``'s parameter values, for error messages."""

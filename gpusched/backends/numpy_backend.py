@@ -221,8 +221,10 @@ class NumpyBackend(Backend):
     name = "numpy"
     device = "cpu"
 
-    def _blocks(self, plan, bound, steps, work_limit, config_offset=0):
+    def _blocks(self, plan, bound, steps, work_limit, config_offset=None):
         """Yield (c0, c1, s0, s1, value block) over the whole (configs x steps) table."""
+        if config_offset is None:
+            config_offset = bound.offset
         groups, per_config = _split(plan, bound, steps.size, work_limit)
         memo = {"max_step": int(steps.max()) if steps.size else 0, "per_config": per_config}
         steps_row = steps[None, :]
@@ -248,7 +250,7 @@ class NumpyBackend(Backend):
                     run(plan, groups[(True, True)], values, env, keep=(plan.root,))
                     yield c0, c1, s0, s1, values[id(plan.root)], env
 
-    def table(self, plan, bound, steps, dtype, *, work_limit, config_offset=0):
+    def table(self, plan, bound, steps, dtype, *, work_limit, config_offset=None):
         out = aligned_empty((bound.n, steps.size), dtype)
         check = out.dtype.kind == "f"
         for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit,
@@ -288,6 +290,6 @@ def explain(plan, bound, steps, config: int, step_pos: int, dtype) -> None:
     backend detected (a non-finite value, an integer division by zero ...)."""
     one = bound.rows(config, config + 1)
     at = steps[step_pos:step_pos + 1] if step_pos >= 0 else steps
-    NumpyBackend().table(plan, one, at, dtype, work_limit=1 << 24, config_offset=config)
+    NumpyBackend().table(plan, one, at, dtype, work_limit=1 << 24)
     raise ScheduleError(f"the schedule gives a non-finite value or an invalid operation at "
-                        f"config {config} ({one.describe(0)})")
+                        f"config {one.offset} ({one.describe(0)})")
