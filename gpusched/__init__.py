@@ -23,6 +23,13 @@ from . import compat
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    if name == "dask":      # gs.dask.evaluate / gs.dask.reduce; Dask is an optional extra
+        import importlib
+        return importlib.import_module("gpusched.dask")
+    raise AttributeError(f"module 'gpusched' has no attribute {name!r}")
+
 __all__ = [
     "evaluate", "reduce", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",

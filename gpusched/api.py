@@ -14,7 +14,7 @@ from .binding import bind
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
 from .plan import compile_plan
-from .reductions import OPS as REDUCE_OPS, THRESHOLD_OPS
+from .reductions import INT_OPS, OPS as REDUCE_OPS, THRESHOLD_OPS
 from .schedule import Schedule, schedule
 
 __all__ = ["evaluate", "reduce", "REDUCE_OPS", "default_memory_limit"]
@@ -241,6 +241,17 @@ def _bar(progress, n_configs: int, n_steps: int):
     return tqdm(total=n_configs, unit="config", desc="gpusched", leave=False)
 
 
+def check_reduction(op, threshold) -> None:
+    if op not in REDUCE_OPS:
+        raise ValueError(f"op = {op!r}: must be one of {', '.join(REDUCE_OPS)}")
+    if op in THRESHOLD_OPS:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+                or not np.isfinite(threshold):
+            raise ValueError(f"threshold = {threshold!r}: op {op!r} needs a finite number")
+    elif threshold is not None:
+        raise ValueError(f"threshold is only used by count_above and count_below, not {op!r}")
+
+
 def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
            threshold=None, backend: str = "auto", dtype="float32",
            memory_limit: int | None = None, progress: bool | None = None) -> np.ndarray:
@@ -253,14 +264,7 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     ``steps`` array, e.g. ``np.arange(1000, 2000)``. Returns shape ``(len(grid),)``, or a 0-d
     array without a grid. ``progress`` as for :func:`evaluate`.
     """
-    if op not in REDUCE_OPS:
-        raise ValueError(f"op = {op!r}: must be one of {', '.join(REDUCE_OPS)}")
-    if op in THRESHOLD_OPS:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
-                or not np.isfinite(threshold):
-            raise ValueError(f"threshold = {threshold!r}: op {op!r} needs a finite number")
-    elif threshold is not None:
-        raise ValueError(f"threshold is only used by count_above and count_below, not {op!r}")
+    check_reduction(op, threshold)
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
     work = min(WORK_LIMIT, _limit(memory_limit))
     be = resolve_backend(backend)

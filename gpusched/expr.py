@@ -111,6 +111,9 @@ class Expr:
     # identity semantics: interning makes structural equality object identity
     __hash__ = object.__hash__
 
+    def __reduce__(self):   # unpickling re-interns (Dask workers, multiprocessing)
+        return (Expr, (self.op, self.args, self.value))
+
     @property
     def deps(self) -> frozenset:
         """Names this node depends on: parameter names and/or ``"step"``."""

@@ -1,0 +1,88 @@
+"""Dask arrays of schedule tables and reductions: beyond one machine's memory, or one GPU.
+
+``gs.dask.evaluate`` and ``gs.dask.reduce`` validate everything at once, then return lazy Dask
+arrays built with ``map_blocks``: blocks of configs (and of steps, for tables), each computed
+by the chosen gpusched backend when Dask asks for it. Local schedulers work on the CPU; on
+several GPUs, start a ``dask_cuda.LocalCUDACluster()`` (one worker per GPU) and a
+``distributed.Client`` first and pass ``backend="cupy"``: blocks are then CuPy arrays, which
+``gs.to_numpy`` brings back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import api
+from .backends import resolve_backend
+from .plan import compile_plan
+
+__all__ = ["evaluate", "reduce"]
+
+
+def _sizes(total: int, chunk: int) -> tuple:
+    chunk = max(1, int(chunk))
+    return tuple(min(chunk, total - k) for k in range(0, total, chunk))
+
+
+def _meta(backend_name: str, dt, ndim: int):
+    if resolve_backend(backend_name).device == "gpu":
+        import cupy
+        return cupy.empty((0,) * ndim, dtype=dt)
+    return np.empty((0,) * ndim, dtype=dt)
+
+
+def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
+             step_chunks: int | None = None, backend: str = "auto", dtype="float32"):
+    """A lazy ``(len(grid), n_steps)`` Dask array of the table (see :func:`gpusched.evaluate`).
+
+    ``config_chunks``/``step_chunks``: block sizes (default: blocks of about 64 MiB, whole
+    rows of steps where they fit).
+    """
+    import dask.array as da
+
+    sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
+    name = resolve_backend(backend).name
+    S = steps.size
+    if step_chunks is None:
+        step_chunks = min(S, max(1, api.CHUNK_BYTES // dt.itemsize))
+    if config_chunks is None:
+        config_chunks = max(1, api.CHUNK_BYTES // (step_chunks * dt.itemsize))
+
+    expr = sched.expr
+
+    def block(block_info=None):
+        (c0, c1), (s0, s1) = block_info[None]["array-location"]
+        be = resolve_backend(name)
+        # plans are keyed by node identity: a worker process compiles its own (cached)
+        return be.table(compile_plan(expr, bound.kinds), bound.rows(c0, c1), steps[s0:s1], dt,
+                        work_limit=api.WORK_LIMIT)
+
+    return da.map_blocks(block, chunks=(_sizes(bound.n, config_chunks), _sizes(S, step_chunks)),
+                         dtype=dt, meta=_meta(name, dt, 2),
+                         name=f"gpusched-table-{plan.signature[:12]}")
+
+
+def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
+           config_chunks: int | None = None, backend: str = "auto", dtype="float32"):
+    """A lazy ``(len(grid),)`` Dask array of a per-config reduction (see
+    :func:`gpusched.reduce`); each block reduces its configs over all steps."""
+    import dask.array as da
+
+    api.check_reduction(op, threshold)
+    sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
+    name = resolve_backend(backend).name
+    if config_chunks is None:
+        config_chunks = max(1, -(-bound.n // 64))
+    out_dt = np.dtype(np.int64) if op in api.INT_OPS else dt
+
+    expr = sched.expr
+
+    def block(block_info=None):
+        (c0, c1), = block_info[None]["array-location"]
+        be = resolve_backend(name)
+        return be.reduce(compile_plan(expr, bound.kinds), bound.rows(c0, c1), steps, op, dt,
+                         work_limit=api.WORK_LIMIT, threshold=threshold)
+
+    return da.map_blocks(block, chunks=(_sizes(bound.n, config_chunks),), dtype=out_dt,
+                         meta=_meta(name, out_dt, 1),
+                         name=f"gpusched-{op}-{plan.signature[:12]}")
