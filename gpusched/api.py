@@ -82,9 +82,11 @@ def _dtype(dtype) -> np.dtype:
     return dt
 
 
-def _limit(memory_limit) -> int:
+def _limit(memory_limit, backend=None) -> int:
+    """The budget: given, else half the free memory where the backend's results live."""
     if memory_limit is None:
-        return default_memory_limit()
+        free = backend.free_memory() if backend is not None else None
+        return free // 2 if free else default_memory_limit()
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)) \
             or memory_limit <= 0:
         raise ValueError(f"memory_limit = {memory_limit!r}: must be a positive number of bytes")
@@ -114,7 +116,7 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     (float32 by default; the arithmetic is float64, rounded once at the end). ``steps`` is an
     int ``N`` (steps ``0..N-1``) or a 1-D integer array. Every parameter is validated before
     any work; a table larger than ``memory_limit`` bytes (default: half the available
-    memory) is refused.
+    host memory for CPU backends, of free device memory for GPU backends) is refused.
 
     ``out="table.npy"`` streams a table of any size to a ``.npy`` file chunk by chunk (memory
     stays bounded; it is written under a temporary name and renamed when complete, so a
@@ -123,9 +125,9 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     for long evaluations on a terminal, when tqdm is installed).
     """
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
-    limit = _limit(memory_limit)
-    work = min(WORK_LIMIT, limit)
     be = resolve_backend(backend)
+    limit = _limit(memory_limit, be)
+    work = min(WORK_LIMIT, limit)
     shape = (bound.n, steps.size)
     need = bound.n * steps.size * dt.itemsize
     if isinstance(out, (str, os.PathLike)):
@@ -266,8 +268,8 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     """
     check_reduction(op, threshold)
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
-    work = min(WORK_LIMIT, _limit(memory_limit))
     be = resolve_backend(backend)
+    work = min(WORK_LIMIT, _limit(memory_limit, be))
     if _show_progress(progress, bound.n * steps.size) and be.device == "cpu":
         rows = max(1, -(-bound.n // 100))
         parts = []

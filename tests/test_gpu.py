@@ -44,3 +44,16 @@ def test_cupy_table_goes_to_torch_without_a_copy():
     assert isinstance(out, cupy.ndarray)
     t = gs.to_torch(out)
     assert t.is_cuda and t.data_ptr() == out.data.ptr
+
+
+@pytest.mark.parametrize("name", GPU_BACKENDS)
+def test_gpu_table_streams_to_npy_and_dask_blocks_match(name, tmp_path):
+    ok, why = gs.backends.available_backends()[name]
+    if not ok:
+        pytest.skip(why)
+    s = gs.compat.torch.CosineAnnealingLR()
+    g = gs.grid(base_lr=np.linspace(0.1, 1.0, 300), T_max=[7, 1000])
+    got = gs.evaluate(s, g, steps=5000, backend=name, out=str(tmp_path / "t.npy"))
+    np.testing.assert_allclose(got, gs.evaluate(s, g, steps=5000, backend="numpy"), rtol=2e-7)
+    lazy = gs.dask.evaluate(s, g, steps=5000, config_chunks=128, backend=name)
+    np.testing.assert_array_equal(gs.to_numpy(lazy.compute(scheduler="threads")), got)

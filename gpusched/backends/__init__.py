@@ -37,6 +37,10 @@ class Backend:
         """(usable, reason when not)."""
         return True, ""
 
+    def free_memory(self) -> int | None:
+        """Free bytes where this backend's results live (None: host memory)."""
+        return None
+
     def table(self, plan, bound, steps, dtype, *, work_limit: int):
         """The (n_configs, n_steps) table in ``dtype``, as this backend's array type."""
         raise NotImplementedError

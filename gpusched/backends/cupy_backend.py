@@ -132,6 +132,10 @@ class CupyBackend(Backend):
             return False, f"no usable CUDA device ({type(err).__name__}: {err})"
         return True, ""
 
+    def free_memory(self):
+        import cupy
+        return int(cupy.cuda.Device().mem_info[0])
+
     def table(self, plan, bound, steps, dtype, *, work_limit):
         import cupy
         layout = codegen.Layout.of(plan, bound.kinds)

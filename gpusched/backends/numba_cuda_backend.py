@@ -42,6 +42,12 @@ class NumbaCudaBackend(Backend):
             return False, f"CUDA device unusable: {err}"
         return True, "simulator" if _simulated() else ""
 
+    def free_memory(self):
+        from numba import cuda
+        if _simulated():
+            return None
+        return int(cuda.current_context().get_memory_info().free)
+
     def _module(self, plan, bound):
         layout = codegen.Layout.of(plan, bound.kinds)
         sig = plan.signature
