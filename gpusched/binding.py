@@ -35,6 +35,7 @@ class Bound:
     kinds: dict = field(default_factory=dict)
     grid: Grid | None = None
     offset: int = 0     # index of the first config in the whole grid (for messages)
+    axes: tuple | None = None   # ((name, size), ...) of a cartesian grid, row-major
 
     def rows(self, lo: int, hi: int) -> "Bound":
         """The parameters of configs ``lo:hi`` (shared values stay shared)."""
@@ -163,6 +164,8 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
         raise ValueError(f"parameter {missing[0]!r} of schedule {sched.name!r} is required: give "
                          f"it when building the schedule or as a grid column")
     bound = Bound(n, grid=grid)
+    if grid is not None and grid.axes is not None:
+        bound.axes = tuple((k, len(v)) for k, v in grid.axes.items())
     checks_in = {}
     for name, p in sched.param_specs.items():
         shared = name not in columns

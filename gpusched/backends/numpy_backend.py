@@ -103,6 +103,11 @@ def _list_op(op, node, args, env):
     if op == "length":
         return lengths
     x = np.asarray(args[1])
+    if values.shape[0] == 1:          # one list for every config: any shape of x
+        if op == "take":
+            return values[0][np.clip(x, 0, max(int(lengths[0, 0]) - 1, 0))]
+        cmp = np.less if op == "count_lt" else np.less_equal
+        return cmp(values[0], x[..., None]).sum(axis=-1, dtype=np.int64)
     x2 = np.atleast_2d(x)
     if op == "take":
         idx = np.clip(x2, 0, np.maximum(lengths - 1, 0))
@@ -250,7 +255,26 @@ class NumpyBackend(Backend):
                     run(plan, groups[(True, True)], values, env, keep=(plan.root,))
                     yield c0, c1, s0, s1, values[id(plan.root)], env
 
+    def _factorized(self, plan, bound, steps, work_limit):
+        """Blocks of the whole grid when it factorizes (see :func:`axis_form`), else None."""
+        form = axis_form(plan, bound)
+        if form is None:
+            return None
+        return _axis_blocks(plan, form, steps, work_limit)
+
     def table(self, plan, bound, steps, dtype, *, work_limit, config_offset=None):
+        blocks = self._factorized(plan, bound, steps, work_limit)
+        if blocks is not None:
+            try:
+                out = aligned_empty((bound.n, steps.size), dtype)
+                for s0, s1, block in blocks:
+                    dest = out[:, s0:s1]
+                    dest[...] = block
+                    if out.dtype.kind == "f" and not np.isfinite(dest).all():
+                        raise ScheduleError("non-finite")
+                return out
+            except ScheduleError:
+                pass        # the row path below finds the first bad config and step
         out = aligned_empty((bound.n, steps.size), dtype)
         check = out.dtype.kind == "f"
         for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit,
@@ -264,6 +288,18 @@ class NumpyBackend(Backend):
     def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None):
         if op == "last":
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
+        blocks = self._factorized(plan, bound, steps, work_limit)
+        if blocks is not None:
+            try:
+                acc = Accumulator(np, bound.n, op, threshold)
+                for s0, s1, block in blocks:
+                    vals = block.astype(dtype)
+                    if vals.dtype.kind == "f" and not np.isfinite(vals).all():
+                        raise ScheduleError("non-finite")
+                    acc.add(0, bound.n, vals, steps[s0:s1])
+                return acc.result(steps.size, dtype)
+            except ScheduleError:
+                pass        # the row path below reports the first bad config and step
         acc = Accumulator(np, bound.n, op, threshold)
         for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit):
             vals = np.broadcast_to(block, (c1 - c0, s1 - s0)).astype(dtype)
@@ -283,6 +319,59 @@ def _check_finite(block: np.ndarray, plan, env: _Env):
             f"the schedule gives {value} at config {env.c0 + i} ({env.bound.describe(i)}), "
             f"step {int(env.steps[0, j])}; check the parameters (a zero length, the log of a "
             f"negative number, an overflow in the output dtype ...)")
+
+
+def axis_form(plan, bound):
+    """The grid in axis form, when it is a cartesian product the plan can use factorized:
+    each per-config parameter becomes an array along its own axis, so a sub-expression is
+    computed over only the axes (and steps) it depends on. None when it does not apply (explicit
+    trials, a chunk of a grid, per-config lists or running products)."""
+    if bound.axes is None or bound.offset or bound.n < 2:
+        return None
+    if any(v.shape[0] > 1 for v, _ in bound.lists.values()):
+        return None
+    per_config = _per_config_names(bound)
+    if any(sub.root.deps & per_config for sub in plan.subplans.values()):
+        return None
+    names = [k for k, _ in bound.axes]
+    sizes = [n for _, n in bound.axes]
+    ndim = len(sizes) + 1
+    scalars = {}
+    for name, arr in bound.scalars.items():
+        if arr.shape[0] == 1:
+            scalars[name] = arr.reshape((1,) * ndim)
+            continue
+        if name not in names:
+            return None
+        k = names.index(name)
+        along = arr[:, 0].reshape(sizes)[tuple(slice(None) if i == k else 0
+                                               for i in range(len(sizes)))]
+        shape = [1] * ndim
+        shape[k] = sizes[k]
+        scalars[name] = along.reshape(shape)
+    shared_lists = {k: (v, n) for k, (v, n) in bound.lists.items()}
+    from ..binding import Bound
+    form = Bound(bound.n, scalars, shared_lists, bound.kinds)
+    form.axes = bound.axes
+    return form
+
+
+def _axis_blocks(plan, form, steps, work_limit):
+    """Yield (s0, s1, (configs, s1 - s0) block) over step chunks of the factorized grid."""
+    sizes = [n for _, n in form.axes]
+    full = sum(1 for n in plan.nodes if "step" in n.deps) + 2
+    # chunks of about CHUNK_TARGET elements keep the full-size temporaries in cache
+    s_chunk = max(1, min(steps.size, work_limit // (8 * full * form.n),
+                         CHUNK_TARGET // form.n))
+    memo = {"max_step": int(steps.max()), "per_config": frozenset()}
+    lead = (1,) * len(sizes)
+    with np.errstate(all="ignore"):
+        for s0 in range(0, steps.size, s_chunk):
+            s1 = min(steps.size, s0 + s_chunk)
+            env = _Env(form, steps[s0:s1].reshape(lead + (s1 - s0,)), 0, memo)
+            root = run(plan, plan.nodes, {}, env, keep=(plan.root,))[id(plan.root)]
+            block = np.broadcast_to(root, tuple(sizes) + (s1 - s0,))
+            yield s0, s1, block.reshape(form.n, s1 - s0)
 
 
 def explain(plan, bound, steps, config: int, step_pos: int, dtype) -> None:
