@@ -144,6 +144,16 @@ def cmd_check_kernels(args) -> int:
     return run(archs=archs, host=not args.skip_host, device=not args.skip_nvcc, keep=args.keep)
 
 
+def cmd_bench(args) -> int:
+    try:
+        from bench.__main__ import main as bench_main
+    except ImportError:
+        raise RuntimeError("the benchmarks live in bench/ of a source checkout; run "
+                           "`gpusched bench` (or `python -m bench`) from the repository root") \
+            from None
+    return bench_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gpusched", description="Evaluate training-hyperparameter schedules for a whole "
@@ -169,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--skip-host", action="store_true", help="only the nvcc compile gate")
     k.add_argument("--keep", metavar="DIR", help="keep the generated sources and binaries here")
     k.set_defaults(func=cmd_check_kernels)
+    b = sub.add_parser("bench", help="run the benchmarks (python -m bench; from a checkout)",
+                       epilog="examples:\n  gpusched bench --quick\n  gpusched bench "
+                       "--workloads W1,W2 --peers numpy,jax",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m bench")
+    b.set_defaults(func=cmd_bench)
     return p
 
 
@@ -176,7 +192,11 @@ def main(argv=None) -> int:
     from .examples import DEFAULT_STEPS
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        args = argparse.Namespace(func=cmd_bench, rest=argv[1:])   # options go to the bench
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -69,3 +69,22 @@ def test_console_script_and_module_entry_points():
     out = subprocess.run([sys.executable, "-m", "gpusched", "info"], capture_output=True,
                          text=True, check=True).stdout
     assert "backends:" in out
+
+
+def test_bench_quick_smoke(tmp_path, capsys):
+    """The benchmark harness runs (one workload, NumPy peer) and writes its JSON and table."""
+    import json
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    import sys
+    sys.path.insert(0, root)
+    try:
+        assert main(["bench", "--quick", "--workloads", "W4,W2", "--peers", "numpy",
+                     "--repeat", "1", "--out", str(tmp_path)]) == 0
+    finally:
+        sys.path.remove(root)
+    data = json.loads(next(tmp_path.glob("*-quick.json")).read_text())
+    runners = {(r["workload"], r["runner"]) for r in data["rows"]}
+    assert ("W2", "peer numpy") in runners and ("W4", "gpusched numpy") in runners
+    assert data["write_bandwidth_bytes_per_s"] > 0 and "numpy" in data["startup"]
+    assert "| W2 reduce (mean)" in capsys.readouterr().out

@@ -1,0 +1,205 @@
+"""gpusched benchmarks: the DESIGN §6 workloads on every usable backend and on the peers.
+
+    python -m bench [--quick] [--backends numpy,numba] [--peers numpy,jax,optax,torch]
+    gpusched bench [same options]
+
+Prints a markdown table and writes bench/results/<machine>.json and .md: elements (config x
+step pairs) per second in steady state (best of a few runs, after a first call that
+generates and compiles the kernel), the ratio of gpusched's best backend to each peer, and for
+table workloads the fraction of the machine's memory-write bandwidth, measured in the same run.
+Start-up (import, first call with a cold and with a warm kernel cache) is measured in fresh
+processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import gpusched as gs
+from gpusched.backends import available_backends
+
+from . import peers as P
+from .workloads import workloads
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine_name() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:40]
+    return f"cpu-{os.cpu_count()}core-{slug}"
+
+
+def write_bandwidth(gpu: bool = False) -> float:
+    """Bytes per second of filling a 256 MiB float32 array (host, or device with CuPy)."""
+    if gpu:
+        import cupy
+        a = cupy.empty(2 ** 26, dtype=cupy.float32)
+        best = float("inf")
+        for _ in range(5):
+            cupy.cuda.Device().synchronize()
+            t0 = time.perf_counter()
+            a.fill(1.0)
+            cupy.cuda.Device().synchronize()
+            best = min(best, time.perf_counter() - t0)
+        return a.nbytes / best
+    a = np.empty(2 ** 26, dtype=np.float32)
+    a.fill(0.0)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a.fill(1.0)
+        best = min(best, time.perf_counter() - t0)
+    return a.nbytes / best
+
+
+_FIRST_CALL = r"""
+import sys, time
+t0 = time.perf_counter()
+import numpy as np, gpusched as gs
+t1 = time.perf_counter()
+s = gs.schedule(lambda t, peak, w: gs.where(t < w, peak * t / w, peak * 0.5 * (1 + gs.cos(gs.pi * t / 1000))))
+gs.evaluate(s, gs.grid(peak=[0.1, 0.2], w=[10, 20]), steps=100, backend=sys.argv[1])
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
+def startup(backends) -> dict:
+    out = {}
+    for be in backends:
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, GPUSCHED_CACHE_DIR=cache)
+            runs = []
+            for _ in range(2):   # cold cache, then warm cache
+                res = subprocess.run([sys.executable, "-c", _FIRST_CALL, be], env=env,
+                                     capture_output=True, text=True, check=True)
+                runs.append([float(x) for x in res.stdout.split()])
+        out[be] = {"import_s": min(runs[0][0], runs[1][0]), "first_call_cold_cache_s": runs[0][1],
+                   "first_call_warm_cache_s": runs[1][1]}
+    return out
+
+
+def time_gpusched(w, backend: str, repeat: int) -> dict:
+    call = (lambda: gs.evaluate(w.schedule, w.grid, steps=w.steps, backend=backend,
+                                progress=False)) if w.kind == "table" else \
+        (lambda: gs.reduce(w.schedule, w.grid, steps=w.steps, op="mean", backend=backend,
+                           progress=False))
+    t0 = time.perf_counter()
+    gs.to_numpy(call())
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        gs.to_numpy(call())
+        best = min(best, time.perf_counter() - t0)
+    n = len(w.grid) * w.steps
+    return {"elements": n, "seconds": best, "rate": n / best, "first_call_s": first}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    ap.add_argument("--backends", help="comma-separated (default: every usable one)")
+    ap.add_argument("--peers", default="numpy,jax,optax,torch,transformers")
+    ap.add_argument("--workloads", help="comma-separated names, e.g. W1,W2")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=str(RESULTS), help="folder for <machine>.json and .md")
+    args = ap.parse_args(argv)
+
+    usable = [n for n, (ok, _) in available_backends().items() if ok]
+    backends = args.backends.split(",") if args.backends else usable
+    gpu = any(available_backends()[b][1] == "" and b in ("cupy", "numba-cuda") for b in backends)
+    wanted = set(args.workloads.split(",")) if args.workloads else None
+    peer_names = [p for p in args.peers.split(",") if p]
+
+    result = {"machine": machine_name(), "python": platform.python_version(),
+              "numpy": np.__version__, "gpusched": gs.__version__, "quick": args.quick,
+              "cpu_count": os.cpu_count(), "backends": backends,
+              "write_bandwidth_bytes_per_s": write_bandwidth(),
+              "device_write_bandwidth_bytes_per_s": write_bandwidth(True) if gpu else None,
+              "startup": startup(backends), "rows": []}
+    for w in workloads(args.quick):
+        if wanted and w.name not in wanted:
+            continue
+        for be in backends:
+            r = time_gpusched(w, be, args.repeat)
+            result["rows"].append({"workload": w.name, "title": w.title, "runner": f"gpusched {be}",
+                                   **r})
+            print(f"{w.name:4s} gpusched {be:10s} {r['rate'] / 1e6:10.1f} M/s "
+                  f"(first call {r['first_call_s']:.2f} s)", file=sys.stderr)
+        peer_table = P.TABLE_PEERS if w.kind == "table" else P.REDUCE_PEERS
+        if w.params:
+            for name in peer_names:
+                fn = peer_table.get(name)
+                if fn is None:
+                    continue
+                try:
+                    n, dt, note = fn(w.params, w.steps)
+                except P.Skip as why:
+                    result["rows"].append({"workload": w.name, "runner": f"peer {name}",
+                                           "skipped": str(why)})
+                    continue
+                result["rows"].append({"workload": w.name, "title": w.title,
+                                       "runner": f"peer {name}", "elements": n, "seconds": dt,
+                                       "rate": n / dt, "note": note})
+                print(f"{w.name:4s} peer {name:14s} {n / dt / 1e6:10.1f} M/s ({note})",
+                      file=sys.stderr)
+    md = markdown(result)
+    print(md)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = result["machine"] + ("-quick" if args.quick else "")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{stem}.md").write_text(md)
+    print(f"\nwrote {out / stem}.json and .md", file=sys.stderr)
+    return 0
+
+
+def markdown(result) -> str:
+    bw = result["write_bandwidth_bytes_per_s"]
+    lines = [f"Machine: {result['machine']} ({result['cpu_count']} CPUs), Python "
+             f"{result['python']}, NumPy {result['numpy']}, gpusched {result['gpusched']}"
+             f"{' (quick sizes)' if result['quick'] else ''}. Memory-write bandwidth "
+             f"(filling 256 MiB): {bw / 1e9:.2f} GB/s = {bw / 4 / 1e6:.0f} M float32/s.", "",
+             "| workload | runner | M elements/s | best gpusched / this | float32 write bandwidth used | note |",
+             "|---|---|---:|---:|---:|---|"]
+    best = {}
+    for r in result["rows"]:
+        if r["runner"].startswith("gpusched") and "rate" in r:
+            best[r["workload"]] = max(best.get(r["workload"], 0), r["rate"])
+    for r in result["rows"]:
+        if "rate" not in r:
+            lines.append(f"| {r['workload']} | {r['runner']} | — | — | — | skipped: {r['skipped']} |")
+            continue
+        ratio = best[r["workload"]] / r["rate"]
+        table = r.get("title", "").startswith("table")
+        frac = f"{r['rate'] * 4 / bw:.0%}" if table else ""
+        note = r.get("note", f"first call {r.get('first_call_s', 0):.2f} s")
+        lines.append(f"| {r['workload']} {r.get('title', '')} | {r['runner']} | "
+                     f"{r['rate'] / 1e6:,.1f} | {ratio:.2f}x | {frac} | {note} |")
+    lines += ["", "| backend | import gpusched | first call, cold kernel cache | first call, warm cache |",
+              "|---|---:|---:|---:|"]
+    for be, s in result["startup"].items():
+        lines.append(f"| {be} | {s['import_s']:.3f} s | {s['first_call_cold_cache_s']:.3f} s | "
+                     f"{s['first_call_warm_cache_s']:.3f} s |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The standard workloads of DESIGN.md §6, as (schedule, grid, steps, kind) for gpusched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import gpusched as gs
+
+
+@dataclass
+class Workload:
+    name: str
+    title: str
+    schedule: object
+    grid: object
+    steps: int
+    kind: str           # "table" or "reduce"
+    params: dict        # the axes, for the peers
+
+
+def warmup_cosine():
+    """Linear warmup from 0 to `peak`, then cosine decay to `end_value` over the remaining
+    steps of `total` (optax's warmup_cosine_decay_schedule with init 0, decay_steps=total)."""
+    return gs.schedule(lambda t, peak, warmup_steps, end_value, total:
+                       gs.where(t < warmup_steps, peak * t / warmup_steps,
+                                end_value + (peak - end_value) * 0.5 * (1 + gs.cos(
+                                    gs.pi * gs.minimum(t - warmup_steps, total - warmup_steps)
+                                    / (total - warmup_steps)))))
+
+
+def one_cycle():
+    """torch OneCycleLR (cos, two phases) written as a traced schedule."""
+    def f(t, max_lr, total_steps, pct_start, div_factor=25.0, final_div_factor=1e4):
+        init = max_lr / div_factor
+        low = init / final_div_factor
+        e1 = pct_start * total_steps - 1
+        e2 = total_steps - 1
+        up = max_lr + (init - max_lr) / 2 * (gs.cos(gs.pi * t / e1) + 1)
+        p2 = (t - e1) / (e2 - e1)
+        down = low + (max_lr - low) / 2 * (gs.cos(gs.pi * p2) + 1)
+        return gs.where(t <= e1, up, down)
+    return gs.schedule(f)
+
+
+def warm_restarts():
+    """Cosine warm restarts with T_mult=2: cycle i starts at T0 (2^i - 1), lasts T0 2^i."""
+    def f(t, base_lr, T_0, eta_min):
+        i = gs.floor(gs.log(t / T_0 + 1) / gs.log(2.0))
+        start = T_0 * (2 ** i - 1)
+        length = T_0 * 2 ** i
+        return eta_min + (base_lr - eta_min) * (1 + gs.cos(gs.pi * (t - start) / length)) / 2
+    return gs.schedule(f)
+
+
+def multistep():
+    """torch MultiStepLR: base_lr * gamma ** #{milestones <= t} (8 milestones per config)."""
+    return gs.schedule(lambda t, base_lr, gamma, milestones:
+                       base_lr * gamma ** gs.count_le(milestones, t))
+
+
+def custom():
+    """A user lambda: step decay with a periodic ripple."""
+    return gs.schedule(lambda t, base_lr, gamma, period:
+                       base_lr * gamma ** (t // period) * (1 + 0.1 * gs.cos(2 * gs.pi * t / period)))
+
+
+def workloads(quick: bool) -> list:
+    steps = 2_000 if quick else 10_000
+    peaks = np.geomspace(1e-4, 1e-1, 16 if quick else 64)
+    w1 = dict(peak=peaks, warmup_steps=[100, 200, 500, 1000], end_value=[0, 1e-5, 1e-4, 1e-3],
+              total=[steps])
+    n2 = 10_000 if quick else 100_000
+    w2 = dict(peak=np.geomspace(1e-4, 1e-1, n2 // 100), warmup_steps=[100, 200, 500, 1000, 1500],
+              end_value=np.linspace(0, 1e-3, 20), total=[steps])
+    rng = np.random.default_rng(0)
+    milestones = [sorted(rng.choice(np.arange(1, steps), 8, replace=False).tolist())
+                  for _ in range(16)]
+    out = [
+        Workload("W1", "table: warmup + cosine", warmup_cosine(), gs.grid(**w1), steps, "table",
+                 w1),
+        Workload("W2", "reduce (mean): warmup + cosine", warmup_cosine(), gs.grid(**w2), steps,
+                 "reduce", w2),
+        Workload("W3a", "table: OneCycle (cos)", one_cycle(),
+                 gs.grid(max_lr=np.geomspace(1e-3, 1, 64), pct_start=[0.1, 0.25, 0.3, 0.4],
+                         total_steps=[steps]), steps, "table", {}),
+        Workload("W3b", "table: warm restarts T_mult=2", warm_restarts(),
+                 gs.grid(base_lr=np.geomspace(1e-3, 1, 64), T_0=[10, 50, 100, 500],
+                         eta_min=[0.0, 1e-5]), steps, "table", {}),
+        Workload("W3c", "table: MultiStep, 8 milestones", multistep(),
+                 gs.grid(base_lr=np.geomspace(1e-3, 1, 16), gamma=[0.1, 0.5],
+                         milestones=milestones), steps, "table", {}),
+        Workload("W4", "table: user lambda", custom(),
+                 gs.grid(base_lr=np.geomspace(1e-3, 1, 64), gamma=[0.5, 0.9],
+                         period=[100, 300, 1000]), steps, "table", {}),
+    ]
+    return out
