@@ -91,15 +91,36 @@ _PY_BIN = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": 
 _MATH = {"cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1"}
 
 
-def _walk(plan: Plan, layout: Layout, literal, param_name, emit) -> str:
+def live_nodes(plan: Plan, stop) -> set:
+    """Ids of the nodes the root needs, not looking behind the nodes in ``stop``."""
+    live, todo = set(), [plan.root]
+    while todo:
+        n = todo.pop()
+        if id(n) in live:
+            continue
+        live.add(id(n))
+        if id(n) not in stop and n.op != "cumprod":
+            todo.extend(n.args)
+    return live
+
+
+def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=None) -> str:
     """Visit the plan's nodes in order: leaves get names, every other node ``v<k>`` is passed
-    to ``emit(k, node, v, argument names, tables index, cumprods index)``. Returns the root's
-    name."""
+    to ``emit(k, node, v, argument names, tables index, cumprods index)``. Nodes in
+    ``precomputed`` (id -> read expression) are read, not computed, and what only they need
+    is not emitted. Returns the root's name."""
+    precomputed = precomputed or {}
+    live = live_nodes(plan, precomputed)
     names: dict = {}
     tables = {id(n): k for k, n in enumerate(layout.tables)}
     cumprods = {id(n): k for k, n in enumerate(layout.cumprods)}
     for k, n in enumerate(plan.nodes):
-        if n.op == "step":
+        if id(n) not in live:
+            continue
+        if id(n) in precomputed:
+            names[id(n)] = f"v{k}"
+            emit(k, n, f"v{k}", None, tables, cumprods)
+        elif n.op == "step":
             names[id(n)] = "t"
         elif n.op == "const":
             names[id(n)] = literal(n.value)
@@ -111,21 +132,25 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit) -> str:
     return names[id(plan.root)]
 
 
-def python_sections(plan: Plan, layout: Layout, on_error: str):
+def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None):
     """(config lines, step lines, root expression) of Python scalar code.
 
     Reads ``t`` (the step), ``c`` (the config), ``j`` (the step position), ``a_<name>``
     (scalar parameters, loaded by the caller), ``l_<name>``/``n_<name>``/``r_<name>`` (list
     values, lengths, row), ``tab<k>``, ``cp<k>``/``rc<k>``. ``on_error`` is a statement run
-    when an integer division by zero or a bad random bound occurs.
+    when an integer division by zero or a bad random bound occurs. ``precomputed`` maps node
+    ids to the expression that reads their value (see backends/factorized.py).
     """
     cfg, stp = [], []
+    precomputed = precomputed or {}
 
     def emit(k, n, v, a, tables, cumprods):
         op, kind = n.op, plan.kinds[id(n)]
         out = cfg if "step" not in n.deps else stp
         arg_kinds = [plan.kinds.get(id(x)) for x in n.args]
-        if op in _PY_BIN:
+        if a is None:
+            out.append(f"{v} = {precomputed[id(n)]}")
+        elif op in _PY_BIN:
             out.append(f"{v} = ({a[0]} {_PY_BIN[op]} {a[1]})")
         elif op in ("floordiv", "mod"):
             if kind == "int":
@@ -180,7 +205,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str):
         else:
             raise NotImplementedError(f"python codegen: {op}")
 
-    root = _walk(plan, layout, py_literal, lambda name: f"a_{name}", emit)
+    root = _walk(plan, layout, py_literal, lambda name: f"a_{name}", emit, precomputed)
     return cfg, stp, root
 
 

@@ -147,3 +147,29 @@ def test_numba_cuda_kernels_in_the_simulator(tmp_path):
     assert set(report) == {e[0] for e in CATALOG}
     for label, (table_err, reduce_err, f32_ok) in report.items():
         assert table_err <= 1e-12 and reduce_err <= 1e-12 and f32_ok, label
+
+
+def test_factorized_grids_equal_the_per_config_path(backend):
+    """A cartesian grid is evaluated factorized (expensive step-dependent sub-expressions over
+    only their axes); the same configs as explicit trials take the per-config path."""
+    from gpusched.backends.factorized import precompute
+    from gpusched.binding import bind
+    from gpusched.plan import compile_plan
+    s = gs.schedule(lambda t, peak, W, T, seed, gamma:
+                    gs.where(t < W, peak * t / W, peak * 0.5 * (1 + gs.cos(gs.pi * (t - W) / T)))
+                    * gs.exp(-gamma * gs.sqrt(t + 1.0)) * (1 + 0.01 * gs.random_uniform(seed, t)))
+    g = gs.grid(peak=[0.1, 0.3, 1.0], W=[0, 10, 50], T=[100, 777], seed=[1, 2], gamma=[0.0, 1e-3])
+    steps = np.concatenate([np.arange(0, 900, 3), [12345, 2 ** 33]])
+    b = bind(s, g)
+    pre = precompute(compile_plan(s.expr, b.kinds), b, steps, 1 << 26)
+    assert pre is not None and len(pre.nodes) >= 3          # cos, exp/sqrt, random
+    as_trials = gs.trials(list(g))
+    # tables come from NumPy's ufuncs, the per-config Numba path from libm: ulps apart
+    rows = gs.evaluate(s, as_trials, steps=steps, dtype="float64", backend=backend)
+    assert_f64(gs.evaluate(s, g, steps=steps, dtype="float64", backend=backend), rows)
+    assert_f32(gs.evaluate(s, g, steps=steps, dtype="float32", backend=backend), rows)
+    for op in ("mean", "min"):
+        np.testing.assert_allclose(gs.reduce(s, g, steps=steps, op=op, dtype="float64",
+                                             backend=backend),
+                                   gs.reduce(s, as_trials, steps=steps, op=op, dtype="float64",
+                                             backend=backend), rtol=1e-12)

@@ -1,8 +1,11 @@
 """The Numba CPU backend: the plan's generated scalar code in an ``@njit(parallel=True)`` loop.
 
 One thread per config (``prange``); config-only sub-expressions are computed once per config,
-outside the loop over steps. ``math.*`` in Numba calls the same libm as Python, so values
-match torch/transformers/the seeds' Python arithmetic more closely than NumPy's SIMD ufuncs.
+outside the loop over steps. On a cartesian grid, expensive step-dependent sub-expressions that
+vary over only some axes are read from tables computed once over those axes
+(:mod:`~gpusched.backends.factorized`). ``math.*`` in Numba calls the same libm as Python, so
+per-config values match Python's arithmetic (torch, transformers, the seeds) bit for bit more
+often than NumPy's SIMD ufuncs do; factorized tables come from NumPy, within an ulp.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from ..kernel_cache import load_module
 from ..interop import aligned_empty
 from . import Backend
 from ..reductions import CODES, INT_OPS
+from .factorized import precompute
 from .inputs import arg_names, flat_inputs, prologue
 from .numpy_backend import explain
 
@@ -79,14 +83,16 @@ def _indent(text, n):
     return "\n".join(" " * n + ln for ln in lines)
 
 
-def module_source(plan, layout, sig: str, target: str = "cpu") -> str:
-    """Python source of a module with ``gs_table`` and ``gs_reduce`` kernels for ``target``."""
+def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
+    """Python source of a module with ``gs_table`` and ``gs_reduce`` kernels for ``target``;
+    ``pre`` (a factorized.Precomputed) makes the kernels read those nodes from tables."""
     imports, jit, deco, table_loop, reduce_loop, step_loop = TARGETS[target]
-    cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR)
-    args = "".join(", " + a for a in arg_names(layout))
+    cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR,
+                                             pre.reads(plan) if pre else None)
+    args = "".join(", " + a for a in arg_names(layout) + (pre.arg_names() if pre else []))
     from .scalar_helpers import ORDER
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
-    pro = prologue(layout) + ["j = -1"] + cfg
+    pro = prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
     reduce_step_loop = "for j in range(S):"   # one thread per config walks every step
     body = {
         "table": (table_loop, pro, step_loop, _STORE.format(root=root), ""),
@@ -124,32 +130,37 @@ class NumbaBackend(Backend):
             return False, "numba is not installed (pip install 'gpusched[numba]')"
         return True, ""
 
-    def _module(self, plan, bound):
+    def _module(self, plan, bound, pre=None):
         layout = codegen.Layout.of(plan, bound.kinds)
         sig = plan.signature
-        name = "cpu_" + sig.replace("-", "_")[:40]
-        return layout, load_module(name, module_source(plan, layout, sig), "numba")
+        name = "cpu_" + sig.replace("-", "_")[:40] + (f"_f{pre.key}" if pre else "")
+        return layout, load_module(name, module_source(plan, layout, sig, "cpu", pre), "numba")
+
+    def _inputs(self, plan, bound, steps, work_limit):
+        """(module, arguments): tables for what the grid factorizes, when it does."""
+        pre = precompute(plan, bound, steps, work_limit)
+        layout, mod = self._module(plan, bound, pre)
+        return mod, flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
 
     def table(self, plan, bound, steps, dtype, *, work_limit):
         out = aligned_empty((bound.n, steps.size), dtype)
-        layout, mod = self._module(plan, bound)
+        mod, args = self._inputs(plan, bound, steps, work_limit)
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
-        mod.gs_table(steps, out, err, errstep, *flat_inputs(plan, layout, bound, steps))
+        mod.gs_table(steps, out, err, errstep, *args)
         check_errors(plan, bound, steps, err, errstep, out.dtype)
         return out
 
     def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None):
         if op == "last":
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
-        layout, mod = self._module(plan, bound)
+        mod, args = self._inputs(plan, bound, steps, work_limit)
         acc = np.empty(bound.n, dtype=np.float64)
         arg = np.zeros(bound.n, dtype=np.int64)
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
         mod.gs_reduce(steps, acc, arg, CODES[op], np.dtype(dtype) == np.float32,
-                      float(threshold or 0.0), err, errstep,
-                      *flat_inputs(plan, layout, bound, steps))
+                      float(threshold or 0.0), err, errstep, *args)
         check_errors(plan, bound, steps, err, errstep, dtype)
         return finish(acc, arg, op, steps.size, dtype)
 

@@ -1,0 +1,112 @@
+"""Grid factorization for compiled kernels: expensive step-dependent sub-expressions that vary
+over only some axes of a cartesian grid are computed once over those axes (by the NumPy
+backend's axis form) and read by the kernel by index, instead of once per config.
+
+On W1 (a cosine that depends on ``warmup_steps`` and the step, not on ``peak`` or
+``end_value``) the cosine table is 4 x steps instead of 1,024 x steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..codegen import live_nodes
+from .numpy_backend import ScheduleError, _Env, axis_form, run
+
+# operations worth a table lookup instead of recomputing them per config
+EXPENSIVE = frozenset({"cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "pow",
+                       "random_uniform", "random_below", "count_lt", "count_le", "cumprod",
+                       "table"})
+
+
+@dataclass
+class Precomputed:
+    nodes: list          # plan nodes read from tables, in plan order
+    arrays: list         # one flat contiguous array per node
+    strides: list        # per node: int64 element strides per grid axis (0 where broadcast)
+    sizes: np.ndarray    # grid axis sizes
+    config_strides: np.ndarray   # flat config index -> axis index: (c // stride) % size
+    key: str             # which nodes: part of the kernel's cache key
+
+    def reads(self, plan) -> dict:
+        return {id(n): f"pre{k}[pb{k} + j]" for k, n in enumerate(self.nodes)}
+
+    def arg_names(self) -> list:
+        return ["gs_sizes", "gs_cstrides"] + [x for k in range(len(self.nodes))
+                                               for x in (f"pre{k}", f"ps{k}")]
+
+    def args(self) -> list:
+        return [self.sizes, self.config_strides] + [x for a, s in zip(self.arrays, self.strides)
+                                                    for x in (a, s)]
+
+    def prologue(self) -> list:
+        """Per config: the offset of its row in each table."""
+        lines = []
+        for k in range(len(self.nodes)):
+            lines += [f"pb{k} = 0", "for gs_i in range(gs_sizes.shape[0]):",
+                      f"    pb{k} += ((c // gs_cstrides[gs_i]) % gs_sizes[gs_i]) * ps{k}[gs_i]"]
+        return lines
+
+
+def precompute(plan, bound, steps, budget_bytes: int) -> Precomputed | None:
+    """The tables for ``plan`` on ``bound``'s grid, or None when nothing is worth it."""
+    form = axis_form(plan, bound)
+    if form is None:
+        return None
+    sizes = [n for _, n in form.axes]
+    varying = {k for k, n in form.axes if n > 1}
+    cands = [n for n in plan.nodes if n.op in EXPENSIVE and "step" in n.deps
+             and not varying <= (n.deps - {"step"})]
+    live = live_nodes(plan, {id(n) for n in cands})
+    cands = [n for n in cands if id(n) in live]
+    if not cands:
+        return None
+    need = 0
+    for n in cands:
+        cells = steps.size
+        for name, size in form.axes:
+            cells *= size if name in n.deps else 1
+        need += cells * 8
+    if need > budget_bytes:
+        return None
+    memo = {"max_step": int(steps.max()), "per_config": frozenset()}
+    env = _Env(form, steps.reshape((1,) * len(sizes) + (steps.size,)), 0, memo)
+    wanted = _ancestors(plan, cands)
+    try:
+        with np.errstate(all="ignore"):
+            values = run(plan, [n for n in plan.nodes if id(n) in wanted], {}, env,
+                         keep=cands)
+    except (ScheduleError, IndexError, ValueError):
+        return None        # the per-config kernel reports it precisely
+    arrays, strides = [], []
+    for n in cands:
+        kind = plan.kinds[id(n)]
+        arr = np.asarray(values[id(n)], dtype=np.int64 if kind == "int" else np.float64)
+        arr = arr.reshape(arr.shape[:0] + (1,) * (len(sizes) + 1 - arr.ndim) + arr.shape)
+        arr = np.ascontiguousarray(np.broadcast_to(arr, arr.shape[:-1] + (steps.size,)))
+        st = [arr.strides[i] // arr.itemsize if arr.shape[i] > 1 else 0
+              for i in range(len(sizes))]
+        arrays.append(arr.ravel())
+        strides.append(np.asarray(st, dtype=np.int64))
+    cstr = np.ones(len(sizes), dtype=np.int64)
+    for i in range(len(sizes) - 2, -1, -1):
+        cstr[i] = cstr[i + 1] * sizes[i + 1]
+    position = {id(n): k for k, n in enumerate(plan.nodes)}
+    key = hashlib.sha1(",".join(str(position[id(n)]) for n in cands).encode()).hexdigest()
+    return Precomputed(cands, arrays, strides, np.asarray(sizes, dtype=np.int64), cstr,
+                       key[:10])
+
+
+def _ancestors(plan, nodes) -> set:
+    out, todo = set(), list(nodes)
+    while todo:
+        n = todo.pop()
+        if id(n) in out:
+            continue
+        out.add(id(n))
+        if n.op != "cumprod":
+            todo.extend(n.args)
+    return out
