@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     ap.add_argument("--backends", help="comma-separated (default: every usable one)")
     ap.add_argument("--peers", default="numpy,jax,optax,torch,transformers")
     ap.add_argument("--workloads", help="comma-separated names, e.g. W1,W2")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--out", default=str(RESULTS), help="folder for <machine>.json and .md")
     args = ap.parse_args(argv)
 
