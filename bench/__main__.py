@@ -158,7 +158,7 @@ def main(argv=None) -> int:
                 result["rows"].append({"workload": w.name, "title": w.title,
                                        "runner": f"peer {name}", "elements": n, "seconds": dt,
                                        "rate": n / dt, "note": note})
-                print(f"{w.name:4s} peer {name:14s} {n / dt / 1e6:10.1f} M/s ({note})",
+                print(f"{w.name:4s} peer {name:14s} {_rate(n / dt):>10s} M/s ({note})",
                       file=sys.stderr)
     md = markdown(result)
     print(md)
@@ -169,6 +169,11 @@ def main(argv=None) -> int:
     (out / f"{stem}.md").write_text(md)
     print(f"\nwrote {out / stem}.json and .md", file=sys.stderr)
     return 0
+
+
+def _rate(per_s: float) -> str:
+    m = per_s / 1e6
+    return f"{m:,.1f}" if m >= 1 else f"{m:.4f}"
 
 
 def markdown(result) -> str:
@@ -192,7 +197,7 @@ def markdown(result) -> str:
         frac = f"{r['rate'] * 4 / bw:.0%}" if table else ""
         note = r.get("note", f"first call {r.get('first_call_s', 0):.2f} s")
         lines.append(f"| {r['workload']} {r.get('title', '')} | {r['runner']} | "
-                     f"{r['rate'] / 1e6:,.1f} | {ratio:.2f}x | {frac} | {note} |")
+                     f"{_rate(r['rate'])} | {ratio:,.2f}x | {frac} | {note} |")
     lines += ["", "| backend | import gpusched | first call, cold kernel cache | first call, warm cache |",
               "|---|---:|---:|---:|"]
     for be, s in result["startup"].items():

@@ -105,23 +105,19 @@ def optax_table(params, steps, subset=16):
     return idx.size * steps, dt, f"loop over {idx.size} of {P.size} configs (jit per config)"
 
 
-def torch_loop(params, steps, subset=4):
-    """A torch LambdaLR stepped in a Python loop, one scheduler per config."""
-    try:
-        import torch
-    except ImportError:
-        raise Skip("torch is not installed") from None
+def _stepped(params, steps, subset, make):
+    """Step one torch scheduler per config (``make(optimizer, peak, warmup, end, total)``) in
+    a Python loop, reading the lr at every step, for a subset of the configs."""
+    import warnings
+
+    import torch
     P, W, E, T = _configs(params)
     idx = np.linspace(0, P.size - 1, min(subset, P.size)).astype(int)
 
     def run():
-        import warnings
         for i in idx:
-            p, w, e = float(P[i]), float(W[i]), float(E[i])
-            lam = (lambda s, p=p, w=w, e=e: (s / w if s < w else (e + (p - e) * 0.5 * (
-                1 + math.cos(math.pi * min(s - w, T - w) / (T - w)))) / p))
-            opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=p)
-            sch = torch.optim.lr_scheduler.LambdaLR(opt, lam)
+            opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=float(P[i]))
+            sch = make(opt, float(P[i]), float(W[i]), float(E[i]), T)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for _ in range(steps):
@@ -132,26 +128,27 @@ def torch_loop(params, steps, subset=4):
     return idx.size * steps, dt, f"loop over {idx.size} of {P.size} configs"
 
 
+def torch_loop(params, steps, subset=4):
+    """A torch LambdaLR stepped in a Python loop, one scheduler per config."""
+    try:
+        import torch
+    except ImportError:
+        raise Skip("torch is not installed") from None
+
+    def make(opt, p, w, e, T):
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s / w if s < w else (
+            e + (p - e) * 0.5 * (1 + math.cos(math.pi * min(s - w, T - w) / (T - w)))) / p))
+    return _stepped(params, steps, subset, make)
+
+
 def transformers_loop(params, steps, subset=4):
     """transformers.get_cosine_with_min_lr_schedule_with_warmup (a LambdaLR), stepped."""
     try:
-        import torch
-        from transformers import get_cosine_with_min_lr_schedule_with_warmup as make
+        from transformers import get_cosine_with_min_lr_schedule_with_warmup as cosine
     except ImportError:
         raise Skip("transformers is not installed") from None
-    P, W, E, T = _configs(params)
-    idx = np.linspace(0, P.size - 1, min(subset, P.size)).astype(int)
-
-    def run():
-        for i in idx:
-            opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=float(P[i]))
-            sch = make(opt, int(W[i]), int(T), min_lr=float(E[i]))
-            for _ in range(steps):
-                opt.param_groups[0]["lr"]
-                opt.step()
-                sch.step()
-    dt, _ = _best(run, 1)
-    return idx.size * steps, dt, f"loop over {idx.size} of {P.size} configs"
+    return _stepped(params, steps, subset,
+                    lambda opt, p, w, e, T: cosine(opt, int(w), int(T), min_lr=e))
 
 
 TABLE_PEERS = {"numpy": numpy_table, "jax": jax_table, "optax": optax_table,
