@@ -133,7 +133,7 @@ def main(argv=None) -> int:
               "cpu_count": os.cpu_count(), "backends": backends,
               "write_bandwidth_bytes_per_s": write_bandwidth(),
               "device_write_bandwidth_bytes_per_s": write_bandwidth(True) if gpu else None,
-              "startup": startup(backends), "rows": []}
+              "startup": startup(["auto"] + backends), "rows": []}
     for w in workloads(args.quick):
         if wanted and w.name not in wanted:
             continue

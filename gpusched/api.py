@@ -93,6 +93,19 @@ def _limit(memory_limit, backend=None) -> int:
     return int(memory_limit)
 
 
+SMALL_JOB = 1_000_000   # (config, step) pairs under which `auto` skips JIT start-up (~0.3 s)
+
+
+def _backend_for(name, pairs: int):
+    """``auto`` uses NumPy for small jobs on the CPU: starting Numba's JIT in a process costs
+    more than such a job; any other name is taken as given."""
+    be = resolve_backend(name)
+    if name == "auto" and not os.environ.get("GPUSCHED_BACKEND") and be.name == "numba" \
+            and pairs < SMALL_JOB:
+        return resolve_backend("numpy")
+    return be
+
+
 def _prepare(sched, grid, steps, dtype):
     sched = _as_schedule(sched)
     grid = as_grid(grid)
@@ -125,7 +138,7 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     for long evaluations on a terminal, when tqdm is installed).
     """
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
-    be = resolve_backend(backend)
+    be = _backend_for(backend, bound.n * steps.size)
     limit = _limit(memory_limit, be)
     work = min(WORK_LIMIT, limit)
     shape = (bound.n, steps.size)
@@ -268,7 +281,7 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     """
     check_reduction(op, threshold)
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
-    be = resolve_backend(backend)
+    be = _backend_for(backend, bound.n * steps.size)
     work = min(WORK_LIMIT, _limit(memory_limit, be))
     if _show_progress(progress, bound.n * steps.size) and be.device == "cpu":
         rows = max(1, -(-bound.n // 100))

@@ -173,3 +173,13 @@ def test_factorized_grids_equal_the_per_config_path(backend):
                                              backend=backend),
                                    gs.reduce(s, as_trials, steps=steps, op=op, dtype="float64",
                                              backend=backend), rtol=1e-12)
+
+
+def test_auto_runs_small_cpu_jobs_on_numpy(monkeypatch):
+    from gpusched import api
+    monkeypatch.delenv("GPUSCHED_BACKEND", raising=False)
+    if resolve_backend("auto").name != "numba":
+        pytest.skip("auto does not pick numba here")
+    assert api._backend_for("auto", 1000).name == "numpy"
+    assert api._backend_for("auto", 10 ** 7).name == "numba"
+    assert api._backend_for("numba", 1000).name == "numba"
