@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import compat
+from . import expr as E
 from .grid import grid
 
 DEFAULT_STEPS = 3000
@@ -66,16 +67,16 @@ def check_catalog() -> list:
             blocks.exponential(init_value=0.2, decay_rate=0.97, transition_steps=10)),
          grid(warmup_steps=[0, 20, 100])),
         ("lambda floor/mod/where", schedule(
-            lambda t, T, lr: gs_where(t % T < T // 2, lr * (1 - (t % T) / T),
-                                      lr * gs_floor(t / T) / (1 + t // T))),
+            lambda t, T, lr: E.where(t % T < T // 2, lr * (1 - (t % T) / T),
+                                      lr * E.floor(t / T) / (1 + t // T))),
          grid(T=[7, 40], lr=[0.1])),
         ("lambda float // and %", schedule(lambda t, p: (t / 3.0) // p + (t * 0.7) % p),
          grid(p=[2.5, -1.75])),
         ("lambda exp/log/tanh/sqrt", schedule(
-            lambda t, a: gs_exp(-t / a) + gs_log1p(t) * gs_tanh(t / a) + gs_sqrt(t) / (1 + t)),
+            lambda t, a: E.exp(-t / a) + E.log1p(t) * E.tanh(t / a) + E.sqrt(t) / (1 + t)),
          grid(a=[50.0, 333.0])),
         ("lambda random uniform", schedule(
-            lambda t, seed: gs_random_uniform(seed, t, 3) * 0.01 + 0.001), grid(seed=[0, 9])),
+            lambda t, seed: E.random_uniform(seed, t, 3) * 0.01 + 0.001), grid(seed=[0, 9])),
     ]
     return small
 
@@ -90,7 +91,3 @@ def _trials(**cols):
     from .grid import trials
     return trials(**cols)
 
-
-from .expr import (exp as gs_exp, floor as gs_floor, log1p as gs_log1p,  # noqa: E402
-                   random_uniform as gs_random_uniform, sqrt as gs_sqrt, tanh as gs_tanh,
-                   where as gs_where)

@@ -183,3 +183,22 @@ def test_auto_runs_small_cpu_jobs_on_numpy(monkeypatch):
     assert api._backend_for("auto", 1000).name == "numpy"
     assert api._backend_for("auto", 10 ** 7).name == "numba"
     assert api._backend_for("numba", 1000).name == "numba"
+
+
+def test_evaluating_from_several_threads_at_once(backend, tmp_path, monkeypatch):
+    """Plan, kernel and helper caches are shared between threads; results stay right."""
+    from concurrent.futures import ThreadPoolExecutor
+    monkeypatch.setenv("GPUSCHED_CACHE_DIR", str(tmp_path))     # kernels compile concurrently
+    g = gs.grid(base_lr=[0.1, 0.2, 0.3], T=[10, 57])
+
+    def job(k):
+        s = gs.schedule(lambda t, base_lr, T: base_lr * (1 + gs.cos(gs.pi * t / T)) / 2 + k)
+        return k, gs.evaluate(s, g, steps=300, dtype="float64", backend=backend)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(job, [0, 1, 2, 3, 0, 1, 2, 3]))
+    t = np.arange(300)
+    for k, table in results:
+        for i, cfg in enumerate(g):
+            want = cfg["base_lr"] * (1 + np.cos(np.pi * t / cfg["T"])) / 2 + k
+            np.testing.assert_allclose(table[i], want, rtol=1e-15)

@@ -50,6 +50,12 @@ class Backend:
         raise NotImplementedError
 
 
+def cuda_driver_present() -> bool:
+    """A cheap look for an NVIDIA driver, before importing CuPy or Numba's CUDA target."""
+    import ctypes.util
+    return os.path.exists("/dev/nvidiactl") or bool(ctypes.util.find_library("cuda"))
+
+
 def get_backend(name: str) -> Backend:
     if name not in _REGISTRY:
         known = ", ".join(["auto", *_REGISTRY])

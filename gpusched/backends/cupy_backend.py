@@ -17,7 +17,7 @@ import numpy as np
 from .. import codegen
 from ..cuda_source import function_name
 from ..kernel_cache import kernels_dir
-from . import Backend
+from . import Backend, cuda_driver_present
 from ..reductions import Accumulator
 from .inputs import kernel_inputs
 from .numpy_backend import explain
@@ -120,10 +120,15 @@ class CupyBackend(Backend):
     device = "gpu"
 
     def availability(self):
+        from importlib.util import find_spec
+        if find_spec("cupy") is None:
+            return False, "cupy is not installed (pip install 'gpusched[cuda13]')"
+        if not cuda_driver_present():
+            return False, "no NVIDIA driver found (no /dev/nvidiactl, no libcuda)"
         try:
             import cupy
-        except ImportError:
-            return False, "cupy is not installed (pip install 'gpusched[cuda13]')"
+        except ImportError as err:
+            return False, f"cupy does not import: {err}"
         try:
             if cupy.cuda.runtime.getDeviceCount() < 1:
                 return False, "no CUDA device found"

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import codegen
 from ..kernel_cache import load_module
-from . import Backend
+from . import Backend, cuda_driver_present
 from .inputs import flat_inputs
 from ..reductions import CODES
 from .numba_backend import check_errors, finish, module_source
@@ -30,10 +30,16 @@ class NumbaCudaBackend(Backend):
     device = "gpu"
 
     def availability(self):
+        import os
+        from importlib.util import find_spec
+        if find_spec("numba") is None or find_spec("numba_cuda") is None:
+            return False, "numba-cuda is not installed (pip install 'gpusched[numba]')"
+        if not os.environ.get("NUMBA_ENABLE_CUDASIM") and not cuda_driver_present():
+            return False, "no NVIDIA driver found (no /dev/nvidiactl, no libcuda)"
         try:
             from numba import cuda
-        except ImportError:
-            return False, "numba-cuda is not installed (pip install 'gpusched[numba]')"
+        except ImportError as err:
+            return False, f"numba-cuda does not import: {err}"
         try:
             if not cuda.is_available():
                 return False, "no CUDA driver or device found"

@@ -7,6 +7,7 @@ and the CUDA C twins live in ``kernels/gpusched.cuh``. Each reproduces NumPy's s
 """
 
 import math
+import threading
 
 import numpy as np
 
@@ -91,14 +92,20 @@ def random_below(n, seed, counter, stream):
 # those before it, so the same source compiles for Numba's CPU and CUDA targets.
 ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "take", "philox_w01", "random_uniform", "random_below")
 _compiled: dict = {}
+_lock = threading.Lock()
 
 
 def compile_helpers(jit, target: str):
     """The helpers compiled with ``jit`` (``numba.njit`` or ``cuda.jit(device=True)``)."""
+    with _lock:
+        if target not in _compiled:
+            _compiled[target] = _compile(jit)
+        return _compiled[target]
+
+
+def _compile(jit):
     import types
 
-    if target in _compiled:
-        return _compiled[target]
     namespace = dict(globals())
     from .. import rng
     namespace.update({k: getattr(rng, k) for k in dir(rng) if k.isupper()})
@@ -107,5 +114,4 @@ def compile_helpers(jit, target: str):
         rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__,
                                      fn.__closure__)
         namespace[name] = jit(rebound)
-    _compiled[target] = types.SimpleNamespace(**{n: namespace[n] for n in ORDER})
-    return _compiled[target]
+    return types.SimpleNamespace(**{n: namespace[n] for n in ORDER})
