@@ -33,7 +33,6 @@ class Bound:
     scalars: dict = field(default_factory=dict)
     lists: dict = field(default_factory=dict)
     kinds: dict = field(default_factory=dict)
-    grid: Grid | None = None
     offset: int = 0     # index of the first config in the whole grid (for messages)
     axes: tuple | None = None   # ((name, size), ...) of a cartesian grid, row-major
 
@@ -163,7 +162,7 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
     if missing:
         raise ValueError(f"parameter {missing[0]!r} of schedule {sched.name!r} is required: give "
                          f"it when building the schedule or as a grid column")
-    bound = Bound(n, grid=grid)
+    bound = Bound(n)
     if grid is not None and grid.axes is not None:
         bound.axes = tuple((k, len(v)) for k, v in grid.axes.items())
     checks_in = {}

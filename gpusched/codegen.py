@@ -210,6 +210,16 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None)
 
 
 # ----------------------------------------------------------------------------------- CUDA C
+# operations whose C form is fixed: {0}, {1}, {2} are the operands, {T} the result type
+_C_TEMPLATES = {
+    "truediv": "((double)({0}) / (double)({1}))", "pow": "pow((double)({0}), (double)({1}))",
+    "minimum": "gs_min(({T})({0}), ({T})({1}))", "maximum": "gs_max(({T})({0}), ({T})({1}))",
+    "neg": "(-({T})({0}))", "abs": "gs_abs(({T})({0}))", "not": "(!({0}))",
+    "where": "(({0}) ? ({T})({1}) : ({T})({2}))", "float": "((double)({0}))",
+    "int": "((long long)({0}))",
+    **{m: m + "((double)({0}))" for m in ("cos", "sin", "exp", "log", "sqrt", "tanh", "log1p",
+                                          "expm1")},
+}
 _C_BIN = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
           "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
 
@@ -237,33 +247,15 @@ def c_function(plan: Plan, layout: Layout, name: str) -> str:
         T = _C_TYPE[kind]
         if op in _C_BIN:
             e = f"({a[0]} {_C_BIN[op]} {a[1]})"
-        elif op == "truediv":
-            e = f"((double)({a[0]}) / (double)({a[1]}))"
+        elif op in _C_TEMPLATES:
+            e = _C_TEMPLATES[op].format(*a, T=T, op=op)
         elif op in ("floordiv", "mod"):
             suffix = "i64" if kind == "int" else "f64"
             cast = "(long long)" if kind == "int" else "(double)"
             extra = ", gs_bad" if kind == "int" else ""
             e = f"gs_{op}_{suffix}({cast}({a[0]}), {cast}({a[1]}){extra})"
-        elif op == "pow":
-            e = f"pow((double)({a[0]}), (double)({a[1]}))"
-        elif op in ("minimum", "maximum"):
-            e = f"gs_{op[:3]}(({T})({a[0]}), ({T})({a[1]}))"
-        elif op == "neg":
-            e = f"(-({T})({a[0]}))"
-        elif op == "abs":
-            e = f"gs_abs(({T})({a[0]}))"
-        elif op == "not":
-            e = f"(!({a[0]}))"
-        elif op == "where":
-            e = f"(({a[0]}) ? ({T})({a[1]}) : ({T})({a[2]}))"
         elif op in ("floor", "ceil"):
             e = f"({T})({a[0]})" if kind == "int" else f"{op}({a[0]})"
-        elif op in _MATH:
-            e = f"{op}((double)({a[0]}))"
-        elif op == "float":
-            e = f"((double)({a[0]}))"
-        elif op == "int":
-            e = f"((long long)({a[0]}))"
         elif op in ("count_lt", "count_le"):
             L = n.args[0].value
             e = f"gs_{op}(l_{L}, n_{L}, {a[1]})"

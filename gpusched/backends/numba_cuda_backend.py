@@ -95,26 +95,17 @@ class NumbaCudaBackend(Backend):
                                        np.dtype(dtype) == np.float32, float(threshold or 0.0),
                                        err, errstep, *self._inputs(plan, layout, bound, steps))
         check_errors(plan, bound, steps, err.copy_to_host(), errstep.copy_to_host(), dtype)
-        return _as_cupy_host(finish(acc.copy_to_host(), arg.copy_to_host(), op, steps.size,
+        return _as_cupy(finish(acc.copy_to_host(), arg.copy_to_host(), op, steps.size,
                                     dtype))
 
 
 def _as_cupy(arr):
-    """A CuPy view of a Numba device array when CuPy is usable; else the array itself."""
+    """A CuPy array of a Numba device array or a host result when CuPy is usable (device
+    arrays are shared, not copied); else the array itself (and always under the simulator)."""
     if _simulated():
         return arr
     try:
         import cupy
         return cupy.asarray(arr)
-    except Exception:  # noqa: BLE001 - CuPy absent or unusable: keep Numba's array
+    except Exception:  # noqa: BLE001 - CuPy absent or unusable: keep what we have
         return arr
-
-
-def _as_cupy_host(res: np.ndarray):
-    if _simulated():
-        return res
-    try:
-        import cupy
-        return cupy.asarray(res)
-    except Exception:  # noqa: BLE001
-        return res
