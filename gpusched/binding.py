@@ -63,7 +63,11 @@ def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
         vals = np.atleast_1d(np.asarray(raw, dtype=object))
         codes = np.empty(vals.shape, dtype=np.int64)
         for i, v in enumerate(vals):
-            if not isinstance(v, str) or v not in p.choices:
+            if isinstance(v, np.bool_):
+                v = bool(v)
+            # strings name a choice; True/False pick a flag's value (1 or 1.0 do not)
+            if not isinstance(v, (str, bool)) or \
+                    not any(type(v) is type(c) and v == c for c in p.choices):
                 _fail(p, v, i, shared)
             codes[i] = p.choices.index(v)
         return codes

@@ -60,9 +60,14 @@ class Layout:
     def of(cls, plan: Plan, param_kinds: dict) -> "Layout":
         for n in (*plan.scalar_params, *plan.list_params):
             validate_name(n)
-        return cls(plan.scalar_params, plan.list_params,
+        return cls(tuple(n for n in plan.scalar_params if n not in plan.host_only),
+                   tuple(n for n in plan.list_params if n not in plan.host_only),
                    tuple(n for n in plan.nodes if n.op == "table"),
-                   tuple(n for n in plan.nodes if n.op == "cumprod"), dict(param_kinds))
+                   tuple(n for n in plan.nodes if n.op in HOST_SEQUENCES), dict(param_kinds))
+
+
+# nodes tabulated per config over steps on the host and read by index ("cumprod" role)
+HOST_SEQUENCES = ("cumprod", "scan")
 
 
 def py_literal(v) -> str:
@@ -100,7 +105,7 @@ def live_nodes(plan: Plan, stop) -> set:
             continue
         live.add(id(n))
         if id(n) not in stop and n.op != "cumprod":
-            todo.extend(n.args)
+            todo.extend(n.args[:1] if n.op == "scan" else n.args)
     return live
 
 
@@ -199,9 +204,10 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None)
                     "else:", f"    {v} = random_below({a[0]}, {a[1]}, {a[2]}, {n.value})"]
         elif op == "table":
             out.append(f"{v} = tab{tables[id(n)]}[j]")
-        elif op == "cumprod":
+        elif op in HOST_SEQUENCES:
             q = cumprods[id(n)]
-            out.append(f"{v} = cp{q}[rc{q}, min(max(t, 0), cp{q}.shape[1] - 1)]")
+            at = "t" if op == "cumprod" else a[0]
+            out.append(f"{v} = cp{q}[rc{q}, min(max({at}, 0), cp{q}.shape[1] - 1)]")
         else:
             raise NotImplementedError(f"python codegen: {op}")
 
@@ -271,9 +277,10 @@ def c_function(plan: Plan, layout: Layout, name: str) -> str:
                  f"(long long)({a[2]}), {n.value}u, gs_bad)")
         elif op == "table":
             e = f"tab{tables[id(n)]}"
-        elif op == "cumprod":
+        elif op in HOST_SEQUENCES:
             q = cumprods[id(n)]
-            e = f"cp{q}[gs_clamp_i64(t, 0LL, w{q} - 1)]"
+            at = "t" if op == "cumprod" else a[0]
+            e = f"cp{q}[gs_clamp_i64((long long)({at}), 0LL, w{q} - 1)]"
         else:
             raise NotImplementedError(f"C codegen: {op}")
         body.append(f"    const {T} {v} = {e};")

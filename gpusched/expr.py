@@ -25,7 +25,7 @@ __all__ = [
     "where", "minimum", "maximum", "clip", "floor", "ceil", "cos", "sin", "exp", "log",
     "sqrt", "tanh", "log1p", "expm1", "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "take", "length", "cumprod", "random_uniform",
-    "random_below", "host_table", "pi", "e", "substitute", "topological", "signature",
+    "random_below", "host_table", "HostScan", "host_scan", "pi", "e", "substitute", "topological", "signature",
 ]
 
 # Operator table: name -> (arity, result-kind rule). Kinds: "int", "float", "bool".
@@ -51,9 +51,12 @@ OPS = {
     "random_uniform": (2, "float"), "random_below": (3, "int"),
     # prod_{s=1..t} body(s); the body is a separate graph of the same step variable
     "cumprod": (1, "float"),
+    # a per-config sequence computed on the host by a HostScan, read at the index operand
+    "scan": (-1, "float"),
 }
 LIST_OPS = frozenset({"count_lt", "count_le", "take", "length"})
 LEAVES = frozenset({"step", "param", "const", "table"})
+IDENTITY_VALUED = frozenset({"table", "scan"})   # nodes keyed by their value's identity
 
 _BOOL_MESSAGE = (
     "a traced schedule value has no truth value: Python `if`/`else`, `and`, `or`, `not`, "
@@ -98,7 +101,8 @@ class Expr:
 
     def __new__(cls, op, args=(), value=None):
         key = (op, tuple(id(a) for a in args),
-               _const_key(value) if op == "const" else (id(value) if op == "table" else value))
+               _const_key(value) if op == "const" else
+               (id(value) if op in IDENTITY_VALUED else value))
         with _intern_lock:
             node = _interned.get(key)
             if node is None:
@@ -126,6 +130,8 @@ class Expr:
                 d = frozenset({"step"})
             elif self.op == "cumprod":
                 d = self.args[0].deps | {"step"}
+            elif self.op == "scan":
+                d = frozenset().union(*(a.deps for a in self.args)) | {"step"}
             else:
                 d = frozenset().union(*(a.deps for a in self.args)) if self.args else frozenset()
             self._deps = d
@@ -273,6 +279,36 @@ as_expr = const
 
 def host_table(fn, name="lambda") -> Expr:
     return Expr("table", (), HostTable(fn, name))
+
+
+class HostScan:
+    """A sequence over steps for each config, computed on the host by a loop over steps that
+    is vectorized over configs (``scan`` node): the metric-driven schedules (reduce on plateau,
+    greedy), whose value at a step depends on every metric before it.
+
+    ``fn(top, **columns)`` returns a float64 array (rows, top + 1): the values at steps
+    ``0..top``. Each column is a (rows, 1) array for a scalar parameter, or (values (rows, K),
+    lengths (rows, 1)) for a list parameter named in ``list_args``; rows is 1 when every
+    input is shared by all configs. Define a HostScan once, at module level: nodes are keyed
+    by its identity, and its ``name`` enters kernel signatures.
+    """
+
+    __slots__ = ("fn", "name", "list_args", "needs", "__weakref__")
+
+    def __init__(self, fn, name: str, list_args=(), needs=None):
+        self.fn, self.name, self.list_args = fn, name, frozenset(list_args)
+        self.needs = needs   # a list argument that must hold at least ``top`` entries
+
+
+def host_scan(rule: HostScan, index, params) -> Expr:
+    """The value of ``rule``'s sequence at step ``index`` (clamped to 0..the last step),
+    computed from the named parameters ``params``."""
+    if not isinstance(rule, HostScan):
+        raise TypeError(f"host_scan needs a HostScan, got {rule!r}")
+    args = [param(p) if isinstance(p, str) else p for p in params]
+    if not all(isinstance(a, Expr) and a.op == "param" for a in args):
+        raise TypeError("host_scan reads parameters only")
+    return Expr("scan", (const(index), *args), rule)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,6 +567,10 @@ def substitute(root: Expr, mapping: dict) -> Expr:
             out = node if (in_body and node.op == "step") else mapping.get(node, node)
         elif node.op == "cumprod":
             out = Expr("cumprod", (sub(node.args[0], True),))
+        elif node.op == "scan":   # renames reach its parameters; values are bound later
+            reads = [mapping.get(a, a) for a in node.args[1:]]
+            reads = [r if r.op == "param" else a for r, a in zip(reads, node.args[1:])]
+            out = Expr("scan", (sub(node.args[0], in_body), *reads), node.value)
         else:
             new_args = tuple(sub(a, in_body) for a in node.args)
             if node.op == "where":
@@ -567,6 +607,8 @@ def to_text(root: Expr) -> str:
             s = f"(-{memo[id(n.args[0])]})"
         elif n.op == "cumprod":
             s = f"cumprod(s -> {to_text(n.args[0])})"
+        elif n.op == "scan":
+            s = f"{n.value.name}[{memo[id(n.args[0])]}]"
         else:
             inner = ", ".join(memo[id(a)] for a in n.args)
             s = f"{n.op}({inner})"
@@ -585,6 +627,8 @@ def signature(root: Expr) -> str:
             tables += 1
         elif n.op == "const":
             val = repr(_const_key(n.value))
+        elif n.op == "scan":
+            val = n.value.name
         else:
             val = repr(n.value)
         args = ",".join(str(index[id(a)]) for a in n.args)

@@ -27,6 +27,7 @@ class Plan:
     tables: tuple                       # host-table leaves (this plan and sub-plans)
     subplans: dict = field(default_factory=dict)   # id(cumprod node) -> Plan of its body
     signature: str = ""
+    host_only: frozenset = frozenset()  # parameters read only by host scans (not kernels)
 
     @property
     def root_kind(self) -> str:
@@ -73,7 +74,7 @@ def _kind_of(node: E.Expr, kinds: dict, param_kinds: dict) -> str:
         if k is None:
             raise ValueError(f"parameter {node.value!r} has no value")
         return k
-    if op in ("table", "cumprod"):
+    if op in ("table", "cumprod", "scan"):
         return "float"
     arg_kinds = [kinds[id(a)] for a in node.args]
     _, rule = E.OPS[op]
@@ -119,14 +120,30 @@ def _build(root: E.Expr, param_kinds: dict) -> Plan:
                         "gs.where(cond, a, b)")
     lists = set()
     scalars = set()
+    host_only = set()
     for n in nodes:
         for k, a in enumerate(n.args):
             if a.op == "param" and n.op != "cumprod":
-                (lists if (n.op in E.LIST_OPS and k == 0) else scalars).add(a.value)
+                (lists if is_list_use(n, k) else scalars).add(a.value)
+                if n.op == "scan" and k > 0:
+                    host_only.add(a.value)
+    for n in nodes:   # a parameter a kernel also reads is not host-only
+        if n.op != "scan":
+            host_only.difference_update(a.value for a in n.args if a.op == "param")
     for sub in subplans.values():
         lists.update(sub.list_params)
         scalars.update(sub.scalar_params)
     if root.op == "param":
         scalars.add(root.value)
+        host_only.discard(root.value)
+    for sub in subplans.values():
+        host_only.difference_update(sub.scalar_params + sub.list_params)
     return Plan(root, nodes, kinds, tuple(sorted(scalars)), tuple(sorted(lists)),
-                tuple(dict.fromkeys(tables)), subplans)
+                tuple(dict.fromkeys(tables)), subplans, host_only=frozenset(host_only))
+
+
+def is_list_use(node: E.Expr, k: int) -> bool:
+    """Whether operand ``k`` of ``node`` is read as a per-config list."""
+    if node.op == "scan":
+        return k > 0 and node.args[k].value in node.value.list_args
+    return node.op in E.LIST_OPS and k == 0

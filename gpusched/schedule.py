@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Mapping
 
 from . import expr as E
 from .params import REQUIRED, Check, Param, validate_name
+from .plan import is_list_use
 
 __all__ = ["Schedule", "schedule", "trace"]
 
@@ -153,7 +154,7 @@ def _list_roles(root: E.Expr) -> frozenset:
     for n in E.all_nodes(root):
         for k, a in enumerate(n.args):
             if a.op == "param":
-                (as_list if (n.op in E.LIST_OPS and k == 0) else as_scalar).add(a.value)
+                (as_list if is_list_use(n, k) else as_scalar).add(a.value)
     both = as_list & as_scalar
     if both:
         raise TypeError(f"parameter(s) {sorted(both)} used both as a list (gs.take, "

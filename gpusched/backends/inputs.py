@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .numpy_backend import cumprod_table
+from .numpy_backend import cumprod_table, scan_table
 
 
 def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:
@@ -24,6 +24,8 @@ def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:
         elif e.role == "table":
             node = tables[e.key]
             arrays = (node.value.values(steps, memo.setdefault(id(node.value), {})),)
+        elif cumprods[e.key].op == "scan":
+            arrays = (np.ascontiguousarray(scan_table(cumprods[e.key], bound, top)),)
         else:
             arrays = (cumprod_table(plan, cumprods[e.key], bound, top),)
         out.append((e, arrays))

@@ -142,6 +142,8 @@ def run(plan, nodes, values: dict, env: _Env, keep=()) -> dict:
             v = n.value.values(env.steps.ravel(), env.memo.setdefault(id(n.value), {}))[None, :]
         elif op == "cumprod":
             v = _cumprod(plan, n, env)
+        elif op == "scan":
+            v = _scan(n, values[id(n.args[0])], env)
         else:
             v = _apply(plan, n, [values[id(a)] for a in n.args], env)
         values[id(n)] = v
@@ -188,6 +190,51 @@ def _cumprod(plan, node, env: _Env):
         cached = (tag, cumprod_table(plan, node, env.bound, top, env.c0, env.memo))
         env.memo[("cumprod", id(node))] = cached
     return cached[1][:, np.clip(env.steps[0], 0, top)]
+
+
+def scan_table(node, bound, top: int) -> np.ndarray:
+    """The host scan's values at steps ``0..top``: (rows, top + 1) float64, one row per config
+    of ``bound`` when an input varies per config, else one row."""
+    rule = node.value
+    columns = {}
+    for a in node.args[1:]:
+        name = a.value
+        columns[name] = bound.lists[name] if name in rule.list_args else bound.scalars[name]
+    if rule.needs is not None:
+        lengths = columns[rule.needs][1][:, 0]
+        short = np.flatnonzero(lengths < top)
+        if short.size:
+            i = int(short[0])
+            raise ValueError(
+                f"parameter {rule.needs!r}: config {bound.offset + i} has {int(lengths[i])} "
+                f"values, but {rule.name} at step {top} needs the {top} before it; evaluate "
+                f"steps up to {int(lengths[i])} or give a longer series")
+    rows = max([c[0].shape[0] if isinstance(c, tuple) else c.shape[0]
+                for c in columns.values()] or [1])
+    need = rows * (top + 1) * 8 * 3
+    from ..api import default_memory_limit
+    if need > default_memory_limit():
+        raise ValueError(f"{rule.name} up to step {top} needs {need / 2 ** 30:.3g} GiB for "
+                         f"{rows} config(s); evaluate fewer steps or configs at once")
+    table = np.asarray(rule.fn(top, **columns), dtype=np.float64)
+    return np.broadcast_to(table, (rows, top + 1)) if table.shape[0] == 1 else table
+
+
+def _scan(node, index, env: _Env):
+    top = max(int(env.memo.get("max_step", np.max(env.steps))), 0)
+    per_config = frozenset(a.value for a in node.args[1:]) & env.memo.get(
+        "per_config", _per_config_names(env.bound))
+    tag = env.c0 if per_config else None
+    cached = env.memo.get(("scan", id(node)))
+    if cached is None or cached[0] != tag:
+        cached = (tag, scan_table(node, env.bound, top))
+        env.memo[("scan", id(node))] = cached
+    table = cached[1]
+    idx = np.clip(np.asarray(index, dtype=np.int64), 0, table.shape[1] - 1)
+    if table.shape[0] == 1:
+        return table[0][idx]
+    idx = np.atleast_2d(idx)
+    return np.take_along_axis(table, np.broadcast_to(idx, (table.shape[0], idx.shape[1])), 1)
 
 
 def _per_config_names(bound) -> frozenset:
@@ -325,13 +372,15 @@ def axis_form(plan, bound):
     """The grid in axis form, when it is a cartesian product the plan can use factorized:
     each per-config parameter becomes an array along its own axis, so a sub-expression is
     computed over only the axes (and steps) it depends on. None when it does not apply (explicit
-    trials, a chunk of a grid, per-config lists or running products)."""
+    trials, a chunk of a grid, per-config lists, running products or host scans)."""
     if bound.axes is None or bound.offset or bound.n < 2:
         return None
     if any(v.shape[0] > 1 for v, _ in bound.lists.values()):
         return None
     per_config = _per_config_names(bound)
     if any(sub.root.deps & per_config for sub in plan.subplans.values()):
+        return None
+    if any(n.op == "scan" and n.deps & per_config for n in plan.nodes):
         return None
     names = [k for k, _ in bound.axes]
     sizes = [n for _, n in bound.axes]
