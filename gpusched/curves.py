@@ -6,9 +6,10 @@ numbers alike and documents its formula; ``c`` below is the clipped progress.
 
 from __future__ import annotations
 
-from .expr import clip, const, count_le, cos, floor, maximum, minimum, pi, take, where
+from .expr import (clip, const, count_le, cos, floor, log, maximum, minimum, pi, take, to_int,
+                   where)
 
-__all__ = ["constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
+__all__ = ["geometric_cycle", "constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
            "piecewise_constant", "join", "warmup"]
 
 
@@ -100,3 +101,21 @@ def warmup(t, piece, warmup_steps, init_value=0.0):
 
 def _call(piece, t):
     return piece(t) if callable(piece) else const(piece)
+
+
+def geometric_cycle(t, first, mult):
+    """The restart cycle holding step ``t`` when cycle ``k`` lasts ``first * mult ** k`` steps
+    (``mult`` an integer >= 1): ``(i, start, length)`` with ``start = first (mult^i - 1) /
+    (mult - 1)`` (``i * first`` when ``mult == 1``) the last start ``<= t`` and ``length =
+    first * mult^i``. Found exactly: a float-log estimate, then an integer correction.
+    """
+    m1 = maximum(mult - 1, 1)
+
+    def start(i):
+        return first * (to_int(mult ** i) - 1) // m1
+
+    est = to_int(maximum(floor(log(t * (mult - 1) / first + 1) / log(maximum(mult, 2))), 0))
+    i = est - (start(est) > t) + (start(est + 1) <= t)
+    i = where(mult == 1, t // first, i)
+    begin = where(mult == 1, i * first, start(i))
+    return i, begin, first * to_int(mult ** i)

@@ -83,7 +83,8 @@ def _column(name: str, values) -> np.ndarray | RaggedColumn:
             raise ValueError(f"parameter {name!r} mixes lists and single values; give every "
                              f"config a list (e.g. [[30, 60], [50]])")
         return RaggedColumn.from_lists(seq, name)
-    if all(isinstance(v, str) for v in seq):
+    if all(isinstance(v, str) for v in seq) or \
+            all(isinstance(v, (bool, np.bool_)) for v in seq):   # choices and flags
         return np.array(seq, dtype=object)
     for i, v in enumerate(seq):
         if v is None or isinstance(v, (str, bool, np.bool_)) or \

@@ -136,3 +136,215 @@ def test_running_product_to_a_huge_step_is_refused_clearly():
     s = gs.compat.torch.MultiplicativeLR(lambda epoch: 0.99, base_lr=0.1)
     with pytest.raises(ValueError, match=r"running product .* up to step 2147483643 needs"):
         gs.evaluate(s, steps=[0, 2 ** 31 + 7 - 12])
+
+
+# ---------------------------------------------------------------------------------------------
+# every other scheduler: random draws of every parameter, swept through one grid (integer
+# parameters included), several periods past the end, each config against torch stepped alone
+# ---------------------------------------------------------------------------------------------
+S = torch.optim.lr_scheduler
+TW = gs.compat.torch
+
+
+def _draw_milestones(rng):
+    return sorted(int(x) for x in rng.integers(1, 60, size=int(rng.integers(1, 5))))
+
+
+# name: (twin factory, torch factory(opt, **cfg), draw(rng) -> one config, uses base_lr)
+FAMILIES = {
+    "StepLR": (TW.StepLR, S.StepLR,
+               lambda r: dict(step_size=int(r.integers(1, 20)), gamma=float(r.uniform(.05, 1)))),
+    "MultiStepLR": (TW.MultiStepLR, S.MultiStepLR,
+                    lambda r: dict(milestones=_draw_milestones(r),
+                                   gamma=float(r.uniform(.05, 1)))),
+    "ConstantLR": (TW.ConstantLR, S.ConstantLR,
+                   lambda r: dict(factor=float(r.uniform(.01, 1)),
+                                  total_iters=int(r.integers(0, 30)))),
+    "LinearLR": (TW.LinearLR, S.LinearLR,
+                 lambda r: dict(start_factor=float(r.uniform(.01, 1)),
+                                end_factor=float(r.uniform(0, 1)),
+                                total_iters=int(r.integers(1, 40)))),
+    "ExponentialLR": (TW.ExponentialLR, S.ExponentialLR,
+                      lambda r: dict(gamma=float(r.uniform(.9, 1)))),
+    "PolynomialLR": (TW.PolynomialLR, S.PolynomialLR,
+                     lambda r: dict(total_iters=int(r.integers(1, 60)),
+                                    power=float(r.uniform(.5, 3)))),
+    "CosineAnnealingWarmRestarts": (
+        TW.CosineAnnealingWarmRestarts, S.CosineAnnealingWarmRestarts,
+        lambda r: dict(T_0=int(r.integers(1, 15)), T_mult=int(r.integers(1, 4)),
+                       eta_min=float(r.choice([0.0, 1e-4])))),
+    "CyclicLR": (TW.CyclicLR, S.CyclicLR,
+                 lambda r: dict(max_lr=float(r.uniform(.2, 1)),
+                                step_size_up=int(r.integers(1, 15)),
+                                step_size_down=int(r.integers(1, 15)),
+                                mode=str(r.choice(TW.CYCLIC_MODES)),
+                                gamma=float(r.uniform(.9, 1)))),
+    "OneCycleLR": (TW.OneCycleLR, S.OneCycleLR,
+                   lambda r: dict(max_lr=float(r.uniform(.1, 1)),
+                                  total_steps=int(r.integers(20, 120)),
+                                  pct_start=float(r.choice([.25, .3, .45])),
+                                  anneal_strategy=str(r.choice(["cos", "linear"])),
+                                  div_factor=float(r.uniform(5, 30)),
+                                  final_div_factor=float(r.uniform(10, 1e4)),
+                                  three_phase=bool(r.integers(0, 2)))),
+}
+NO_BASE_LR = {"OneCycleLR"}     # its lrs come from max_lr (torch ignores the optimizer's)
+
+
+def _torch_kwargs(name, cfg):
+    kw = {k: v for k, v in cfg.items() if k != "base_lr"}
+    if name == "CyclicLR":
+        kw.update(base_lr=cfg["base_lr"], cycle_momentum=False)
+    if name == "OneCycleLR":
+        kw.update(cycle_momentum=False)
+    return kw
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_scheduler_matches_torch_over_random_draws(name, backend):
+    make_twin, make_torch, draw = FAMILIES[name]
+    rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
+    configs = [dict(base_lr=float(rng.uniform(.001, .2)), **draw(rng)) for _ in range(5)]
+    n = 150
+    twin_configs = [{k: v for k, v in c.items() if not (k == "base_lr" and name in NO_BASE_LR)}
+                    for c in configs]
+    ours = gs.evaluate(make_twin(), gs.trials(twin_configs), steps=n, dtype="float64",
+                       backend=backend)
+    for i, cfg in enumerate(configs):
+        total = cfg.get("total_steps", n - 1)
+        theirs = torch_lrs(lambda o: make_torch(o, **_torch_kwargs(name, cfg)),
+                           cfg["base_lr"], min(n, total + 1))
+        assert_parity(ours[i, :theirs.size], theirs, cfg["base_lr"])
+
+
+def test_momentum_outputs_match_torch():
+    for make_twin, make_torch, kw in [
+            (TW.CyclicLR, S.CyclicLR, dict(base_lr=.01, max_lr=.1, step_size_up=4,
+                                           step_size_down=6, mode="triangular2")),
+            (TW.OneCycleLR, S.OneCycleLR, dict(max_lr=.1, total_steps=40, three_phase=True)),
+            (TW.OneCycleLR, S.OneCycleLR, dict(max_lr=.1, total_steps=37,
+                                               anneal_strategy="linear"))]:
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        opt = torch.optim.SGD([p], lr=.01, momentum=.9)
+        sched = make_torch(opt, **kw)
+        moms = [opt.param_groups[0]["momentum"]]
+        for _ in range(35):
+            opt.step()
+            sched.step()
+            moms.append(opt.param_groups[0]["momentum"])
+        ours = gs.evaluate(make_twin(**kw, output="momentum"), steps=36, dtype="float64")
+        np.testing.assert_allclose(ours, moms, rtol=1e-12)
+
+
+def test_cyclic_custom_scale_fn_is_traced():
+    fn = (lambda x: 0.5 ** x)
+    ours = gs.evaluate(TW.CyclicLR(.01, .1, 3, scale_fn=fn, scale_mode="iterations"),
+                       steps=30, dtype="float64")
+    theirs = torch_lrs(lambda o: S.CyclicLR(o, .01, .1, 3, scale_fn=fn,
+                                            scale_mode="iterations", cycle_momentum=False),
+                       .01, 30)
+    assert_parity(ours, theirs, .1)
+
+
+def test_one_cycle_extrapolates_at_total_steps_like_torch():
+    theirs = torch_lrs(lambda o: S.OneCycleLR(o, max_lr=.1, total_steps=20,
+                                              anneal_strategy="linear"), .1, 21)
+    ours = gs.evaluate(TW.OneCycleLR(.1, 20, anneal_strategy="linear"), steps=21,
+                       dtype="float64")
+    assert theirs[-1] < 0 and ours[-1] == pytest.approx(theirs[-1], rel=1e-12)
+
+
+def test_one_cycle_from_epochs_and_bad_phase_lengths():
+    a = gs.evaluate(TW.OneCycleLR(.1, epochs=4, steps_per_epoch=25), steps=100)
+    b = gs.evaluate(TW.OneCycleLR(.1, 100), steps=100)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="pct_start"):
+        gs.evaluate(TW.OneCycleLR(.1, total_steps=10, pct_start=0.1), steps=5)
+
+
+SEQ = {
+    "linear_then_cosine": lambda T: ([T.LinearLR(start_factor=.1, total_iters=5),
+                                      T.CosineAnnealingLR(T_max=20)], [5]),
+    "three_parts": lambda T: ([T.ConstantLR(factor=.5, total_iters=3), T.ExponentialLR(.9),
+                               T.CosineAnnealingWarmRestarts(T_0=4, T_mult=2)], [6, 20]),
+}
+
+
+@pytest.mark.parametrize("name", SEQ)
+def test_sequential_lr_matches_torch(name):
+    parts, ms = SEQ[name](TW)
+    ours = gs.evaluate(TW.SequentialLR(parts, ms), gs.grid(base_lr=[.1, .03]), steps=60,
+                       dtype="float64")
+    for i, b in enumerate([.1, .03]):
+        theirs = torch_lrs(lambda o: S.SequentialLR(o, SEQ[name](S_bound(o))[0], ms), b, 60)
+        assert_parity(ours[i], theirs, b)
+
+
+class S_bound:
+    """torch's schedulers with the optimizer bound, so SEQ can build both kinds."""
+
+    def __init__(self, opt):
+        self.opt = opt
+
+    def __getattr__(self, name):
+        cls = getattr(S, name)
+        return lambda *a, **k: cls(self.opt, *a, **k)
+
+
+CHAINS = {
+    "constant_times_exponential": lambda T: [T.ConstantLR(factor=.1, total_iters=4),
+                                             T.ExponentialLR(.9)],
+    "lambda_then_exponential": lambda T: [T.StepLR(3, .5), T.LambdaLR(lambda s: 1 / (s + 1)),
+                                          T.ExponentialLR(.9)],
+    # T_max past the steps: at t = T_max + 1 torch's cosine adds (its zero-denominator
+    # branch) instead of multiplying, which a product of factors does not reproduce
+    "linear_cosine_step": lambda T: [T.LinearLR(total_iters=6), T.CosineAnnealingLR(45),
+                                     T.MultiStepLR([10, 20], .5)],
+}
+
+
+@pytest.mark.parametrize("name", CHAINS)
+def test_chained_scheduler_matches_torch(name):
+    ours = gs.evaluate(TW.ChainedScheduler(CHAINS[name](TW)), gs.grid(base_lr=[.1, .02]),
+                       steps=40, dtype="float64")
+    for i, b in enumerate([.1, .02]):
+        theirs = torch_lrs(lambda o: S.ChainedScheduler(CHAINS[name](S_bound(o))), b, 40)
+        assert_parity(ours[i], theirs, b)
+
+
+def _plateau_torch(metrics, base_lr, **kw):
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=base_lr)
+    sched = S.ReduceLROnPlateau(opt, **kw)
+    out = [opt.param_groups[0]["lr"]]
+    for m in metrics:
+        sched.step(m)
+        out.append(opt.param_groups[0]["lr"])
+    return np.array(out)
+
+
+def test_reduce_lr_on_plateau_matches_torch_per_config_metrics(backend):
+    rng = np.random.default_rng(5)
+    n_cfg, n = 6, 300
+    losses = np.cumsum(rng.normal(-0.01, 0.1, size=(n_cfg, n)), axis=1) + 3
+    configs = [dict(base_lr=float(rng.uniform(.01, .5)), metrics=losses[i],
+                    mode=str(rng.choice(["min", "max"])),
+                    threshold_mode=str(rng.choice(["rel", "abs"])),
+                    factor=float(rng.uniform(.1, .9)), patience=int(rng.integers(0, 8)),
+                    threshold=float(rng.choice([1e-4, 1e-2])),
+                    cooldown=int(rng.integers(0, 5)), min_lr=float(rng.choice([0, 1e-3])))
+               for i in range(n_cfg)]
+    ours = gs.evaluate(TW.ReduceLROnPlateau(), gs.trials(configs), steps=n + 1,
+                       dtype="float64", backend=backend)
+    for i, cfg in enumerate(configs):
+        kw = {k: v for k, v in cfg.items() if k not in ("base_lr", "metrics")}
+        theirs = _plateau_torch(cfg["metrics"], cfg["base_lr"], **kw)
+        np.testing.assert_array_equal(ours[i], theirs)
+    assert (ours[:, -1] < ours[:, 0]).any()           # the draws do reduce
+
+
+def test_reduce_lr_on_plateau_needs_enough_metrics():
+    s = TW.ReduceLROnPlateau(metrics=[1.0, 0.9, 0.95], base_lr=.1)
+    assert gs.evaluate(s, steps=4).shape == (4,)
+    with pytest.raises(ValueError, match=r"'metrics': config 0 has 3 values"):
+        gs.evaluate(s, steps=5)

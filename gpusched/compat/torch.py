@@ -3,38 +3,52 @@
 Step mapping: the value at step ``t`` is ``optimizer.param_groups[0]["lr"]`` after ``t`` calls
 to ``scheduler.step()`` (the lr used by the ``t``-th optimizer update, 0-based). The
 optimizer's lr becomes the ``base_lr`` parameter. torch computes its "chainable" schedulers
-recursively from the current lr; the twins use the closed form, which agrees to ~1e-15
-relative (float64) while the recursion's rounding accumulates.
+(StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR,
+MultiplicativeLR) recursively from the current lr; the twins use the closed form, which agrees
+to ~1e-15 relative (float64) while the recursion's rounding accumulates.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from .. import curves
 from .. import expr as E
-from ..params import Param
+from .. import metric
+from ..blocks import _merge
+from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import BASE_LR, user_function
 
-__all__ = ["CosineAnnealingLR", "LambdaLR", "MultiplicativeLR"]
+__all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
+           "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "CyclicLR", "OneCycleLR", "SequentialLR", "ChainedScheduler", "ReduceLROnPlateau"]
+
+# schedulers that multiply the current lr by a ratio at each step (ChainedScheduler composes
+# them by product); the others set the lr outright
+CHAINABLE = frozenset({"StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+                       "PolynomialLR", "CosineAnnealingLR", "MultiplicativeLR"})
 
 
 def _values(**given):
     return {k: v for k, v in given.items() if v is not None}
 
 
-def CosineAnnealingLR(T_max=None, eta_min=0.0, *, base_lr=None) -> Schedule:
-    """``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``.
+def _f(name, default=None, **kw):
+    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
 
-    Past ``T_max`` it is periodic with period ``2 * T_max`` (it climbs back to ``base_lr`` at
-    ``2 * T_max``), as torch's scheduler does; there is no clamp.
-    """
-    t = E.step()
-    b, T, eta = E.param("base_lr"), E.param("T_max"), E.param("eta_min")
-    expr = curves.cosine_interp(b, eta, t / T)
-    return Schedule(expr, [BASE_LR, Param("T_max", gt=0), Param("eta_min", 0.0, kind="float")],
-                    name="CosineAnnealingLR", values=_values(T_max=T_max, eta_min=eta_min,
-                                                             base_lr=base_lr),
-                    doc=CosineAnnealingLR.__doc__)
+
+def _i(name, default=None, **kw):
+    return Param(name, kind="int", **({} if default is None else {"default": default}), **kw)
+
+
+def _twin(name, expr, params, values, doc, checks=()) -> Schedule:
+    return Schedule(expr, [BASE_LR, *params], name=name, values=_values(**values),
+                    checks=checks, doc=doc)
+
+
+def _p(*names):
+    return [E.param(n) for n in names]
 
 
 def LambdaLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
@@ -68,3 +82,344 @@ def MultiplicativeLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
     expr = E.param("base_lr") * E.cumprod(factor)
     return Schedule(expr, [BASE_LR, *holder.get("extra", [])], name="MultiplicativeLR",
                     values=_values(base_lr=base_lr, **params), doc=MultiplicativeLR.__doc__)
+
+
+def StepLR(step_size=None, gamma=0.1, *, base_lr=None) -> Schedule:
+    """``base_lr * gamma ** (t // step_size)`` (integer floor division)."""
+    b, n, g = _p("base_lr", "step_size", "gamma")
+    return _twin("StepLR", b * g ** (E.step() // n), [_i("step_size", gt=0), _f("gamma", 0.1)],
+                 dict(step_size=step_size, gamma=gamma, base_lr=base_lr), StepLR.__doc__)
+
+
+def MultiStepLR(milestones=None, gamma=0.1, *, base_lr=None) -> Schedule:
+    """``base_lr * gamma ** #{m in milestones : m <= t}``: decays at ``t == m``. A milestone
+    given twice decays twice (torch counts them); the list is sorted, as torch sorts it."""
+    b, g = _p("base_lr", "gamma")
+    expr = b * g ** E.count_le(E.param("milestones"), E.step())
+    return _twin("MultiStepLR", expr,
+                 [Param("milestones", kind="list", sort=True, ge=0), _f("gamma", 0.1)],
+                 dict(milestones=None if milestones is None else list(milestones), gamma=gamma,
+                      base_lr=base_lr), MultiStepLR.__doc__)
+
+
+def ConstantLR(factor=1.0 / 3, total_iters=5, *, base_lr=None) -> Schedule:
+    """``base_lr * factor`` for ``t < total_iters``, ``base_lr`` after.
+
+    As in torch, ``total_iters = 0`` keeps ``base_lr * factor`` for ever (the factor is
+    applied at step 0 and only undone at ``t == total_iters``). torch accepts ``factor = 0``
+    but then divides by it at ``total_iters`` (ZeroDivisionError); the twin requires
+    ``0 < factor <= 1``.
+    """
+    b, f, T = _p("base_lr", "factor", "total_iters")
+    return _twin("ConstantLR", E.where((E.step() < T) | (T == 0), b * f, b),
+                 [_f("factor", 1.0 / 3, gt=0, le=1), _i("total_iters", 5, ge=0)],
+                 dict(factor=factor, total_iters=total_iters, base_lr=base_lr),
+                 ConstantLR.__doc__)
+
+
+def LinearLR(start_factor=1.0 / 3, end_factor=1.0, total_iters=5, *, base_lr=None) -> Schedule:
+    """``base_lr * (start_factor + (end_factor - start_factor) * min(t, T) / T)``,
+    ``T = total_iters``; held at ``end_factor`` after ``T``."""
+    b, sf, ef, T = _p("base_lr", "start_factor", "end_factor", "total_iters")
+    expr = b * (sf + (ef - sf) * E.minimum(E.step(), T) / T)
+    return _twin("LinearLR", expr,
+                 [_f("start_factor", 1.0 / 3, gt=0, le=1), _f("end_factor", 1.0, ge=0, le=1),
+                  _i("total_iters", 5, gt=0)],
+                 dict(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters,
+                      base_lr=base_lr), LinearLR.__doc__)
+
+
+def ExponentialLR(gamma=None, *, base_lr=None) -> Schedule:
+    """``base_lr * gamma ** t``."""
+    b, g = _p("base_lr", "gamma")
+    return _twin("ExponentialLR", b * g ** E.step(), [_f("gamma", ge=0)],
+                 dict(gamma=gamma, base_lr=base_lr), ExponentialLR.__doc__)
+
+
+def PolynomialLR(total_iters=5, power=1.0, *, base_lr=None) -> Schedule:
+    """``base_lr * (1 - min(t, T) / T) ** power``, ``T = total_iters``: 0 from ``T`` on."""
+    b, T, pw = _p("base_lr", "total_iters", "power")
+    expr = b * (1.0 - E.minimum(E.step(), T) / T) ** pw
+    return _twin("PolynomialLR", expr, [_i("total_iters", 5, gt=0), _f("power", 1.0, ge=0)],
+                 dict(total_iters=total_iters, power=power, base_lr=base_lr),
+                 PolynomialLR.__doc__)
+
+
+def CosineAnnealingLR(T_max=None, eta_min=0.0, *, base_lr=None) -> Schedule:
+    """``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``.
+
+    Past ``T_max`` it is periodic with period ``2 * T_max`` (it climbs back to ``base_lr`` at
+    ``2 * T_max``), as torch's scheduler does; there is no clamp.
+    """
+    b, T, eta = _p("base_lr", "T_max", "eta_min")
+    return _twin("CosineAnnealingLR", curves.cosine_interp(b, eta, E.step() / T),
+                 [Param("T_max", gt=0), _f("eta_min", 0.0)],
+                 dict(T_max=T_max, eta_min=eta_min, base_lr=base_lr), CosineAnnealingLR.__doc__)
+
+
+def CosineAnnealingWarmRestarts(T_0=None, T_mult=1, eta_min=0.0, *, base_lr=None) -> Schedule:
+    """SGDR: cosine cycles of ``T_i = T_0 * T_mult ** i`` steps, each restarting at ``base_lr``::
+
+        f(t) = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    with ``T_cur = t - S_i`` and cycle ``i`` the last with ``S_i = T_0 (T_mult^i - 1) /
+    (T_mult - 1) <= t`` (``i * T_0`` when ``T_mult == 1``). The cycle is found exactly, as
+    torch's ``step()`` does with integers (its deprecated ``step(epoch)`` path uses a float log
+    that is wrong at some restarts; see the timm twins for that quirk).
+    """
+    t = E.step()
+    b, T0, m, eta = _p("base_lr", "T_0", "T_mult", "eta_min")
+    i, start, length = curves.geometric_cycle(t, T0, m)
+    expr = curves.cosine_interp(b, eta, (t - start) / length)
+    return _twin("CosineAnnealingWarmRestarts", expr,
+                 [_i("T_0", gt=0), _i("T_mult", 1, ge=1), _f("eta_min", 0.0)],
+                 dict(T_0=T_0, T_mult=T_mult, eta_min=eta_min, base_lr=base_lr),
+                 CosineAnnealingWarmRestarts.__doc__)
+
+
+CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+def CyclicLR(base_lr=None, max_lr=None, step_size_up=2000, step_size_down=None,
+             mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+             cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, *,
+             output="lr") -> Schedule:
+    """Cyclical learning rate (Smith 2017). With ``up = step_size_up``, ``down =
+    step_size_down`` (``= up`` if None), ``r = up / (up + down)``::
+
+        c = floor(1 + t / (up + down));   x = 1 + t / (up + down) - c
+        s = x / r                if x <= r   else (x - 1) / (r - 1)
+        f(t) = base_lr + (max_lr - base_lr) * s * g
+
+    ``g = 1`` (triangular), ``1 / 2 ** (c - 1)`` (triangular2, halved each cycle) or
+    ``gamma ** t`` (exp_range); a ``scale_fn`` (traced) replaces it, called with ``c``
+    (``scale_mode="cycle"``) or ``t`` (``"iterations"``).
+    ``output="momentum"`` gives the momentum torch cycles inversely:
+    ``max_momentum - (max_momentum - base_momentum) * s * g``.
+    ``base_lr`` here is CyclicLR's own argument (torch overwrites the optimizer's lr with it).
+    """
+    t = E.step()
+    up, down_arg = E.param("step_size_up"), E.param("step_size_down")
+    down = E.where(down_arg < 0, up, down_arg)
+    total = E.to_float(up + down)
+    ratio = E.to_float(up) / total
+    cycle = E.floor(1 + t / total)
+    x = 1.0 + t / total - cycle
+    s = E.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+    if scale_fn is not None:
+        at = E.to_int(cycle) if scale_mode == "cycle" else t
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"scale_mode={scale_mode!r}: must be 'cycle' or 'iterations'")
+        g, extra = user_function(scale_fn, at, "scale_fn")
+        if extra:
+            raise TypeError("scale_fn takes one argument (the cycle or the step)")
+    else:
+        mode_ = E.param("mode")
+        g = E.where(mode_ == 0, 1.0,
+                    E.where(mode_ == 1, 1 / (2.0 ** (cycle - 1)), E.param("gamma") ** t))
+    if output == "lr":
+        lo, hi = E.param("base_lr"), E.param("max_lr")
+        expr = lo + (hi - lo) * s * g
+    elif output == "momentum":
+        lo, hi = E.param("base_momentum"), E.param("max_momentum")
+        expr = hi - (hi - lo) * s * g
+    else:
+        raise ValueError(f"output={output!r}: must be 'lr' or 'momentum'")
+    params = [_f("max_lr"), _i("step_size_up", 2000, gt=0), _i("step_size_down", -1),
+              Param("mode", "triangular", kind="choice", choices=CYCLIC_MODES),
+              _f("gamma", 1.0, gt=0), _f("base_momentum", 0.8), _f("max_momentum", 0.9)]
+    checks = [Check(("step_size_down",), lambda step_size_down:
+                    (step_size_down > 0) | (step_size_down == -1),
+                    "step_size_down must be > 0 (or None for step_size_up)")]
+    doc = CyclicLR.__doc__
+    sched = _twin("CyclicLR", expr, params, dict(
+        base_lr=base_lr, max_lr=max_lr, step_size_up=step_size_up,
+        step_size_down=-1 if step_size_down is None else step_size_down, mode=mode,
+        gamma=gamma, base_momentum=base_momentum, max_momentum=max_momentum), doc, checks)
+    return _drop_unused(sched)
+
+
+def _drop_unused(sched: Schedule) -> Schedule:
+    """Forget parameters the expression does not read (momentum ones for the lr, ...)."""
+    used = {n.value for n in E.all_nodes(sched.expr) if n.op == "param"}
+    specs = [p for p in sched.param_specs.values() if p.name in used]
+    values = {k: v for k, v in sched.values.items() if k in used}
+    checks = [c for c in sched.checks if set(c.names) <= used]
+    return Schedule(sched.expr, specs, name=sched.name, values=values, checks=checks,
+                    doc=sched.doc)
+
+
+ANNEAL = ("cos", "linear")
+
+
+def _anneal(strategy, start, end, pct):
+    """torch's ``_annealing_cos`` (``end + (start - end) / 2 * (cos(pi pct) + 1)``) or
+    ``_annealing_linear`` (``(end - start) * pct + start``), chosen per config."""
+    cos_v = end + (start - end) / 2.0 * (E.cos(E.pi * pct) + 1)
+    lin_v = (end - start) * pct + start
+    return E.where(strategy == 0, cos_v, lin_v)
+
+
+def OneCycleLR(max_lr=None, total_steps=None, epochs=None, steps_per_epoch=None,
+               pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
+               max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False, *,
+               output="lr") -> Schedule:
+    """The 1cycle policy. ``initial = max_lr / div_factor``, ``min = initial /
+    final_div_factor``, ``N = total_steps`` (or ``epochs * steps_per_epoch``), phase ends
+    (floats) ``e1 = pct_start N - 1`` and ``e2 = N - 1`` (three phases: ``e2 = 2 pct_start N -
+    2``, ``e3 = N - 1``). In the first phase with ``t <= e_k`` (or the last)::
+
+        p = (t - e_{k-1}) / (e_k - e_{k-1})      (e_0 = 0)
+        f(t) = anneal(start_k, end_k, p)         cos: end + (start - end) / 2 (cos(pi p) + 1)
+                                                 linear: (end - start) p + start
+
+    Phases go initial -> max -> min (two) or initial -> max -> initial -> min (three).
+    ``output="momentum"``: max_momentum -> base_momentum -> max_momentum (-> max_momentum).
+    torch raises past ``N``; at ``t == N`` it extrapolates the last phase, as the twin does
+    for every ``t > e_last``. ``pct_start * N == 1`` divides by zero in torch (refused here);
+    ``pct_start * N < 1`` skips the warmup, as in torch.
+    """
+    t = E.step()
+    if epochs is not None or steps_per_epoch is not None:
+        if total_steps is not None:
+            raise ValueError("give total_steps, or epochs and steps_per_epoch, not both")
+        N = E.param("epochs") * E.param("steps_per_epoch")
+        length_params = [_i("epochs", gt=0), _i("steps_per_epoch", gt=0)]
+    else:
+        N = E.param("total_steps")
+        length_params = [_i("total_steps", gt=0)]
+    pct, strategy = _p("pct_start", "anneal_strategy")
+    three = E.param("three_phase") == 1
+    e1 = E.to_float(pct * N) - 1
+    e2 = E.where(three, E.to_float(2 * pct * N) - 2, E.to_float(N - 1))
+    e3 = E.to_float(N - 1)
+    if output == "lr":
+        hi = E.param("max_lr")
+        init = hi / E.param("div_factor")
+        lo = init / E.param("final_div_factor")
+        ends = [(init, hi), (hi, E.where(three, init, lo)), (init, lo)]
+    elif output == "momentum":
+        lo_m, hi_m = _p("base_momentum", "max_momentum")
+        ends = [(hi_m, lo_m), (lo_m, hi_m), (hi_m, hi_m)]
+    else:
+        raise ValueError(f"output={output!r}: must be 'lr' or 'momentum'")
+    v1 = _anneal(strategy, *ends[0], t / e1)                  # (t - 0.0) / (e1 - 0.0)
+    v2 = _anneal(strategy, *ends[1], (t - e1) / (e2 - e1))
+    v3 = _anneal(strategy, *ends[2], (t - e2) / (e3 - e2))
+    expr = E.where(t <= e1, v1, E.where(three & (t > e2), v3, v2))
+    params = [_f("max_lr", gt=0), *length_params, _f("pct_start", 0.3, ge=0, le=1),
+              Param("anneal_strategy", "cos", kind="choice", choices=ANNEAL),
+              _f("base_momentum", 0.85), _f("max_momentum", 0.95),
+              _f("div_factor", 25.0, gt=0), _f("final_div_factor", 1e4, gt=0),
+              Param("three_phase", False, kind="choice", choices=(False, True))]
+    n_names = [p.name for p in length_params]
+
+    def phase_ok(pct_start, three_phase, **n):
+        steps = 1
+        for v in n.values():
+            steps = steps * v
+        e1_ = pct_start * steps - 1
+        ok = e1_ != 0
+        two_ok = (three_phase == 0) | ((2 * pct_start * steps - 2 != e1_) &
+                                       (steps - 1 != 2 * pct_start * steps - 2))
+        return ok & two_ok
+
+    checks = [Check(("pct_start", "three_phase", *n_names), phase_ok,
+                    "pct_start * total_steps must not make two phase ends equal (torch "
+                    "divides by zero there)")]
+    values = dict(max_lr=max_lr, total_steps=total_steps, epochs=epochs,
+                  steps_per_epoch=steps_per_epoch, pct_start=pct_start,
+                  anneal_strategy=anneal_strategy, base_momentum=base_momentum,
+                  max_momentum=max_momentum, div_factor=div_factor,
+                  final_div_factor=final_div_factor, three_phase=bool(three_phase))
+    sched = Schedule(expr, params, name="OneCycleLR", values=_values(**values), checks=checks,
+                     doc=OneCycleLR.__doc__)
+    return _drop_unused(sched)
+
+
+def _local(s: Schedule, at):
+    return E.substitute(s.expr, {E.step(): at})
+
+
+def _apart(schedulers: Sequence[Schedule]) -> list[Schedule]:
+    """torch schedulers are separate objects: a parameter name two of them share (``gamma``)
+    is renamed ``<name>_<k>`` in the ``k``-th (0-based) unless both fix the same value, so
+    each keeps its own value and can be swept on its own. ``base_lr`` stays shared."""
+    seen: dict = {}
+    out = []
+    for k, s in enumerate(schedulers):
+        if not isinstance(s, Schedule):
+            raise TypeError(f"expected a gpusched twin, got {s!r}")
+        clash = {}
+        for name in s.param_specs:
+            if name == "base_lr" or name not in seen:
+                continue
+            if not (name in s.values and seen[name] == ("v", s.values[name])):
+                clash[name] = f"{name}_{k}"
+        s = s.rename(**clash) if clash else s
+        for name in s.param_specs:
+            seen.setdefault(name, ("v", s.values[name]) if name in s.values else ("free",))
+        out.append(s)
+    return out
+
+
+def SequentialLR(schedulers: Sequence[Schedule], milestones: Sequence) -> Schedule:
+    """``schedulers[k]`` runs from ``milestones[k-1]`` on, on its local step ``t - m``
+    (``gs.join``). torch restarts each scheduler at its closed form at local step 0 and then
+    steps it, which for these closed-form twins is the same. (A torch scheduler without a
+    closed form, MultiplicativeLR, continues from the previous scheduler's last lr instead;
+    its twin here restarts from ``base_lr``.) Milestones may be parameter names, to sweep.
+    A parameter name two schedulers share is renamed ``<name>_<k>`` in the ``k``-th.
+    """
+    from ..blocks import join
+    s = join(_apart(schedulers), milestones)
+    return Schedule(s.expr, s.param_specs.values(), name="SequentialLR", values=s.values,
+                    checks=s.checks, doc=SequentialLR.__doc__)
+
+
+def ChainedScheduler(schedulers: Sequence[Schedule], optimizer=None) -> Schedule:
+    """Every scheduler steps in order at each step. Chainable schedulers multiply the lr by
+    their ratio ``r_k(t) = f_k(t) / f_k(t - 1)`` (``r_k(0) = f_k(0) / base_lr``); the others
+    (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts ...) set it outright,
+    erasing what came before. So::
+
+        f(t) = base_lr * prod_k f_k(t) / base_lr                  all chainable
+        f(t) = f_j(t) * prod_{k > j} r_k(t)                       j the last that sets it
+
+    A parameter name two schedulers share is renamed ``<name>_<k>`` in the ``k``-th.
+    Not reproduced: at ``t = T_max + 1`` (mod ``2 T_max``) torch's CosineAnnealingLR adds an
+    increment instead of multiplying (its recursion's denominator is 0 there), so a chain
+    holding one differs from torch from that step on; the twin keeps multiplying.
+    """
+    if not schedulers:
+        raise ValueError("ChainedScheduler needs at least one scheduler")
+    schedulers = _apart(schedulers)
+    specs, values = _merge(schedulers)
+    t, b = E.step(), E.param("base_lr")
+    value, absolute = b, False
+    for s in schedulers:
+        now = s.expr
+        if s.name not in CHAINABLE:
+            value, absolute = now, True
+        elif not absolute:          # the ratios telescope over the steps
+            value = value * (now / b)
+        else:                       # one step's ratio on top of an lr set outright
+            before = _local(s, t - 1)
+            value = value * E.where(t == 0, now / b, now / E.where(before == 0, 1.0, before))
+    checks = [c for s in schedulers for c in s.checks]
+    return Schedule(value, specs.values(), name="ChainedScheduler", values=values,
+                    checks=checks, doc=ChainedScheduler.__doc__)
+
+
+def ReduceLROnPlateau(metrics=None, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                      threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8, *,
+                      base_lr=None) -> Schedule:
+    return metric.reduce_on_plateau(metrics, mode, factor, patience, threshold, threshold_mode,
+                                    cooldown, min_lr, eps, base_lr=base_lr,
+                                    name="ReduceLROnPlateau", doc=ReduceLROnPlateau.__doc__)
+
+
+ReduceLROnPlateau.__doc__ = (
+    "torch's ReduceLROnPlateau given the metric series ``metrics`` (the value passed to\n"
+    "    ``step(metric)`` after each step): ``f(t)`` is the lr after ``metrics[:t]``.\n"
+    + metric.reduce_on_plateau.__doc__.split("\n", 1)[1])
