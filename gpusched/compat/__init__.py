@@ -7,7 +7,8 @@ the end. Submodules load on first use.
 
 import importlib
 
-_SUBMODULES = ("torch", "d2l", "yolox", "warmboot", "multiscale")
+_SUBMODULES = ("torch", "transformers", "timm", "optax", "keras", "deepspeed", "mmengine",
+               "fairseq", "d2l", "yolox", "warmboot", "multiscale")
 __all__ = list(_SUBMODULES)
 
 
