@@ -85,7 +85,7 @@ def _apply(plan, node: E.Expr, args: list, env: _Env):
         x = args[0]
         return np.trunc(x).astype(np.int64) if np.asarray(x).dtype.kind == "f" else \
             np.asarray(x, dtype=np.int64)
-    if op in ("count_lt", "count_le", "take", "length"):
+    if op in ("count_lt", "count_le", "take", "length", "prod_first"):
         return _list_op(op, node, args, env)
     if op == "random_uniform":
         return rng.uniform(args[0], args[1], node.value)
@@ -102,6 +102,15 @@ def _list_op(op, node, args, env):
     values, lengths = env.bound.lists[node.args[0].value]
     if op == "length":
         return lengths
+    if op == "prod_first":    # running products of each row, 1 in front: index k reads k
+        ones = np.ones((values.shape[0], 1))
+        products = np.cumprod(np.concatenate([ones, values.astype(np.float64)], axis=1), axis=1)
+        k = np.clip(np.atleast_2d(np.asarray(args[1], dtype=np.int64)), 0, lengths)
+        if products.shape[0] == 1:
+            return products[0][k]
+        rows = max(products.shape[0], k.shape[0])
+        return np.take_along_axis(np.broadcast_to(products, (rows, products.shape[1])),
+                                  np.broadcast_to(k, (rows, k.shape[1])), axis=1)
     x = np.asarray(args[1])
     if values.shape[0] == 1:          # one list for every config: any shape of x
         if op == "take":

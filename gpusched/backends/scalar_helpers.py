@@ -68,6 +68,13 @@ def take(values, row, n, i):
     return values[row, i]
 
 
+def prod_first(values, row, n, k):
+    p = 1.0
+    for i in range(min(k, n)):
+        p *= values[row, i]
+    return p
+
+
 def philox_w01(seed, counter, stream):
     """The first two Philox4x32-10 words for key ``seed`` and counter ``(counter, stream, 0)``."""
     s = np.uint64(seed)
@@ -90,7 +97,8 @@ def random_below(n, seed, counter, stream):
 
 # Helpers in dependency order: a helper's globals are rebound to the compiled versions of
 # those before it, so the same source compiles for Numba's CPU and CUDA targets.
-ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "take", "philox_w01", "random_uniform", "random_below")
+ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "take", "prod_first",
+         "philox_w01", "random_uniform", "random_below")
 _compiled: dict = {}
 _lock = threading.Lock()
 

@@ -1,0 +1,370 @@
+"""Twins of optax's schedule functions (``optax.schedules``).
+
+Step mapping: the value at step ``t`` is ``schedule(t)``, which is what optax's
+``scale_by_schedule``/``inject_hyperparams`` use for the ``t``-th update (the count starts at
+0). optax computes in float32 (and casts the step to float32, so steps past 2**24 repeat
+values); the twins compute in float64 and, in ``dtype="float32"``, round once, so they agree
+with optax to float32 rounding and keep adjacent large steps distinct. Every argument is a
+sweepable parameter, ``peak_value`` and ``warmup_steps`` included (optax can vmap over arrays
+of values, not over step counts).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from .. import curves
+from .. import expr as E
+from ..blocks import join as _join
+from ..params import Check, Param
+from ..schedule import Schedule
+
+__all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
+           "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",
+           "piecewise_interpolate_schedule", "linear_onecycle_schedule",
+           "cosine_onecycle_schedule", "warmup_constant_schedule",
+           "warmup_cosine_decay_schedule", "warmup_exponential_decay_schedule",
+           "sgdr_schedule", "join_schedules"]
+
+
+def _f(name, default=None, **kw):
+    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
+
+
+def _i(name, default=None, **kw):
+    return Param(name, kind="int", **({} if default is None else {"default": default}), **kw)
+
+
+def _make(name, expr, params, values, doc, checks=()) -> Schedule:
+    return Schedule(expr, params, name=name,
+                    values={k: v for k, v in values.items() if v is not None},
+                    checks=checks, doc=doc)
+
+
+def _p(*names):
+    return [E.param(n) for n in names]
+
+
+def constant_schedule(value=None) -> Schedule:
+    """``f(t) = value``."""
+    return _make("constant_schedule", E.param("value") + 0.0, [_f("value")],
+                 dict(value=value), constant_schedule.__doc__)
+
+
+def _polynomial(t, init, end, power, T, B):
+    """optax's polynomial: constant ``init`` when ``T <= 0``; a negative ``B`` counts as 0."""
+    B = E.maximum(B, 0)
+    safe_T = E.maximum(T, 1)
+    c = E.clip(t - B, 0, safe_T)
+    v = (init - end) * (1 - c / safe_T) ** power + end
+    return E.where(T <= 0, init + 0.0, v)
+
+
+def polynomial_schedule(init_value=None, end_value=None, power=None, transition_steps=None,
+                        transition_begin=0) -> Schedule:
+    """``c = clip(t - B, 0, T)``; ``f = (init - end) (1 - c / T) ** power + end``. ``T <= 0``
+    gives the constant ``init_value``; ``B < 0`` counts as 0 (as in optax)."""
+    t = E.step()
+    expr = _polynomial(t, *_p("init_value", "end_value", "power", "transition_steps",
+                              "transition_begin"))
+    return _make("polynomial_schedule", expr,
+                 [_f("init_value"), _f("end_value"), _f("power"), _i("transition_steps"),
+                  _i("transition_begin", 0)], dict(
+                     init_value=init_value, end_value=end_value, power=power,
+                     transition_steps=transition_steps, transition_begin=transition_begin),
+                 polynomial_schedule.__doc__)
+
+
+def linear_schedule(init_value=None, end_value=None, transition_steps=None,
+                    transition_begin=0) -> Schedule:
+    """The polynomial schedule with ``power = 1``: from ``init`` at ``B`` to ``end`` at
+    ``B + T``, held outside."""
+    t = E.step()
+    init, end, T, B = _p("init_value", "end_value", "transition_steps", "transition_begin")
+    return _make("linear_schedule", _polynomial(t, init, end, 1.0, T, B),
+                 [_f("init_value"), _f("end_value"), _i("transition_steps"),
+                  _i("transition_begin", 0)],
+                 dict(init_value=init_value, end_value=end_value,
+                      transition_steps=transition_steps, transition_begin=transition_begin),
+                 linear_schedule.__doc__)
+
+
+def _split(boundaries_and_scales):
+    if boundaries_and_scales is None:
+        return None, None
+    items = sorted((int(b), float(s)) for b, s in dict(boundaries_and_scales).items())
+    return [b for b, _ in items], [s for _, s in items]
+
+
+_BOUNDS = Param("boundaries", kind="list", sorted_required=True,
+                doc="boundaries_and_scales' keys, sorted")
+_SCALES = Param("scales", kind="list", ge=0, doc="boundaries_and_scales' values in key order")
+_SAME_LENGTH = Check(("boundaries", "scales"),
+                     lambda boundaries, scales: boundaries[1] == scales[1],
+                     "boundaries and scales need the same length")
+
+
+def piecewise_constant_schedule(init_value=None, boundaries_and_scales=None) -> Schedule:
+    """``f(t) = init_value * prod_{b <= t} scale_b``: each scale applies from ``t == b``.
+
+    ``boundaries_and_scales`` (a dict, as in optax) becomes the list parameters
+    ``boundaries`` (sorted) and ``scales``; sweep them as per-config lists.
+    """
+    bounds, scales = _split(boundaries_and_scales)
+    init = E.param("init_value")
+    expr = init * E.prod_first(E.param("scales"), E.count_le(E.param("boundaries"), E.step()))
+    return _make("piecewise_constant_schedule", expr, [_f("init_value"), _BOUNDS, _SCALES],
+                 dict(init_value=init_value, boundaries=bounds, scales=scales),
+                 piecewise_constant_schedule.__doc__, [_SAME_LENGTH])
+
+
+def _exponential(t, init, T, rate, B, staircase, end=None):
+    """optax's exponential decay: constant ``init`` when ``T <= 0`` or ``rate == 0``."""
+    B = E.maximum(B, 0)
+    v = curves.exponential(t, init, rate, E.maximum(T, 1), B, staircase=staircase,
+                           end_value=end)
+    return E.where((T <= 0) | (rate == 0), init + 0.0, v)
+
+
+def exponential_decay(init_value=None, transition_steps=None, decay_rate=None,
+                      transition_begin=0, staircase=False, end_value=None) -> Schedule:
+    """``d = t - B``; ``f = init`` for ``d <= 0``, else ``init * rate ** (d / T)`` (``floor(d /
+    T)`` with ``staircase``), clipped at ``end_value`` (from below when ``rate < 1``). ``T <= 0``
+    or ``rate == 0`` gives the constant ``init_value``."""
+    t = E.step()
+    init, T, rate, B = _p("init_value", "transition_steps", "decay_rate", "transition_begin")
+    params = [_f("init_value"), _i("transition_steps"), _f("decay_rate", ge=0),
+              _i("transition_begin", 0)]
+    end = None
+    if end_value is not None:
+        end = E.param("end_value")
+        params.append(_f("end_value"))
+    expr = _exponential(t, init, T, rate, B, bool(staircase), end)
+    return _make("exponential_decay", expr, params, dict(
+        init_value=init_value, transition_steps=transition_steps, decay_rate=decay_rate,
+        transition_begin=transition_begin, end_value=end_value), exponential_decay.__doc__)
+
+
+def _cosine_decay(t, init, D, alpha, exponent):
+    c = E.minimum(E.to_float(t), E.to_float(D))
+    return init * ((1 - alpha) * (0.5 * (1 + E.cos(E.pi * c / D))) ** exponent + alpha)
+
+
+def cosine_decay_schedule(init_value=None, decay_steps=None, alpha=0.0,
+                          exponent=1.0) -> Schedule:
+    """``c = min(t, D)``; ``f = init ((1 - alpha) ((1 + cos(pi c / D)) / 2) ** exponent +
+    alpha)``: held at ``alpha * init`` after ``D``."""
+    expr = _cosine_decay(E.step(), *_p("init_value", "decay_steps", "alpha", "exponent"))
+    return _make("cosine_decay_schedule", expr,
+                 [_f("init_value"), _i("decay_steps", gt=0), _f("alpha", 0.0),
+                  _f("exponent", 1.0)],
+                 dict(init_value=init_value, decay_steps=decay_steps, alpha=alpha,
+                      exponent=exponent), cosine_decay_schedule.__doc__)
+
+
+INTERPOLATE = ("linear", "cosine")
+
+
+def _interpolate(kind, start, end, pct):
+    """optax's ``_linear_interpolate`` / ``_cosine_interpolate``, chosen per config."""
+    lin = (end - start) * pct + start
+    cos_v = end + (start - end) / 2.0 * (E.cos(E.pi * pct) + 1)
+    return E.where(kind == 0, lin, cos_v)
+
+
+def piecewise_interpolate_schedule(interpolate_type=None, init_value=None,
+                                   boundaries_and_scales=None) -> Schedule:
+    """Knots ``(0, init)`` and ``(b_k, init * prod_{j <= k} s_j)``; between knots ``k`` and
+    ``k + 1``, ``p = (t - b_k) / max(b_{k+1} - b_k, 1)`` and the value is linear
+    ``(z - a) p + a`` or cosine ``z + (a - z) / 2 (cos(pi p) + 1)``; from the last knot on its
+    value; **0 for t < 0** (as in optax). ``boundaries_and_scales`` becomes the list
+    parameters ``boundaries`` and ``scales``.
+    """
+    t = E.step()
+    bounds, scales = _split(boundaries_and_scales)
+    kind, init = _p("interpolate_type", "init_value")
+    B, S = E.param("boundaries"), E.param("scales")
+    k = E.count_le(B, t)
+    left = E.where(k == 0, 0, E.take(B, k - 1))
+    right = E.take(B, k)
+    a = init * E.prod_first(S, k)
+    z = init * E.prod_first(S, k + 1)
+    pct = (t - left) / E.maximum(right - left, 1)
+    inside = _interpolate(kind, a, z, pct)
+    expr = E.where(t < 0, 0.0, E.where(k >= E.length(B), a, inside))
+    return _make("piecewise_interpolate_schedule", expr,
+                 [Param("interpolate_type", kind="choice", choices=INTERPOLATE),
+                  _f("init_value"), _BOUNDS, _SCALES],
+                 dict(interpolate_type=interpolate_type, init_value=init_value,
+                      boundaries=bounds, scales=scales),
+                 piecewise_interpolate_schedule.__doc__, [_SAME_LENGTH])
+
+
+def _knots(t, kind, init, knots):
+    """piecewise_interpolate over a fixed number of knots ``[(boundary, scale), ...]`` given
+    in ascending order, where equal boundaries collide as dict keys do in optax: the later
+    scale replaces the earlier one at that boundary."""
+    bounds = [b for b, _ in knots]
+    scales = [s for _, s in knots]
+    for k in range(len(knots) - 2, -1, -1):      # a later equal key overwrites this one
+        same = bounds[k] == bounds[k + 1]
+        scales[k], scales[k + 1] = E.where(same, scales[k + 1], scales[k]), \
+            E.where(same, 1.0, scales[k + 1])
+    values = [init]
+    for s in scales:
+        values.append(values[-1] * s)
+    edges = [E.const(0)] + bounds
+    out = E.where(t >= edges[-1], values[-1], 0.0)
+    for j in range(len(knots)):
+        lo, hi = edges[j], edges[j + 1]
+        pct = (t - lo) / E.maximum(hi - lo, 1)
+        out = E.where((lo <= t) & (t < hi), _interpolate(kind, values[j], values[j + 1], pct),
+                      out)
+    return out
+
+
+def linear_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0.3,
+                             pct_final=0.85, div_factor=25.0,
+                             final_div_factor=1e4) -> Schedule:
+    """Linear one-cycle, three phases: ``peak / div`` at 0, ``peak`` at ``int(pct_start T)``,
+    ``peak / div`` at ``int(pct_final T)``, ``peak / (div * final_div)`` at ``T`` and after
+    (piecewise_interpolate_schedule over those knots, including optax's ``int()`` truncation
+    and its dict-key collisions for tiny ``T``)."""
+    t = E.step()
+    T, peak, ps, pf, div, fdiv = _p("transition_steps", "peak_value", "pct_start", "pct_final",
+                                    "div_factor", "final_div_factor")
+    knots = [(E.to_int(ps * T), div), (E.to_int(pf * T), 1.0 / div), (T, 1.0 / fdiv)]
+    expr = _knots(t, E.const(0), peak / div, knots)
+    checks = [Check(("pct_start", "pct_final"), lambda pct_start, pct_final:
+                    pct_start <= pct_final, "pct_start must be <= pct_final")]
+    return _make("linear_onecycle_schedule", expr,
+                 [_i("transition_steps", gt=0), _f("peak_value"),
+                  _f("pct_start", 0.3, ge=0, le=1), _f("pct_final", 0.85, ge=0, le=1),
+                  _f("div_factor", 25.0, gt=0), _f("final_div_factor", 1e4, gt=0)],
+                 dict(transition_steps=transition_steps, peak_value=peak_value,
+                      pct_start=pct_start, pct_final=pct_final, div_factor=div_factor,
+                      final_div_factor=final_div_factor),
+                 linear_onecycle_schedule.__doc__, checks)
+
+
+def cosine_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0.3,
+                             div_factor=25.0, final_div_factor=1e4) -> Schedule:
+    """Cosine one-cycle: ``peak / div`` at 0, ``peak`` at ``int(pct_start T)``, ``peak /
+    (div * final_div)`` at ``T`` and after, cosine-interpolated between."""
+    t = E.step()
+    T, peak, ps, div, fdiv = _p("transition_steps", "peak_value", "pct_start", "div_factor",
+                                "final_div_factor")
+    knots = [(E.to_int(ps * T), div), (T, 1.0 / (div * fdiv))]
+    expr = _knots(t, E.const(1), peak / div, knots)
+    return _make("cosine_onecycle_schedule", expr,
+                 [_i("transition_steps", gt=0), _f("peak_value"),
+                  _f("pct_start", 0.3, ge=0, le=1), _f("div_factor", 25.0, gt=0),
+                  _f("final_div_factor", 1e4, gt=0)],
+                 dict(transition_steps=transition_steps, peak_value=peak_value,
+                      pct_start=pct_start, div_factor=div_factor,
+                      final_div_factor=final_div_factor), cosine_onecycle_schedule.__doc__)
+
+
+def warmup_constant_schedule(init_value=None, peak_value=None, warmup_steps=None) -> Schedule:
+    """Linear from ``init`` to ``peak`` over ``warmup_steps``, then ``peak``."""
+    t = E.step()
+    init, peak, W = _p("init_value", "peak_value", "warmup_steps")
+    return _make("warmup_constant_schedule", _polynomial(t, init, peak, 1.0, W, 0),
+                 [_f("init_value"), _f("peak_value"), _i("warmup_steps")],
+                 dict(init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps),
+                 warmup_constant_schedule.__doc__)
+
+
+def _warmup_cosine(t, init, peak, W, D, end, exponent):
+    alpha = E.where(peak == 0.0, 0.0, end / E.where(peak == 0.0, 1.0, peak))
+    return curves.join(t, [lambda s: _polynomial(s, init, peak, 1.0, W, 0),
+                           lambda s: _cosine_decay(s, peak, D - W, alpha, exponent)], [W])
+
+
+def _warmup_cosine_params(suffix=""):
+    return [_f("init_value" + suffix), _f("peak_value" + suffix),
+            _i("warmup_steps" + suffix, ge=0), _i("decay_steps" + suffix),
+            _f("end_value" + suffix, 0.0), _f("exponent" + suffix, 1.0)]
+
+
+def _warmup_cosine_check(suffix=""):
+    w, d = "warmup_steps" + suffix, "decay_steps" + suffix
+    return Check((w, d), lambda **c: c[d] > c[w],
+                 f"{d} must be > {w} (optax's decay_steps includes the warmup)")
+
+
+def warmup_cosine_decay_schedule(init_value=None, peak_value=None, warmup_steps=None,
+                                 decay_steps=None, end_value=0.0, exponent=1.0) -> Schedule:
+    """Linear warmup from ``init`` to ``peak`` over ``W = warmup_steps``, then
+    cosine_decay_schedule(peak, D - W, alpha=end / peak, exponent) on ``t - W``: ``D =
+    decay_steps`` **includes** the warmup (keras' excludes it); ``end_value`` from ``D`` on."""
+    t = E.step()
+    expr = _warmup_cosine(t, *_p("init_value", "peak_value", "warmup_steps", "decay_steps",
+                                 "end_value", "exponent"))
+    return _make("warmup_cosine_decay_schedule", expr, _warmup_cosine_params(),
+                 dict(init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
+                      decay_steps=decay_steps, end_value=end_value, exponent=exponent),
+                 warmup_cosine_decay_schedule.__doc__, [_warmup_cosine_check()])
+
+
+def warmup_exponential_decay_schedule(init_value=None, peak_value=None, warmup_steps=None,
+                                      transition_steps=None, decay_rate=None,
+                                      transition_begin=0, staircase=False,
+                                      end_value=None) -> Schedule:
+    """Linear warmup from ``init`` to ``peak`` over ``W``, then exponential_decay(peak, T,
+    rate, B, staircase, end_value) on ``t - W`` (``B`` counts from the warmup's end)."""
+    t = E.step()
+    init, peak, W, T, rate, B = _p("init_value", "peak_value", "warmup_steps",
+                                   "transition_steps", "decay_rate", "transition_begin")
+    params = [_f("init_value"), _f("peak_value"), _i("warmup_steps", ge=0),
+              _i("transition_steps"), _f("decay_rate", ge=0), _i("transition_begin", 0)]
+    end = None
+    if end_value is not None:
+        end = E.param("end_value")
+        params.append(_f("end_value"))
+    expr = curves.join(t, [lambda s: _polynomial(s, init, peak, 1.0, W, 0),
+                           lambda s: _exponential(s, peak, T, rate, B, bool(staircase), end)],
+                       [W])
+    return _make("warmup_exponential_decay_schedule", expr, params, dict(
+        init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
+        transition_steps=transition_steps, decay_rate=decay_rate,
+        transition_begin=transition_begin, end_value=end_value),
+        warmup_exponential_decay_schedule.__doc__)
+
+
+def sgdr_schedule(cosine_kwargs: Iterable[dict]) -> Schedule:
+    """Cycles of warmup_cosine_decay_schedule: cycle ``k`` runs its own kwargs from the sum
+    of the earlier cycles' ``decay_steps`` on, on its local step; the last holds its
+    ``end_value``. Cycle ``k``'s parameters are named ``<name>_<k>`` (``peak_value_0``, ...),
+    so every cycle can be swept."""
+    cycles = [dict(kw) for kw in cosine_kwargs]
+    if not cycles:
+        raise ValueError("sgdr_schedule needs at least one cycle's kwargs")
+    t = E.step()
+    pieces, bounds, params, values, checks = [], [], [], {}, []
+    start = E.const(0)
+    names = ("init_value", "peak_value", "warmup_steps", "decay_steps", "end_value",
+             "exponent")
+    for k, kw in enumerate(cycles):
+        unknown = set(kw) - set(names)
+        if unknown:
+            raise ValueError(f"sgdr_schedule cycle {k}: unknown argument {sorted(unknown)[0]!r}")
+        sfx = f"_{k}"
+        ps = [E.param(n + sfx) for n in names]
+        pieces.append(lambda s, ps=ps: _warmup_cosine(s, *ps))
+        if k:
+            bounds.append(start)
+        start = start + E.param("decay_steps" + sfx)
+        params += _warmup_cosine_params(sfx)
+        checks.append(_warmup_cosine_check(sfx))
+        values.update({n + sfx: v for n, v in kw.items()})
+    expr = curves.join(t, pieces, bounds)
+    return _make("sgdr_schedule", expr, params, values, sgdr_schedule.__doc__, checks)
+
+
+def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence) -> Schedule:
+    """``schedules[0](t)``, then ``schedules[k](t - b_k)`` from each boundary ``b_k`` on (each
+    later schedule sees the steps since its boundary): ``gs.join``."""
+    s = _join(schedules, boundaries)
+    return Schedule(s.expr, s.param_specs.values(), name="join_schedules", values=s.values,
+                    checks=s.checks, doc=join_schedules.__doc__)
