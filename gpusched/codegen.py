@@ -191,7 +191,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None)
             out.append(f"{v} = float({a[0]})")
         elif op == "int":
             out.append(f"{v} = int({a[0]})")
-        elif op in ("count_lt", "count_le", "take", "prod_first"):
+        elif op in ("count_lt", "count_le", "take", "prod_first", "sum_first"):
             L = n.args[0].value
             out.append(f"{v} = {op}(l_{L}, r_{L}, n_{L}[r_{L}], {a[1]})")
         elif op == "length":
@@ -265,7 +265,7 @@ def c_function(plan: Plan, layout: Layout, name: str) -> str:
         elif op in ("count_lt", "count_le"):
             L = n.args[0].value
             e = f"gs_{op}(l_{L}, n_{L}, {a[1]})"
-        elif op in ("take", "prod_first"):
+        elif op in ("take", "prod_first", "sum_first"):
             L = n.args[0].value
             e = f"gs_{op}(l_{L}, n_{L}, (long long)({a[1]}))"
         elif op == "length":

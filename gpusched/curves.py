@@ -6,10 +6,10 @@ numbers alike and documents its formula; ``c`` below is the clipped progress.
 
 from __future__ import annotations
 
-from .expr import (clip, const, count_le, cos, floor, log, maximum, minimum, pi, take, to_int,
-                   where)
+from .expr import (clip, const, count_le, cos, exp, floor, log, maximum, minimum, pi, sum_first,
+                   take, to_int, where)
 
-__all__ = ["geometric_cycle", "constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
+__all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
            "piecewise_constant", "join", "warmup"]
 
 
@@ -119,3 +119,73 @@ def geometric_cycle(t, first, mult):
     i = where(mult == 1, t // first, i)
     begin = where(mult == 1, i * first, start(i))
     return i, begin, first * to_int(mult ** i)
+
+
+def float_log_cycle(t, first, mult):
+    """The restart cycle as timm and fairseq compute it, float log included: with ``m =
+    mult`` (any float > 0)::
+
+        m == 1:  i = t // first;  t_i = first;  t_cur = t - first * i
+        else:    i = floor(log(1 - t / first * (1 - m)) / log(m))
+                 t_i = m ** i * first;  t_cur = t - (1 - m ** i) / (1 - m) * first
+
+    Returns ``(i, t_i, t_cur)``. The log lands in the previous cycle at some exact restarts
+    (``log(243) / log(3) = 4.999...``); :func:`geometric_cycle` is the exact version.
+    """
+    m = where(mult == 1, 2.0, mult)
+    i_log = floor(log(1 - t / first * (1 - m)) / log(m))
+    i_one = t // first
+    i = where(mult == 1, i_one, i_log)
+    t_i = where(mult == 1, first, m ** i_log * first)
+    t_cur = where(mult == 1, t - first * i_one, t - (1 - m ** i_log) / (1 - m) * first)
+    return i, t_i, t_cur
+
+
+def cosine_restarts(t, init_value, periods, weights, end_value):
+    """Cosine cycles over explicit lengths ``periods[k]``, each restarting at ``init *
+    weights[k]``: with ``k`` the cycle holding ``t`` (``C_k = periods[0] + ... + periods[k]``,
+    the first ``C_k > t``) and ``s = t - C_{k-1}``::
+
+        f(t) = end + (init * weights[k] - end) * (1 + cos(pi s / periods[k])) / 2
+
+    Past the last cycle it holds the last cycle's final value (``s = periods[-1] - 1``).
+    ``periods`` and ``weights`` are list parameters of the same length.
+    """
+    u = minimum(t, sum_first(periods, 1 << 62) - 1)
+    k = _cycle_of(u, periods)
+    start = sum_first(periods, k)
+    s = u - start
+    peak = init_value * take(weights, k)
+    return end_value + (peak - end_value) * (1 + cos(pi * s / take(periods, k))) / 2
+
+
+def _cycle_of(u, periods):
+    """The number of whole cycles before step ``u`` (``#{k : C_k <= u}``)."""
+    from .expr import length
+    # binary search over k in [0, len]: prefix sums are increasing for positive periods
+    lo, hi = u * 0, length(periods)
+    for _ in range(32):
+        mid = (lo + hi) // 2
+        go_right = sum_first(periods, mid + 1) <= u
+        lo = where(go_right & (mid < hi), mid + 1, lo)
+        hi = where(go_right | (mid >= hi), hi, mid)
+    return lo
+
+
+def tri_stage(t, peak, warmup_steps, hold_steps, decay_steps, init_lr_scale, final_lr_scale):
+    """fairseq's tri-stage: linear warmup from ``peak * init_lr_scale`` over ``W`` steps, hold
+    ``peak`` for ``H``, exponential decay ``peak * exp(-k s)`` with ``k = -log(final_lr_scale)
+    / D`` for ``s = t - W - H <= D``, then ``peak * final_lr_scale``::
+
+        t < W:          init + (peak - init) / W * t        (init = peak * init_lr_scale)
+        s = t - W < H:  peak
+        s - H <= D:     peak * exp(-k (s - H))
+        after:          peak * final_lr_scale
+    """
+    init = peak * init_lr_scale
+    k = -log(final_lr_scale) / maximum(decay_steps, 1)
+    s = t - warmup_steps
+    d = s - hold_steps
+    return where(t < warmup_steps, init + (peak - init) / maximum(warmup_steps, 1) * t,
+                 where(s < hold_steps, peak + 0.0,
+                       where(d <= decay_steps, peak * exp(-k * d), peak * final_lr_scale)))

@@ -24,7 +24,7 @@ __all__ = [
     "Expr", "TracerBoolError", "TracerConversionError", "step", "param", "const", "as_expr",
     "where", "minimum", "maximum", "clip", "floor", "ceil", "cos", "sin", "exp", "log",
     "sqrt", "tanh", "log1p", "expm1", "to_float", "to_int", "logical_and", "logical_or",
-    "logical_not", "count_lt", "count_le", "take", "length", "prod_first", "cumprod", "random_uniform",
+    "logical_not", "count_lt", "count_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
     "random_below", "host_table", "HostScan", "host_scan", "pi", "e", "substitute", "topological", "signature",
 ]
 
@@ -47,7 +47,7 @@ OPS = {
     "float": (1, "float"), "int": (1, "int"),
     # list operations: the first operand is a list parameter
     "count_lt": (2, "int"), "count_le": (2, "int"), "take": (2, "list"), "length": (1, "int"),
-    "prod_first": (2, "float"),
+    "prod_first": (2, "float"), "sum_first": (2, "list"),
     # counter-based randomness: (seed, counter) with a constant stream number in `value`
     "random_uniform": (2, "float"), "random_below": (3, "int"),
     # prod_{s=1..t} body(s); the body is a separate graph of the same step variable
@@ -55,7 +55,7 @@ OPS = {
     # a per-config sequence computed on the host by a HostScan, read at the index operand
     "scan": (-1, "float"),
 }
-LIST_OPS = frozenset({"count_lt", "count_le", "take", "length", "prod_first"})
+LIST_OPS = frozenset({"count_lt", "count_le", "take", "length", "prod_first", "sum_first"})
 LEAVES = frozenset({"step", "param", "const", "table"})
 IDENTITY_VALUED = frozenset({"table", "scan"})   # nodes keyed by their value's identity
 
@@ -463,6 +463,12 @@ def prod_first(lst, k):
     """The product of a list parameter's first ``k`` entries (1 for ``k <= 0``; all of them
     for ``k`` past its length), multiplied in order: piecewise-constant scales."""
     return Expr("prod_first", (_list_arg(lst), const(k)))
+
+
+def sum_first(lst, k):
+    """The sum of a list parameter's first ``k`` entries (0 for ``k <= 0``; all of them for
+    ``k`` past its length), added in order: the start of cycle ``k`` from cycle lengths."""
+    return Expr("sum_first", (_list_arg(lst), const(k)))
 
 
 def _list_arg(lst):

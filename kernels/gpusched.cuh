@@ -102,6 +102,13 @@ GS_FN double gs_prod_first(const T* row, long long n, long long k) {
     return p;
 }
 
+template <typename T>
+GS_FN T gs_sum_first(const T* row, long long n, long long k) {
+    T s = 0;
+    for (long long i = 0; i < k && i < n; ++i) s += row[i];
+    return s;
+}
+
 // ---- Philox4x32-10: counter (c0..c3), key (k0, k1); returns the first two words
 GS_FN void gs_philox_w01(gs_u64 seed, gs_u64 counter, unsigned stream, gs_u64& w0, gs_u64& w1) {
     const gs_u64 M = 0xFFFFFFFFull;

@@ -85,7 +85,7 @@ def _apply(plan, node: E.Expr, args: list, env: _Env):
         x = args[0]
         return np.trunc(x).astype(np.int64) if np.asarray(x).dtype.kind == "f" else \
             np.asarray(x, dtype=np.int64)
-    if op in ("count_lt", "count_le", "take", "length", "prod_first"):
+    if op in ("count_lt", "count_le", "take", "length", "prod_first", "sum_first"):
         return _list_op(op, node, args, env)
     if op == "random_uniform":
         return rng.uniform(args[0], args[1], node.value)
@@ -102,9 +102,14 @@ def _list_op(op, node, args, env):
     values, lengths = env.bound.lists[node.args[0].value]
     if op == "length":
         return lengths
-    if op == "prod_first":    # running products of each row, 1 in front: index k reads k
-        ones = np.ones((values.shape[0], 1))
-        products = np.cumprod(np.concatenate([ones, values.astype(np.float64)], axis=1), axis=1)
+    if op in ("prod_first", "sum_first"):   # running products/sums, 1/0 in front: k reads k
+        if op == "prod_first":
+            products = np.cumprod(np.concatenate(
+                [np.ones((values.shape[0], 1)), values.astype(np.float64)], axis=1), axis=1)
+        else:
+            first = np.zeros((values.shape[0], 1), dtype=values.dtype)
+            body = np.where(np.arange(values.shape[1]) < lengths, values, 0)
+            products = np.cumsum(np.concatenate([first, body], axis=1), axis=1)
         k = np.clip(np.atleast_2d(np.asarray(args[1], dtype=np.int64)), 0, lengths)
         if products.shape[0] == 1:
             return products[0][k]

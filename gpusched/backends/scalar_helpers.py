@@ -75,6 +75,16 @@ def prod_first(values, row, n, k):
     return p
 
 
+def sum_first(values, row, n, k):
+    m = min(k, n)
+    if m <= 0:
+        return 0
+    s = values[row, 0]
+    for i in range(1, m):
+        s += values[row, i]
+    return s
+
+
 def philox_w01(seed, counter, stream):
     """The first two Philox4x32-10 words for key ``seed`` and counter ``(counter, stream, 0)``."""
     s = np.uint64(seed)
@@ -97,7 +107,7 @@ def random_below(n, seed, counter, stream):
 
 # Helpers in dependency order: a helper's globals are rebound to the compiled versions of
 # those before it, so the same source compiles for Numba's CPU and CUDA targets.
-ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "take", "prod_first",
+ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "take", "prod_first", "sum_first",
          "philox_w01", "random_uniform", "random_below")
 _compiled: dict = {}
 _lock = threading.Lock()

@@ -1,8 +1,9 @@
 """Drop-in twins of other libraries' schedules, with their names and parameter names.
 
-``gs.compat.torch``, ``gs.compat.d2l``, ``gs.compat.yolox``, ``gs.compat.warmboot`` and
-``gs.compat.multiscale``; each twin's docstring states its step mapping and what it does past
-the end. Submodules load on first use.
+``gs.compat.torch``, ``transformers``, ``timm``, ``optax``, ``keras``, ``deepspeed``,
+``mmengine``, ``fairseq`` and the seed originals ``d2l``, ``yolox``, ``warmboot``,
+``multiscale``; each twin's docstring states its step mapping and what it does past the end.
+``docs/schedules.md`` lists them all. Submodules load on first use.
 """
 
 import importlib

@@ -1,0 +1,148 @@
+"""Twins of Keras 3's ``keras.optimizers.schedules`` (every LearningRateSchedule class).
+
+Step mapping: the value at step ``t`` is ``schedule(t)``; the optimizer calls it with its
+``iterations`` counter, which starts at 0, so the ``t``-th update uses ``schedule(t)``. Keras
+computes in float32 (the dtype of ``initial_learning_rate``); the twins compute in float64 and
+agree with Keras to float32 rounding. Parameter names are Keras'.
+"""
+
+from __future__ import annotations
+
+from .. import expr as E
+from ..params import Check, Param
+from ..schedule import Schedule
+
+__all__ = ["ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
+           "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"]
+
+INIT = Param("initial_learning_rate", kind="float")
+
+
+def _f(name, default=None, **kw):
+    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
+
+
+def _p(*names):
+    return [E.param(n) for n in names]
+
+
+def _make(name, expr, params, values, doc, checks=()) -> Schedule:
+    return Schedule(expr, params, name=name,
+                    values={k: v for k, v in values.items() if v is not None},
+                    checks=checks, doc=doc)
+
+
+def _progress(t, D, staircase):
+    p = t / D
+    return E.floor(p) if staircase else p
+
+
+def ExponentialDecay(initial_learning_rate=None, decay_steps=None, decay_rate=None,
+                     staircase=False) -> Schedule:
+    """``initial * decay_rate ** (t / decay_steps)`` (``floor`` of the exponent with
+    ``staircase``); no begin, no clamp."""
+    init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
+    return _make("ExponentialDecay", init * rate ** _progress(E.step(), D, staircase),
+                 [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
+                 dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                      decay_rate=decay_rate), ExponentialDecay.__doc__)
+
+
+def PiecewiseConstantDecay(boundaries=None, values=None) -> Schedule:
+    """``values[#{b in boundaries : b < t}]``: a boundary step keeps the **old** value, the
+    next step switches (Keras' ``step <= b``)."""
+    expr = E.take(E.param("values"), E.count_lt(E.param("boundaries"), E.step())) + 0.0
+    check = Check(("values", "boundaries"), lambda values, boundaries:
+                  values[1] == boundaries[1] + 1,
+                  "values needs exactly one more entry than boundaries")
+    return _make("PiecewiseConstantDecay", expr,
+                 [Param("boundaries", kind="list", sorted_required=True),
+                  Param("values", kind="list")],
+                 dict(boundaries=None if boundaries is None else list(boundaries),
+                      values=None if values is None else list(values)),
+                 PiecewiseConstantDecay.__doc__, [check])
+
+
+def PolynomialDecay(initial_learning_rate=None, decay_steps=None, end_learning_rate=1e-4,
+                    power=1.0, cycle=False) -> Schedule:
+    """``(initial - end) (1 - p) ** power + end``: without ``cycle``, ``p = min(t, D) / D``;
+    with ``cycle``, ``p = t / (D ceil(t / D))`` (``D`` at ``t = 0``), which is not a sawtooth:
+    the horizon stretches, reaching ``end`` at each multiple of ``D`` (as Keras)."""
+    t = E.step()
+    init, D, end, pw, cyc = _p("initial_learning_rate", "decay_steps", "end_learning_rate",
+                               "power", "cycle")
+    stretched = D * E.where(t == 0, 1.0, E.ceil(t / D))
+    p = E.where(cyc == 1, t / stretched, E.minimum(E.to_float(t), D) / D)
+    return _make("PolynomialDecay", (init - end) * (1 - p) ** pw + end,
+                 [INIT, _f("decay_steps", gt=0), _f("end_learning_rate", 1e-4),
+                  _f("power", 1.0), Param("cycle", False, kind="choice", choices=(False, True))],
+                 dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                      end_learning_rate=end_learning_rate, power=power, cycle=bool(cycle)),
+                 PolynomialDecay.__doc__)
+
+
+def InverseTimeDecay(initial_learning_rate=None, decay_steps=None, decay_rate=None,
+                     staircase=False) -> Schedule:
+    """``initial / (1 + decay_rate * t / decay_steps)`` (``floor(t / decay_steps)`` with
+    ``staircase``)."""
+    init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
+    return _make("InverseTimeDecay", init / (1 + rate * _progress(E.step(), D, staircase)),
+                 [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
+                 dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                      decay_rate=decay_rate), InverseTimeDecay.__doc__)
+
+
+def CosineDecay(initial_learning_rate=None, decay_steps=None, alpha=0.0, name="CosineDecay",
+                warmup_target=None, warmup_steps=0) -> Schedule:
+    """Without ``warmup_target``: ``s = min(t, D)``, ``initial ((1 - alpha)(1 + cos(pi s / D))
+    / 2 + alpha)``. With it: ``s = min(t, D + W)``; ``s < W``: ``(target - initial) s / W +
+    initial``; else ``target ((1 - alpha)(1 + cos(pi (s - W) / D)) / 2 + alpha)``.
+    ``decay_steps`` **excludes** the warmup (optax's includes it)."""
+    t = E.step()
+    init, D, a = _p("initial_learning_rate", "decay_steps", "alpha")
+
+    def decay(step, peak):
+        return peak * ((1 - a) * (0.5 * (1.0 + E.cos(E.pi * (step / D)))) + a)
+
+    params = [INIT, _f("decay_steps", gt=0), _f("alpha", 0.0)]
+    values = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                  alpha=alpha)
+    if warmup_target is None:
+        expr = decay(E.minimum(E.to_float(t), D), init)
+    else:
+        target, W = _p("warmup_target", "warmup_steps")
+        s = E.minimum(E.to_float(t), D + W)
+        expr = E.where(s < W, (target - init) * (s / E.where(W > 0, W, 1.0)) + init,
+                       decay(s - W, target))
+        params += [_f("warmup_target"), _f("warmup_steps", 0.0, ge=0)]
+        values.update(warmup_target=warmup_target, warmup_steps=warmup_steps)
+    return _make("CosineDecay", expr, params, values, CosineDecay.__doc__)
+
+
+def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mul=2.0,
+                        m_mul=1.0, alpha=0.0, name="SGDRDecay") -> Schedule:
+    """SGDR: ``c = t / first_decay_steps``; cycle ``i`` (``floor(c)`` when ``t_mul == 1``,
+    else ``floor(log(1 - c (1 - t_mul)) / log(t_mul))``) and its fraction ``c' = (c - (1 -
+    t_mul^i) / (1 - t_mul)) / t_mul^i``::
+
+        f = initial ((1 - alpha) m_mul^i (1 + cos(pi c')) / 2 + alpha)
+
+    (the floor ``alpha initial`` is not scaled by ``m_mul``). Keras takes the log in float32;
+    the twin in float64, so at an exact restart step the two may fall in different cycles.
+    """
+    t = E.step()
+    init, T0, tm, mm, a = _p("initial_learning_rate", "first_decay_steps", "t_mul",
+                             "m_mul", "alpha")
+    c = t / T0
+    m = E.where(tm == 1.0, 2.0, tm)
+    i_geo = E.floor(E.log(1.0 - c * (1.0 - m)) / E.log(m))
+    frac_geo = (c - (1.0 - m ** i_geo) / (1.0 - m)) / m ** i_geo
+    i = E.where(tm == 1.0, E.floor(c), i_geo)
+    frac = E.where(tm == 1.0, c - E.floor(c), frac_geo)
+    cosine = 0.5 * mm ** i * (1.0 + E.cos(E.pi * frac))
+    return _make("CosineDecayRestarts", init * ((1 - a) * cosine + a),
+                 [INIT, _f("first_decay_steps", gt=0), _f("t_mul", 2.0, gt=0),
+                  _f("m_mul", 1.0), _f("alpha", 0.0)],
+                 dict(initial_learning_rate=initial_learning_rate,
+                      first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul,
+                      alpha=alpha), CosineDecayRestarts.__doc__)

@@ -1,0 +1,118 @@
+"""Regenerate ``values.json`` by running every case of ``cases.py`` in the real library.
+
+Run in a throwaway environment holding torch, timm (its scheduler package only: timm's
+top-level import needs torchvision, so this loads ``timm.scheduler`` alone), keras (numpy
+backend), deepspeed (``runtime/lr_schedules.py`` alone: it needs ``deepspeed.utils.logger``,
+given a stand-in) and mmengine(-lite)::
+
+    KERAS_BACKEND=numpy python tests/reference/generate.py \\
+        --timm <dir holding timm/> --deepspeed <deepspeed source dir>
+
+Versions used for the committed file: see its "versions" entry.
+"""
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import sys
+import types
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from cases import CASES  # noqa: E402
+
+
+def load_timm(root):
+    pkg = types.ModuleType("timm")
+    pkg.__path__ = [str(Path(root) / "timm")]
+    sys.modules["timm"] = pkg
+    import timm.scheduler
+    return timm.scheduler
+
+
+def load_deepspeed(root):
+    ds = types.ModuleType("deepspeed")
+    ds.__path__ = []
+    utils = types.ModuleType("deepspeed.utils")
+    utils.logger = logging.getLogger("deepspeed")
+    sys.modules.update({"deepspeed": ds, "deepspeed.utils": utils})
+    path = Path(root) / "deepspeed" / "runtime" / "lr_schedules.py"
+    spec = importlib.util.spec_from_file_location("ds_lr_schedules", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    version = (Path(root) / "version.txt")
+    return mod, version.read_text().strip() if version.exists() else "unknown"
+
+
+def optimizer(torch, lr):
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    return torch.optim.SGD([p], lr=lr, momentum=0.9)
+
+
+def run_timm(mod, torch, name, kw, lr, n):
+    opt = optimizer(torch, lr)
+    sched = getattr(mod, name)(opt, **kw)
+    out = []
+    for t in range(n):
+        sched.step(t)
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+def run_keras(keras, name, kw, n):
+    sched = getattr(keras.optimizers.schedules, name)(**kw)
+    return [float(sched(t)) for t in range(n)]
+
+
+def run_stepped(torch, make, lr, n, before=None):
+    opt = optimizer(torch, 0.1 if lr is None else lr)
+    sched = make(opt)
+    out = [opt.param_groups[0]["lr"]]
+    for _ in range(n - 1):
+        opt.step()
+        sched.step()
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--timm", required=True, help="a directory holding the timm package")
+    ap.add_argument("--deepspeed", required=True, help="deepspeed's source directory")
+    ap.add_argument("--out", default=str(HERE / "values.json"))
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    import torch
+    import keras
+    import mmengine
+    import mmengine.optim.scheduler as mm
+    timm = load_timm(args.timm)
+    ds, ds_version = load_deepspeed(args.deepspeed)
+    timm_version = (Path(args.timm) / "timm" / "version.py").read_text().split("'")[1]
+    results = []
+    for lib, name, kw, lr, n in CASES:
+        if lib == "timm":
+            vals = run_timm(timm, torch, name, kw, lr, n)
+        elif lib == "keras":
+            vals = run_keras(keras, name, kw, n)
+        elif lib == "deepspeed":
+            vals = run_stepped(torch, lambda o: getattr(ds, name)(o, **kw), lr, n)
+        else:
+            vals = run_stepped(torch, lambda o: getattr(mm, name)(o, **kw), lr, n)
+        results.append({"library": lib, "name": name, "kwargs": kw, "base_lr": lr,
+                        "values": vals})
+    versions = {"torch": torch.__version__, "timm": timm_version, "keras": keras.__version__,
+                "keras_backend": keras.backend.backend(), "deepspeed": ds_version,
+                "mmengine": mmengine.__version__}
+    Path(args.out).write_text(json.dumps({"versions": versions, "cases": results}, indent=1)
+                              + "\n")
+    print(f"wrote {len(results)} cases to {args.out}: {versions}")
+
+
+if __name__ == "__main__":
+    main()
