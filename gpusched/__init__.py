@@ -10,16 +10,17 @@
 from .api import evaluate, reduce
 from .expr import (ceil, clip, cos, count_le, count_lt, cumprod, e, exp, expm1, floor, length,
                    log, log1p, logical_and, logical_not, logical_or, maximum, minimum, pi,
-                   random_below, random_uniform, sin, sqrt, take, tanh, to_float, to_int, where,
+                   prod_first, random_below, random_uniform, sin, sqrt, sum_first, take, tanh,
+                   to_float, to_int, where,
                    TracerBoolError, TracerConversionError)
 from .grid import Grid, grid, trials
 from .interop import to_jax, to_numpy, to_torch
 from . import api, backends, expr
 from .params import Check, Param
 from .schedule import Schedule, schedule
-from .blocks import (constant, cosine, exponential, join, linear, piecewise_constant,
-                     polynomial, warmup)
-from . import compat
+from .blocks import (constant, cosine, cosine_restarts, exponential, join, linear,
+                     piecewise_constant, polynomial, tri_stage, warmup)
+from . import compat, metric
 
 __version__ = "0.1.0"
 
@@ -33,9 +34,9 @@ def __getattr__(name):
 __all__ = [
     "evaluate", "reduce", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
-    "warmup", "compat",
+    "warmup", "cosine_restarts", "tri_stage", "compat", "metric",
     "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
-    "logical_not", "count_lt", "count_le", "take", "length", "cumprod", "random_uniform",
+    "logical_not", "count_lt", "count_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
     "random_below", "pi", "e", "to_numpy", "to_torch", "to_jax", "TracerBoolError", "TracerConversionError", "__version__",
 ]

@@ -15,7 +15,7 @@ from .params import REQUIRED, Check, Param
 from .schedule import Schedule
 
 __all__ = ["constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant",
-           "join", "warmup"]
+           "join", "warmup", "cosine_restarts", "tri_stage"]
 
 
 def _block(name, fn, specs, given, checks=(), **options) -> Schedule:
@@ -153,3 +153,29 @@ def warmup(schedule: Schedule, warmup_steps=None, warmup_init=0.0) -> Schedule:
                          E.param("warmup_init"))
     return Schedule(expr, specs.values(), name=f"warmup_{schedule.name}", values=values,
                     checks=schedule.checks, doc=curves.warmup.__doc__)
+
+
+def cosine_restarts(init_value=None, periods=None, weights=None, end_value=0.0) -> Schedule:
+    """Cosine cycles of explicit lengths ``periods[k]``, cycle ``k`` restarting at ``init *
+    weights[k]`` and falling to ``end_value`` (MMEngine's restart periods with weights, every
+    length and weight sweepable as per-config lists); holds after the last cycle."""
+    specs = [_f("init_value"), Param("periods", kind="list", gt=0),
+             Param("weights", kind="list"), _f("end_value", 0.0)]
+    same = Check(("periods", "weights"), lambda periods, weights: periods[1] == weights[1],
+                 "periods and weights need the same length")
+    return _block("cosine_restarts", curves.cosine_restarts, specs,
+                  dict(init_value=init_value,
+                       periods=None if periods is None else list(periods),
+                       weights=None if weights is None else list(weights),
+                       end_value=end_value), checks=[same])
+
+
+def tri_stage(peak=None, warmup_steps=None, hold_steps=None, decay_steps=None,
+              init_lr_scale=0.01, final_lr_scale=0.01) -> Schedule:
+    """fairseq's warmup-hold-exponential-decay: linear from ``peak * init_lr_scale`` over
+    ``warmup_steps``, ``peak`` for ``hold_steps``, ``peak * final_lr_scale ** (s / D)`` over
+    ``decay_steps``, then ``peak * final_lr_scale``."""
+    return _block("tri_stage", curves.tri_stage,
+                  [_f("peak"), _i("warmup_steps", ge=0), _i("hold_steps", ge=0),
+                   _i("decay_steps", gt=0), _f("init_lr_scale", 0.01, gt=0),
+                   _f("final_lr_scale", 0.01, gt=0)], dict(locals()))

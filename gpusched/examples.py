@@ -78,7 +78,36 @@ def check_catalog() -> list:
         ("lambda random uniform", schedule(
             lambda t, seed: E.random_uniform(seed, t, 3) * 0.01 + 0.001), grid(seed=[0, 9])),
     ]
+    small += _twin_catalog()
     return small
+
+
+def _twin_catalog() -> list:
+    """Twins that use the rarer operations: list products and sums, exact and float-log
+    restart cycles, host scans (reduce on plateau), choice and flag parameters."""
+    from . import compat
+    rng = np.random.default_rng(0)
+    loss = [list(np.cumsum(rng.normal(-0.01, 0.1, 12400)) + 3) for _ in range(2)]   # > 12345
+    return [
+        ("torch.OneCycleLR", compat.torch.OneCycleLR(max_lr=0.1),
+         grid(total_steps=[500, 3000], three_phase=[False, True],
+              anneal_strategy=["cos", "linear"])),
+        ("torch.CosineAnnealingWarmRestarts", compat.torch.CosineAnnealingWarmRestarts(
+            base_lr=0.1), grid(T_0=[1, 7], T_mult=[1, 3])),
+        ("torch.ReduceLROnPlateau", compat.torch.ReduceLROnPlateau(base_lr=0.1),
+         _trials(metrics=loss, patience=[3, 10], mode=["min", "max"])),
+        ("optax.piecewise_interpolate_schedule",
+         compat.optax.piecewise_interpolate_schedule(init_value=1.0),
+         _trials(interpolate_type=["linear", "cosine"], boundaries=[[100, 900], [50]],
+                 scales=[[0.5, 0.1], [2.0]])),
+        ("timm.CosineLRScheduler", compat.timm.CosineLRScheduler(base_lr=0.1, cycle_limit=20),
+         grid(t_initial=[1, 50], cycle_mul=[1.0, 3.0], warmup_t=[0, 5])),
+        ("mmengine.CosineRestartLR", compat.mmengine.CosineRestartLR(base_lr=0.1, eta_min=1e-4),
+         _trials(periods=[[100, 300, 900], [700]], restart_weights=[[1, .5, .25], [1]])),
+        ("deepspeed.OneCycle", compat.deepspeed.OneCycle(0.01, 0.1, decay_lr_rate=0.5,
+                                                          decay_step_size=100),
+         grid(cycle_first_step_size=[200, 600], cycle_first_stair_count=[0, 4])),
+    ]
 
 
 def _subset(g, idx):

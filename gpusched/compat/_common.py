@@ -38,3 +38,24 @@ def user_function(fn, at: E.Expr, what: str):
     if at.op == "step":
         return table, []
     raise TypeError(f"{what} could not be traced")
+
+
+def float_param(name, default=REQUIRED, **domain) -> Param:
+    return Param(name, default=REQUIRED if default is None else default, kind="float", **domain)
+
+
+def int_param(name, default=REQUIRED, **domain) -> Param:
+    return Param(name, default=REQUIRED if default is None else default, kind="int", **domain)
+
+
+def param_exprs(*names) -> list:
+    """The traced parameters ``names``, in order."""
+    return [E.param(n) for n in names]
+
+
+def twin(name, expr, params, values, doc, checks=()):
+    """A twin's Schedule; ``values`` left at None are not fixed (they come from the grid)."""
+    from ..schedule import Schedule
+    return Schedule(expr, params, name=name,
+                    values={k: v for k, v in values.items() if v is not None},
+                    checks=checks, doc=doc)

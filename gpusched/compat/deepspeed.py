@@ -12,29 +12,11 @@ from __future__ import annotations
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR
+from ._common import BASE_LR, float_param as _f, int_param as _i, param_exprs as _p, twin as _make
 
 __all__ = ["LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "WarmupCosineLR"]
 
 WARMUP_TYPES = ("log", "linear")
-
-
-def _f(name, default=None, **kw):
-    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
-
-
-def _i(name, default=None, **kw):
-    return Param(name, kind="int", **({} if default is None else {"default": default}), **kw)
-
-
-def _p(*names):
-    return [E.param(n) for n in names]
-
-
-def _make(name, expr, params, values, doc, checks=()) -> Schedule:
-    return Schedule(expr, params, name=name,
-                    values={k: v for k, v in values.items() if v is not None},
-                    checks=checks, doc=doc)
 
 
 def _iteration():

@@ -11,25 +11,12 @@ from __future__ import annotations
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
+from ._common import float_param as _f, param_exprs as _p, twin as _make
 
 __all__ = ["ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
            "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"]
 
 INIT = Param("initial_learning_rate", kind="float")
-
-
-def _f(name, default=None, **kw):
-    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
-
-
-def _p(*names):
-    return [E.param(n) for n in names]
-
-
-def _make(name, expr, params, values, doc, checks=()) -> Schedule:
-    return Schedule(expr, params, name=name,
-                    values={k: v for k, v in values.items() if v is not None},
-                    checks=checks, doc=doc)
 
 
 def _progress(t, D, staircase):

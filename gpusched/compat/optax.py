@@ -18,6 +18,7 @@ from .. import expr as E
 from ..blocks import join as _join
 from ..params import Check, Param
 from ..schedule import Schedule
+from ._common import float_param as _f, int_param as _i, param_exprs as _p, twin as _make
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",
@@ -25,24 +26,6 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "cosine_onecycle_schedule", "warmup_constant_schedule",
            "warmup_cosine_decay_schedule", "warmup_exponential_decay_schedule",
            "sgdr_schedule", "join_schedules"]
-
-
-def _f(name, default=None, **kw):
-    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
-
-
-def _i(name, default=None, **kw):
-    return Param(name, kind="int", **({} if default is None else {"default": default}), **kw)
-
-
-def _make(name, expr, params, values, doc, checks=()) -> Schedule:
-    return Schedule(expr, params, name=name,
-                    values={k: v for k, v in values.items() if v is not None},
-                    checks=checks, doc=doc)
-
-
-def _p(*names):
-    return [E.param(n) for n in names]
 
 
 def constant_schedule(value=None) -> Schedule:

@@ -20,24 +20,12 @@ from .. import curves
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, user_function
+from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p
 
 __all__ = ["CosineLRScheduler", "PolyLRScheduler", "TanhLRScheduler", "StepLRScheduler",
            "MultiStepLRScheduler", "WSDLRScheduler"]
 
 FLAG = (False, True)
-
-
-def _f(name, default=None, **kw):
-    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
-
-
-def _i(name, default=None, **kw):
-    return Param(name, kind="int", **({} if default is None else {"default": default}), **kw)
-
-
-def _p(*names):
-    return [E.param(n) for n in names]
 
 
 def _warmup_params(prefix_default):

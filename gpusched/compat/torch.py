@@ -18,7 +18,7 @@ from .. import metric
 from ..blocks import _merge
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, user_function
+from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
@@ -34,21 +34,9 @@ def _values(**given):
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _f(name, default=None, **kw):
-    return Param(name, kind="float", **({} if default is None else {"default": default}), **kw)
-
-
-def _i(name, default=None, **kw):
-    return Param(name, kind="int", **({} if default is None else {"default": default}), **kw)
-
-
 def _twin(name, expr, params, values, doc, checks=()) -> Schedule:
     return Schedule(expr, [BASE_LR, *params], name=name, values=_values(**values),
                     checks=checks, doc=doc)
-
-
-def _p(*names):
-    return [E.param(n) for n in names]
 
 
 def LambdaLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
