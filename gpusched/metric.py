@@ -147,6 +147,19 @@ def _greedy_table(top, metrics, base_lr, mode, factor, patience, threshold, thre
     return out
 
 
+def _shifted_plateau_table(top, metrics, shift, **kw):
+    """The plateau rule started ``shift`` metrics late (per config): row ``c`` runs on
+    ``metrics[c, shift_c:]`` (timm's PlateauLRScheduler consumes no metric during warmup)."""
+    values, lengths = metrics
+    values = np.asarray(values, dtype=np.float64)
+    shift = np.asarray(shift, dtype=np.int64)
+    rows = max(values.shape[0], shift.shape[0])
+    idx = np.arange(values.shape[1])[None, :] + np.broadcast_to(shift, (rows, 1))
+    idx = np.minimum(idx, values.shape[1] - 1)
+    moved = np.take_along_axis(np.broadcast_to(values, (rows, values.shape[1])), idx, axis=1)
+    return _plateau_table(top, (moved, np.broadcast_to(lengths, (rows, 1)) - shift), **kw)
+
+
 PLATEAU = E.HostScan(_plateau_table, "reduce_on_plateau", list_args=("metrics",),
                      needs="metrics")
 GREEDY = E.HostScan(_greedy_table, "greedy", list_args=("metrics",), needs="metrics")
@@ -238,3 +251,17 @@ def greedy(metrics=None, mode="min", factor=0.95, patience=10, threshold=1e-6,
     checks = [Check(("min_lr", "max_lr"), lambda min_lr, max_lr: min_lr <= max_lr,
                     "min_lr must be <= max_lr")]
     return _schedule(GREEDY, name, specs, values, checks, doc or greedy.__doc__)
+
+
+def _timm_plateau_table(top, metrics, warmup_t, base_lr, mode, decay_rate, patience_t,
+                        threshold, threshold_mode, cooldown_t, lr_min, eps):
+    """timm's PlateauLRScheduler after its warmup: the torch rule from ``base_lr`` on the
+    metrics from ``warmup_t`` on (index ``k`` = the lr after ``k`` of them)."""
+    return _shifted_plateau_table(top, metrics, warmup_t, base_lr=base_lr, mode=mode,
+                                  factor=decay_rate, patience=patience_t, threshold=threshold,
+                                  threshold_mode=threshold_mode, cooldown=cooldown_t,
+                                  min_lr=lr_min, eps=eps)
+
+
+SHIFTED_PLATEAU_TIMM = E.HostScan(_timm_plateau_table, "timm_plateau", list_args=("metrics",),
+                                  needs="metrics")

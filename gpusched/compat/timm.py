@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from .. import curves
 from .. import expr as E
+from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p
 
 __all__ = ["CosineLRScheduler", "PolyLRScheduler", "TanhLRScheduler", "StepLRScheduler",
-           "MultiStepLRScheduler", "WSDLRScheduler"]
+           "MultiStepLRScheduler", "WSDLRScheduler", "PlateauLRScheduler"]
 
 FLAG = (False, True)
 
@@ -266,3 +267,41 @@ def WSDLRScheduler(t_initial=None, decay_t=None, lr_min=0.0, stable_fn="constant
                   base_lr=base_lr, **decay_value)
     return _finish("WSDLRScheduler", value, params, values, WSDLRScheduler.__doc__,
                    _noise(noise_range_t, noise_pct, noise_std, noise_seed), checks)
+
+
+def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e-4,
+                       cooldown_t=0, warmup_t=0, warmup_lr_init=0.0, lr_min=0.0, mode="max", *,
+                       base_lr=None) -> Schedule:
+    """torch's ReduceLROnPlateau (``factor = decay_rate``, ``patience = patience_t``,
+    ``cooldown = cooldown_t``, ``min_lr = lr_min``, relative threshold; note timm's default
+    ``mode="max"``) after a linear warmup. Step mapping: timm's training loop calls
+    ``step(epoch + 1, metric)`` after each epoch, so epoch ``t`` uses the lr after
+    ``step(t, metrics[t - 1])`` (``f(0)`` is the constructor's lr)::
+
+        f(t) = warmup_lr_init + t (base_lr - warmup_lr_init) / warmup_t     t <= warmup_t
+             = P(t - warmup_t)                                              after
+
+    where ``P`` is the plateau rule from ``base_lr`` on ``metrics[warmup_t:]`` (no metric
+    reaches it during warmup). With ``warmup_t = 0``, ``f(0) = base_lr``. Noise is not
+    supported here (timm deprecates this scheduler).
+    """
+    t = E.step()
+    b, W, w0 = _p("base_lr", "warmup_t", "warmup_lr_init")
+    names = ["metrics", "warmup_t", "base_lr", "mode", "decay_rate", "patience_t", "threshold",
+             "threshold_mode", "cooldown_t", "lr_min", "eps"]
+    scan = E.host_scan(metric.SHIFTED_PLATEAU_TIMM, t - W, names)
+    ramp = w0 + t * ((b - w0) / E.maximum(W, 1))
+    value = E.where(W == 0, E.where(t == 0, b + 0.0, scan),
+                    E.where(t <= W, ramp, scan))
+    params = [metric.METRICS, Param("decay_rate", 0.1, kind="float", ge=0, lt=1),
+              _i("patience_t", 10, ge=0), _f("threshold", 1e-4, ge=0),
+              _i("cooldown_t", 0, ge=0), _i("warmup_t", 0, ge=0), _f("warmup_lr_init", 0.0),
+              _f("lr_min", 0.0, ge=0),
+              Param("mode", "max", kind="choice", choices=metric.MODES),
+              Param("threshold_mode", "rel", kind="choice", choices=metric.THRESHOLD_MODES),
+              _f("eps", 1e-8, ge=0)]
+    values = dict(metrics=None if metrics is None else [float(x) for x in metrics],
+                  decay_rate=decay_rate, patience_t=patience_t, threshold=threshold,
+                  cooldown_t=cooldown_t, warmup_t=warmup_t, warmup_lr_init=warmup_lr_init,
+                  lr_min=lr_min, mode=mode, base_lr=base_lr)
+    return _finish("PlateauLRScheduler", value, params, values, PlateauLRScheduler.__doc__)

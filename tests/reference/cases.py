@@ -5,7 +5,11 @@ and writes ``values.json``; ``tests/test_reference_parity.py`` compares the twin
 A case: (library, class name, keyword arguments, base_lr or None, number of steps).
 """
 
+import numpy as np
+
 N = 140
+# a validation metric that improves, stalls and recovers (for the plateau scheduler)
+METRIC = [float(x) for x in 2 + np.cumsum(np.random.default_rng(7).normal(-0.01, 0.08, N))]
 
 CASES = [
     # timm: warmup prefix and overlay, restarts with the float-log cycle index (T0=1, m=3 is
@@ -42,6 +46,10 @@ CASES = [
     ("timm", "WSDLRScheduler", dict(t_initial=90, decay_t=60, decay_fn="power",
                                     decay_power=2.0, warmup_t=5, lr_min=1e-3), 0.1, N),
     ("timm", "WSDLRScheduler", dict(t_initial=90, decay_t=60, decay_fn="linear"), 0.1, N),
+    ("timm", "PlateauLRScheduler", dict(metrics=METRIC, patience_t=3, decay_rate=0.5,
+                                        mode="min", warmup_t=5, warmup_lr_init=1e-3), 0.1, N),
+    ("timm", "PlateauLRScheduler", dict(metrics=METRIC, patience_t=2, cooldown_t=2,
+                                        lr_min=1e-3), 0.1, N),
     # keras (float32)
     ("keras", "ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=10,
                                        decay_rate=0.9), None, N),

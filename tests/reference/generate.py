@@ -55,7 +55,15 @@ def optimizer(torch, lr):
 
 def run_timm(mod, torch, name, kw, lr, n):
     opt = optimizer(torch, lr)
+    kw = dict(kw)
+    metrics = kw.pop("metrics", None)
     sched = getattr(mod, name)(opt, **kw)
+    if metrics is not None:     # timm's train loop: step(epoch + 1, metric) after each epoch
+        out = [opt.param_groups[0]["lr"]]
+        for e in range(1, n):
+            sched.step(e, metrics[e - 1])
+            out.append(opt.param_groups[0]["lr"])
+        return out
     out = []
     for t in range(n):
         sched.step(t)
