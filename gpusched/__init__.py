@@ -18,8 +18,8 @@ from .interop import to_jax, to_numpy, to_torch
 from . import api, backends, expr
 from .params import Check, Param
 from .schedule import Schedule, schedule
-from .blocks import (constant, cosine, cosine_restarts, exponential, join, linear,
-                     piecewise_constant, polynomial, tri_stage, warmup)
+from .blocks import (constant, cosine, cosine_restarts, exponential, join, linear, log_warmup,
+                     lr_range_test, piecewise_constant, polynomial, tri_stage, warmup)
 from . import compat, metric
 
 __version__ = "0.1.0"
@@ -34,7 +34,7 @@ def __getattr__(name):
 __all__ = [
     "evaluate", "reduce", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
-    "warmup", "cosine_restarts", "tri_stage", "compat", "metric",
+    "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",
     "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",

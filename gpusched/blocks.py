@@ -15,7 +15,7 @@ from .params import REQUIRED, Check, Param
 from .schedule import Schedule
 
 __all__ = ["constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant",
-           "join", "warmup", "cosine_restarts", "tri_stage"]
+           "join", "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test"]
 
 
 def _block(name, fn, specs, given, checks=(), **options) -> Schedule:
@@ -179,3 +179,21 @@ def tri_stage(peak=None, warmup_steps=None, hold_steps=None, decay_steps=None,
                   [_f("peak"), _i("warmup_steps", ge=0), _i("hold_steps", ge=0),
                    _i("decay_steps", gt=0), _f("init_lr_scale", 0.01, gt=0),
                    _f("final_lr_scale", 0.01, gt=0)], dict(locals()))
+
+
+def log_warmup(init_value=None, peak_value=None, warmup_steps=None) -> Schedule:
+    """Logarithmic warmup (DeepSpeed's ``warmup_type="log"``): ``init + (peak - init) log(t +
+    1) / log(W)`` for ``t < W``, ``peak`` after. Join it in front of a decay with ``gs.join``."""
+    return _block("log_warmup", curves.log_warmup,
+                  [_f("init_value"), _f("peak_value"), _i("warmup_steps", gt=1)],
+                  dict(locals()))
+
+
+def lr_range_test(min_lr=None, step_size=None, step_rate=1.0, staircase=False) -> Schedule:
+    """LR range test (DeepSpeed's): ``min_lr (1 + step_rate t / step_size)``, the fraction
+    floored with ``staircase``; it keeps increasing."""
+    return _block("lr_range_test", curves.lr_range_test,
+                  [_f("min_lr"), _i("step_size", gt=0), _f("step_rate", 1.0),
+                   Param("staircase", False, kind="choice", choices=(False, True))],
+                  dict(min_lr=min_lr, step_size=step_size, step_rate=step_rate,
+                       staircase=bool(staircase)))

@@ -15,7 +15,7 @@ __all__ = ["entries", "markdown"]
 SECTIONS = [
     ("gpusched", "Core vocabulary (exact, documented; the twins are built from it)",
      ("constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
-      "warmup", "cosine_restarts", "tri_stage")),
+      "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test")),
     ("gpusched.metric", "Metric-driven schedules (scans over a metric series)",
      ("reduce_on_plateau", "greedy")),
     ("gpusched.compat.torch", "torch.optim.lr_scheduler", None),

@@ -104,8 +104,9 @@ def live_nodes(plan: Plan, stop) -> set:
         if id(n) in live:
             continue
         live.add(id(n))
-        if id(n) not in stop and n.op != "cumprod":
-            todo.extend(n.args[:1] if n.op == "scan" else n.args)
+        if id(n) not in stop:   # host sequences: only their index is computed here
+            todo.extend(n.args[1:2] if n.op == "cumprod" else
+                        n.args[:1] if n.op == "scan" else n.args)
     return live
 
 
@@ -206,7 +207,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None)
             out.append(f"{v} = tab{tables[id(n)]}[j]")
         elif op in HOST_SEQUENCES:
             q = cumprods[id(n)]
-            at = "t" if op == "cumprod" else a[0]
+            at = a[1] if op == "cumprod" else a[0]
             out.append(f"{v} = cp{q}[rc{q}, min(max({at}, 0), cp{q}.shape[1] - 1)]")
         else:
             raise NotImplementedError(f"python codegen: {op}")
@@ -279,7 +280,7 @@ def c_function(plan: Plan, layout: Layout, name: str) -> str:
             e = f"tab{tables[id(n)]}"
         elif op in HOST_SEQUENCES:
             q = cumprods[id(n)]
-            at = "t" if op == "cumprod" else a[0]
+            at = a[1] if op == "cumprod" else a[0]
             e = f"cp{q}[gs_clamp_i64((long long)({at}), 0LL, w{q} - 1)]"
         else:
             raise NotImplementedError(f"C codegen: {op}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from .expr import (clip, const, count_le, cos, exp, floor, log, maximum, minimum, pi, sum_first,
                    take, to_int, where)
 
-__all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
+__all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "log_fraction",
+           "log_warmup", "lr_range_test", "constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
            "piecewise_constant", "join", "warmup"]
 
 
@@ -189,3 +190,24 @@ def tri_stage(t, peak, warmup_steps, hold_steps, decay_steps, init_lr_scale, fin
     return where(t < warmup_steps, init + (peak - init) / maximum(warmup_steps, 1) * t,
                  where(s < hold_steps, peak + 0.0,
                        where(d <= decay_steps, peak * exp(-k * d), peak * final_lr_scale)))
+
+
+def log_fraction(t, warmup_steps):
+    """DeepSpeed's log warmup fraction ``log(t + 1) / log(W)`` as ``(1 / log(W)) *
+    log(t + 1)``: 0 at ``t = 0``, 1 at ``t = W - 1`` (negative ``t`` counts as 0)."""
+    return (1.0 / log(warmup_steps * 1.0)) * log(maximum(t, 0) + 1.0)
+
+
+def log_warmup(t, init_value, peak_value, warmup_steps):
+    """Logarithmic warmup: ``init + (peak - init) log(t + 1) / log(W)`` for ``t < W``, then
+    ``peak`` (fast at first, reaching ``peak`` at ``t = W - 1``)."""
+    g = where(t < warmup_steps, log_fraction(t, warmup_steps), 1.0)
+    return init_value + (peak_value - init_value) * g
+
+
+def lr_range_test(t, min_lr, step_size, step_rate, staircase=0):
+    """LR range test (increasing): ``min_lr (1 + step_rate x)`` with ``x = t / step_size``,
+    ``floor``-ed when ``staircase`` is 1."""
+    x = (t * 1.0) / step_size
+    x = where(staircase == 1, floor(x), x)
+    return min_lr * (1 + step_rate * x)

@@ -51,7 +51,7 @@ OPS = {
     # counter-based randomness: (seed, counter) with a constant stream number in `value`
     "random_uniform": (2, "float"), "random_below": (3, "int"),
     # prod_{s=1..t} body(s); the body is a separate graph of the same step variable
-    "cumprod": (1, "float"),
+    "cumprod": (2, "float"),
     # a per-config sequence computed on the host by a HostScan, read at the index operand
     "scan": (-1, "float"),
 }
@@ -130,7 +130,7 @@ class Expr:
             elif self.op == "table":
                 d = frozenset({"step"})
             elif self.op == "cumprod":
-                d = self.args[0].deps | {"step"}
+                d = self.args[0].deps | self.args[1].deps | {"step"}
             elif self.op == "scan":
                 d = frozenset().union(*(a.deps for a in self.args)) | {"step"}
             else:
@@ -484,7 +484,7 @@ def cumprod(body_fn):
     ``body_fn`` maps a traced step to a factor; it is traced once.
     """
     body = const(body_fn(step()))
-    return Expr("cumprod", (body,))
+    return Expr("cumprod", (body, step()))
 
 
 def random_uniform(seed, counter, stream: int = 0):
@@ -545,10 +545,10 @@ def topological(root: Expr) -> list[Expr]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        if node.op != "cumprod":
-            for a in reversed(node.args):
-                if id(a) not in seen:
-                    stack.append((a, False))
+        # a cumprod's body (its first operand) is a graph of its own step; its index is not
+        for a in reversed(node.args[1:] if node.op == "cumprod" else node.args):
+            if id(a) not in seen:
+                stack.append((a, False))
     return order
 
 
@@ -579,7 +579,7 @@ def substitute(root: Expr, mapping: dict) -> Expr:
         if node.op in LEAVES:
             out = node if (in_body and node.op == "step") else mapping.get(node, node)
         elif node.op == "cumprod":
-            out = Expr("cumprod", (sub(node.args[0], True),))
+            out = Expr("cumprod", (sub(node.args[0], True), sub(node.args[1], in_body)))
         elif node.op == "scan":   # renames reach its parameters; values are bound later
             reads = [mapping.get(a, a) for a in node.args[1:]]
             reads = [r if r.op == "param" else a for r, a in zip(reads, node.args[1:])]
@@ -619,7 +619,7 @@ def to_text(root: Expr) -> str:
         elif n.op == "neg":
             s = f"(-{memo[id(n.args[0])]})"
         elif n.op == "cumprod":
-            s = f"cumprod(s -> {to_text(n.args[0])})"
+            s = f"cumprod(s -> {to_text(n.args[0])})[{memo[id(n.args[1])]}]"
         elif n.op == "scan":
             s = f"{n.value.name}[{memo[id(n.args[0])]}]"
         else:

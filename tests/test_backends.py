@@ -19,7 +19,7 @@ CATALOG = check_catalog()
 
 
 def steps_for(sched):
-    big = any(n.op == "cumprod" for n in gs.expr.all_nodes(sched.expr))
+    big = any(n.op in ("cumprod", "scan") for n in gs.expr.all_nodes(sched.expr))
     return STEPS[STEPS < 10 ** 5] if big else STEPS
 
 

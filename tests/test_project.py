@@ -26,7 +26,8 @@ def test_readme_python_examples_run():
     ns = {}
     for block in readme_blocks("python"):
         exec(compile(block, "README.md", "exec"), ns)   # noqa: S102 - our own documentation
-    assert ns["lr"].shape == (6, 1000)                  # the last example's table
+    assert ns["lr"].shape == (4, 1000)                  # the last example's table
+    assert (ns["lr"][:, 0] < ns["lr"].max(axis=1)).all()      # OneCycleLR warms up
 
 
 def test_import_does_not_pull_optional_dependencies():

@@ -107,6 +107,5 @@ def _ancestors(plan, nodes) -> set:
         if id(n) in out:
             continue
         out.add(id(n))
-        if n.op != "cumprod":
-            todo.extend(n.args)
+        todo.extend(n.args[1:] if n.op == "cumprod" else n.args)
     return out

@@ -155,7 +155,7 @@ def run(plan, nodes, values: dict, env: _Env, keep=()) -> dict:
         elif op == "table":
             v = n.value.values(env.steps.ravel(), env.memo.setdefault(id(n.value), {}))[None, :]
         elif op == "cumprod":
-            v = _cumprod(plan, n, env)
+            v = _cumprod(plan, n, values[id(n.args[1])], env)
         elif op == "scan":
             v = _scan(n, values[id(n.args[0])], env)
         else:
@@ -193,7 +193,7 @@ def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.nda
     return table
 
 
-def _cumprod(plan, node, env: _Env):
+def _cumprod(plan, node, index, env: _Env):
     """Gather the running product at the chunk's steps; the table is cached for the
     evaluation (per config chunk when the body depends on per-config parameters)."""
     sub = plan.subplans[id(node)]
@@ -203,7 +203,12 @@ def _cumprod(plan, node, env: _Env):
     if cached is None or cached[0] != tag:
         cached = (tag, cumprod_table(plan, node, env.bound, top, env.c0, env.memo))
         env.memo[("cumprod", id(node))] = cached
-    return cached[1][:, np.clip(env.steps[0], 0, top)]
+    table = cached[1]
+    idx = np.clip(np.asarray(index, dtype=np.int64), 0, top)
+    if table.shape[0] == 1:
+        return table[0][idx]
+    idx = np.atleast_2d(idx)
+    return np.take_along_axis(table, np.broadcast_to(idx, (table.shape[0], idx.shape[1])), 1)
 
 
 def scan_table(node, bound, top: int) -> np.ndarray:

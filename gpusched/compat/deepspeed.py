@@ -9,6 +9,7 @@ constructor writes ``g(-1)`` and the engine steps the scheduler after each optim
 
 from __future__ import annotations
 
+from .. import curves
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
@@ -28,12 +29,10 @@ def LRRangeTest(lr_range_test_min_lr=1e-3, lr_range_test_step_size=2000,
                 lr_range_test_step_rate=1.0, lr_range_test_staircase=False) -> Schedule:
     """LR range test, increasing: ``g(i) = min_lr (1 + step_rate x)``, ``x = (i + 1) /
     step_size`` (``floor`` of it with staircase)."""
-    i = _iteration()
     lo, size, rate, stair = _p("lr_range_test_min_lr", "lr_range_test_step_size",
                                "lr_range_test_step_rate", "lr_range_test_staircase")
-    x = E.to_float(i + 1) / size
-    x = E.where(stair == 1, E.floor(x), x)
-    return _make("LRRangeTest", lo * (1 + rate * x),
+    expr = curves.lr_range_test(_iteration() + 1, lo, size, rate, stair)
+    return _make("LRRangeTest", expr,
                  [_f("lr_range_test_min_lr", 1e-3), _i("lr_range_test_step_size", 2000, gt=0),
                   _f("lr_range_test_step_rate", 1.0),
                   Param("lr_range_test_staircase", False, kind="choice", choices=(False, True))],
@@ -116,9 +115,7 @@ def OneCycle(cycle_min_lr=None, cycle_max_lr=None, decay_lr_rate=0.0,
 
 def _gamma(i, W, kind):
     """DeepSpeed's warmup fraction: ``log(i + 1) / log(W)`` (log) or ``i / W`` (linear)."""
-    Wf = E.to_float(W)
-    return E.where(kind == 0, (1.0 / E.log(Wf)) * E.log(E.to_float(E.maximum(i, 0) + 1)),
-                   i / Wf)
+    return E.where(kind == 0, curves.log_fraction(i, W), i / E.to_float(W))
 
 
 def _warmup_params(W_default):

@@ -291,9 +291,11 @@ def OneCycleLR(max_lr=None, total_steps=None, epochs=None, steps_per_epoch=None,
         ends = [(hi_m, lo_m), (lo_m, hi_m), (hi_m, hi_m)]
     else:
         raise ValueError(f"output={output!r}: must be 'lr' or 'momentum'")
-    v1 = _anneal(strategy, *ends[0], t / e1)                  # (t - 0.0) / (e1 - 0.0)
-    v2 = _anneal(strategy, *ends[1], (t - e1) / (e2 - e1))
-    v3 = _anneal(strategy, *ends[2], (t - e2) / (e3 - e2))
+    def span(a, b):     # a phase's length; 1 where it is unused (no 0 / 0 in a dead branch)
+        return E.where(b == a, 1.0, b - a)
+    v1 = _anneal(strategy, *ends[0], t / span(0.0, e1))       # (t - 0.0) / (e1 - 0.0)
+    v2 = _anneal(strategy, *ends[1], (t - e1) / span(e1, e2))
+    v3 = _anneal(strategy, *ends[2], (t - e2) / span(e2, e3))
     expr = E.where(t <= e1, v1, E.where(three & (t > e2), v3, v2))
     params = [_f("max_lr", gt=0), *length_params, _f("pct_start", 0.3, ge=0, le=1),
               Param("anneal_strategy", "cos", kind="choice", choices=ANNEAL),
