@@ -26,15 +26,20 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
+    import importlib
     if name == "dask":      # gs.dask.evaluate / gs.dask.reduce; Dask is an optional extra
-        import importlib
         return importlib.import_module("gpusched.dask")
+    if name == "plot":      # matplotlib is an optional extra, imported when a plot is drawn
+        return importlib.import_module("gpusched.plotting").plot
+    if name in ("spec", "integrations", "outputs", "catalog"):
+        return importlib.import_module(f"gpusched.{name}")
     raise AttributeError(f"module 'gpusched' has no attribute {name!r}")
 
 __all__ = [
     "evaluate", "reduce", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
     "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",
+    "plot", "spec",
     "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",

@@ -197,3 +197,8 @@ def lr_range_test(min_lr=None, step_size=None, step_rate=1.0, staircase=False) -
                    Param("staircase", False, kind="choice", choices=(False, True))],
                   dict(min_lr=min_lr, step_size=step_size, step_rate=step_rate,
                        staircase=bool(staircase)))
+
+
+from .spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), '')

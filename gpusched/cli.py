@@ -13,9 +13,26 @@ from .grid import RaggedColumn
 
 EPILOG_EVAL = """examples:
   gpusched eval                      evaluate the built-in sweep of the seed schedules
-  gpusched eval --steps 10000 --dtype float64 --out table.npy
-  gpusched eval --out tables.npz     one table per schedule plus its grid columns
+  gpusched eval "torch.OneCycleLR(max_lr=0.1, total_steps=1000)" --grid pct_start=0.1,0.3
+  gpusched eval sweep.toml --out table.npz     a spec file: schedule, grid, steps
+  gpusched eval "cosine(init_value=0.1, decay_steps=900)" --steps 1000 --out curves.csv
+  gpusched eval 'expr("lr * 0.97 ** (t // 10)")' --grid lr=0.1,0.3 --steps 200
 """
+EPILOG_REDUCE = """examples:
+  gpusched reduce "torch.CosineAnnealingLR(T_max=1000)" --grid base_lr=0.01,0.1 --op mean
+  gpusched reduce sweep.toml --op count_above --threshold 0.05 --out summary.csv
+"""
+EPILOG_PLOT = """examples:
+  gpusched plot "torch.OneCycleLR(max_lr=0.1, total_steps=1000)" --grid pct_start=0.1,0.3,0.5
+  gpusched plot sweep.toml --log --out curves.svg
+"""
+EPILOG_LIST = """examples:
+  gpusched list                      every schedule: core blocks, metric rules, twins
+  gpusched list torch                the torch twins with their parameters and defaults
+  gpusched list --names              one spec name a line
+"""
+GRID_HELP = ("a grid axis NAME=V1,V2,... (repeat for a cartesian product); lists as "
+             "[30,60],[50]; bare words are strings")
 
 
 def _fmt_rate(x: float) -> str:
@@ -25,10 +42,48 @@ def _fmt_rate(x: float) -> str:
     return f"{x:.0f} "
 
 
+def _problem(args):
+    """(schedule, grid, steps, dtype, backend) from a spec (string or file) and flags."""
+    from pathlib import Path
+    from . import spec
+    from .grid import grid as make_grid
+    options = {}
+    if args.spec.endswith((".toml", ".json")) and Path(args.spec).is_file():
+        sched, g, options = spec.load_file(args.spec)
+    else:
+        sched, g = spec.loads(args.spec), None
+    axes = {}
+    for item in args.grid or ():
+        name, sep, values = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--grid {item!r}: write NAME=V1,V2,...")
+        axes[name.strip()] = spec.parse_values(values)
+    if axes:
+        if g is not None and not hasattr(g, "axes") or (g is not None and g.axes is None):
+            raise ValueError("--grid extends a [grid] of the spec file, not [[trials]]")
+        base = dict(zip([k for k, _ in g.axes], [g.columns[k] for k, _ in g.axes])) if g \
+            is not None else {}
+        g = make_grid(**{k: list(v) if not hasattr(v, "values") else v for k, v in
+                         base.items()}, **axes)
+    steps = args.steps if args.steps is not None else options.get("steps", 1000)
+    dtype = args.dtype or options.get("dtype", "float32")
+    backend = args.backend or options.get("backend", "auto")
+    return sched, g, steps, dtype, backend
+
+
 def cmd_eval(args) -> int:
+    if args.spec is not None:
+        return _eval_spec(args)
     import gpusched as gs
     from .backends import resolve_backend
     from .examples import seed_sweep
+    args.backend = args.backend or "auto"
+    args.dtype = args.dtype or "float32"
+    if args.steps is None:
+        from .examples import DEFAULT_STEPS
+        args.steps = DEFAULT_STEPS
+    if args.out and not args.out.endswith((".npy", ".npz")):
+        raise ValueError(f"--out {args.out}: the built-in sweep writes .npy or .npz")
 
     backend = resolve_backend(args.backend)
     sweep = seed_sweep()
@@ -61,6 +116,99 @@ def cmd_eval(args) -> int:
         print(f"{label:40s} {n:7d} {lo:10.4g} {hi:10.4g} {first:10.4g} {last:10.4g} {dt:7.3f}")
     if args.out:
         _save(args.out, tables)
+    return 0
+
+
+def _eval_spec(args) -> int:
+    import gpusched as gs
+    from .outputs import save
+    sched, g, steps, dtype, backend = _problem(args)
+    t0 = time.perf_counter()
+    table = gs.to_numpy(gs.evaluate(sched, g, steps=steps, dtype=dtype, backend=backend))
+    dt = time.perf_counter() - t0
+    table = np.atleast_2d(table)
+    print(f"{sched.name}: {table.shape[0]} configs x {table.shape[1]} steps, {dtype}, "
+          f"{dt:.3f} s")
+    _print_rows(g, {"first": table[:, 0], "last": table[:, -1], "min": table.min(axis=1),
+                    "max": table.max(axis=1), "mean": table.mean(axis=1)})
+    if args.out:
+        print("wrote " + save(args.out, g, table=table))
+    return 0
+
+
+def _print_rows(g, stats, limit=20):
+    from .outputs import parameter_columns
+    cols = parameter_columns(g)
+    n = len(next(iter(stats.values())))
+    head = ["config", *cols, *stats]
+    print("  ".join(f"{h:>10s}" for h in head))
+    for i in range(min(n, limit)):
+        cells = [f"{i:>10d}"] + [f"{_cell(cols[c][i]):>10s}" for c in cols] + \
+                [f"{float(stats[s][i]):>10.4g}" for s in stats]
+        print("  ".join(cells))
+    if n > limit:
+        print(f"... {n - limit} more configs (--out FILE.csv writes them all)")
+
+
+def _cell(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "[" + ",".join(_cell(x) for x in v) + "]"
+    return str(v)
+
+
+def cmd_reduce(args) -> int:
+    import gpusched as gs
+    from .outputs import save
+    sched, g, steps, dtype, backend = _problem(args)
+    kw = {"threshold": args.threshold} if args.threshold is not None else {}
+    red = gs.to_numpy(gs.reduce(sched, g, steps=steps, op=args.op, dtype=dtype,
+                                backend=backend, **kw))
+    red = np.atleast_1d(red)
+    print(f"{sched.name}: {args.op} over {steps if np.ndim(steps) == 0 else len(steps)} steps, "
+          f"{red.shape[0]} configs")
+    _print_rows(g, {args.op: red})
+    if args.out:
+        print("wrote " + save(args.out, g, reduced=red, op=args.op))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .plotting import plot
+    sched, g, steps, dtype, backend = _problem(args)
+    out = args.out or "schedule.png"
+    plot(sched, g, steps, log=args.log, out=out, dtype="float64", backend=backend,
+         title=args.title)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .catalog import entries
+    import inspect
+    shown = 0
+    for modname, title, _, items in entries():
+        short = modname.removeprefix("gpusched.compat.").removeprefix("gpusched.")
+        prefix = "" if modname == "gpusched" else short + "."
+        if args.library and args.library not in (short, modname):
+            continue
+        if not args.names:
+            print(f"== {title} ==")
+        for name, sig, doc in items:
+            shown += 1
+            if args.names:
+                print(prefix + name)
+            else:
+                first = doc.strip().split("\n\n")[0].replace("\n", " ")
+                print(f"  {prefix}{name}({sig})")
+                print(f"      {first[:160]}{'...' if len(first) > 160 else ''}")
+        if not args.names:
+            print()
+    if not shown:
+        raise ValueError(f"no library {args.library!r}; try torch, transformers, timm, optax, "
+                         f"keras, deepspeed, mmengine, fairseq, metric or gpusched")
+    del inspect
     return 0
 
 
@@ -159,13 +307,46 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gpusched", description="Evaluate training-hyperparameter schedules for a whole "
         "sweep at once.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    e = sub.add_parser("eval", help="evaluate the built-in example sweep",
-                       epilog=EPILOG_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("--steps", type=int, default=None, help="steps per schedule (default 3000)")
-    e.add_argument("--backend", default="auto", help="numpy, or auto (default)")
-    e.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    e.add_argument("--out", help="save the table: FILE.npy (stacked) or FILE.npz (per schedule)")
+    raw = argparse.RawDescriptionHelpFormatter
+
+    def problem(parser, spec_optional=False):
+        parser.add_argument("spec", nargs="?" if spec_optional else None,
+                            help="a schedule spec, e.g. \"torch.StepLR(step_size=30)\", or a "
+                            ".toml/.json spec file" + (" (none: the built-in sweep)"
+                                                        if spec_optional else ""))
+        parser.add_argument("--grid", action="append", metavar="NAME=V1,V2", help=GRID_HELP)
+        parser.add_argument("--steps", type=int, default=None,
+                            help="number of steps (default: the spec file's, else 1000)")
+        parser.add_argument("--backend", default=None,
+                            help="auto (default), numpy, numba, cupy, numba-cuda")
+        parser.add_argument("--dtype", default=None, choices=("float32", "float64"))
+
+    e = sub.add_parser("eval", help="evaluate a schedule over a grid (or the built-in sweep)",
+                       epilog=EPILOG_EVAL, formatter_class=raw)
+    problem(e, spec_optional=True)
+    e.add_argument("--out", help="write the table: .npy, .npz (with parameter columns), .csv "
+                   "(parameters + summary) or .parquet")
     e.set_defaults(func=cmd_eval)
+    r = sub.add_parser("reduce", help="reduce each config's values over the steps (no table)",
+                       epilog=EPILOG_REDUCE, formatter_class=raw)
+    problem(r)
+    r.add_argument("--op", default="mean", help="sum, mean, min, max, argmin, argmax, last, "
+                   "count_above, count_below (default mean)")
+    r.add_argument("--threshold", type=float, help="for count_above / count_below")
+    r.add_argument("--out", help="write the values: .npy, .npz, .csv or .parquet")
+    r.set_defaults(func=cmd_reduce)
+    pl = sub.add_parser("plot", help="plot a schedule's curves over a grid (needs matplotlib)",
+                        epilog=EPILOG_PLOT, formatter_class=raw)
+    problem(pl)
+    pl.add_argument("--out", help="image file: .png (default schedule.png), .svg or .pdf")
+    pl.add_argument("--log", action="store_true", help="logarithmic y axis")
+    pl.add_argument("--title", help="the plot's title")
+    pl.set_defaults(func=cmd_plot)
+    ls = sub.add_parser("list", help="the catalog: every schedule with its parameters",
+                        epilog=EPILOG_LIST, formatter_class=raw)
+    ls.add_argument("library", nargs="?", help="only this library (torch, optax, ...)")
+    ls.add_argument("--names", action="store_true", help="names only, one a line")
+    ls.set_defaults(func=cmd_list)
     i = sub.add_parser("info", help="versions and backends")
     i.set_defaults(func=cmd_info)
     k = sub.add_parser(
@@ -200,15 +381,23 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if getattr(args, "steps", 0) is None:
-        args.steps = DEFAULT_STEPS
-    if getattr(args, "out", None) and not args.out.endswith((".npy", ".npz")):
-        parser.error(f"--out {args.out}: use a .npy or .npz file name")
+    del DEFAULT_STEPS
     try:
         return args.func(args)
-    except (ValueError, TypeError, RuntimeError) as err:
+    except (ValueError, TypeError, RuntimeError, OSError) as err:
         print(f"gpusched: error: {err}", file=sys.stderr)
+        hint = _HINTS.get(args.func.__name__)
+        if hint:
+            print(f"hint: {hint}", file=sys.stderr)
         return 2
+
+
+_HINTS = {
+    "cmd_eval": "`gpusched list` shows every schedule and its parameters; "
+                "`gpusched eval --help` has examples",
+    "cmd_reduce": "`gpusched reduce --help` has examples",
+    "cmd_plot": "`gpusched plot --help` has examples",
+}
 
 
 if __name__ == "__main__":

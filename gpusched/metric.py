@@ -265,3 +265,8 @@ def _timm_plateau_table(top, metrics, warmup_t, base_lr, mode, decay_rate, patie
 
 SHIFTED_PLATEAU_TIMM = E.HostScan(_timm_plateau_table, "timm_plateau", list_args=("metrics",),
                                   needs="metrics")
+
+
+from .spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'metric.')

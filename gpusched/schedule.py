@@ -55,6 +55,8 @@ class Schedule:
         self.name = name
         self.checks = tuple(checks)
         self.doc = doc
+        self.spec = None            # how it was built, as a spec (gpusched.spec)
+        self.spec_values: dict = {}  # values given since, by with_values
         self.values = {n: p.default for n, p in self.param_specs.items()
                        if p.default is not REQUIRED}
         for k, v in (values or {}).items():
@@ -98,6 +100,7 @@ class Schedule:
         """A copy whose parameters take these values unless a grid gives them."""
         new = Schedule(self.expr, self.param_specs.values(), name=self.name,
                        values={**self.values, **values}, checks=self.checks, doc=self.doc)
+        new.spec, new.spec_values = self.spec, {**self.spec_values, **values}
         return new
 
     def rename(self, **mapping) -> "Schedule":
@@ -115,7 +118,12 @@ class Schedule:
         specs = [replace(p, name=mapping.get(p.name, p.name)) for p in self.param_specs.values()]
         values = {mapping.get(k, k): v for k, v in self.values.items()}
         checks = [_renamed_check(c, mapping) for c in self.checks]
-        return Schedule(expr, specs, name=self.name, values=values, checks=checks, doc=self.doc)
+        new = Schedule(expr, specs, name=self.name, values=values, checks=checks, doc=self.doc)
+        if self.spec:
+            from .spec import dumps
+            new.spec = f"rename({dumps(self)}, " + ", ".join(
+                f"{o}={n!r}" for o, n in mapping.items()) + ")"
+        return new
 
     def __call__(self, t, **params):
         """Inline into a traced expression (``t`` traced), or evaluate at concrete steps.

@@ -47,11 +47,13 @@ def test_eval_out_npz_has_tables_and_grid_columns(tmp_path):
 
 
 def test_usage_errors_exit_2(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["eval", "--out", "table.csv"])
-    assert e.value.code == 2
+    assert main(["eval", "--out", "table.csv"]) == 2
+    assert "writes .npy or .npz" in capsys.readouterr().err
     assert main(["eval", "--backend", "nope"]) == 2
     assert "unknown backend" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["reduce"])                        # the spec is required
+    assert e.value.code == 2
 
 
 def test_info_lists_backends(capsys):
@@ -88,3 +90,93 @@ def test_bench_quick_smoke(tmp_path, capsys):
     assert ("W2", "peer numpy") in runners and ("W4", "gpusched numpy") in runners
     assert data["write_bandwidth_bytes_per_s"] > 0 and "numpy" in data["startup"]
     assert "| W2 reduce (mean)" in capsys.readouterr().out
+
+
+ONE_CYCLE = "torch.OneCycleLR(max_lr=0.1, total_steps=300)"
+
+
+def test_eval_a_spec_over_a_command_line_grid(tmp_path, capsys):
+    import csv
+    out = tmp_path / "t.csv"
+    assert main(["eval", ONE_CYCLE, "--grid", "pct_start=0.1,0.3", "--grid",
+                 "anneal_strategy=cos,linear", "--steps", "300", "--dtype", "float64",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "OneCycleLR: 4 configs x 300 steps" in printed
+    rows = list(csv.DictReader(out.open()))
+    assert [r["anneal_strategy"] for r in rows] == ["cos", "linear", "cos", "linear"]
+    import gpusched as gs
+    want = gs.evaluate(gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=300, pct_start=0.3,
+                                                  anneal_strategy="linear"), steps=300,
+                       dtype="float64")
+    assert float(rows[3]["mean"]) == pytest.approx(want.mean(), rel=1e-12)
+
+
+def test_eval_outputs_join_back_to_the_grid(tmp_path):
+    npz, pq = tmp_path / "t.npz", tmp_path / "t.parquet"
+    spec = "torch.MultiStepLR(gamma=0.5)"
+    args = ["--grid", "milestones=[10,20],[15]", "--grid", "base_lr=0.1,0.2", "--steps", "30",
+            "--dtype", "float64"]
+    assert main(["eval", spec, *args, "--out", str(npz)]) == 0
+    z = np.load(npz)
+    assert z["table"].shape == (4, 30)
+    assert z["param__milestones__lengths"].tolist() == [2, 2, 1, 1]
+    assert z["param__base_lr"].tolist() == [0.1, 0.2, 0.1, 0.2]
+    assert z["table"][1, 25] == pytest.approx(0.2 * 0.25)
+    assert main(["eval", spec, *args, "--out", str(pq)]) == 0
+    import pyarrow.parquet as papq
+    t = papq.read_table(pq).to_pydict()
+    assert t["milestones"] == [[10, 20], [10, 20], [15], [15]]
+    assert t["values"][3][16] == pytest.approx(0.1)
+
+
+def test_reduce_and_a_spec_file(tmp_path, capsys):
+    f = tmp_path / "sweep.toml"
+    f.write_text(f'schedule = "{ONE_CYCLE}"\nsteps = 300\n[grid]\npct_start = [0.1, 0.3]\n')
+    out = tmp_path / "r.csv"
+    assert main(["reduce", str(f), "--op", "count_above", "--threshold", "0.05",
+                 "--out", str(out)]) == 0
+    text = out.read_text().splitlines()
+    assert text[0] == "config,pct_start,count_above" and len(text) == 3
+    assert main(["reduce", str(f), "--op", "bogus"]) == 2
+    assert "hint:" in capsys.readouterr().err
+
+
+def test_plot_writes_an_image(tmp_path):
+    png = tmp_path / "p.png"
+    assert main(["plot", ONE_CYCLE, "--grid", "pct_start=0.1,0.3", "--steps", "300",
+                 "--out", str(png), "--log"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10000
+    svg = tmp_path / "p.svg"
+    assert main(["plot", "torch.CosineAnnealingLR(T_max=50)", "--grid",
+                 "base_lr=" + ",".join(str(x) for x in np.geomspace(1e-3, 1, 20)),
+                 "--out", str(svg)]) == 0          # 20 curves: a colour bar, not a legend
+    assert "<svg" in svg.read_text()[:400]
+
+
+def test_list_shows_the_catalog(capsys):
+    assert main(["list", "optax"]) == 0
+    out = capsys.readouterr().out
+    assert "optax.warmup_cosine_decay_schedule(init_value=None" in out
+    assert main(["list", "--names"]) == 0
+    names = capsys.readouterr().out.split()
+    assert "torch.OneCycleLR" in names and "cosine" in names and len(names) > 80
+    assert main(["list", "nope"]) == 2
+
+
+def test_bad_specs_exit_2_with_a_hint(capsys):
+    assert main(["eval", 'open("/etc/passwd")']) == 2
+    err = capsys.readouterr().err
+    assert "not a schedule in the catalog" in err and "hint:" in err
+
+
+@pytest.mark.parametrize("command", ["eval", "reduce", "plot", "list", "info",
+                                     "check-kernels"])
+def test_every_command_has_help_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: gpusched" in out
+    if command not in ("info",):
+        assert "examples:" in out

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,12 +24,31 @@ def test_readme_main_job_command_is_the_eval_command():
     assert any(b.strip().endswith("gpusched eval") for b in readme_blocks("bash"))
 
 
-def test_readme_python_examples_run():
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                         # examples write their files here
     ns = {}
     for block in readme_blocks("python"):
         exec(compile(block, "README.md", "exec"), ns)   # noqa: S102 - our own documentation
-    assert ns["lr"].shape == (4, 1000)                  # the last example's table
+    assert ns["lr"].shape == (4, 1000)                  # the twins section's table
     assert (ns["lr"][:, 0] < ns["lr"].max(axis=1)).all()      # OneCycleLR warms up
+    assert (tmp_path / "onecycle.png").stat().st_size > 10000
+    assert ns["lrs"].shape == (3, 200) and len(ns["study"].trials) == 64
+    assert ns["spec"].dumps(ns["same"]) == ns["text"]
+    assert float(ns["fn"](500)) == pytest.approx(0.05, rel=1e-6)
+
+
+def test_readme_commands_run(tmp_path, monkeypatch, capsys):
+    """Every `gpusched ...` line of the README's bash blocks (but the slow built-in sweep,
+    which the CLI tests cover)."""
+    import shlex
+    from gpusched.cli import main
+    monkeypatch.chdir(tmp_path)
+    lines = [ln for b in readme_blocks("bash") for ln in b.splitlines()
+             if ln.startswith("gpusched ") and ln.strip() != "gpusched eval"]
+    assert len(lines) >= 4
+    for line in lines:
+        assert main(shlex.split(line)[1:]) == 0, line
+    assert (tmp_path / "sweep.csv").exists() and (tmp_path / "onecycle.png").exists()
 
 
 def test_import_does_not_pull_optional_dependencies():

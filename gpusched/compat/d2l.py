@@ -41,3 +41,8 @@ def CosineScheduler(max_update=None, base_lr=0.01, final_lr=0, warmup_steps=0,
         values["max_update"] = max_update
     return Schedule(expr, params, name="CosineScheduler", values=values, checks=checks,
                     doc=CosineScheduler.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'd2l.')

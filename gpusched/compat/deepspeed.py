@@ -191,3 +191,8 @@ def WarmupCosineLR(total_num_steps=None, warmup_min_ratio=0.0, warmup_num_steps=
                       warmup_num_steps=warmup_num_steps, cos_min_ratio=cos_min_ratio,
                       warmup_type=warmup_type, base_lr=base_lr), WarmupCosineLR.__doc__,
                  [check])
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'deepspeed.')

@@ -76,3 +76,8 @@ def cosine(warmup_updates=0, warmup_init_lr=0.0, min_lr=0.0, t_mult=1.0,
                  dict(warmup_updates=warmup_updates, warmup_init_lr=warmup_init_lr,
                       min_lr=min_lr, t_mult=t_mult, lr_period_updates=lr_period_updates,
                       lr_shrink=lr_shrink, base_lr=base_lr), cosine.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'fairseq.')

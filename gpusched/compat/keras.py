@@ -133,3 +133,8 @@ def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mu
                  dict(initial_learning_rate=initial_learning_rate,
                       first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul,
                       alpha=alpha), CosineDecayRestarts.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'keras.')

@@ -163,3 +163,8 @@ def CosineRestartLR(periods=None, restart_weights=(1,), eta_min=None, eta_min_ra
                          restart_weights=list(restart_weights), base_lr=base_lr,
                          **given).items() if v is not None}, checks=[same])
     return _windowed("CosineRestartLR", inner, begin, end, doc=CosineRestartLR.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'mmengine.')

@@ -49,3 +49,8 @@ def BatchResize(batch_resize_range=None, seed=0) -> Schedule:
         values["batch_resize_range"] = list(batch_resize_range)
     return Schedule(expr, params, name="BatchResize", values=values, checks=checks,
                     doc=BatchResize.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'multiscale.')

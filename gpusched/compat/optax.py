@@ -351,3 +351,8 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence) -> Sched
     s = _join(schedules, boundaries)
     return Schedule(s.expr, s.param_specs.values(), name="join_schedules", values=s.values,
                     checks=s.checks, doc=join_schedules.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'optax.')

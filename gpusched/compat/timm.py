@@ -305,3 +305,8 @@ def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e
                   cooldown_t=cooldown_t, warmup_t=warmup_t, warmup_lr_init=warmup_lr_init,
                   lr_min=lr_min, mode=mode, base_lr=base_lr)
     return _finish("PlateauLRScheduler", value, params, values, PlateauLRScheduler.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'timm.')

@@ -297,7 +297,7 @@ def OneCycleLR(max_lr=None, total_steps=None, epochs=None, steps_per_epoch=None,
     v2 = _anneal(strategy, *ends[1], (t - e1) / span(e1, e2))
     v3 = _anneal(strategy, *ends[2], (t - e2) / span(e2, e3))
     expr = E.where(t <= e1, v1, E.where(three & (t > e2), v3, v2))
-    params = [_f("max_lr", gt=0), *length_params, _f("pct_start", 0.3, ge=0, le=1),
+    params = [_f("max_lr", ge=0), *length_params, _f("pct_start", 0.3, ge=0, le=1),
               Param("anneal_strategy", "cos", kind="choice", choices=ANNEAL),
               _f("base_momentum", 0.85), _f("max_momentum", 0.95),
               _f("div_factor", 25.0, gt=0), _f("final_div_factor", 1e4, gt=0),
@@ -413,3 +413,8 @@ ReduceLROnPlateau.__doc__ = (
     "torch's ReduceLROnPlateau given the metric series ``metrics`` (the value passed to\n"
     "    ``step(metric)`` after each step): ``f(t)`` is the lr after ``metrics[:t]``.\n"
     + metric.reduce_on_plateau.__doc__.split("\n", 1)[1])
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'torch.')

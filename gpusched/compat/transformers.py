@@ -316,3 +316,8 @@ def get_scheduler(name, num_warmup_steps=None, num_training_steps=None,
         if steps[k] is not None:
             kwargs[k] = steps[k]
     return SCHEDULER_TYPES[name](base_lr=base_lr, **kwargs)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'transformers.')

@@ -85,3 +85,8 @@ def CosineAnnealingWarmbootingLR(epochs=None, eta_min=0.05, steps=(), step_scale
         values["base_lr"] = base_lr
     return Schedule(expr, params, name="CosineAnnealingWarmbootingLR", values=values,
                     checks=checks, doc=CosineAnnealingWarmbootingLR.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'warmboot.')

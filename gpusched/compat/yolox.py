@@ -77,3 +77,8 @@ def get_lr_scheduler(lr_decay_type=None, lr=None, min_lr=None, total_iters=None,
         no_aug_iter_ratio=no_aug_iter_ratio, step_num=step_num).items() if v is not None}
     return Schedule(expr, params, name="get_lr_scheduler", values=values, checks=checks,
                     doc=get_lr_scheduler.__doc__)
+
+
+from ..spec import record_module  # noqa: E402  (records each call, for specs)
+
+record_module(globals(), 'yolox.')

@@ -1,0 +1,415 @@
+"""Schedule specs: a schedule as a one-line string, and back.
+
+A spec names a schedule factory and its arguments, as Python call syntax::
+
+    torch.OneCycleLR(max_lr=0.1, total_steps=10000)
+    cosine(init_value=0.1, decay_steps=900, end_value=1e-4)
+    torch.SequentialLR([torch.LinearLR(start_factor=0.1, total_iters=50),
+                        torch.CosineAnnealingLR(T_max=950)], milestones=[50])
+    expr("base_lr * 0.5 * (1 + cos(pi * t / T))", base_lr=0.1)
+
+so it fits in a single categorical value of a W&B, Hydra or Ray config. Factories are the core
+blocks (``cosine``, ``join`` ...), ``metric.*`` and the twins ``<library>.<Name>``;
+``expr("...")`` is a custom schedule whose formula is an expression of ``t`` and parameter names.
+
+``with_values(spec, name=value, ...)`` and ``rename(spec, old='new', ...)`` adjust a schedule
+as the methods of the same names do.
+
+Nothing is ``eval``-ed: the text is parsed with :mod:`ast` and only a whitelist is accepted
+(calls of catalog factories; numbers, strings, booleans, None, lists, tuples and dicts of them
+as arguments; in ``expr`` formulas, arithmetic, comparisons, ``a if c else b`` and the
+functions listed in :data:`FUNCTIONS`). Attribute access other than ``library.Name``, other
+calls, dunder names, lambdas, subscripts and oversized input raise :class:`SpecError` (a
+ValueError) that says what is not allowed.
+
+``dumps(schedule)`` gives a spec back for a schedule built from a spec or by a catalog factory
+called in Python (each call is recorded), including values given later with ``with_values``;
+``loads(dumps(s))`` evaluates the same as ``s``.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import math
+import numbers
+
+from . import expr as E
+from .params import validate_name
+
+__all__ = ["loads", "dumps", "SpecError", "FUNCTIONS", "MAX_LENGTH", "factories"]
+
+MAX_LENGTH = 4000        # characters in one spec
+MAX_NODES = 2000         # syntax-tree nodes
+MAX_DEPTH = 40
+
+LIBRARIES = ("torch", "transformers", "timm", "optax", "keras", "deepspeed", "mmengine",
+             "fairseq", "d2l", "yolox", "warmboot", "multiscale")
+CORE = ("constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
+        "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test")
+METRIC = ("reduce_on_plateau", "greedy")
+
+FUNCTIONS = {      # functions an ``expr`` formula may call
+    "cos": E.cos, "sin": E.sin, "exp": E.exp, "log": E.log, "sqrt": E.sqrt, "tanh": E.tanh,
+    "log1p": E.log1p, "expm1": E.expm1, "floor": E.floor, "ceil": E.ceil, "abs": abs,
+    "minimum": E.minimum, "maximum": E.maximum, "min": E.minimum, "max": E.maximum,
+    "clip": E.clip, "where": E.where, "float": E.to_float, "int": E.to_int,
+}
+CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf}
+_BINOPS = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__",
+           ast.FloorDiv: "__floordiv__", ast.Mod: "__mod__", ast.Pow: "__pow__"}
+_CMPOPS = {ast.Lt: "__lt__", ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__",
+           ast.Eq: "__eq__", ast.NotEq: "__ne__"}
+
+
+class SpecError(ValueError):
+    """A spec that is not allowed or does not parse."""
+
+
+def factories() -> dict:
+    """Every name a spec may call: ``"cosine"``, ``"torch.OneCycleLR"`` ..."""
+    from . import blocks, metric
+    out = {n: getattr(blocks, n) for n in CORE}
+    out.update({f"metric.{n}": getattr(metric, n) for n in METRIC})
+    for lib in LIBRARIES:
+        mod = importlib.import_module(f"gpusched.compat.{lib}")
+        for n in mod.__all__:
+            fn = getattr(mod, n)
+            if callable(fn):
+                out[f"{lib}.{n}"] = fn
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# recording how a schedule was built (for dumps)
+# ---------------------------------------------------------------------------------------------
+
+def recorded(name: str, fn):
+    """Wrap factory ``fn`` so the schedules it returns remember the call as a spec."""
+    @functools.wraps(fn)
+    def factory(*args, **kwargs):
+        sched = fn(*args, **kwargs)
+        try:
+            sched.spec = _call_text(name, args, kwargs)
+        except SpecError:
+            sched.spec = None       # an argument a spec cannot hold (a Python function)
+        return sched
+    factory.__gpusched_factory__ = name
+    return factory
+
+
+def _call_text(name, args, kwargs) -> str:
+    parts = [_value_text(a) for a in args]
+    parts += [f"{k}={_value_text(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _value_text(v) -> str:
+    from .schedule import Schedule
+    if isinstance(v, Schedule):
+        text = dumps(v)
+        return text
+    if v is None or isinstance(v, (bool, str)):
+        return repr(v)
+    if isinstance(v, numbers.Integral):
+        return repr(int(v))
+    if isinstance(v, numbers.Real):
+        f = float(v)
+        if not math.isfinite(f):
+            raise SpecError(f"{f} cannot be written in a spec")
+        return repr(f)
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_value_text(k)}: {_value_text(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)) or hasattr(v, "tolist"):
+        seq = v.tolist() if hasattr(v, "tolist") else list(v)
+        return "[" + ", ".join(_value_text(x) for x in seq) + "]"
+    raise SpecError(f"{type(v).__name__} values cannot be written in a spec")
+
+
+def dumps(schedule) -> str:
+    """The spec of ``schedule``: how it was built, then any values given since."""
+    base = getattr(schedule, "spec", None)
+    if not base:
+        raise SpecError(f"schedule {schedule.name!r} was not built from a spec or a catalog "
+                        f"factory (or holds a Python function), so it has no spec")
+    extra = getattr(schedule, "spec_values", None) or {}
+    if not extra:
+        return base
+    return f"with_values({base}, " + ", ".join(
+        f"{k}={_value_text(v)}" for k, v in extra.items()) + ")"
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing
+# ---------------------------------------------------------------------------------------------
+
+def loads(text: str):
+    """The schedule a spec describes (see the module docstring)."""
+    if not isinstance(text, str):
+        raise SpecError(f"a spec is a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"spec of {len(text)} characters: at most {MAX_LENGTH} are accepted")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise SpecError(f"spec does not parse: {err.msg} (column {err.offset})") from None
+    _check_size(tree)
+    sched = _Reader(factories()).value(tree.body, 0)
+    from .schedule import Schedule
+    if not isinstance(sched, Schedule):
+        raise SpecError("a spec must describe a schedule, e.g. 'torch.StepLR(step_size=30)'")
+    return sched
+
+
+def _check_size(tree):
+    n = 0
+    for node in ast.walk(tree):
+        n += 1
+        if isinstance(node, ast.Name) and node.id.startswith("__"):
+            raise SpecError(f"name {node.id!r}: dunder names are not allowed")
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise SpecError(f"attribute {node.attr!r}: private attributes are not allowed")
+    if n > MAX_NODES:
+        raise SpecError(f"spec has {n} syntax nodes: at most {MAX_NODES} are accepted")
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return f"{node.value.id}.{node.attr}"
+    return None
+
+
+class _Reader:
+    def __init__(self, table):
+        self.table = table
+
+    def value(self, node, depth):
+        if depth > MAX_DEPTH:
+            raise SpecError(f"spec nests deeper than {MAX_DEPTH} levels")
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (bool, int, float, str)) or node.value is None:
+                return node.value
+            raise SpecError(f"constant {node.value!r} is not allowed")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) \
+                and isinstance(node.operand, ast.Constant) \
+                and isinstance(node.operand.value, (int, float)) \
+                and not isinstance(node.operand.value, bool):
+            v = node.operand.value
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [self.value(x, depth + 1) for x in node.elts]
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise SpecError("'**' in a dict is not allowed")
+            return {self.value(k, depth + 1): self.value(v, depth + 1)
+                    for k, v in zip(node.keys, node.values)}
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        raise SpecError(f"{type(node).__name__} is not allowed in a spec (only calls of catalog "
+                        f"schedules with literal arguments)")
+
+    def call(self, node, depth):
+        name = _dotted(node.func)
+        if any(isinstance(a, ast.Starred) for a in node.args) or \
+                any(k.arg is None for k in node.keywords):
+            raise SpecError("'*' and '**' arguments are not allowed")
+        if name == "expr":
+            return self.formula(node, depth)
+        if name == "rename":
+            if len(node.args) != 1:
+                raise SpecError("rename(spec, old='new', ...) takes one schedule")
+            base = self.value(node.args[0], depth + 1)
+            kw = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
+            if not all(isinstance(v, str) for v in kw.values()):
+                raise SpecError("rename(spec, old='new', ...) takes new names as strings")
+            return base.rename(**kw)
+        if name == "with_values":
+            if len(node.args) != 1:
+                raise SpecError("with_values(spec, name=value, ...) takes one schedule")
+            base = self.value(node.args[0], depth + 1)
+            kw = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
+            return base.with_values(**kw)
+        if name is None or name not in self.table:
+            shown = name if name is not None else ast.dump(node.func)[:60]
+            raise SpecError(f"{shown!r} is not a schedule in the catalog (see `gpusched list`)")
+        args = [self.value(a, depth + 1) for a in node.args]
+        kwargs = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
+        try:
+            return self.table[name](*args, **kwargs)
+        except TypeError as err:
+            raise SpecError(f"{name}: {err}") from None
+
+    def formula(self, node, depth):
+        """``expr("formula", name=value, ...)``: a custom schedule."""
+        from .schedule import Schedule
+        from .params import Param
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
+                or not isinstance(node.args[0].value, str):
+            raise SpecError('expr takes the formula as one string: expr("base_lr * t", ...)')
+        text = node.args[0].value
+        values = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
+        if len(text) > MAX_LENGTH:
+            raise SpecError(f"formula of {len(text)} characters: at most {MAX_LENGTH}")
+        try:
+            tree = ast.parse(text.strip(), mode="eval")
+        except SyntaxError as err:
+            raise SpecError(f"formula does not parse: {err.msg}") from None
+        _check_size(tree)
+        names: list = []
+        result = _Formula(names).build(tree.body, 0)
+        params = [Param(n) for n in names]
+        sched = Schedule(E.const(result), params, name="expr", values=values)
+        sched.spec = _call_text("expr", [text], values)
+        return sched
+
+
+class _Formula:
+    """An ``expr`` formula to an expression graph: ``t``, parameter names, numbers,
+    arithmetic, comparisons, ``and``/``or``/``not``, ``a if c else b`` and FUNCTIONS."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def build(self, node, depth):
+        if depth > MAX_DEPTH:
+            raise SpecError(f"formula nests deeper than {MAX_DEPTH} levels")
+        b = lambda x: self.build(x, depth + 1)   # noqa: E731
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise SpecError(f"constant {node.value!r} is not allowed in a formula")
+            return E.const(node.value)
+        if isinstance(node, ast.Name):
+            if node.id == "t":
+                return E.step()
+            if node.id in CONSTANTS:
+                return E.const(CONSTANTS[node.id])
+            if node.id in FUNCTIONS:
+                raise SpecError(f"{node.id!r} is a function; call it")
+            try:
+                validate_name(node.id)
+            except ValueError as err:
+                raise SpecError(str(err)) from None
+            if node.id not in self.names:
+                self.names.append(node.id)
+            return E.param(node.id)
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return getattr(E.const(b(node.left)), _BINOPS[type(node.op)])(b(node.right))
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return -b(node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return b(node.operand)
+            if isinstance(node.op, ast.Not):
+                return E.logical_not(b(node.operand))
+        if isinstance(node, ast.BoolOp):
+            fn = E.logical_and if isinstance(node.op, ast.And) else E.logical_or
+            out = b(node.values[0])
+            for v in node.values[1:]:
+                out = fn(out, b(v))
+            return out
+        if isinstance(node, ast.Compare):
+            out, left = None, b(node.left)
+            for op, right_node in zip(node.ops, node.comparators):
+                if type(op) not in _CMPOPS:
+                    raise SpecError(f"comparison {type(op).__name__} is not allowed")
+                right = b(right_node)
+                c = getattr(E.const(left), _CMPOPS[type(op)])(right)
+                out = c if out is None else E.logical_and(out, c)
+                left = right
+            return out
+        if isinstance(node, ast.IfExp):
+            return E.where(b(node.test), b(node.body), b(node.orelse))
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                shown = _dotted(node.func) or type(node.func).__name__
+                raise SpecError(f"call of {shown!r} is not allowed; formulas may call "
+                                f"{', '.join(sorted(FUNCTIONS))}")
+            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+                raise SpecError(f"{node.func.id}() takes positional arguments only")
+            try:
+                return FUNCTIONS[node.func.id](*(b(a) for a in node.args))
+            except TypeError as err:
+                raise SpecError(f"{node.func.id}(): {err}") from None
+        raise SpecError(f"{type(node).__name__} is not allowed in a formula")
+
+
+def record_module(namespace: dict, prefix: str = "") -> None:
+    """Wrap every factory in ``namespace["__all__"]`` with :func:`recorded` (called at the end
+    of each catalog module), so ``dumps`` knows how its schedules were built."""
+    for n in namespace["__all__"]:
+        fn = namespace.get(n)
+        if callable(fn) and not isinstance(fn, type) and not hasattr(fn, "__gpusched_factory__"):
+            namespace[n] = recorded(prefix + n, fn)
+
+
+def parse_values(text: str) -> list:
+    """The values of a command-line grid axis: ``0.1,0.3`` -> [0.1, 0.3]; ``min,max`` ->
+    ['min', 'max']; ``[30,60],[50]`` -> [[30, 60], [50]] (literals only, through ast)."""
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"grid values of {len(text)} characters: at most {MAX_LENGTH}")
+    try:
+        tree = ast.parse(f"[{text}]", mode="eval")
+    except SyntaxError:
+        raise SpecError(f"grid values {text!r} do not parse; write e.g. 0.1,0.3 or "
+                        f"[30,60],[50]") from None
+    _check_size(tree)
+
+    def lit(node):
+        if isinstance(node, ast.Name):          # a bare word is a string (a choice)
+            return node.id
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [lit(x) for x in node.elts]
+        return _Reader({}).value(node, 0)
+    return [lit(x) for x in tree.body.elts]
+
+
+def load_file(path):
+    """A schedule with its grid from a TOML or JSON file::
+
+        schedule = "torch.OneCycleLR(max_lr=0.1, total_steps=10000)"
+        steps = 10000                 # optional; also dtype, backend
+        [grid]                        # a cartesian product ...
+        pct_start = [0.1, 0.3]
+        # ... or [[trials]] tables (TOML) / "trials": [{...}, ...] (JSON): explicit configs
+
+    Returns (schedule, grid or None, options dict).
+    """
+    import json
+    from pathlib import Path
+    from .grid import grid as make_grid, trials as make_trials
+    p = Path(path)
+    raw = p.read_bytes()
+    if len(raw) > 10 * 2 ** 20:
+        raise SpecError(f"{path}: spec files are limited to 10 MiB")
+    if p.suffix == ".toml":
+        import tomllib
+        try:
+            data = tomllib.loads(raw.decode())
+        except tomllib.TOMLDecodeError as err:
+            raise SpecError(f"{path}: {err}") from None
+    elif p.suffix == ".json":
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise SpecError(f"{path}: {err}") from None
+    else:
+        raise SpecError(f"{path}: a spec file is .toml or .json")
+    if not isinstance(data, dict) or not isinstance(data.get("schedule"), str):
+        raise SpecError(f"{path}: needs a 'schedule' entry holding a spec string")
+    unknown = set(data) - {"schedule", "grid", "trials", "steps", "dtype", "backend"}
+    if unknown:
+        raise SpecError(f"{path}: unknown entr{'y' if len(unknown) == 1 else 'ies'} "
+                        f"{', '.join(sorted(unknown))}")
+    if "grid" in data and "trials" in data:
+        raise SpecError(f"{path}: give a grid or trials, not both")
+    sched = loads(data["schedule"])
+    g = None
+    if "grid" in data:
+        g = make_grid(**data["grid"])
+    elif "trials" in data:
+        g = make_trials(list(data["trials"]))
+    options = {k: data[k] for k in ("steps", "dtype", "backend") if k in data}
+    return sched, g, options

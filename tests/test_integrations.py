@@ -1,0 +1,113 @@
+"""Integrations: torch TableLR and ensemble tables, a jittable optax callable, Optuna batches."""
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+
+torch = pytest.importorskip("torch")
+
+
+def test_table_lr_replays_the_row_and_holds_the_last_value():
+    from gpusched.integrations.torch import TableLR
+    vals = gs.evaluate(gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=50), steps=50,
+                       dtype="float64")
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = TableLR(opt, vals)
+    seen = [opt.param_groups[0]["lr"]]
+    for _ in range(52):
+        opt.step()
+        sched.step()
+        seen.append(opt.param_groups[0]["lr"])
+    assert seen[:50] == vals.tolist() and seen[-1] == vals[-1]
+
+
+def test_table_lr_one_row_per_param_group_and_bad_shapes():
+    from gpusched.integrations.torch import TableLR
+    table = gs.evaluate(gs.compat.torch.CosineAnnealingLR(T_max=20),
+                        gs.grid(base_lr=[0.1, 0.01]), steps=20, dtype="float64")
+    a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([{"params": [a]}, {"params": [b]}], lr=1.0)
+    sched = TableLR(opt, torch.as_tensor(table))
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    assert [g["lr"] for g in opt.param_groups] == table[:, 5].tolist()
+    with pytest.raises(ValueError, match=r"expected shape \(T,\) or \(2, T\)"):
+        TableLR(torch.optim.SGD([{"params": [a]}, {"params": [b]}], lr=1.0), table[:1])
+    with pytest.raises(ValueError, match="non-finite value at group 0, step 3"):
+        TableLR(torch.optim.SGD([a], lr=1.0), [0.1, 0.1, 0.1, float("nan")])
+
+
+def test_ensemble_table_is_a_zero_copy_tensor_on_the_cpu():
+    from gpusched.integrations.torch import ensemble_table
+    g = gs.grid(base_lr=[0.1, 0.03, 0.01], T_max=[100])
+    lr = ensemble_table(gs.compat.torch.CosineAnnealingLR(), g, steps=100, backend="numpy")
+    assert isinstance(lr, torch.Tensor) and lr.shape == (3, 100) and lr.dtype == torch.float32
+    assert lr[1, 0].item() == pytest.approx(0.03)
+
+
+def test_vmap_style_ensemble_trains_with_one_lr_per_member_per_step():
+    """M linear regressions trained together; member m follows its own schedule."""
+    from gpusched.integrations.torch import ensemble_table
+    torch.manual_seed(0)
+    M, T, d = 4, 200, 3
+    lr = ensemble_table(gs.compat.torch.OneCycleLR(total_steps=T),
+                        gs.grid(max_lr=[0.5, 0.1, 0.02, 0.0]), steps=T, backend="numpy")
+    x = torch.randn(64, d)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    w = torch.zeros(M, d)
+
+    def loss(w_m):
+        return ((x @ w_m - y) ** 2).mean()
+    grad = torch.func.vmap(torch.func.grad(loss))
+    for t in range(T):
+        w = w - lr[:, t, None] * grad(w)
+    final = torch.func.vmap(loss)(w)
+    assert float(final[0]) < 1e-3
+    assert torch.equal(w[-1], torch.zeros(d))                 # lr 0 never moves
+    assert final[0] < final[2] < final[3]
+
+
+def test_optax_callable_is_jittable_and_matches_the_table():
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    from gpusched.integrations.jax import optax_schedule, ensemble_table
+    s = gs.compat.optax.warmup_cosine_decay_schedule(0.0, 1.0, 10, 100)
+    fn = optax_schedule(s, steps=100)
+    want = gs.evaluate(s, steps=100)
+    got = jax.jit(jax.vmap(fn))(jax.numpy.arange(120))
+    np.testing.assert_array_equal(np.asarray(got[:100]), want)
+    assert float(got[119]) == want[-1]
+    opt = optax.sgd(learning_rate=fn)
+    params = {"w": jax.numpy.ones(3)}
+    state = opt.init(params)
+    updates, state = opt.update({"w": jax.numpy.ones(3)}, state, params)
+    assert float(updates["w"][0]) == -float(want[0])
+    fn2 = optax_schedule(gs.compat.torch.CosineAnnealingLR(T_max=50), {"base_lr": 0.1}, 50)
+    assert float(fn2(25)) == pytest.approx(0.05, rel=1e-6)
+    table = ensemble_table(gs.compat.torch.CosineAnnealingLR(T_max=50),
+                           gs.grid(base_lr=[0.1, 0.2]), 50, backend="numpy")
+    assert table.shape == (2, 50)
+
+
+def test_optuna_batch_ask_and_tell_screens_schedules_in_one_call():
+    optuna = pytest.importorskip("optuna")
+    from gpusched.integrations.optuna import ask_batch, tell_batch
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(0))
+    sched = gs.compat.torch.CosineAnnealingLR(eta_min=0.0)
+    for _ in range(3):
+        trials, grid = ask_batch(study, 16, lambda trial: {
+            "base_lr": trial.suggest_float("base_lr", 1e-4, 1e-1, log=True),
+            "T_max": trial.suggest_int("T_max", 100, 2000)})
+        area = gs.reduce(sched, grid, steps=2000, op="mean")
+        tell_batch(study, trials, np.abs(area - 0.01))     # screen: total lr area near 0.01
+    assert len(study.trials) == 48
+    assert study.best_value < 2e-3
+    best = study.best_params
+    got = gs.reduce(sched.with_values(**best), steps=2000, op="mean")
+    assert abs(float(got) - 0.01) == pytest.approx(study.best_value, rel=1e-5)
+    with pytest.raises(ValueError, match="3 values for 16 trials"):
+        tell_batch(study, trials, [1.0, 2.0, 3.0])
