@@ -87,7 +87,10 @@ def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
             raise ValueError(f"parameter {p.name!r} = {arr[i].item()!r} {_where(i, shared)}: must be "
                              f"a finite number (NaN and infinities are refused)")
         if p.kind == "int":
-            i = 0
+            # a column mixing ints and floats arrives as floats: blame a fractional value
+            # when there is one, else the first
+            frac = arr != np.floor(arr)
+            i = int(np.argmax(frac)) if frac.any() else 0
             raise TypeError(f"parameter {p.name!r} = {arr[i].item()!r} {_where(i, shared)}: must "
                             f"be an integer (got a float; pass int values)")
         return arr.astype(np.float64)

@@ -80,15 +80,19 @@ def _column(name: str, values) -> np.ndarray | RaggedColumn:
     seq = list(values)
     if any(_is_list_like(v) for v in seq):
         if not all(_is_list_like(v) for v in seq):
-            raise ValueError(f"parameter {name!r} mixes lists and single values; give every "
-                             f"config a list (e.g. [[30, 60], [50]])")
+            i = next(i for i, v in enumerate(seq) if not _is_list_like(v))
+            j = next(i for i, v in enumerate(seq) if _is_list_like(v))
+            raise ValueError(f"parameter {name!r} = {seq[i]!r} at config {i}: config {j} has a "
+                             f"list, so every config needs one (e.g. [[30, 60], [50]])")
         return RaggedColumn.from_lists(seq, name)
-    if all(isinstance(v, str) for v in seq) or \
-            all(isinstance(v, (bool, np.bool_)) for v in seq):   # choices and flags
+    for i, v in enumerate(seq):
+        if v is None:
+            raise TypeError(f"parameter {name!r} = None at config {i}: expected a value")
+    if any(isinstance(v, (str, bool, np.bool_)) for v in seq):
+        # choices and flags; in a numeric column binding names the offending config
         return np.array(seq, dtype=object)
     for i, v in enumerate(seq):
-        if v is None or isinstance(v, (str, bool, np.bool_)) or \
-                not isinstance(v, (numbers.Number, np.generic)):
+        if not isinstance(v, (numbers.Number, np.generic)):
             raise TypeError(f"parameter {name!r} = {v!r} at config {i}: expected a number")
     return np.asarray(seq)
 

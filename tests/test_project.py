@@ -60,3 +60,12 @@ def test_import_does_not_pull_optional_dependencies():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_docs_figure_script_draws_the_w3_grids(tmp_path):
+    import runpy
+    pytest.importorskip("matplotlib")
+    figures = runpy.run_path(str(ROOT / "docs" / "figures.py"))
+    out = figures["w3"](tmp_path / "w3.png", steps=2000)
+    assert out.read_bytes()[:4] == b"\x89PNG" and out.stat().st_size > 50000
+    assert (ROOT / "docs" / "w3.png").stat().st_size > 50000      # the committed figure
