@@ -137,25 +137,17 @@ def _eval_spec(args) -> int:
 
 
 def _print_rows(g, stats, limit=20):
-    from .outputs import parameter_columns
+    from .outputs import parameter_columns, short_text
     cols = parameter_columns(g)
     n = len(next(iter(stats.values())))
     head = ["config", *cols, *stats]
     print("  ".join(f"{h:>10s}" for h in head))
     for i in range(min(n, limit)):
-        cells = [f"{i:>10d}"] + [f"{_cell(cols[c][i]):>10s}" for c in cols] + \
+        cells = [f"{i:>10d}"] + [f"{short_text(cols[c][i]):>10s}" for c in cols] + \
                 [f"{float(stats[s][i]):>10.4g}" for s in stats]
         print("  ".join(cells))
     if n > limit:
         print(f"... {n - limit} more configs (--out FILE.csv writes them all)")
-
-
-def _cell(v):
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list):
-        return "[" + ",".join(_cell(x) for x in v) + "]"
-    return str(v)
 
 
 def cmd_reduce(args) -> int:

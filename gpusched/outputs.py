@@ -17,7 +17,7 @@ import numpy as np
 
 from .grid import Grid, RaggedColumn
 
-__all__ = ["save", "FORMATS", "parameter_columns"]
+__all__ = ["save", "FORMATS", "parameter_columns", "short_text"]
 
 FORMATS = (".npy", ".npz", ".csv", ".parquet")
 
@@ -92,3 +92,12 @@ def save(path, grid: Grid | None, table=None, reduced=None, op: str | None = Non
 
 def _cell(v):
     return " ".join(str(x) for x in v) if isinstance(v, list) else v
+
+
+def short_text(v) -> str:
+    """A parameter value for a legend or a printed table: ``0.1``, ``[30,60]``, ``cos``."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "[" + ",".join(short_text(x) for x in v) + "]"
+    return str(v)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .outputs import parameter_columns
+from .outputs import parameter_columns, short_text
 
 __all__ = ["plot", "MAX_LEGEND"]
 
@@ -12,15 +12,7 @@ MAX_LEGEND = 12    # more curves than this get a colour bar (or no key) instead 
 
 
 def _label(cols, swept, i):
-    return ", ".join(f"{k}={_short(cols[k][i])}" for k in swept) or "config 0"
-
-
-def _short(v):
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list):
-        return "[" + ",".join(_short(x) for x in v) + "]"
-    return str(v)
+    return ", ".join(f"{k}={short_text(cols[k][i])}" for k in swept) or "config 0"
 
 
 def plot(schedule, grid=None, steps=1000, *, ax=None, log=False, out=None, title=None,

@@ -148,18 +148,24 @@ def loads(text: str):
     """The schedule a spec describes (see the module docstring)."""
     if not isinstance(text, str):
         raise SpecError(f"a spec is a string, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise SpecError(f"spec of {len(text)} characters: at most {MAX_LENGTH} are accepted")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as err:
-        raise SpecError(f"spec does not parse: {err.msg} (column {err.offset})") from None
-    _check_size(tree)
+    tree = _parse(text, "spec")
     sched = _Reader(factories()).value(tree.body, 0)
     from .schedule import Schedule
     if not isinstance(sched, Schedule):
         raise SpecError("a spec must describe a schedule, e.g. 'torch.StepLR(step_size=30)'")
     return sched
+
+
+def _parse(text: str, what: str):
+    """``text`` as an expression syntax tree, within the size limits."""
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"{what} of {len(text)} characters: at most {MAX_LENGTH} are accepted")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise SpecError(f"{what} does not parse: {err.msg} (column {err.offset})") from None
+    _check_size(tree)
+    return tree
 
 
 def _check_size(tree):
@@ -251,13 +257,7 @@ class _Reader:
             raise SpecError('expr takes the formula as one string: expr("base_lr * t", ...)')
         text = node.args[0].value
         values = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
-        if len(text) > MAX_LENGTH:
-            raise SpecError(f"formula of {len(text)} characters: at most {MAX_LENGTH}")
-        try:
-            tree = ast.parse(text.strip(), mode="eval")
-        except SyntaxError as err:
-            raise SpecError(f"formula does not parse: {err.msg}") from None
-        _check_size(tree)
+        tree = _parse(text, "formula")
         names: list = []
         result = _Formula(names).build(tree.body, 0)
         params = [Param(n) for n in names]

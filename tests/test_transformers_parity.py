@@ -1,7 +1,5 @@
 """Parity of the transformers twins with transformers' own schedules (float64, rel <= 1e-12)."""
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -10,22 +8,14 @@ import gpusched as gs
 torch = pytest.importorskip("torch")
 hf = pytest.importorskip("transformers.optimization")
 TW = gs.compat.transformers
+from test_torch_parity import torch_lrs  # noqa: E402  (the same stepping loop)
 
 N_STEPS = 160
 
 
 def hf_lrs(factory, base_lr, n, **kw):
-    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    opt = torch.optim.SGD([p], lr=base_lr)
-    sched = factory(opt, **kw)
-    out = [opt.param_groups[0]["lr"]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(n - 1):
-            opt.step()
-            sched.step()
-            out.append(opt.param_groups[0]["lr"])
-    return np.array(out)
+    """The lr of each of ``n`` steps of ``factory(optimizer, **kw)``, stepped as torch does."""
+    return torch_lrs(lambda opt: factory(opt, **kw), base_lr, n)
 
 
 def _wn(r):
