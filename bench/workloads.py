@@ -30,36 +30,6 @@ def warmup_cosine():
                                     / (total - warmup_steps)))))
 
 
-def one_cycle():
-    """torch OneCycleLR (cos, two phases) written as a traced schedule."""
-    def f(t, max_lr, total_steps, pct_start, div_factor=25.0, final_div_factor=1e4):
-        init = max_lr / div_factor
-        low = init / final_div_factor
-        e1 = pct_start * total_steps - 1
-        e2 = total_steps - 1
-        up = max_lr + (init - max_lr) / 2 * (gs.cos(gs.pi * t / e1) + 1)
-        p2 = (t - e1) / (e2 - e1)
-        down = low + (max_lr - low) / 2 * (gs.cos(gs.pi * p2) + 1)
-        return gs.where(t <= e1, up, down)
-    return gs.schedule(f)
-
-
-def warm_restarts():
-    """Cosine warm restarts with T_mult=2: cycle i starts at T0 (2^i - 1), lasts T0 2^i."""
-    def f(t, base_lr, T_0, eta_min):
-        i = gs.floor(gs.log(t / T_0 + 1) / gs.log(2.0))
-        start = T_0 * (2 ** i - 1)
-        length = T_0 * 2 ** i
-        return eta_min + (base_lr - eta_min) * (1 + gs.cos(gs.pi * (t - start) / length)) / 2
-    return gs.schedule(f)
-
-
-def multistep():
-    """torch MultiStepLR: base_lr * gamma ** #{milestones <= t} (8 milestones per config)."""
-    return gs.schedule(lambda t, base_lr, gamma, milestones:
-                       base_lr * gamma ** gs.count_le(milestones, t))
-
-
 def custom():
     """A user lambda: step decay with a periodic ripple."""
     return gs.schedule(lambda t, base_lr, gamma, period:
@@ -82,13 +52,14 @@ def workloads(quick: bool) -> list:
                  w1),
         Workload("W2", "reduce (mean): warmup + cosine", warmup_cosine(), gs.grid(**w2), steps,
                  "reduce", w2),
-        Workload("W3a", "table: OneCycle (cos)", one_cycle(),
+        Workload("W3a", "table: OneCycle (cos)", gs.compat.torch.OneCycleLR(),
                  gs.grid(max_lr=np.geomspace(1e-3, 1, 64), pct_start=[0.1, 0.25, 0.3, 0.4],
                          total_steps=[steps]), steps, "table", {}),
-        Workload("W3b", "table: warm restarts T_mult=2", warm_restarts(),
+        Workload("W3b", "table: warm restarts T_mult=2",
+                 gs.compat.torch.CosineAnnealingWarmRestarts(T_mult=2),
                  gs.grid(base_lr=np.geomspace(1e-3, 1, 64), T_0=[10, 50, 100, 500],
                          eta_min=[0.0, 1e-5]), steps, "table", {}),
-        Workload("W3c", "table: MultiStep, 8 milestones", multistep(),
+        Workload("W3c", "table: MultiStep, 8 milestones", gs.compat.torch.MultiStepLR(),
                  gs.grid(base_lr=np.geomspace(1e-3, 1, 16), gamma=[0.1, 0.5],
                          milestones=milestones), steps, "table", {}),
         Workload("W4", "table: user lambda", custom(),

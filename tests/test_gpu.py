@@ -57,3 +57,28 @@ def test_gpu_table_streams_to_npy_and_dask_blocks_match(name, tmp_path):
     np.testing.assert_allclose(got, gs.evaluate(s, g, steps=5000, backend="numpy"), rtol=2e-7)
     lazy = gs.dask.evaluate(s, g, steps=5000, config_chunks=128, backend=name)
     np.testing.assert_array_equal(gs.to_numpy(lazy.compute(scheduler="threads")), got)
+
+
+@pytest.mark.parametrize("name", GPU_BACKENDS)
+def test_gpu_every_twin_case_and_huge_steps(name):
+    """The hardening cases (every twin) on the device: tables, float32, a reduction."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from catalog_cases import build, cases
+    ok, why = gs.backends.available_backends()[name]
+    if not ok:
+        pytest.skip(why)
+    steps = np.concatenate([np.arange(0, 140), [2 ** 24 + 1, 2 ** 31 + 1]])
+    for cid, lib, twin, kw in cases(with_metrics=True):
+        sched = build(lib, twin, kw)
+        at = steps[steps <= 140] if "metrics" in kw else steps
+        want = gs.evaluate(sched, steps=at, dtype="float64", backend="numpy")
+        got = gs.to_numpy(gs.evaluate(sched, steps=at, dtype="float64", backend=name))
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300, err_msg=cid)
+        f32 = gs.to_numpy(gs.evaluate(sched, steps=at, dtype="float32", backend=name))
+        w32 = want.astype(np.float32)
+        assert (np.abs(f32.astype(np.float64) - w32) <= 2 * np.spacing(np.abs(w32))).all(), cid
+        red = float(gs.to_numpy(gs.reduce(sched, steps=at, op="mean", dtype="float64",
+                                          backend=name)))
+        assert red == pytest.approx(want.mean(), rel=1e-12), cid

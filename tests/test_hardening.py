@@ -235,3 +235,20 @@ def test_domain_boundaries():
                        steps=[0], dtype="float64")[0] == 1.0
     assert math.isclose(gs.evaluate(gs.compat.timm.CosineLRScheduler(t_initial=1, base_lr=0.1),
                                     steps=[0], dtype="float64")[0], 0.1)
+
+
+def test_every_twin_in_the_numba_cuda_simulator(tmp_path):
+    """The gpu-marked twin check of tests/test_gpu.py, run on the Numba CUDA simulator."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    pytest.importorskip("numba.cuda")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", GPUSCHED_FORCE_GPU="1",
+               GPUSCHED_CACHE_DIR=str(tmp_path))
+    here = Path(__file__).parent
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(here / "test_gpu.py"), "-k", "every_twin and numba-cuda"],
+                          capture_output=True, text=True, env=env, timeout=900, cwd=here.parent)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout

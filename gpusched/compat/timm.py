@@ -227,7 +227,7 @@ def WSDLRScheduler(t_initial=None, decay_t=None, lr_min=0.0, stable_fn="constant
                                    "decay_t", "lr_min")
     sfn, ts_arg, sp = _p("stable_fn", "stable_timescale", "stable_power")
     tau = E.where(ts_arg > 0, ts_arg, W)
-    ts = t - W
+    ts = E.maximum(t - W, 0)        # the warmup covers t < W (no pow of a negative there)
     power = E.where(sfn == 1, 0.5, sp)
     stable = E.where(sfn == 0, 1.0, (1. + ts / E.where(tau > 0, tau, 1)) ** -power)
     S = E.maximum(b * stable, lr_min_)

@@ -204,7 +204,7 @@ def CyclicLR(base_lr=None, max_lr=None, step_size_up=2000, step_size_down=None,
     else:
         mode_ = E.param("mode")
         g = E.where(mode_ == 0, 1.0,
-                    E.where(mode_ == 1, 1 / (2.0 ** (cycle - 1)), E.param("gamma") ** t))
+                    E.where(mode_ == 1, 0.5 ** (cycle - 1), E.param("gamma") ** t))
     if output == "lr":
         lo, hi = E.param("base_lr"), E.param("max_lr")
         expr = lo + (hi - lo) * s * g

@@ -151,7 +151,8 @@ def get_inverse_sqrt_schedule(num_warmup_steps=None, timescale=None, *,
     t = E.step()
     W, ts_arg = E.param("num_warmup_steps"), E.param("timescale")
     ts = E.where(ts_arg > 0, ts_arg, E.where(W > 0, W, 10000))
-    f = _warmup(t, W, 1.0 / E.sqrt((t + (ts - W)) / ts))
+    after = E.maximum(t, W)          # the warmup covers t < W (no 1 / 0 there)
+    f = _warmup(t, W, 1.0 / E.sqrt((after + (ts - W)) / ts))
     return _lambda_lr("get_inverse_sqrt_schedule", f,
                       [W_PARAM, Param("timescale", 0, kind="int", ge=0)],
                       dict(num_warmup_steps=num_warmup_steps,
