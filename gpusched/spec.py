@@ -90,6 +90,9 @@ def recorded(name: str, fn):
     @functools.wraps(fn)
     def factory(*args, **kwargs):
         sched = fn(*args, **kwargs)
+        from .schedule import Schedule
+        if not isinstance(sched, Schedule):       # a helper (multiscale.global_step)
+            return sched
         try:
             sched.spec = _call_text(name, args, kwargs)
         except SpecError:
