@@ -293,10 +293,14 @@ def OneCycleLR(max_lr=None, total_steps=None, epochs=None, steps_per_epoch=None,
         raise ValueError(f"output={output!r}: must be 'lr' or 'momentum'")
     def span(a, b):     # a phase's length; 1 where it is unused (no 0 / 0 in a dead branch)
         return E.where(b == a, 1.0, b - a)
-    v1 = _anneal(strategy, *ends[0], t / span(0.0, e1))       # (t - 0.0) / (e1 - 0.0)
-    v2 = _anneal(strategy, *ends[1], (t - e1) / span(e1, e2))
-    v3 = _anneal(strategy, *ends[2], (t - e2) / span(e2, e3))
-    expr = E.where(t <= e1, v1, E.where(three & (t > e2), v3, v2))
+
+    def pick(first, second, third):      # the phase of step t: one anneal, not three
+        return E.where(t <= e1, first, E.where(three & (t > e2), third, second))
+    start = pick(ends[0][0], ends[1][0], ends[2][0])
+    end = pick(ends[0][1], ends[1][1], ends[2][1])
+    pct = pick(t / span(0.0, e1),                     # (t - 0.0) / (e1 - 0.0)
+               (t - e1) / span(e1, e2), (t - e2) / span(e2, e3))
+    expr = _anneal(strategy, start, end, pct)
     params = [_f("max_lr", ge=0), *length_params, _f("pct_start", 0.3, ge=0, le=1),
               Param("anneal_strategy", "cos", kind="choice", choices=ANNEAL),
               _f("base_momentum", 0.85), _f("max_momentum", 0.95),
