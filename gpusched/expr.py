@@ -294,11 +294,12 @@ class HostScan:
     by its identity, and its ``name`` enters kernel signatures.
     """
 
-    __slots__ = ("fn", "name", "list_args", "needs", "__weakref__")
+    __slots__ = ("fn", "name", "list_args", "needs", "needs_extra", "__weakref__")
 
-    def __init__(self, fn, name: str, list_args=(), needs=None):
+    def __init__(self, fn, name: str, list_args=(), needs=None, needs_extra=0):
         self.fn, self.name, self.list_args = fn, name, frozenset(list_args)
-        self.needs = needs   # a list argument that must hold at least ``top`` entries
+        self.needs = needs   # a list argument that must hold at least ``top + needs_extra``
+        self.needs_extra = needs_extra
 
 
 def host_scan(rule: HostScan, index, params) -> Expr:

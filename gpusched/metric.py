@@ -270,3 +270,50 @@ SHIFTED_PLATEAU_TIMM = E.HostScan(_timm_plateau_table, "timm_plateau", list_args
 from .spec import record_module  # noqa: E402  (records each call, for specs)
 
 record_module(globals(), 'metric.')
+
+
+def _optax_plateau_table(top, metrics, init_value, factor, patience, rtol, atol, cooldown,
+                         accumulation_size, min_scale):
+    """optax.contrib.reduce_on_plateau's scale in float32, as its ``update(value=...)``
+    leaves it: index ``t`` is after the metrics ``0..t`` (the update that passes a value is
+    scaled by the scale that value produced)."""
+    rows, series, c = _columns(top, metrics, init_value=init_value, factor=factor,
+                               patience=patience, rtol=rtol, atol=atol, cooldown=cooldown,
+                               accumulation_size=accumulation_size, min_scale=min_scale)
+    f32 = np.float32
+    out = np.empty((rows, top + 1))
+    best = np.full(rows, np.inf, dtype=f32)
+    plateau = np.zeros(rows, dtype=np.int64)
+    scale = np.ones(rows, dtype=f32)
+    cool = np.zeros(rows, dtype=np.int64)
+    count = np.zeros(rows, dtype=np.int64)
+    avg = np.zeros(rows, dtype=f32)
+    fac, mins = c["factor"].astype(f32), c["min_scale"].astype(f32)
+    one_minus_rtol, atol_ = (1 - c["rtol"]).astype(f32), c["atol"].astype(f32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(top + 1):
+            new_count = count + 1
+            avg = ((count.astype(f32) * avg + series[:, t].astype(f32)) /
+                   new_count.astype(f32)).astype(f32)
+            count = new_count
+            due = count == c["accumulation_size"]
+            improved = avg < one_minus_rtol * best - atol_
+            best = np.where(due & improved, avg, best)
+            cur = np.where(improved, 0, plateau + 1)
+            in_cool = cool > 0
+            hit = cur == c["patience"]
+            new_plateau = np.where(in_cool, 0, np.where(hit, 0, cur))
+            new_scale = np.where(in_cool, scale,
+                                 np.maximum(np.where(hit, scale * fac, scale), mins)).astype(f32)
+            new_cool = np.where(in_cool, cool - 1, np.where(hit, c["cooldown"], 0))
+            plateau = np.where(due, new_plateau, plateau)
+            scale = np.where(due, new_scale, scale)
+            cool = np.where(due, new_cool, cool)
+            avg = np.where(due, f32(0), avg)
+            count = np.where(due, 0, count)
+            out[:, t] = c["init_value"].astype(f32) * scale
+    return out
+
+
+OPTAX_PLATEAU = E.HostScan(_optax_plateau_table, "optax_reduce_on_plateau",
+                           list_args=("metrics",), needs="metrics", needs_extra=1)

@@ -156,3 +156,26 @@ def test_float32_mode_is_the_rounding_of_float64_where_optax_drifts():
     theirs = np.asarray(jax.vmap(optax.cosine_decay_schedule(1.0, D))(
         jnp.asarray(steps, jnp.int32)))
     assert (theirs != exact.astype(np.float32)).any()
+
+
+def test_contrib_reduce_on_plateau_matches_optax():
+    from optax import contrib
+    rng = np.random.default_rng(3)
+    n = 200
+    for kw in [dict(patience=3, factor=0.5), dict(patience=2, cooldown=3, rtol=0.0, atol=0.01,
+                                                  min_scale=0.05),
+               dict(patience=1, accumulation_size=4, factor=0.7)]:
+        loss = np.cumsum(rng.normal(-0.005, 0.05, n)) + 2
+        tx = contrib.reduce_on_plateau(**kw)
+        params = {"w": jnp.zeros(1)}
+
+        def step(state, v):
+            upd, state = tx.update({"w": jnp.ones(1)}, state, params, value=v)
+            return state, upd["w"][0]
+        _, scales = jax.lax.scan(step, tx.init(params), jnp.asarray(loss, jnp.float32))
+        scales = np.asarray(scales, dtype=np.float64)
+        ours = gs.evaluate(OX.reduce_on_plateau(metrics=loss, **kw), steps=n, dtype="float64")
+        np.testing.assert_allclose(ours, scales, rtol=4 * 2 ** -24)
+        assert min(scales) < 1.0
+    with pytest.raises(ValueError, match="needs 201"):
+        gs.evaluate(OX.reduce_on_plateau(metrics=loss), steps=n + 1)

@@ -221,13 +221,14 @@ def scan_table(node, bound, top: int) -> np.ndarray:
         columns[name] = bound.lists[name] if name in rule.list_args else bound.scalars[name]
     if rule.needs is not None:
         lengths = columns[rule.needs][1][:, 0]
-        short = np.flatnonzero(lengths < top)
+        need = top + rule.needs_extra
+        short = np.flatnonzero(lengths < need)
         if short.size:
             i = int(short[0])
             raise ValueError(
                 f"parameter {rule.needs!r}: config {bound.offset + i} has {int(lengths[i])} "
-                f"values, but {rule.name} at step {top} needs the {top} before it; evaluate "
-                f"steps up to {int(lengths[i])} or give a longer series")
+                f"values, but {rule.name} at step {top} needs {need}; evaluate steps up to "
+                f"{int(lengths[i]) - rule.needs_extra} or give a longer series")
     rows = max([c[0].shape[0] if isinstance(c, tuple) else c.shape[0]
                 for c in columns.values()] or [1])
     need = rows * (top + 1) * 8 * 3

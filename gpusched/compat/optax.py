@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 
 from .. import curves
 from .. import expr as E
+from .. import metric
 from ..blocks import join as _join
 from ..params import Check, Param
 from ..schedule import Schedule
@@ -25,7 +26,7 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_interpolate_schedule", "linear_onecycle_schedule",
            "cosine_onecycle_schedule", "warmup_constant_schedule",
            "warmup_cosine_decay_schedule", "warmup_exponential_decay_schedule",
-           "sgdr_schedule", "join_schedules"]
+           "sgdr_schedule", "join_schedules", "reduce_on_plateau"]
 
 
 def constant_schedule(value=None) -> Schedule:
@@ -351,6 +352,38 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence) -> Sched
     s = _join(schedules, boundaries)
     return Schedule(s.expr, s.param_specs.values(), name="join_schedules", values=s.values,
                     checks=s.checks, doc=join_schedules.__doc__)
+
+
+
+def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0, cooldown=0,
+                      accumulation_size=1, min_scale=0.0, *, init_value=1.0) -> Schedule:
+    """``optax.contrib.reduce_on_plateau`` as a schedule: ``init_value`` times the scale it
+    applies to the ``t``-th update, given the ``value`` passed at each update (``metrics``).
+    In float32, as optax: the mean of each ``accumulation_size`` values is ``a``; then::
+
+        improved = a < (1 - rtol) * best - atol          (best starts at +inf)
+        improved: best = a, plateau = 0                   else plateau += 1
+        in cooldown: cooldown -= 1, plateau = 0
+        else if plateau == patience: scale = max(scale * factor, min_scale), cooldown starts,
+                                     plateau = 0
+
+    The update that passes ``metrics[t]`` is scaled after it is counted, so step ``t`` needs
+    ``t + 1`` metrics.
+    """
+    names = ["metrics", "init_value", "factor", "patience", "rtol", "atol", "cooldown",
+             "accumulation_size", "min_scale"]
+    expr = E.host_scan(metric.OPTAX_PLATEAU, E.step(), names)
+    params = [metric.METRICS, _f("init_value", 1.0), _f("factor", 0.1, gt=0, lt=1),
+              _i("patience", 10, ge=0), _f("rtol", 1e-4, ge=0, le=1), _f("atol", 0.0, ge=0),
+              _i("cooldown", 0, ge=0), _i("accumulation_size", 1, gt=0),
+              _f("min_scale", 0.0, ge=0)]
+    checks = [Check(("rtol", "atol"), lambda rtol, atol: (rtol > 0) | (atol > 0),
+                    "at least one of rtol or atol must be positive")]
+    values = dict(metrics=None if metrics is None else [float(x) for x in metrics],
+                  init_value=init_value, factor=factor, patience=patience, rtol=rtol,
+                  atol=atol, cooldown=cooldown, accumulation_size=accumulation_size,
+                  min_scale=min_scale)
+    return _make("reduce_on_plateau", expr, params, values, reduce_on_plateau.__doc__, checks)
 
 
 from ..spec import record_module  # noqa: E402  (records each call, for specs)
