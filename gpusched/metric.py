@@ -317,3 +317,66 @@ def _optax_plateau_table(top, metrics, init_value, factor, patience, rtol, atol,
 
 OPTAX_PLATEAU = E.HostScan(_optax_plateau_table, "optax_reduce_on_plateau",
                            list_args=("metrics",), needs="metrics", needs_extra=1)
+
+
+def _mmengine_plateau_table(top, metrics, begin, base_lr, rule, factor, patience, threshold,
+                            threshold_rule, cooldown, min_value, eps):
+    """MMEngine's ReduceOnPlateauLR: torch's rule on the metrics it counts, from the first
+    counted one (epoch ``begin - 1``: the runner steps the scheduler after each training epoch,
+    then passes the validation metric)."""
+    shift = np.maximum(np.asarray(begin, dtype=np.int64) - 1, 0)
+    return _shifted_plateau_table(top, metrics, shift, base_lr=base_lr, mode=rule,
+                                  factor=factor, patience=patience, threshold=threshold,
+                                  threshold_mode=threshold_rule, cooldown=cooldown,
+                                  min_lr=min_value, eps=eps)
+
+
+MMENGINE_PLATEAU = E.HostScan(_mmengine_plateau_table, "mmengine_plateau",
+                              list_args=("metrics",), needs="metrics")
+
+
+def _keras_plateau_table(top, metrics, initial_learning_rate, mode, factor, patience,
+                         min_delta, cooldown, min_lr):
+    """keras.callbacks.ReduceLROnPlateau, its learning rate a float32 variable::
+
+        in cooldown: cooldown -= 1, wait = 0
+        improved (a + min_delta < best, or a - min_delta > best for "max"; the first metric
+        always): best = a, wait = 0
+        else, unless still in cooldown: wait += 1; wait >= patience and lr > min_lr:
+             lr = max(lr * factor, min_lr), cooldown starts, wait = 0
+    """
+    rows, series, c = _columns(top, metrics, initial_learning_rate=initial_learning_rate,
+                               mode=mode, factor=factor, patience=patience,
+                               min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
+    f32 = np.float32
+    out = np.empty((rows, top + 1))
+    lr = c["initial_learning_rate"].astype(f32)
+    best = np.full(rows, np.nan)
+    wait = np.zeros(rows, dtype=np.int64)
+    cool = np.zeros(rows, dtype=np.int64)
+    is_min = c["mode"] == 0
+    out[:, 0] = lr
+    for t in range(top):
+        a = series[:, t]
+        in_cool = cool > 0
+        cool = np.where(in_cool, cool - 1, cool)
+        wait = np.where(in_cool, 0, wait)
+        with np.errstate(invalid="ignore"):
+            better = np.where(is_min, a + c["min_delta"] < best, a - c["min_delta"] > best)
+        better |= np.isnan(best)
+        best = np.where(better, a, best)
+        counting = ~better & ~(cool > 0)
+        wait = np.where(better, 0, np.where(counting, wait + 1, wait))
+        can = counting & (wait >= c["patience"]) & (lr.astype(np.float64) >
+                                                   c["min_lr"].astype(f32).astype(np.float64))
+        new = np.maximum(lr.astype(np.float64) * c["factor"], c["min_lr"]).astype(f32)
+        lr = np.where(can, new, lr)
+        cool = np.where(can, c["cooldown"], cool)
+        wait = np.where(can, 0, wait)
+        out[:, t + 1] = lr
+    return out
+
+
+KERAS_PLATEAU = E.HostScan(_keras_plateau_table, "keras_plateau", list_args=("metrics",),
+                           needs="metrics")
+

@@ -9,12 +9,13 @@ agree with Keras to float32 rounding. Parameter names are Keras'.
 from __future__ import annotations
 
 from .. import expr as E
+from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import float_param as _f, param_exprs as _p, twin as _make
 
 __all__ = ["ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
-           "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"]
+           "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts", "ReduceLROnPlateau"]
 
 INIT = Param("initial_learning_rate", kind="float")
 
@@ -134,6 +135,36 @@ def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mu
                       first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul,
                       alpha=alpha), CosineDecayRestarts.__doc__)
 
+
+
+PLATEAU_MODES = ("min", "max")
+
+
+def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10, verbose=0,
+                      mode="auto", min_delta=1e-4, cooldown=0, min_lr=0.0, *,
+                      initial_learning_rate=None) -> Schedule:
+    """The ``keras.callbacks.ReduceLROnPlateau`` callback given the monitored value of each
+    epoch (``metrics``): ``f(t)`` is the optimizer's (float32) learning rate in epoch ``t``,
+    after ``on_epoch_end`` saw the values of the epochs before it. ``mode="auto"`` means
+    ``"min"`` (a loss), as Keras decides for ``val_loss``.
+    """
+    if mode == "auto":
+        mode = "min"
+    names = ["metrics", "initial_learning_rate", "mode", "factor", "patience", "min_delta",
+             "cooldown", "min_lr"]
+    expr = E.host_scan(metric.KERAS_PLATEAU, E.step(), names)
+    params = [metric.METRICS, INIT, Param("mode", "min", kind="choice", choices=PLATEAU_MODES),
+              _f("factor", 0.1, ge=0, lt=1), Param("patience", 10, kind="int", ge=0),
+              _f("min_delta", 1e-4, ge=0), Param("cooldown", 0, kind="int", ge=0),
+              _f("min_lr", 0.0, ge=0)]
+    values = dict(metrics=None if metrics is None else [float(x) for x in metrics],
+                  initial_learning_rate=initial_learning_rate, mode=mode, factor=factor,
+                  patience=patience, min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
+    return _make("ReduceLROnPlateau", expr, params, values, ReduceLROnPlateau.__doc__)
+
+
+
+ReduceLROnPlateau.__doc__ += "\n" + metric._keras_plateau_table.__doc__.split("\n", 1)[1]
 
 from ..spec import record_module  # noqa: E402  (records each call, for specs)
 

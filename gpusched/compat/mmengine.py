@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from .. import curves
 from .. import expr as E
+from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
 from . import torch as T
 from ._common import BASE_LR
 
 __all__ = ["ConstantLR", "LinearLR", "StepLR", "MultiStepLR", "ExponentialLR",
-           "CosineAnnealingLR", "PolyLR", "OneCycleLR", "CosineRestartLR"]
+           "CosineAnnealingLR", "PolyLR", "OneCycleLR", "CosineRestartLR", "ReduceOnPlateauLR"]
 
 INF = 1000000000
 WINDOW = [Param("begin", 0, kind="int", ge=0), Param("end", INF, kind="int", gt=0)]
@@ -163,6 +164,46 @@ def CosineRestartLR(periods=None, restart_weights=(1,), eta_min=None, eta_min_ra
                          restart_weights=list(restart_weights), base_lr=base_lr,
                          **given).items() if v is not None}, checks=[same])
     return _windowed("CosineRestartLR", inner, begin, end, doc=CosineRestartLR.__doc__)
+
+
+
+RULES = ("less", "greater")
+
+
+def ReduceOnPlateauLR(metrics=None, monitor="loss", rule="less", factor=0.1, patience=10,
+                      threshold=1e-4, threshold_rule="rel", cooldown=0, min_value=0.0,
+                      eps=1e-8, begin=0, end=INF, *, base_lr=None) -> Schedule:
+    """torch's ReduceLROnPlateau rule (``rule`` less/greater = mode min/max,
+    ``threshold_rule`` = threshold_mode, ``min_value`` = min_lr) given the validation metric
+    of each epoch (``metrics``; ``monitor`` names it in MMEngine and is not used here).
+
+    Step mapping: the runner steps the scheduler after each training epoch and then passes
+    the epoch's validation metric, so epoch ``e``'s metric counts when ``begin <= e + 1 <
+    end``; ``f(t)`` is the lr of epoch ``t``, after the counted metrics of epochs before it.
+    """
+    t = E.step()
+    lo, hi = E.param("begin"), E.param("end")
+    shift = E.maximum(lo - 1, 0)
+    k = E.clip(t - shift, 0, hi - 1 - shift)
+    names = ["metrics", "begin", "base_lr", "rule", "factor", "patience", "threshold",
+             "threshold_rule", "cooldown", "min_value", "eps"]
+    scan = E.host_scan(metric.MMENGINE_PLATEAU, k, names)
+    params = [BASE_LR, metric.METRICS, Param("rule", "less", kind="choice", choices=RULES),
+              Param("factor", 0.1, kind="float", ge=0, lt=1),
+              Param("patience", 10, kind="int", ge=0),
+              Param("threshold", 1e-4, kind="float", ge=0),
+              Param("threshold_rule", "rel", kind="choice", choices=metric.THRESHOLD_MODES),
+              Param("cooldown", 0, kind="int", ge=0),
+              Param("min_value", 0.0, kind="float", ge=0),
+              Param("eps", 1e-8, kind="float", ge=0), *WINDOW]
+    values = dict(metrics=None if metrics is None else [float(x) for x in metrics], rule=rule,
+                  factor=factor, patience=patience, threshold=threshold,
+                  threshold_rule=threshold_rule, cooldown=cooldown, min_value=min_value,
+                  eps=eps, begin=begin, end=end)
+    if base_lr is not None:
+        values["base_lr"] = base_lr
+    return Schedule(scan, params, name="ReduceOnPlateauLR", values=values,
+                    checks=[WINDOW_CHECK], doc=ReduceOnPlateauLR.__doc__)
 
 
 from ..spec import record_module  # noqa: E402  (records each call, for specs)

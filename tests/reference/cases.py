@@ -72,6 +72,10 @@ CASES = [
                                           t_mul=2.0, m_mul=0.8, alpha=0.1), None, N),
     ("keras", "CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=15,
                                           t_mul=1.0, m_mul=0.9), None, N),
+    ("keras", "ReduceLROnPlateau", dict(metrics=METRIC, patience=3, factor=0.5, cooldown=2,
+                                        min_lr=1e-3, initial_learning_rate=0.1), None, N),
+    ("keras", "ReduceLROnPlateau", dict(metrics=METRIC, patience=2, mode="max",
+                                        min_delta=0.01, initial_learning_rate=0.1), None, N),
     # DeepSpeed (the lr of update t is g(t - 1))
     ("deepspeed", "LRRangeTest", dict(lr_range_test_min_lr=1e-3, lr_range_test_step_size=10,
                                       lr_range_test_step_rate=2.0), None, N),
@@ -111,4 +115,9 @@ CASES = [
                                          eta_min=1e-4), 0.1, N),
     ("mmengine", "CosineRestartLR", dict(periods=[25, 25], restart_weights=[1, 0.5],
                                          eta_min_ratio=0.1, begin=5), 0.1, N),
+    ("mmengine", "ReduceOnPlateauLR", dict(metrics=METRIC, patience=3, factor=0.5, cooldown=1,
+                                           min_value=1e-3), 0.1, N),
+    ("mmengine", "ReduceOnPlateauLR", dict(metrics=METRIC, patience=2, rule="greater",
+                                           threshold_rule="abs", threshold=0.01, begin=10,
+                                           end=80), 0.1, N),
 ]

@@ -72,8 +72,40 @@ def run_timm(mod, torch, name, kw, lr, n):
 
 
 def run_keras(keras, name, kw, n):
+    kw = dict(kw)
+    if "metrics" in kw:         # the callback: on_epoch_end(epoch, logs) after each epoch
+        metrics, lr = kw.pop("metrics"), kw.pop("initial_learning_rate")
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
+        cb = getattr(keras.callbacks, name)(**kw)
+        cb.set_model(model)
+        cb.on_train_begin()
+
+        def current():
+            return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        out = [current()]
+        for e in range(n - 1):
+            cb.on_epoch_end(e, logs={cb.monitor: metrics[e]})
+            out.append(current())
+        return out
     sched = getattr(keras.optimizers.schedules, name)(**kw)
     return [float(sched(t)) for t in range(n)]
+
+
+def run_mmengine_plateau(torch, mm, kw, lr, n):
+    """The runner's order: step() after each training epoch, then step(metrics) after its
+    validation."""
+    kw = dict(kw)
+    metrics = kw.pop("metrics")
+    opt = optimizer(torch, lr)
+    sched = mm.ReduceOnPlateauLR(opt, **kw)
+    out = [opt.param_groups[0]["lr"]]
+    for e in range(n - 1):
+        opt.step()
+        sched.step()
+        sched.step(metrics={"loss": metrics[e]})
+        out.append(opt.param_groups[0]["lr"])
+    return out
 
 
 def run_stepped(torch, make, lr, n, before=None):
@@ -110,6 +142,8 @@ def main():
             vals = run_keras(keras, name, kw, n)
         elif lib == "deepspeed":
             vals = run_stepped(torch, lambda o: getattr(ds, name)(o, **kw), lr, n)
+        elif name == "ReduceOnPlateauLR":
+            vals = run_mmengine_plateau(torch, mm, kw, lr, n)
         else:
             vals = run_stepped(torch, lambda o: getattr(mm, name)(o, **kw), lr, n)
         results.append({"library": lib, "name": name, "kwargs": kw, "base_lr": lr,
