@@ -176,11 +176,17 @@ def _fill(target, be, plan, bound, steps, dt, work, progress):
     with _bar(progress, bound.n, steps.size) as bar:
         for c0 in range(0, bound.n, rows):
             c1 = min(bound.n, c0 + rows)
-            chunk = be.table(plan, bound.rows(c0, c1), steps, dt, work_limit=work)
-            if callable(target):
-                target(c0, c1, chunk)
+            # the whole grid in one chunk keeps its axes (factorized evaluation)
+            part = bound if (c0, c1) == (0, bound.n) else bound.rows(c0, c1)
+            if not callable(target) and be.writes_host_out and target.dtype == dt and \
+                    target[c0:c1].flags.c_contiguous:
+                be.table(plan, part, steps, dt, work_limit=work, out=target[c0:c1])
             else:
-                target[c0:c1] = to_numpy(chunk)
+                chunk = be.table(plan, part, steps, dt, work_limit=work)
+                if callable(target):
+                    target(c0, c1, chunk)
+                else:
+                    target[c0:c1] = to_numpy(chunk)
             bar.update(c1 - c0)
 
 

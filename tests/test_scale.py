@@ -60,3 +60,16 @@ def test_progress_bar_on_request_and_silent_by_default(capsys):
     assert capsys.readouterr().err == ""
     gs.reduce(S, G, steps=100, op="sum", progress=True)
     assert "gpusched" in capsys.readouterr().err
+
+
+def test_out_array_is_filled_in_place_on_the_factorized_path():
+    import gpusched as gs
+    s = gs.schedule(lambda t, peak, W: gs.where(t < W, peak * t / W,
+                                                peak * 0.5 * (1 + gs.cos(gs.pi * t / 500))))
+    g = gs.grid(peak=[0.1, 0.2, 0.3], W=[0, 10, 50])
+    want = gs.evaluate(s, g, steps=400, dtype="float64", backend="numpy")
+    for backend in ("numpy", "numba"):
+        out = np.full((9, 400), -1.0)
+        got = gs.evaluate(s, g, steps=400, dtype="float64", backend=backend, out=out)
+        assert got is out
+        np.testing.assert_allclose(out, want, rtol=1e-12)

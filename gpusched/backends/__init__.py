@@ -41,6 +41,8 @@ class Backend:
         """Free bytes where this backend's results live (None: host memory)."""
         return None
 
+    writes_host_out = False     # table(..., out=host array) fills it in place
+
     def table(self, plan, bound, steps, dtype, *, work_limit: int):
         """The (n_configs, n_steps) table in ``dtype``, as this backend's array type."""
         raise NotImplementedError

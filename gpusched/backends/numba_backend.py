@@ -141,8 +141,11 @@ class NumbaBackend(Backend):
         layout, mod = self._module(plan, bound, pre)
         return mod, flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
 
-    def table(self, plan, bound, steps, dtype, *, work_limit):
-        out = aligned_empty((bound.n, steps.size), dtype)
+    writes_host_out = True
+
+    def table(self, plan, bound, steps, dtype, *, work_limit, out=None):
+        if out is None:
+            out = aligned_empty((bound.n, steps.size), dtype)
         mod, args = self._inputs(plan, bound, steps, work_limit)
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)

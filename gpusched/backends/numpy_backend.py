@@ -329,11 +329,14 @@ class NumpyBackend(Backend):
             return None
         return _axis_blocks(plan, form, steps, work_limit)
 
-    def table(self, plan, bound, steps, dtype, *, work_limit, config_offset=None):
+    writes_host_out = True
+
+    def table(self, plan, bound, steps, dtype, *, work_limit, config_offset=None, out=None):
+        given = out
         blocks = self._factorized(plan, bound, steps, work_limit)
         if blocks is not None:
             try:
-                out = aligned_empty((bound.n, steps.size), dtype)
+                out = aligned_empty((bound.n, steps.size), dtype) if given is None else given
                 for s0, s1, block in blocks:
                     dest = out[:, s0:s1]
                     dest[...] = block
@@ -342,7 +345,7 @@ class NumpyBackend(Backend):
                 return out
             except ScheduleError:
                 pass        # the row path below finds the first bad config and step
-        out = aligned_empty((bound.n, steps.size), dtype)
+        out = aligned_empty((bound.n, steps.size), dtype) if given is None else given
         check = out.dtype.kind == "f"
         for c0, c1, s0, s1, block, env in self._blocks(plan, bound, steps, work_limit,
                                                        config_offset):
