@@ -111,3 +111,24 @@ def test_optuna_batch_ask_and_tell_screens_schedules_in_one_call():
     assert abs(float(got) - 0.01) == pytest.approx(study.best_value, rel=1e-5)
     with pytest.raises(ValueError, match="3 values for 16 trials"):
         tell_batch(study, trials, [1.0, 2.0, 3.0])
+
+
+def test_ray_tune_example_runs(tmp_path):
+    """examples/ray_tune.py: spec strings as a Ray Tune grid (in a subprocess: Ray starts
+    its own workers)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    pytest.importorskip("ray.tune")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "examples" / "ray_tune.py"),
+                           str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "3 trials; largest mean lr: " in proc.stdout
+    want = max(gs.evaluate(gs.spec.loads(s), steps=200, dtype="float64").mean()
+               for s in ["torch.OneCycleLR(max_lr=0.1, total_steps=200)",
+                         "with_values(torch.CosineAnnealingLR(T_max=200), base_lr=0.1)",
+                         "with_values(transformers.get_wsd_schedule(20, 60, "
+                         "num_training_steps=200), base_lr=0.1)"])
+    assert f"({want:.5f})" in proc.stdout
