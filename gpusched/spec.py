@@ -137,10 +137,13 @@ def dumps(schedule) -> str:
         raise SpecError(f"schedule {schedule.name!r} was not built from a spec or a catalog "
                         f"factory (or holds a Python function), so it has no spec")
     extra = getattr(schedule, "spec_values", None) or {}
-    if not extra:
-        return base
-    return f"with_values({base}, " + ", ".join(
+    text = base if not extra else f"with_values({base}, " + ", ".join(
         f"{k}={_value_text(v)}" for k, v in extra.items()) + ")"
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"the spec of {schedule.name!r} would be {len(text)} characters, more "
+                        f"than a spec may hold ({MAX_LENGTH}); long values (a metric series) "
+                        f"belong in a grid column, not in the spec")
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,6 +52,11 @@ def test_objects_built_in_python_have_specs():
                                   gs.evaluate(s, steps=100))
     with pytest.raises(SpecError, match="has no spec"):
         spec.dumps(gs.compat.torch.LambdaLR(lambda t: 0.9 ** t))
+    long = gs.compat.torch.ReduceLROnPlateau(metrics=np.linspace(1, 0, 2000), base_lr=0.1)
+    with pytest.raises(SpecError, match="belong in a grid column"):
+        spec.dumps(long)
+    short = gs.compat.torch.ReduceLROnPlateau(base_lr=0.1)
+    assert spec.loads(spec.dumps(short)).param_specs.keys() == short.param_specs.keys()
 
 
 HOSTILE = [
