@@ -2,17 +2,64 @@
 
 from __future__ import annotations
 
+import mmap
+import threading
+import weakref
+
 import numpy as np
 
-__all__ = ["to_numpy", "to_torch", "to_jax", "aligned_empty"]
+__all__ = ["to_numpy", "to_torch", "to_jax", "aligned_empty", "release_pool"]
 
 ALIGN = 64  # bytes: JAX takes CPU buffers through DLPack without copying only when aligned
 
 
+POOL_FROM = 8 << 20        # tables from this size come from the pool of host buffers
+POOL_KEEP_BYTES = 1 << 30  # idle bytes the pool keeps at most
+_pool_lock = threading.Lock()
+_idle: list = []           # mmaps no array refers to any more, oldest first
+
+
+def _take(n: int) -> mmap.mmap:
+    with _pool_lock:
+        for k, buf in enumerate(_idle):
+            if n <= len(buf) <= 2 * n:
+                return _idle.pop(k)
+    return mmap.mmap(-1, n)
+
+
+def _give_back(buf: mmap.mmap) -> None:
+    with _pool_lock:
+        _idle.append(buf)
+        while sum(len(b) for b in _idle) > POOL_KEEP_BYTES:
+            _idle.pop(0).close()
+
+
+def release_pool() -> int:
+    """Free the idle host buffers the table pool keeps; returns the bytes released."""
+    with _pool_lock:
+        freed = sum(len(b) for b in _idle)
+        while _idle:
+            _idle.pop().close()
+    return freed
+
+
 def aligned_empty(shape, dtype) -> np.ndarray:
-    """``np.empty`` whose data starts on a 64-byte boundary."""
+    """``np.empty`` whose data starts on a 64-byte boundary.
+
+    Large tables (from 8 MiB) come from a pool of page-aligned host buffers, like CuPy's
+    memory pool: a buffer returns to the pool only when no array (or view, or DLPack
+    consumer) refers to it any more, and the next table of a similar size reuses it. A fresh
+    buffer costs a page fault every 4 KiB on first write, which on a small machine can take
+    longer than computing the table. At most 1 GiB of idle buffers is kept
+    (:func:`release_pool` frees them).
+    """
     dtype = np.dtype(dtype)
     n = int(np.prod(shape)) * dtype.itemsize
+    if n >= POOL_FROM:
+        buf = _take(n)
+        root = np.frombuffer(buf, dtype=np.uint8, count=n)    # page-aligned
+        weakref.finalize(root, _give_back, buf)                # after the last view goes
+        return root.view(dtype).reshape(shape)
     raw = np.empty(n + ALIGN, dtype=np.uint8)
     offset = (-raw.ctypes.data) % ALIGN
     return raw[offset:offset + n].view(dtype).reshape(shape)

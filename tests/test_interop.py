@@ -41,3 +41,34 @@ def test_to_jax_without_a_copy():
     j = gs.to_jax(out)
     np.testing.assert_array_equal(np.asarray(j), out)
     jnp.from_dlpack(out, copy=False)       # raises unless the buffer can be shared
+
+
+def test_large_tables_reuse_pooled_buffers_only_when_nothing_refers_to_them():
+    import gc
+    torch = pytest.importorskip("torch")
+    from gpusched.interop import POOL_FROM, release_pool
+    release_pool()
+    s = gs.compat.torch.CosineAnnealingLR(T_max=500)
+    g = gs.grid(base_lr=np.linspace(0.01, 1.0, 64))
+    steps = POOL_FROM // (64 * 8) + 1000                       # a float64 table above 8 MiB
+    a = gs.evaluate(s, g, steps=steps, dtype="float64", backend="numpy")
+    ptr = a.ctypes.data
+    row = a[7]                                                 # a view keeps the buffer
+    want = row.copy()
+    del a
+    gc.collect()
+    b = gs.evaluate(s, g, steps=steps, dtype="float64", backend="numpy")
+    assert b.ctypes.data != ptr                                # not handed out again
+    b[:] = -1.0
+    np.testing.assert_array_equal(row, want)
+    t = torch.from_dlpack(b)                                   # a DLPack consumer holds it too
+    ptr_b = b.ctypes.data
+    del b, row
+    gc.collect()
+    c = gs.evaluate(s, g, steps=steps, dtype="float64", backend="numpy")
+    assert c.ctypes.data != ptr_b and float(t[0, 0]) == -1.0
+    assert c.ctypes.data == ptr                                # the first buffer, now free
+    np.testing.assert_array_equal(c[7], want)
+    del t, c
+    gc.collect()
+    assert release_pool() >= 2 * 64 * steps * 8
