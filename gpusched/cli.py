@@ -59,12 +59,9 @@ def _problem(args):
             raise ValueError(f"--grid {item!r}: write NAME=V1,V2,...")
         axes[name.strip()] = spec.parse_values(values)
     if axes:
-        if g is not None and not hasattr(g, "axes") or (g is not None and g.axes is None):
+        if g is not None and g.axes is None:
             raise ValueError("--grid extends a [grid] of the spec file, not [[trials]]")
-        base = dict(zip([k for k, _ in g.axes], [g.columns[k] for k, _ in g.axes])) if g \
-            is not None else {}
-        g = make_grid(**{k: list(v) if not hasattr(v, "values") else v for k, v in
-                         base.items()}, **axes)
+        g = make_grid(**{**(g.axes if g is not None else {}), **axes})
     steps = args.steps if args.steps is not None else options.get("steps", 1000)
     dtype = args.dtype or options.get("dtype", "float32")
     backend = args.backend or options.get("backend", "auto")
@@ -178,7 +175,6 @@ def cmd_plot(args) -> int:
 
 def cmd_list(args) -> int:
     from .catalog import entries
-    import inspect
     shown = 0
     for modname, title, _, items in entries():
         short = modname.removeprefix("gpusched.compat.").removeprefix("gpusched.")
@@ -200,7 +196,6 @@ def cmd_list(args) -> int:
     if not shown:
         raise ValueError(f"no library {args.library!r}; try torch, transformers, timm, optax, "
                          f"keras, deepspeed, mmengine, fairseq, metric or gpusched")
-    del inspect
     return 0
 
 
@@ -362,8 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .examples import DEFAULT_STEPS
-
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
@@ -373,7 +366,6 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    del DEFAULT_STEPS
     try:
         return args.func(args)
     except (ValueError, TypeError, RuntimeError, OSError) as err:

@@ -26,7 +26,7 @@ METRICS = Param("metrics", kind="list",
                 doc="the metric passed to step() after each step, one series or one per config")
 
 
-def _columns(top, metrics, **scalars):
+def _columns(metrics, **scalars):
     values, lengths = metrics
     values = np.asarray(values, dtype=np.float64)
     rows = max([values.shape[0]] + [v.shape[0] for v in scalars.values()])
@@ -54,7 +54,7 @@ def _plateau_table(top, metrics, base_lr, mode, factor, patience, threshold, thr
         bad > patience: new = max(lr * factor, min_lr); lr = new if lr - new > eps;
                         cooldown = cooldown_setting, bad = 0
     """
-    rows, series, c = _columns(top, metrics, base_lr=base_lr, mode=mode, factor=factor,
+    rows, series, c = _columns(metrics, base_lr=base_lr, mode=mode, factor=factor,
                                patience=patience, threshold=threshold,
                                threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr,
                                eps=eps)
@@ -84,7 +84,7 @@ def _plateau_table(top, metrics, base_lr, mode, factor, patience, threshold, thr
 def _greedy_table(top, metrics, base_lr, mode, factor, patience, threshold, threshold_mode,
                   cooldown, warmup, min_lr, max_lr, eps, smooth, window_size, reset_start):
     """transformers ``GreedyLR.step(metric)``, vectorized over configs (see :func:`greedy`)."""
-    rows, series, c = _columns(top, metrics, base_lr=base_lr, mode=mode, factor=factor,
+    rows, series, c = _columns(metrics, base_lr=base_lr, mode=mode, factor=factor,
                                patience=patience, threshold=threshold,
                                threshold_mode=threshold_mode, cooldown=cooldown, warmup=warmup,
                                min_lr=min_lr, max_lr=max_lr, eps=eps, smooth=smooth,
@@ -170,10 +170,10 @@ PLATEAU_PARAMS = ("mode", "factor", "patience", "threshold", "threshold_mode", "
 
 def _schedule(rule, name, specs, values, checks, doc):
     expr = E.host_scan(rule, E.step(), ["metrics"] + [p.name for p in specs[1:]])
+    from .compat._common import series
     given = {k: v for k, v in values.items() if v is not None}
     if "metrics" in given:
-        given["metrics"] = [float(x) for x in np.asarray(given["metrics"], dtype=np.float64)
-                            .ravel()]
+        given["metrics"] = series(given["metrics"])
     return Schedule(expr, [METRICS, *specs[1:]], name=name, values=given, checks=checks,
                     doc=doc)
 
@@ -201,19 +201,16 @@ def reduce_on_plateau(metrics=None, mode="min", factor=0.1, patience=10, thresho
 
     ``f(0) = base_lr``; ``f(t)`` is the lr after the metrics of steps ``0..t-1``.
     """
-    specs = [METRICS, Param("base_lr", kind="float"), *_mode_params(threshold, threshold_mode),
+    mode_p, threshold_p, threshold_mode_p = _mode_params(threshold, threshold_mode)
+    specs = [METRICS, Param("base_lr", kind="float"), mode_p,
              Param("factor", factor, kind="float", ge=0, lt=1),
-             Param("patience", patience, kind="int", ge=0),
+             Param("patience", patience, kind="int", ge=0), threshold_p, threshold_mode_p,
              Param("cooldown", cooldown, kind="int", ge=0),
              Param("min_lr", min_lr, kind="float", ge=0), Param("eps", eps, kind="float", ge=0)]
     values = dict(metrics=metrics, base_lr=base_lr, mode=mode, factor=factor, patience=patience,
                   threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown,
                   min_lr=min_lr, eps=eps)
-    specs = [specs[0]] + sorted(specs[1:], key=lambda p: _PLATEAU_ORDER.index(p.name))
     return _schedule(PLATEAU, name, specs, values, (), doc or reduce_on_plateau.__doc__)
-
-
-_PLATEAU_ORDER = ("base_lr",) + PLATEAU_PARAMS
 
 
 def greedy(metrics=None, mode="min", factor=0.95, patience=10, threshold=1e-6,
@@ -277,7 +274,7 @@ def _optax_plateau_table(top, metrics, init_value, factor, patience, rtol, atol,
     """optax.contrib.reduce_on_plateau's scale in float32, as its ``update(value=...)``
     leaves it: index ``t`` is after the metrics ``0..t`` (the update that passes a value is
     scaled by the scale that value produced)."""
-    rows, series, c = _columns(top, metrics, init_value=init_value, factor=factor,
+    rows, series, c = _columns(metrics, init_value=init_value, factor=factor,
                                patience=patience, rtol=rtol, atol=atol, cooldown=cooldown,
                                accumulation_size=accumulation_size, min_scale=min_scale)
     f32 = np.float32
@@ -345,7 +342,7 @@ def _keras_plateau_table(top, metrics, initial_learning_rate, mode, factor, pati
         else, unless still in cooldown: wait += 1; wait >= patience and lr > min_lr:
              lr = max(lr * factor, min_lr), cooldown starts, wait = 0
     """
-    rows, series, c = _columns(top, metrics, initial_learning_rate=initial_learning_rate,
+    rows, series, c = _columns(metrics, initial_learning_rate=initial_learning_rate,
                                mode=mode, factor=factor, patience=patience,
                                min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
     f32 = np.float32

@@ -36,7 +36,8 @@ import math
 import numbers
 
 from . import expr as E
-from .params import validate_name
+from .params import Param, validate_name
+from .schedule import Schedule
 
 __all__ = ["loads", "dumps", "SpecError", "FUNCTIONS", "MAX_LENGTH", "factories"]
 
@@ -90,7 +91,6 @@ def recorded(name: str, fn):
     @functools.wraps(fn)
     def factory(*args, **kwargs):
         sched = fn(*args, **kwargs)
-        from .schedule import Schedule
         if not isinstance(sched, Schedule):       # a helper (multiscale.global_step)
             return sched
         try:
@@ -109,10 +109,8 @@ def _call_text(name, args, kwargs) -> str:
 
 
 def _value_text(v) -> str:
-    from .schedule import Schedule
     if isinstance(v, Schedule):
-        text = dumps(v)
-        return text
+        return dumps(v)
     if v is None or isinstance(v, (bool, str)):
         return repr(v)
     if isinstance(v, numbers.Integral):
@@ -156,7 +154,6 @@ def loads(text: str):
         raise SpecError(f"a spec is a string, got {type(text).__name__}")
     tree = _parse(text, "spec")
     sched = _Reader(factories()).value(tree.body, 0)
-    from .schedule import Schedule
     if not isinstance(sched, Schedule):
         raise SpecError("a spec must describe a schedule, e.g. 'torch.StepLR(step_size=30)'")
     return sched
@@ -256,8 +253,6 @@ class _Reader:
 
     def formula(self, node, depth):
         """``expr("formula", name=value, ...)``: a custom schedule."""
-        from .schedule import Schedule
-        from .params import Param
         if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
                 or not isinstance(node.args[0].value, str):
             raise SpecError('expr takes the formula as one string: expr("base_lr * t", ...)')

@@ -52,7 +52,6 @@ def _cases():
         if "noise_range_t" in kw:
             continue
         yield pytest.param(c["library"], c["name"], kw, id=f"{c['library']}.{c['name']}")
-    T = gs.compat
     yield pytest.param("torch", "OneCycleLR", dict(max_lr=.1, total_steps=100), id="torch.OC")
     yield pytest.param("torch", "CosineAnnealingWarmRestarts", dict(T_0=5, T_mult=2,
                                                                     base_lr=.1), id="torch.CAWR")
@@ -64,7 +63,6 @@ def _cases():
     yield pytest.param("optax", "warmup_cosine_decay_schedule",
                        dict(init_value=0.0, peak_value=1.0, warmup_steps=10, decay_steps=100),
                        id="optax.wcd")
-    del T
 
 
 @pytest.mark.parametrize("lib,name,kw", list(_cases()))

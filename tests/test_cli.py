@@ -180,3 +180,10 @@ def test_every_command_has_help_with_examples(command, capsys):
     assert "usage: gpusched" in out
     if command not in ("info",):
         assert "examples:" in out
+
+
+def test_command_line_grid_extends_the_spec_files_grid(tmp_path, capsys):
+    f = tmp_path / "sweep.toml"
+    f.write_text(f'schedule = "{ONE_CYCLE}"\nsteps = 300\n[grid]\npct_start = [0.1, 0.3]\n')
+    assert main(["eval", str(f), "--grid", "anneal_strategy=cos,linear"]) == 0
+    assert "OneCycleLR: 4 configs x 300 steps" in capsys.readouterr().out

@@ -203,8 +203,12 @@ def _cumprod(plan, node, index, env: _Env):
     if cached is None or cached[0] != tag:
         cached = (tag, cumprod_table(plan, node, env.bound, top, env.c0, env.memo))
         env.memo[("cumprod", id(node))] = cached
-    table = cached[1]
-    idx = np.clip(np.asarray(index, dtype=np.int64), 0, top)
+    return _read(cached[1], index)
+
+
+def _read(table, index):
+    """A host-tabulated sequence (rows, steps) at ``index`` (clamped to its steps)."""
+    idx = np.clip(np.asarray(index, dtype=np.int64), 0, table.shape[1] - 1)
     if table.shape[0] == 1:
         return table[0][idx]
     idx = np.atleast_2d(idx)
@@ -249,12 +253,7 @@ def _scan(node, index, env: _Env):
     if cached is None or cached[0] != tag:
         cached = (tag, scan_table(node, env.bound, top))
         env.memo[("scan", id(node))] = cached
-    table = cached[1]
-    idx = np.clip(np.asarray(index, dtype=np.int64), 0, table.shape[1] - 1)
-    if table.shape[0] == 1:
-        return table[0][idx]
-    idx = np.atleast_2d(idx)
-    return np.take_along_axis(table, np.broadcast_to(idx, (table.shape[0], idx.shape[1])), 1)
+    return _read(cached[1], index)
 
 
 def _per_config_names(bound) -> frozenset:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
 from .. import expr as E
 from ..params import REQUIRED, Param
 
@@ -59,3 +61,22 @@ def twin(name, expr, params, values, doc, checks=()):
     return Schedule(expr, params, name=name,
                     values={k: v for k, v in values.items() if v is not None},
                     checks=checks, doc=doc)
+
+
+def drop_unused(sched):
+    """The schedule without the parameters its expression does not read (a twin whose
+    ``output`` picks the lr or the momentum keeps only that one's parameters)."""
+    from ..schedule import Schedule
+    used = {n.value for n in E.all_nodes(sched.expr) if n.op == "param"}
+    specs = [p for p in sched.param_specs.values() if p.name in used]
+    values = {k: v for k, v in sched.values.items() if k in used}
+    checks = [c for c in sched.checks if set(c.names) <= used]
+    return Schedule(sched.expr, specs, name=sched.name, values=values, checks=checks,
+                    doc=sched.doc)
+
+
+def series(values):
+    """A metric series given at construction, as a list of floats (None stays None)."""
+    if values is None:
+        return None
+    return [float(x) for x in np.asarray(values, dtype=np.float64).ravel()]

@@ -13,7 +13,7 @@ from .. import curves
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, float_param as _f, int_param as _i, param_exprs as _p, twin as _make
+from ._common import BASE_LR, float_param as _f, int_param as _i, param_exprs as _p, twin as _make, drop_unused
 
 __all__ = ["LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "WarmupCosineLR"]
 
@@ -99,7 +99,6 @@ def OneCycle(cycle_min_lr=None, cycle_max_lr=None, decay_lr_rate=0.0,
               _i("cycle_first_stair_count", 0, ge=0), _i("cycle_second_stair_count", -1),
               _i("decay_step_size", 0, ge=0), _f("cycle_min_mom", 0.8),
               _f("cycle_max_mom", 0.9), _f("decay_mom_rate", 0.0)]
-    used = {n.value for n in E.all_nodes(expr) if n.op == "param"}
     values = dict(cycle_min_lr=cycle_min_lr, cycle_max_lr=cycle_max_lr,
                   decay_lr_rate=decay_lr_rate, cycle_first_step_size=cycle_first_step_size,
                   cycle_second_step_size=-1 if cycle_second_step_size is None
@@ -109,8 +108,7 @@ def OneCycle(cycle_min_lr=None, cycle_max_lr=None, decay_lr_rate=0.0,
                   else cycle_second_stair_count,
                   decay_step_size=decay_step_size, cycle_min_mom=cycle_min_mom,
                   cycle_max_mom=cycle_max_mom, decay_mom_rate=decay_mom_rate)
-    return _make("OneCycle", expr, [p for p in params if p.name in used],
-                 {k: v for k, v in values.items() if k in used}, OneCycle.__doc__)
+    return drop_unused(_make("OneCycle", expr, params, values, OneCycle.__doc__))
 
 
 def _gamma(i, W, kind):

@@ -12,7 +12,7 @@ from .. import expr as E
 from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import float_param as _f, param_exprs as _p, twin as _make
+from ._common import float_param as _f, param_exprs as _p, twin as _make, series
 
 __all__ = ["ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
            "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts", "ReduceLROnPlateau"]
@@ -157,7 +157,7 @@ def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10,
               _f("factor", 0.1, ge=0, lt=1), Param("patience", 10, kind="int", ge=0),
               _f("min_delta", 1e-4, ge=0), Param("cooldown", 0, kind="int", ge=0),
               _f("min_lr", 0.0, ge=0)]
-    values = dict(metrics=None if metrics is None else [float(x) for x in metrics],
+    values = dict(metrics=series(metrics),
                   initial_learning_rate=initial_learning_rate, mode=mode, factor=factor,
                   patience=patience, min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
     return _make("ReduceLROnPlateau", expr, params, values, ReduceLROnPlateau.__doc__)

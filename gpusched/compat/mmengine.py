@@ -17,7 +17,7 @@ from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
 from . import torch as T
-from ._common import BASE_LR
+from ._common import BASE_LR, series
 
 __all__ = ["ConstantLR", "LinearLR", "StepLR", "MultiStepLR", "ExponentialLR",
            "CosineAnnealingLR", "PolyLR", "OneCycleLR", "CosineRestartLR", "ReduceOnPlateauLR"]
@@ -106,10 +106,9 @@ def CosineAnnealingLR(T_max=None, eta_min=None, begin=0, end=INF, eta_min_ratio=
     Tm = E.where(T_arg > 0, T_arg, E.param("end") - E.param("begin"))
     inner = Schedule(curves.cosine_interp(b, eta, t / Tm),
                      [BASE_LR, Param("T_max", 0, kind="int", ge=0), eta_param, *WINDOW],
-                     name="cos",
-                     values={"T_max": 0 if T_max is None else T_max, "base_lr": base_lr,
-                             **given} if base_lr is not None else
-                     {"T_max": 0 if T_max is None else T_max, **given})
+                     name="cos", values={k: v for k, v in dict(
+                         T_max=0 if T_max is None else T_max, base_lr=base_lr,
+                         **given).items() if v is not None})
     return _windowed("CosineAnnealingLR", inner, begin, end, doc=CosineAnnealingLR.__doc__)
 
 
@@ -196,7 +195,7 @@ def ReduceOnPlateauLR(metrics=None, monitor="loss", rule="less", factor=0.1, pat
               Param("cooldown", 0, kind="int", ge=0),
               Param("min_value", 0.0, kind="float", ge=0),
               Param("eps", 1e-8, kind="float", ge=0), *WINDOW]
-    values = dict(metrics=None if metrics is None else [float(x) for x in metrics], rule=rule,
+    values = dict(metrics=series(metrics), rule=rule,
                   factor=factor, patience=patience, threshold=threshold,
                   threshold_rule=threshold_rule, cooldown=cooldown, min_value=min_value,
                   eps=eps, begin=begin, end=end)

@@ -19,7 +19,7 @@ from .. import metric
 from ..blocks import join as _join
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import float_param as _f, int_param as _i, param_exprs as _p, twin as _make
+from ._common import float_param as _f, int_param as _i, param_exprs as _p, twin as _make, series
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",
@@ -379,7 +379,7 @@ def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0
               _f("min_scale", 0.0, ge=0)]
     checks = [Check(("rtol", "atol"), lambda rtol, atol: (rtol > 0) | (atol > 0),
                     "at least one of rtol or atol must be positive")]
-    values = dict(metrics=None if metrics is None else [float(x) for x in metrics],
+    values = dict(metrics=series(metrics),
                   init_value=init_value, factor=factor, patience=patience, rtol=rtol,
                   atol=atol, cooldown=cooldown, accumulation_size=accumulation_size,
                   min_scale=min_scale)

@@ -21,7 +21,7 @@ from .. import expr as E
 from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p
+from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p, series
 
 __all__ = ["CosineLRScheduler", "PolyLRScheduler", "TanhLRScheduler", "StepLRScheduler",
            "MultiStepLRScheduler", "WSDLRScheduler", "PlateauLRScheduler"]
@@ -300,7 +300,7 @@ def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e
               Param("mode", "max", kind="choice", choices=metric.MODES),
               Param("threshold_mode", "rel", kind="choice", choices=metric.THRESHOLD_MODES),
               _f("eps", 1e-8, ge=0)]
-    values = dict(metrics=None if metrics is None else [float(x) for x in metrics],
+    values = dict(metrics=series(metrics),
                   decay_rate=decay_rate, patience_t=patience_t, threshold=threshold,
                   cooldown_t=cooldown_t, warmup_t=warmup_t, warmup_lr_init=warmup_lr_init,
                   lr_min=lr_min, mode=mode, base_lr=base_lr)

@@ -18,7 +18,7 @@ from .. import metric
 from ..blocks import _merge
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p
+from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p, drop_unused
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
@@ -224,17 +224,7 @@ def CyclicLR(base_lr=None, max_lr=None, step_size_up=2000, step_size_down=None,
         base_lr=base_lr, max_lr=max_lr, step_size_up=step_size_up,
         step_size_down=-1 if step_size_down is None else step_size_down, mode=mode,
         gamma=gamma, base_momentum=base_momentum, max_momentum=max_momentum), doc, checks)
-    return _drop_unused(sched)
-
-
-def _drop_unused(sched: Schedule) -> Schedule:
-    """Forget parameters the expression does not read (momentum ones for the lr, ...)."""
-    used = {n.value for n in E.all_nodes(sched.expr) if n.op == "param"}
-    specs = [p for p in sched.param_specs.values() if p.name in used]
-    values = {k: v for k, v in sched.values.items() if k in used}
-    checks = [c for c in sched.checks if set(c.names) <= used]
-    return Schedule(sched.expr, specs, name=sched.name, values=values, checks=checks,
-                    doc=sched.doc)
+    return drop_unused(sched)
 
 
 ANNEAL = ("cos", "linear")
@@ -328,7 +318,7 @@ def OneCycleLR(max_lr=None, total_steps=None, epochs=None, steps_per_epoch=None,
                   final_div_factor=final_div_factor, three_phase=bool(three_phase))
     sched = Schedule(expr, params, name="OneCycleLR", values=_values(**values), checks=checks,
                      doc=OneCycleLR.__doc__)
-    return _drop_unused(sched)
+    return drop_unused(sched)
 
 
 def _local(s: Schedule, at):

@@ -279,8 +279,7 @@ def get_reduce_on_plateau_schedule(metrics=None, *, base_lr=None, **kwargs) -> S
 
 
 def get_greedy_schedule(metrics=None, *, base_lr=None, **kwargs) -> Schedule:
-    """GreedyLR given the metric series ``metrics``: """ \
-        """see :func:`gpusched.metric.greedy` for the rule."""
+    """GreedyLR given the metric series ``metrics``: see :func:`gpusched.metric.greedy`."""
     return metric.greedy(metrics, base_lr=base_lr, name="get_greedy_schedule", **kwargs)
 
 
