@@ -35,7 +35,7 @@ from .workloads import workloads
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def machine_name() -> str:
+def machine_name(gpu: bool = False) -> str:
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -43,14 +43,23 @@ def machine_name() -> str:
     except (OSError, StopIteration):
         pass
     slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:40]
-    return f"cpu-{os.cpu_count()}core-{slug}"
+    name = f"cpu-{os.cpu_count()}core-{slug}"
+    gname = _or_none(gpu_name) if gpu else None
+    if gname:
+        gslug = re.sub(r"[^a-z0-9]+", "-", gname.split(",")[0].lower()).strip("-")
+        name = f"gpu-{gslug}-{name}"
+    return name
+
+
+GPU_BACKENDS = ("cupy", "numba-cuda")
 
 
 def write_bandwidth(gpu: bool = False) -> float:
-    """Bytes per second of filling a 256 MiB float32 array (host, or device with CuPy)."""
+    """Bytes per second of filling a float32 array: 256 MiB on the host, 1 GiB on the device
+    (with CuPy; a launch is microseconds, small against a 1 GiB fill)."""
     if gpu:
         import cupy
-        a = cupy.empty(2 ** 26, dtype=cupy.float32)
+        a = cupy.empty(2 ** 28, dtype=cupy.float32)
         best = float("inf")
         for _ in range(5):
             cupy.cuda.Device().synchronize()
@@ -67,6 +76,24 @@ def write_bandwidth(gpu: bool = False) -> float:
         a.fill(1.0)
         best = min(best, time.perf_counter() - t0)
     return a.nbytes / best
+
+
+def _or_none(fn, *args):
+    """``fn(*args)``, or None with the reason on stderr (CuPy missing, say)."""
+    try:
+        return fn(*args)
+    except Exception as err:  # noqa: BLE001 - a missing figure must not stop the run
+        print(f"{fn.__name__}: {type(err).__name__}: {err}", file=sys.stderr)
+        return None
+
+
+def gpu_name() -> str:
+    import cupy
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    name = props["name"]
+    return (name.decode() if isinstance(name, bytes) else name) + \
+        f", {props['totalGlobalMem'] / 2 ** 30:.0f} GiB, CUDA runtime " \
+        f"{cupy.cuda.runtime.runtimeGetVersion()}, CuPy {cupy.__version__}"
 
 
 _FIRST_CALL = r"""
@@ -95,22 +122,43 @@ def startup(backends) -> dict:
     return out
 
 
-def time_gpusched(w, backend: str, repeat: int) -> dict:
+def synchronize(backend: str) -> None:
+    """Wait for the device (GPU backends return before their work is surely done)."""
+    if backend == "cupy":
+        import cupy
+        cupy.cuda.Device().synchronize()
+    elif backend == "numba-cuda":
+        from numba import cuda
+        cuda.synchronize()
+
+
+def time_gpusched(w, backend: str, repeat: int, to_host: bool = False) -> dict:
+    """Steady-state time of one call. A GPU backend's table stays on the device (where the
+    next kernel or a DLPack consumer reads it) unless ``to_host``: then the copy counts."""
     call = (lambda: gs.evaluate(w.schedule, w.grid, steps=w.steps, backend=backend,
                                 progress=False)) if w.kind == "table" else \
         (lambda: gs.reduce(w.schedule, w.grid, steps=w.steps, op="mean", backend=backend,
                            progress=False))
+    device = backend in GPU_BACKENDS
+
+    def once():
+        out = call()
+        if to_host or not device:
+            gs.to_numpy(out)
+        synchronize(backend)
+        del out                 # its memory returns to the pool before the next call
+
     t0 = time.perf_counter()
-    gs.to_numpy(call())
+    once()
     first = time.perf_counter() - t0
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        gs.to_numpy(call())
+        once()
         times.append(time.perf_counter() - t0)
     n = len(w.grid) * w.steps
     return {"elements": n, "seconds": min(times), "rate": n / min(times), "first_call_s": first,
-            "all_seconds": times}
+            "all_seconds": times, "device": "gpu" if device else "cpu"}
 
 
 def main(argv=None) -> int:
@@ -125,30 +173,37 @@ def main(argv=None) -> int:
 
     usable = [n for n, (ok, _) in available_backends().items() if ok]
     backends = args.backends.split(",") if args.backends else usable
-    gpu = any(available_backends()[b][1] == "" and b in ("cupy", "numba-cuda") for b in backends)
+    gpu = any(available_backends()[b][1] == "" and b in GPU_BACKENDS for b in backends)
     wanted = set(args.workloads.split(",")) if args.workloads else None
     peer_names = [p for p in args.peers.split(",") if p]
 
-    result = {"machine": machine_name(), "python": platform.python_version(),
+    result = {"machine": machine_name(gpu), "python": platform.python_version(),
               "numpy": np.__version__, "gpusched": gs.__version__, "quick": args.quick,
               "cpu_count": os.cpu_count(), "backends": backends,
               "write_bandwidth_bytes_per_s": write_bandwidth(),
-              "device_write_bandwidth_bytes_per_s": write_bandwidth(True) if gpu else None,
+              "device_write_bandwidth_bytes_per_s": _or_none(write_bandwidth, True) if gpu
+              else None,
+              "gpu": _or_none(gpu_name) if gpu else None,
               "startup": startup(["auto"] + backends), "rows": []}
-    for w in workloads(args.quick):
+    for w in workloads(args.quick, gpu=gpu):
         if wanted and w.name not in wanted:
             continue
         for be in backends:
-            r = time_gpusched(w, be, args.repeat)
-            result["rows"].append({"workload": w.name, "title": w.title, "runner": f"gpusched {be}",
-                                   **r})
-            print(f"{w.name:4s} gpusched {be:10s} {r['rate'] / 1e6:10.1f} M/s "
-                  f"(first call {r['first_call_s']:.2f} s)", file=sys.stderr)
+            if w.gpu_only and be not in GPU_BACKENDS:
+                continue
+            runs = [("", False)] + ([(" + copy to host", True)]
+                                    if be in GPU_BACKENDS and w.kind == "table" else [])
+            for label, to_host in runs:
+                r = time_gpusched(w, be, args.repeat, to_host)
+                result["rows"].append({"workload": w.name, "title": w.title,
+                                       "runner": f"gpusched {be}{label}", **r})
+                print(f"{w.name:4s} gpusched {be + label:10s} {r['rate'] / 1e6:10.1f} M/s "
+                      f"(first call {r['first_call_s']:.2f} s)", file=sys.stderr)
         peer_table = P.TABLE_PEERS if w.kind == "table" else P.REDUCE_PEERS
         if w.params:
             for name in peer_names:
                 fn = peer_table.get(name)
-                if fn is None:
+                if fn is None or (w.gpu_only and name not in P.DEVICE_PEERS):
                     continue
                 try:
                     n, dt, note = fn(w.params, w.steps)
@@ -158,7 +213,8 @@ def main(argv=None) -> int:
                     continue
                 result["rows"].append({"workload": w.name, "title": w.title,
                                        "runner": f"peer {name}", "elements": n, "seconds": dt,
-                                       "rate": n / dt, "note": note})
+                                       "rate": n / dt, "note": note,
+                                       "device": P.device_of(name)})
                 print(f"{w.name:4s} peer {name:14s} {_rate(n / dt):>10s} M/s ({note})",
                       file=sys.stderr)
     md = markdown(result)
@@ -179,10 +235,14 @@ def _rate(per_s: float) -> str:
 
 def markdown(result) -> str:
     bw = result["write_bandwidth_bytes_per_s"]
+    dbw = result.get("device_write_bandwidth_bytes_per_s")
+    gpu = f" GPU: {result['gpu']}." if result.get("gpu") else ""
     lines = [f"Machine: {result['machine']} ({result['cpu_count']} CPUs), Python "
              f"{result['python']}, NumPy {result['numpy']}, gpusched {result['gpusched']}"
-             f"{' (quick sizes)' if result['quick'] else ''}. Memory-write bandwidth "
-             f"(filling 256 MiB): {bw / 1e9:.2f} GB/s = {bw / 4 / 1e6:.0f} M float32/s.", "",
+             f"{' (quick sizes)' if result['quick'] else ''}.{gpu} Memory-write bandwidth "
+             f"(filling 256 MiB): {bw / 1e9:.2f} GB/s = {bw / 4 / 1e6:.0f} M float32/s."
+             + (f" Device memory-write bandwidth (CuPy filling 1 GiB): {dbw / 1e9:.1f} GB/s = "
+                f"{dbw / 4 / 1e6:,.0f} M float32/s." if dbw else ""), "",
              "| workload | runner | M elements/s | best gpusched / this | float32 write bandwidth used | note |",
              "|---|---|---:|---:|---:|---|"]
     best = {}
@@ -195,7 +255,8 @@ def markdown(result) -> str:
             continue
         ratio = best[r["workload"]] / r["rate"]
         table = r.get("title", "").startswith("table")
-        frac = f"{r['rate'] * 4 / bw:.0%}" if table else ""
+        limit = dbw if r.get("device") == "gpu" and dbw else bw   # of the device it ran on
+        frac = f"{r['rate'] * 4 / limit:.0%}" if table else ""
         note = r.get("note", f"first call {r.get('first_call_s', 0):.2f} s")
         lines.append(f"| {r['workload']} {r.get('title', '')} | {r['runner']} | "
                      f"{_rate(r['rate'])} | {ratio:,.2f}x | {frac} | {note} |")

@@ -80,7 +80,8 @@ def jax_table(params, steps, reduce=False):
     t = jnp.arange(steps, dtype=jnp.float32)
     f(*args, t).block_until_ready()                       # compile first
     dt, _ = _best(lambda: f(*args, t).block_until_ready())
-    return P.size * steps, dt, "hand-written formula, float32, compiled once"
+    return P.size * steps, dt, f"hand-written formula, float32, compiled once, on " \
+                               f"{jax.default_backend()}"
 
 
 def optax_table(params, steps, subset=16):
@@ -102,7 +103,8 @@ def optax_table(params, steps, subset=16):
                                                        float(E[i]))
             jax.jit(jax.vmap(sched))(t).block_until_ready()
     dt, _ = _best(run, 1)
-    return idx.size * steps, dt, f"loop over {idx.size} of {P.size} configs (jit per config)"
+    return idx.size * steps, dt, (f"loop over {idx.size} of {P.size} configs (jit per config), "
+                                  f"on {jax.default_backend()}")
 
 
 def _stepped(params, steps, subset, make):
@@ -149,6 +151,20 @@ def transformers_loop(params, steps, subset=4):
         raise Skip("transformers is not installed") from None
     return _stepped(params, steps, subset,
                     lambda opt, p, w, e, T: cosine(opt, int(w), int(T), min_lr=e))
+
+
+DEVICE_PEERS = ("jax", "optax")     # they run where JAX runs: on the GPU when it has one
+
+
+def device_of(peer: str) -> str:
+    """"gpu" when ``peer`` ran on a GPU (JAX's default device), else "cpu"."""
+    if peer not in DEVICE_PEERS:
+        return "cpu"
+    try:
+        import jax
+        return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
+    except ImportError:
+        return "cpu"
 
 
 TABLE_PEERS = {"numpy": numpy_table, "jax": jax_table, "optax": optax_table,

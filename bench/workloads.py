@@ -18,6 +18,7 @@ class Workload:
     steps: int
     kind: str           # "table" or "reduce"
     params: dict        # the axes, for the peers
+    gpu_only: bool = False   # sized for a GPU: GPU backends and peers on the GPU only
 
 
 def warmup_cosine():
@@ -36,7 +37,10 @@ def custom():
                        base_lr * gamma ** (t // period) * (1 + 0.1 * gs.cos(2 * gs.pi * t / period)))
 
 
-def workloads(quick: bool) -> list:
+def workloads(quick: bool, gpu: bool = False) -> list:
+    """DESIGN §6's workloads at full or quick sizes; with a GPU, also W1 with 100 times the
+    configs (a 4 GiB float32 table: W1's 41 MB is written in about 15 us at 3 TB/s, less
+    than the host's part of a call, so only a larger table shows the bandwidth limit)."""
     steps = 2_000 if quick else 10_000
     peaks = np.geomspace(1e-4, 1e-1, 16 if quick else 64)
     w1 = dict(peak=peaks, warmup_steps=[100, 200, 500, 1000], end_value=[0, 1e-5, 1e-4, 1e-3],
@@ -66,4 +70,9 @@ def workloads(quick: bool) -> list:
                  gs.grid(base_lr=np.geomspace(1e-3, 1, 64), gamma=[0.5, 0.9],
                          period=[100, 300, 1000]), steps, "table", {}),
     ]
+    if gpu:
+        w1l = dict(w1, peak=np.geomspace(1e-4, 1e-1, 160 if quick else 6400))
+        out.insert(1, Workload("W1L", "table: warmup + cosine, 100x W1's configs",
+                               warmup_cosine(), gs.grid(**w1l), steps, "table", w1l,
+                               gpu_only=True))
     return out

@@ -14,6 +14,7 @@ from .binding import bind
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
 from .plan import compile_plan
+from .specialize import specialize
 from .reductions import INT_OPS, OPS as REDUCE_OPS, THRESHOLD_OPS
 from .schedule import Schedule, schedule
 
@@ -112,7 +113,7 @@ def _prepare(sched, grid, steps, dtype):
     steps = normalize_steps(steps)
     dt = _dtype(dtype)
     bound = bind(sched, grid)
-    plan = compile_plan(sched.expr, bound.kinds)
+    plan = compile_plan(specialize(sched.expr, sched.param_specs.values(), bound), bound.kinds)
     return sched, grid, steps, dt, bound, plan
 
 

@@ -138,7 +138,51 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=Non
     return names[id(plan.root)]
 
 
-def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None):
+# step-dependent values that stay constant over runs of consecutive steps
+_PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "count_le",
+                               "lt", "le", "gt", "ge", "eq", "ne"})
+# what passes piecewise-constant inputs through as piecewise-constant outputs
+_PIECEWISE_KEEPERS = frozenset({"add", "sub", "mul", "truediv", "neg", "abs", "minimum",
+                                "maximum", "float", "where", "and", "or", "not", "pow", "take",
+                                "prod_first", "sum_first", *_MATH})
+# one-line operations worth remembering while their inputs do not change
+_MEMO_OPS = frozenset({"pow", "take", "prod_first", "sum_first", "count_lt", "count_le",
+                       *_MATH})
+_PY_ZERO = {"float": "0.0", "int": "np.int64(0)", "bool": "False"}
+
+
+def piecewise_nodes(plan: Plan) -> set:
+    """Ids of the step-dependent nodes whose value changes only every few steps (``t // k``,
+    a milestone count, ``gamma ** (t // k)``): functions of them need recomputing only when
+    they change."""
+    out = set()
+    for n in plan.nodes:
+        if "step" not in n.deps or n.op in ("step", "table", *HOST_SEQUENCES):
+            continue
+        moving = [a for a in n.args if "step" in a.deps]
+        if n.op in _PIECEWISE_MAKERS and not (n.op in ("lt", "le", "gt", "ge", "eq", "ne")
+                                              and any(id(a) not in out and a.op != "step"
+                                                      for a in moving)):
+            out.add(id(n))
+        elif n.op in _PIECEWISE_KEEPERS and all(id(a) in out for a in moving):
+            out.add(id(n))
+    return out
+
+
+def _remembered(k, n, v, a, line, plan, cfg) -> list:
+    """``line`` (computing ``v``) run only when the step-dependent inputs of ``n`` changed
+    since the previous step; the remembered values start in ``cfg`` (once per config)."""
+    inputs = [(i, x) for i, x in enumerate(n.args) if "step" in x.deps and x.op != "param"]
+    cfg += [f"mok{k} = False", f"mv{k} = {_PY_ZERO[plan.kinds[id(n)]]}"]
+    cfg += [f"m{k}_{i} = {_PY_ZERO[plan.kinds[id(x)]]}" for i, x in inputs]
+    same = " and ".join([f"mok{k}"] + [f"m{k}_{i} == {a[i]}" for i, _ in inputs])
+    return [f"if {same}:", f"    {v} = mv{k}", "else:", f"    {line}",
+            *[f"    m{k}_{i} = {a[i]}" for i, _ in inputs],
+            f"    mv{k} = {v}", f"    mok{k} = True"]
+
+
+def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
+                    remember: bool = False):
     """(config lines, step lines, root expression) of Python scalar code.
 
     Reads ``t`` (the step), ``c`` (the config), ``j`` (the step position), ``a_<name>``
@@ -146,13 +190,26 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None)
     values, lengths, row), ``tab<k>``, ``cp<k>``/``rc<k>``. ``on_error`` is a statement run
     when an integer division by zero or a bad random bound occurs. ``precomputed`` maps node
     ids to the expression that reads their value (see backends/factorized.py).
+    ``remember``: for a loop walking a config's steps in order, expensive operations on
+    piecewise-constant inputs (``gamma ** milestone_count``) keep their last value while
+    those inputs do not change.
     """
     cfg, stp = [], []
     precomputed = precomputed or {}
+    piecewise = piecewise_nodes(plan) if remember else set()
 
     def emit(k, n, v, a, tables, cumprods):
-        op, kind = n.op, plan.kinds[id(n)]
         out = cfg if "step" not in n.deps else stp
+        if out is stp and n.op in _MEMO_OPS and a is not None and \
+                all(id(x) in piecewise for x in n.args if "step" in x.deps and x.op != "param"):
+            line = []
+            emit_line(k, n, v, a, tables, cumprods, line)
+            stp.extend(_remembered(k, n, v, a, line[0], plan, cfg))
+        else:
+            emit_line(k, n, v, a, tables, cumprods, out)
+
+    def emit_line(k, n, v, a, tables, cumprods, out):
+        op, kind = n.op, plan.kinds[id(n)]
         arg_kinds = [plan.kinds.get(id(x)) for x in n.args]
         if a is None:
             out.append(f"{v} = {precomputed[id(n)]}")

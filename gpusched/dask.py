@@ -48,7 +48,7 @@ def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
     if config_chunks is None:
         config_chunks = max(1, api.CHUNK_BYTES // (step_chunks * dt.itemsize))
 
-    expr = sched.expr
+    expr = plan.root      # specialized to the grid's shared choices
 
     def block(block_info=None):
         (c0, c1), (s0, s1) = block_info[None]["array-location"]
@@ -75,7 +75,7 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
         config_chunks = max(1, -(-bound.n // 64))
     out_dt = np.dtype(np.int64) if op in api.INT_OPS else dt
 
-    expr = sched.expr
+    expr = plan.root      # specialized to the grid's shared choices
 
     def block(block_info=None):
         (c0, c1), = block_info[None]["array-location"]

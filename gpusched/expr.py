@@ -365,9 +365,19 @@ def _fold(op, args):
     return const(out)
 
 
+_BOOL_VALUED = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not"})
+
+
 def _make(op, args, value=None):
     folded = _fold(op, args)
-    return folded if folded is not None else Expr(op, args, value)
+    if folded is not None:
+        return folded
+    if op in ("and", "or"):     # x & True = x, x & False = False, x | True = True, ...
+        for known, other in (args, args[::-1]):
+            if known.op == "const" and isinstance(known.value, bool) and \
+                    (other.op in _BOOL_VALUED or other.op == "const"):
+                return other if known.value == (op == "and") else known
+    return Expr(op, args, value)
 
 
 def _binary(op, a, b):

@@ -27,12 +27,15 @@ def cache_dir() -> Path:
     return path
 
 
-def load_module(name: str, source: str, subdir: str):
-    """Import generated ``source`` as module ``name`` (written once, atomically)."""
+def load_module(name: str, source, subdir: str):
+    """Import generated ``source`` (a string, or a function making it: called only when this
+    process has not loaded ``name`` yet) as module ``name`` (written once, atomically)."""
     with _lock:
         mod = _modules.get((subdir, name))
         if mod is not None:
             return mod
+        if callable(source):
+            source = source()
         folder = cache_dir() / subdir
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.py"

@@ -172,7 +172,7 @@ def cupy_source(us: list[Unit]) -> str:
             return K._ArgInfo(3, int, prm.dtype, 0, True, False)
         if prm.raw:
             return K._ArgInfo(1, cupy.ndarray, prm.dtype, 2 if prm.name.startswith(
-                ("l_", "cp")) else 1, True, False)
+                ("l_", "cp")) else 1, True, False)       # n_<list>, gs_bad: 1-D
         return K._ArgInfo(1, cupy.ndarray, prm.dtype, out_ndim if prm.name == "acc" else 2,
                           True, False)
 

@@ -56,6 +56,7 @@ def _options():
 
 
 _OUT = {"float": "float32", "double": "float64"}   # C cast -> CuPy parameter type
+_NO_BAD = 2 ** 64 - 1                               # no non-finite element
 
 
 def _elementwise(plan, layout, out_ctype: str):
@@ -65,9 +66,13 @@ def _elementwise(plan, layout, out_ctype: str):
         k = _kernels.get(key)
         if k is None:
             params, call = _signature(plan, layout)
+            # the first non-finite element's flat index, found in the same pass (no second
+            # pass over the table to look for it)
             k = cupy.ElementwiseKernel(
-                params, f"{_OUT[out_ctype]} out",
-                f"const long long gs_c = i / gs_nsteps;\nout = ({out_ctype})({call});",
+                params, f"{_OUT[out_ctype]} out, raw uint64 gs_bad",
+                f"const long long gs_c = i / gs_nsteps;\n"
+                f"const {out_ctype} gs_v = ({out_ctype})({call});\nout = gs_v;\n"
+                f"if (!isfinite(gs_v)) atomicMin(&gs_bad[0], (unsigned long long)i);",
                 name=function_name(plan) + "_table", preamble=_preamble(plan, layout),
                 options=_options())
             _kernels[key] = k
@@ -148,8 +153,12 @@ class CupyBackend(Backend):
         kernel = _elementwise(plan, layout, ctype)
         out = cupy.empty((bound.n, steps.size), dtype=dtype)
         t = cupy.asarray(steps)[None, :]
-        kernel(t, *_device_args(plan, layout, bound, steps, cupy), steps.size, out)
-        self._check(plan, bound, steps, out, dtype)
+        bad = cupy.full(1, _NO_BAD, dtype=cupy.uint64)
+        kernel(t, *_device_args(plan, layout, bound, steps, cupy), steps.size, out, bad)
+        first = int(bad.get()[0])           # 8 bytes back; waits for the kernel
+        if first != _NO_BAD:
+            c, j = divmod(first, steps.size)
+            explain(plan, bound, steps, c, j, dtype)
         return out
 
     def _check(self, plan, bound, steps, out, dtype):

@@ -88,7 +88,8 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     ``pre`` (a factorized.Precomputed) makes the kernels read those nodes from tables."""
     imports, jit, deco, table_loop, reduce_loop, step_loop = TARGETS[target]
     cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR,
-                                             pre.reads(plan) if pre else None)
+                                             pre.reads(plan) if pre else None,
+                                             remember=target == "cpu")
     args = "".join(", " + a for a in arg_names(layout) + (pre.arg_names() if pre else []))
     from .scalar_helpers import ORDER
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
@@ -133,7 +134,8 @@ class NumbaBackend(Backend):
         layout = codegen.Layout.of(plan, bound.kinds)
         sig = plan.signature
         name = "cpu_" + sig.replace("-", "_")[:40] + (f"_f{pre.key}" if pre else "")
-        return layout, load_module(name, module_source(plan, layout, sig, "cpu", pre), "numba")
+        return layout, load_module(name, lambda: module_source(plan, layout, sig, "cpu", pre),
+                                   "numba")
 
     def _inputs(self, plan, bound, steps, work_limit):
         """(module, arguments): tables for what the grid factorizes, when it does."""

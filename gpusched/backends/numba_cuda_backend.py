@@ -58,7 +58,8 @@ class NumbaCudaBackend(Backend):
         layout = codegen.Layout.of(plan, bound.kinds)
         sig = plan.signature
         name = "cuda_" + sig.replace("-", "_")[:40] + ("_sim" if _simulated() else "")
-        return layout, load_module(name, module_source(plan, layout, sig, "cuda"), "numba")
+        return layout, load_module(name, lambda: module_source(plan, layout, sig, "cuda"),
+                                   "numba")
 
     def _inputs(self, plan, layout, bound, steps):
         from numba import cuda

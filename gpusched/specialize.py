@@ -1,0 +1,52 @@
+"""Folding the choices a whole grid shares into the kernel.
+
+A choice parameter (a mode, a strategy, a bool flag) selects a branch: with both branches
+computed for every element, ``anneal_strategy="cos"`` for every config still pays for the
+linear anneal. When every config of a call has the same choice, it becomes a constant and the
+branches it rules out fold away (``where(True, a, b) = a``, ``x & False = False``). Choices
+have few values, so this adds at most a few kernels per schedule; numbers are never folded
+(each new value would compile a new kernel).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from . import expr as E
+
+__all__ = ["specialize", "shared_choices"]
+
+_cache: "OrderedDict[tuple, E.Expr]" = OrderedDict()
+_lock = threading.Lock()
+_CACHE_SIZE = 256
+
+
+def shared_choices(params, bound) -> dict:
+    """``name -> code`` of every choice parameter whose value all configs of ``bound`` share."""
+    out = {}
+    for p in params:
+        codes = bound.scalars.get(p.name) if p.kind == "choice" else None
+        if codes is not None and codes.size and (codes == codes.flat[0]).all():
+            out[p.name] = int(codes.flat[0])
+    return out
+
+
+def specialize(expr: E.Expr, params, bound) -> E.Expr:
+    """``expr`` with the shared choices of ``bound`` as constants (host scans keep reading
+    theirs as parameters)."""
+    shared = shared_choices(params, bound)
+    if not shared:
+        return expr
+    key = (expr, tuple(sorted(shared.items())))
+    with _lock:
+        out = _cache.get(key)
+        if out is not None:
+            _cache.move_to_end(key)
+            return out
+    out = E.substitute(expr, {E.param(n): E.const(v) for n, v in shared.items()})
+    with _lock:
+        _cache[key] = out
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return out

@@ -1,0 +1,116 @@
+"""Two ways kernels skip work, and the numbers they must not change: choices shared by a whole
+grid folded into the kernel, and expensive values on piecewise-constant inputs remembered
+between steps."""
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+from gpusched import api, codegen
+from gpusched import expr as E
+from gpusched.grid import as_grid
+
+CT = gs.compat.torch
+
+
+def _plan(sched, grid, steps=10):
+    return api._prepare(sched, grid, steps, "float64")[-1]
+
+
+def test_a_shared_choice_becomes_a_constant_and_its_branches_fold():
+    sched = CT.OneCycleLR(max_lr=0.1, total_steps=1000)
+    shared = _plan(sched, gs.grid(pct_start=[0.2, 0.3]))
+    assert "anneal_strategy" not in shared.scalar_params
+    assert "three_phase" not in shared.scalar_params
+    assert not any(n.op == "where" and n.args[0].op == "eq" and n.args[0].args[0].op == "param"
+                   and n.args[0].args[0].value == "anneal_strategy" for n in shared.nodes)
+    mixed = _plan(sched, gs.grid(pct_start=[0.2, 0.3], anneal_strategy=["cos", "linear"]))
+    assert "anneal_strategy" in mixed.scalar_params
+    assert len(shared.nodes) < len(mixed.nodes)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_folded_kernels_give_the_same_numbers_as_mixed_grids(backend):
+    """Each row of a grid sharing its choices equals that config inside a grid that mixes
+    them (the unfolded kernel), bit for bit, and torch's own values."""
+    torch = pytest.importorskip("torch")
+    steps = np.arange(0, 1001)
+    base = dict(max_lr=[0.1, 1.0], pct_start=[0.25, 0.4], total_steps=[1000])
+    for strategy in ("cos", "linear"):
+        for three in (False, True):
+            fixed = gs.grid(**base, anneal_strategy=[strategy], three_phase=[three])
+            mixed = gs.grid(**base, anneal_strategy=["cos", "linear"], three_phase=[False, True])
+            got = gs.evaluate(CT.OneCycleLR(), fixed, steps=steps, dtype="float64",
+                              backend=backend)
+            all_rows = gs.evaluate(CT.OneCycleLR(), mixed, steps=steps, dtype="float64",
+                                   backend=backend)
+            rows = [i for i, c in enumerate(mixed) if c["anneal_strategy"] == strategy
+                    and c["three_phase"] == three]
+            np.testing.assert_array_equal(got, all_rows[rows])
+            c = list(fixed)[-1]
+            opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+            sch = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=c["max_lr"], total_steps=1000, pct_start=c["pct_start"],
+                anneal_strategy=strategy, three_phase=three)
+            want = []
+            for _ in range(1000):
+                want.append(opt.param_groups[0]["lr"])
+                opt.step()
+                sch.step()
+            np.testing.assert_allclose(got[-1, :1000], want, rtol=1e-12)
+
+
+def test_and_or_with_a_known_truth_value_fold():
+    t = E.step()
+    cond = t < 3
+    assert (cond & True) is cond and (True & cond) is cond
+    assert (cond | False) is cond
+    assert (cond & False).op == "const" and (cond & False).value is False
+    assert (cond | True).op == "const" and (cond | True).value is True
+    three = E.param("k") == 1      # stays an expression until k is known
+    assert (three & cond).op == "and"
+
+
+def _step_lines(sched, grid):
+    plan = _plan(sched, grid)
+    layout = codegen.Layout.of(plan, api.bind(sched, as_grid(grid)).kinds)
+    return codegen.python_sections(plan, layout, "pass", remember=True)[1]
+
+
+def test_only_values_on_piecewise_constant_inputs_are_remembered():
+    milestones = gs.grid(milestones=[[10, 20, 30]], gamma=[0.1, 0.5], base_lr=[1.0])
+    assert any("mok" in ln for ln in _step_lines(CT.MultiStepLR(), milestones))
+    assert any("mok" in ln for ln in _step_lines(CT.StepLR(step_size=7), gs.grid(
+        gamma=[0.1, 0.5], base_lr=[1.0])))
+    cosine = CT.CosineAnnealingLR(T_max=100)
+    assert not any("mok" in ln for ln in _step_lines(cosine, gs.grid(base_lr=[0.1, 1.0])))
+    exponential = CT.ExponentialLR(gamma=0.99)      # gamma ** t changes at every step
+    assert not any("mok" in ln for ln in _step_lines(exponential, gs.grid(base_lr=[0.1, 1.0])))
+
+
+@pytest.mark.parametrize("case", ["multistep", "step", "staircase", "restarts"])
+def test_remembered_values_hold_for_steps_in_any_order(case):
+    """The Numba CPU kernels remember values between consecutive steps: shuffled, repeated
+    and far-apart steps must give the NumPy backend's numbers."""
+    pytest.importorskip("numba")
+    sched, grid = {
+        "multistep": (CT.MultiStepLR(), gs.grid(base_lr=[0.1, 1.0], gamma=[0.1, 0.5],
+                                                milestones=[[5, 50, 51, 400], [1, 2]])),
+        "step": (CT.StepLR(), gs.grid(base_lr=[0.1, 1.0], gamma=[0.1, 0.9],
+                                      step_size=[1, 3, 100])),
+        "staircase": (gs.compat.optax.exponential_decay(staircase=True),
+                      gs.grid(init_value=[1.0], transition_steps=[5, 64], decay_rate=[0.5, 0.99],
+                              transition_begin=[0, 10])),
+        "restarts": (CT.CosineAnnealingWarmRestarts(), gs.grid(
+            base_lr=[0.1, 1.0], T_0=[3, 10], T_mult=[1, 2], eta_min=[0.0, 1e-3])),
+    }[case]
+    rng = np.random.default_rng(3)
+    steps = np.concatenate([rng.permutation(600), [7, 7, 7, 0, 599, 5, 2 ** 31 + 1, 4, 4]])
+    want = gs.evaluate(sched, grid, steps=steps, dtype="float64", backend="numpy")
+    got = gs.evaluate(sched, grid, steps=steps, dtype="float64", backend="numba")
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    for op in ("mean", "max", "argmin"):
+        np.testing.assert_allclose(
+            gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend="numba"),
+            gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend="numpy"),
+            rtol=1e-12)
