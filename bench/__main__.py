@@ -107,8 +107,36 @@ print(t1 - t0, time.perf_counter() - t1)
 """
 
 
+# the same measurement for Numba alone: a one-line @njit(cache=True) function in a module
+# file (Numba caches only those), imported and called once
+_NUMBA_ALONE = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+t0 = time.perf_counter()
+import numpy as np
+t1 = time.perf_counter()
+import numba_alone
+numba_alone.f(np.arange(3.0))
+print(t1 - t0, time.perf_counter() - t1)
+"""
+_NUMBA_MODULE = """from numba import njit\n\n@njit(cache=True)\ndef f(x):\n    return x * 2.0\n"""
+
+
 def startup(backends) -> dict:
+    """Import time and first-call time (cold, then warm kernel cache), each in a fresh
+    process; for Numba also the floor that Numba itself sets (importing it and calling one
+    cached function: its CPU target starts, and it imports SciPy's BLAS when SciPy is there)."""
     out = {}
+    if "numba" in backends:
+        with tempfile.TemporaryDirectory() as folder:
+            Path(folder, "numba_alone.py").write_text(_NUMBA_MODULE)
+            env = dict(os.environ, NUMBA_CACHE_DIR=folder)
+            runs = [[float(x) for x in subprocess.run(
+                [sys.executable, "-c", _NUMBA_ALONE, folder], env=env, capture_output=True,
+                text=True, check=True).stdout.split()] for _ in range(2)]
+        out["numba alone (reference)"] = {"import_s": min(runs[0][0], runs[1][0]),
+                                          "first_call_cold_cache_s": runs[0][1],
+                                          "first_call_warm_cache_s": runs[1][1]}
     for be in backends:
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, GPUSCHED_CACHE_DIR=cache)
@@ -260,7 +288,7 @@ def markdown(result) -> str:
         note = r.get("note", f"first call {r.get('first_call_s', 0):.2f} s")
         lines.append(f"| {r['workload']} {r.get('title', '')} | {r['runner']} | "
                      f"{_rate(r['rate'])} | {ratio:,.2f}x | {frac} | {note} |")
-    lines += ["", "| backend | import gpusched | first call, cold kernel cache | first call, warm cache |",
+    lines += ["", "| backend | import gpusched (numpy for the reference) | first call, cold kernel cache | first call, warm cache |",
               "|---|---:|---:|---:|"]
     for be, s in result["startup"].items():
         lines.append(f"| {be} | {s['import_s']:.3f} s | {s['first_call_cold_cache_s']:.3f} s | "
