@@ -296,11 +296,48 @@ CHAINS = {
                                              T.ExponentialLR(.9)],
     "lambda_then_exponential": lambda T: [T.StepLR(3, .5), T.LambdaLR(lambda s: 1 / (s + 1)),
                                           T.ExponentialLR(.9)],
-    # T_max past the steps: at t = T_max + 1 torch's cosine adds (its zero-denominator
-    # branch) instead of multiplying, which a product of factors does not reproduce
     "linear_cosine_step": lambda T: [T.LinearLR(total_iters=6), T.CosineAnnealingLR(45),
                                      T.MultiStepLR([10, 20], .5)],
 }
+
+# chains holding a CosineAnnealingLR: torch steps it as lr <- r (lr - eta_min) + eta_min and
+# adds an increment at t = T_max + 1 (mod 2 T_max); the twin runs the same recurrence
+COSINE_CHAINS = {
+    "linear_then_cosine_eta": lambda T: [T.LinearLR(start_factor=.1, total_iters=10),
+                                         T.CosineAnnealingLR(T_max=30, eta_min=.004)],
+    "cosine_then_exponential": lambda T: [T.CosineAnnealingLR(T_max=17, eta_min=.001),
+                                          T.ExponentialLR(.99)],
+    "lambda_then_cosine": lambda T: [T.LambdaLR(lambda s: 1 / (s + 1)),
+                                     T.CosineAnnealingLR(T_max=25, eta_min=1e-4)],
+    "two_cosines_and_steps": lambda T: [T.CosineAnnealingLR(T_max=40, eta_min=.002),
+                                        T.MultiStepLR([50, 120, 121], .5),
+                                        T.CosineAnnealingLR(T_max=7, eta_min=0.0),
+                                        T.ConstantLR(factor=.5, total_iters=33)],
+}
+
+
+@pytest.mark.parametrize("name", COSINE_CHAINS)
+def test_chains_with_a_cosine_match_torch_across_its_restarts(name, backend):
+    bases = [.1, .02]
+    ours = gs.evaluate(TW.ChainedScheduler(COSINE_CHAINS[name](TW)), gs.grid(base_lr=bases),
+                       steps=300, dtype="float64", backend=backend)
+    for i, b in enumerate(bases):
+        theirs = torch_lrs(lambda o: S.ChainedScheduler(COSINE_CHAINS[name](S_bound(o))), b, 300)
+        # two cosines with eta_min drive torch's lr through zero (negative values): near
+        # there the recurrence cancels, so the tolerance is absolute, 1e-12 of the lr scale
+        np.testing.assert_allclose(ours[i], theirs, rtol=RTOL, atol=RTOL * b)
+
+
+def test_a_cosine_chain_sweeps_its_members_parameters():
+    chain = TW.ChainedScheduler([TW.LinearLR(start_factor=.2, total_iters=8),
+                                 TW.CosineAnnealingLR()])
+    grid = gs.grid(base_lr=[.1, .3], T_max=[5, 23], eta_min=[0.0, .01])
+    ours = gs.evaluate(chain, grid, steps=120, dtype="float64", backend="numba")
+    for i, c in enumerate(grid):
+        theirs = torch_lrs(lambda o: S.ChainedScheduler([
+            S.LinearLR(o, start_factor=.2, total_iters=8),
+            S.CosineAnnealingLR(o, T_max=c["T_max"], eta_min=c["eta_min"])]), c["base_lr"], 120)
+        assert_parity(ours[i], theirs, c["base_lr"])
 
 
 @pytest.mark.parametrize("name", CHAINS)

@@ -16,6 +16,7 @@ from .. import curves
 from .. import expr as E
 from .. import metric
 from ..blocks import _merge
+from . import _chain
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p, drop_unused
@@ -325,10 +326,11 @@ def _local(s: Schedule, at):
     return E.substitute(s.expr, {E.step(): at})
 
 
-def _apart(schedulers: Sequence[Schedule]) -> list[Schedule]:
+def _apart(schedulers: Sequence[Schedule], renames: list | None = None) -> list[Schedule]:
     """torch schedulers are separate objects: a parameter name two of them share (``gamma``)
     is renamed ``<name>_<k>`` in the ``k``-th (0-based) unless both fix the same value, so
-    each keeps its own value and can be swept on its own. ``base_lr`` stays shared."""
+    each keeps its own value and can be swept on its own. ``base_lr`` stays shared.
+    ``renames`` receives each scheduler's {old name: new name}."""
     seen: dict = {}
     out = []
     for k, s in enumerate(schedulers):
@@ -341,6 +343,8 @@ def _apart(schedulers: Sequence[Schedule]) -> list[Schedule]:
             if not (name in s.values and seen[name] == ("v", s.values[name])):
                 clash[name] = f"{name}_{k}"
         s = s.rename(**clash) if clash else s
+        if renames is not None:
+            renames.append(clash)
         for name in s.param_specs:
             seen.setdefault(name, ("v", s.values[name]) if name in s.values else ("free",))
         out.append(s)
@@ -370,15 +374,25 @@ def ChainedScheduler(schedulers: Sequence[Schedule], optimizer=None) -> Schedule
         f(t) = base_lr * prod_k f_k(t) / base_lr                  all chainable
         f(t) = f_j(t) * prod_{k > j} r_k(t)                       j the last that sets it
 
+    CosineAnnealingLR is not a ratio: torch steps it as ``lr <- r(t) (lr - eta_min) +
+    eta_min``, and at ``t = T_max + 1`` (mod ``2 T_max``) adds an increment instead. A chain
+    holding one is computed as torch computes it, step by step on the host (vectorized over
+    configs, :mod:`gpusched.compat._chain`), and read by the kernels from that table. Its
+    increment uses the chain's ``base_lr``; torch uses the group's ``initial_lr``, which a
+    CyclicLR or OneCycleLR constructed before it in the chain resets (to its own base_lr, or
+    ``max_lr / div_factor``).
     A parameter name two schedulers share is renamed ``<name>_<k>`` in the ``k``-th.
-    Not reproduced: at ``t = T_max + 1`` (mod ``2 T_max``) torch's CosineAnnealingLR adds an
-    increment instead of multiplying (its recursion's denominator is 0 there), so a chain
-    holding one differs from torch from that step on; the twin keeps multiplying.
     """
     if not schedulers:
         raise ValueError("ChainedScheduler needs at least one scheduler")
-    schedulers = _apart(schedulers)
+    renames: list = []
+    schedulers = _apart(schedulers, renames)
     specs, values = _merge(schedulers)
+    checks = [c for s in schedulers for c in s.checks]
+    if any(s.name == "CosineAnnealingLR" for s in schedulers):
+        expr = _stepped_chain(schedulers, renames, specs)
+        return Schedule(expr, specs.values(), name="ChainedScheduler", values=values,
+                        checks=checks, doc=ChainedScheduler.__doc__)
     t, b = E.step(), E.param("base_lr")
     value, absolute = b, False
     for s in schedulers:
@@ -390,9 +404,26 @@ def ChainedScheduler(schedulers: Sequence[Schedule], optimizer=None) -> Schedule
         else:                       # one step's ratio on top of an lr set outright
             before = _local(s, t - 1)
             value = value * E.where(t == 0, now / b, now / E.where(before == 0, 1.0, before))
-    checks = [c for s in schedulers for c in s.checks]
     return Schedule(value, specs.values(), name="ChainedScheduler", values=values,
                     checks=checks, doc=ChainedScheduler.__doc__)
+
+
+def _stepped_chain(schedulers, renames, specs) -> E.Expr:
+    """The chain as a host scan over steps (see :mod:`gpusched.compat._chain`)."""
+    members = []
+    for s, clash in zip(schedulers, renames):
+        if s.name == "CosineAnnealingLR":
+            eta, period = clash.get("eta_min", "eta_min"), clash.get("T_max", "T_max")
+            members.append(_chain.Member("affine", s.expr,
+                                         _chain.affine_shape(s.expr, "base_lr", eta), eta,
+                                         period))
+        else:
+            members.append(_chain.Member("ratio" if s.name in CHAINABLE else "set", s.expr))
+    lists = sorted({n for s in schedulers for n in s.list_params})
+    rule = E.HostScan(_chain.ChainRule(members),
+                      "torch_chain_" + E.signature(E.const(0.0) + sum(
+                          (m.expr for m in members), E.const(0.0)))[:16], list_args=lists)
+    return E.host_scan(rule, E.step(), list(specs))
 
 
 def ReduceLROnPlateau(metrics=None, mode="min", factor=0.1, patience=10, threshold=1e-4,

@@ -1,0 +1,109 @@
+"""torch's ChainedScheduler as a recurrence over steps, for chains a product cannot express.
+
+At every step each scheduler of the chain updates the optimizer's current lr in order. Most
+multiply it by a ratio (a product of closed forms, in ``torch.ChainedScheduler``); some set it
+outright; CosineAnnealingLR is affine, ``lr <- r(t) (lr - eta_min) + eta_min``, and at ``t =
+T_max + 1`` (mod ``2 T_max``), where its ratio's denominator is 0, it adds the increment
+``(base_lr - eta_min) (1 - cos(pi / T_max)) / 2`` instead. With another scheduler in the chain
+neither is a product, so such chains run as a host scan: each member's closed form is
+tabulated once (NumPy backend) and the per-step maps are applied in torch's order, vectorized
+over configs. Nothing of the schedules' math is restated here: ratios and increments are
+differences and quotients of the members' own closed forms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import expr as E
+from ..binding import Bound
+from ..plan import compile_plan
+
+
+class Member:
+    """One scheduler of the chain: ``kind`` "ratio" (multiplies the lr), "set" (sets it) or
+    "affine" (CosineAnnealingLR); ``expr`` its closed form; for "affine", ``shape`` is the
+    closed form with base_lr = 1 and eta_min = 0 (its ratio), ``eta`` and ``period`` the
+    names of its eta_min and T_max parameters."""
+
+    __slots__ = ("kind", "expr", "shape", "eta", "period")
+
+    def __init__(self, kind, expr, shape=None, eta=None, period=None):
+        self.kind, self.expr, self.shape, self.eta, self.period = kind, expr, shape, eta, period
+
+
+class ChainRule:
+    """The HostScan function: the chain's lr at steps ``0..top`` for each config row."""
+
+    def __init__(self, members: list):
+        self.members = members
+
+    def __call__(self, top: int, **columns) -> np.ndarray:
+        bound = _bound(columns)
+        steps = np.arange(top + 1, dtype=np.int64)
+        base = _column(columns["base_lr"], bound.n)
+        x = base.copy()
+        maps = []                      # per member: (kind, arrays (top + 1, rows))
+        for m in self.members:
+            f = _table(m.expr, bound, steps)
+            if m.kind == "set":
+                maps.append(("set", f))
+            elif m.kind == "ratio":
+                before = np.concatenate([base[None, :] + 0 * f[:1], f[:-1]])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(before == 0, 1.0, f / before)
+                maps.append(("ratio", ratio))
+            else:
+                g = _table(m.shape, bound, steps)
+                eta = np.broadcast_to(_column(columns[m.eta], bound.n), g.shape[1:])
+                period = _column(columns[m.period], bound.n).astype(np.int64)
+                jump = ((steps[1:, None] - 1 - period) % (2 * period) == 0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(jump, 1.0, g[1:] / g[:-1])   # 0 / 0 only at jumps
+                increment = (base - eta) * (g[1:] - g[:-1])
+                maps.append(("affine", (np.vstack([np.ones_like(g[:1]), ratio]),
+                                        np.vstack([np.zeros_like(g[:1]), jump]).astype(bool),
+                                        np.vstack([np.zeros_like(g[:1]), increment]), eta)))
+        out = np.empty((top + 1, bound.n))
+        for t in range(top + 1):
+            for kind, a in maps:
+                if kind == "set":
+                    x = a[t]
+                elif kind == "ratio":
+                    x = x * a[t]
+                elif t:
+                    ratio, jump, increment, eta = a
+                    x = np.where(jump[t], x + increment[t], ratio[t] * (x - eta) + eta)
+            out[t] = x
+        return out.T
+
+
+def _column(col, rows: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(col, dtype=np.float64)[:, 0], (rows,)).copy()
+
+
+def _bound(columns: dict) -> Bound:
+    rows = max(((c[0] if isinstance(c, tuple) else c).shape[0] for c in columns.values()),
+               default=1)
+    scalars, lists, kinds = {}, {}, {}
+    for name, col in columns.items():
+        arr = col[0] if isinstance(col, tuple) else col
+        kinds[name] = "int" if arr.dtype.kind in "iub" else "float"
+        if isinstance(col, tuple):
+            lists[name] = col
+        else:
+            scalars[name] = col
+    return Bound(rows, scalars, lists, kinds)
+
+
+def _table(expr, bound: Bound, steps) -> np.ndarray:
+    """``expr`` at ``steps`` for every row: (steps, rows) float64."""
+    from ..backends.numpy_backend import NumpyBackend
+    plan = compile_plan(expr, bound.kinds)
+    table = NumpyBackend().table(plan, bound, steps, np.float64, work_limit=2 ** 62)
+    return np.ascontiguousarray(np.broadcast_to(table, (bound.n, steps.size)).T)
+
+
+def affine_shape(expr, base: str, eta: str):
+    """A CosineAnnealingLR closed form with base_lr = 1 and eta_min = 0: its ratio's shape."""
+    return E.substitute(expr, {E.param(base): E.const(1.0), E.param(eta): E.const(0.0)})
