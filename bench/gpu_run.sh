@@ -4,7 +4,8 @@
 #
 #   OUT=/some/folder bash bench/gpu_run.sh [--quick]
 #
-# writes into $OUT: gpu-tests.txt (the `gpu`-marked tests), info.txt (`gpusched info`),
+# writes into $OUT: gpu-tests.txt (the `gpu`-marked tests, then the cross-backend tests),
+# info.txt (`gpusched info`),
 # check-kernels.txt (host C++ and nvcc gate), bench.txt (progress lines) and the benchmark's
 # <machine>.json/.md. Run from the repository root; gpusched is imported from the checkout.
 set -uo pipefail
@@ -19,6 +20,10 @@ export GPUSCHED_CACHE_DIR=${GPUSCHED_CACHE_DIR:-/tmp/gpusched-cache}
 numba.__version__, 'jax', jax.__version__, jax.devices())"; } >"$OUT/info.txt" 2>&1
 $PY -m gpusched info >>"$OUT/info.txt" 2>&1
 $PY -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py >"$OUT/gpu-tests.txt" 2>&1
+echo "exit $?" >>"$OUT/gpu-tests.txt"
+# the cross-backend tests run once per usable backend: here with cupy and numba-cuda too
+$PY -m pytest -q -p no:cacheprovider tests/test_backends.py tests/test_evaluate.py \
+    tests/test_scale.py tests/test_interop.py >>"$OUT/gpu-tests.txt" 2>&1
 echo "exit $?" >>"$OUT/gpu-tests.txt"
 $PY -m gpusched check-kernels --arch 90 >"$OUT/check-kernels.txt" 2>&1
 echo "exit $?" >>"$OUT/check-kernels.txt"

@@ -82,3 +82,22 @@ def test_gpu_every_twin_case_and_huge_steps(name):
         red = float(gs.to_numpy(gs.reduce(sched, steps=at, op="mean", dtype="float64",
                                           backend=name)))
         assert red == pytest.approx(want.mean(), rel=1e-12), cid
+
+
+@pytest.mark.parametrize("name", GPU_BACKENDS)
+def test_gpu_errors_name_the_first_bad_config_and_step(name):
+    """Several elements go non-finite at once (one flag per table on CuPy, set with atomicMin
+    in the same pass): the error names the first in row-major order, as on the CPU."""
+    ok, why = gs.backends.available_backends()[name]
+    if not ok:
+        pytest.skip(why)
+    # an overflow (not log(-x), which the CUDA simulator turns into a Python exception)
+    s = gs.schedule(lambda t, a: a * t * 1e306)
+    grid = gs.trials(a=[1e-9, 60.0, 100.0, 1e-9])
+    with pytest.raises(ValueError, match=r"inf at config 1 \(a=60.0\), step 3"):
+        gs.evaluate(s, grid, steps=4000, dtype="float64", backend=name)
+    with pytest.raises(ValueError, match=r"inf at config 0 \(a=1e-09\), step 1"):
+        gs.evaluate(s, grid, steps=4000, dtype="float32", backend=name)   # past float32
+    ok_rows = gs.to_numpy(gs.evaluate(s, gs.trials(a=[1e-9, 1e-12]), steps=4000,
+                                      dtype="float64", backend=name))
+    assert np.isfinite(ok_rows).all()
