@@ -95,6 +95,9 @@ def _limit(memory_limit, backend=None) -> int:
 
 
 SMALL_JOB = 1_000_000   # (config, step) pairs under which `auto` skips JIT start-up (~0.3 s)
+# from this many pairs, choices the whole grid shares are folded into the kernel (a kernel of
+# its own per choice, compiled once; smaller jobs keep the one general kernel)
+SPECIALIZE_PAIRS = 1_000_000
 
 
 def _backend_for(name, pairs: int):
@@ -113,8 +116,10 @@ def _prepare(sched, grid, steps, dtype):
     steps = normalize_steps(steps)
     dt = _dtype(dtype)
     bound = bind(sched, grid)
-    plan = compile_plan(specialize(sched.expr, sched.param_specs.values(), bound), bound.kinds)
-    return sched, grid, steps, dt, bound, plan
+    expr = sched.expr
+    if bound.n * steps.size >= SPECIALIZE_PAIRS:
+        expr = specialize(expr, sched.param_specs.values(), bound)
+    return sched, grid, steps, dt, bound, compile_plan(expr, bound.kinds)
 
 
 def _gib(n: int) -> str:

@@ -13,8 +13,20 @@ from gpusched.grid import as_grid
 CT = gs.compat.torch
 
 
-def _plan(sched, grid, steps=10):
+def _plan(sched, grid, steps=10 ** 6):
     return api._prepare(sched, grid, steps, "float64")[-1]
+
+
+@pytest.fixture
+def always_fold(monkeypatch):
+    monkeypatch.setattr(api, "SPECIALIZE_PAIRS", 0)
+
+
+def test_small_jobs_keep_the_general_kernel():
+    sched = CT.OneCycleLR(max_lr=0.1, total_steps=1000)
+    small = _plan(sched, gs.grid(pct_start=[0.2, 0.3]), steps=1000)
+    assert "anneal_strategy" in small.scalar_params
+    assert "anneal_strategy" not in _plan(sched, gs.grid(pct_start=[0.2, 0.3])).scalar_params
 
 
 def test_a_shared_choice_becomes_a_constant_and_its_branches_fold():
@@ -30,7 +42,7 @@ def test_a_shared_choice_becomes_a_constant_and_its_branches_fold():
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_folded_kernels_give_the_same_numbers_as_mixed_grids(backend):
+def test_folded_kernels_give_the_same_numbers_as_mixed_grids(backend, always_fold):
     """Each row of a grid sharing its choices equals that config inside a grid that mixes
     them (the unfolded kernel), bit for bit, and torch's own values."""
     torch = pytest.importorskip("torch")
