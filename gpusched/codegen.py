@@ -145,9 +145,9 @@ _PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "
 _PIECEWISE_KEEPERS = frozenset({"add", "sub", "mul", "truediv", "neg", "abs", "minimum",
                                 "maximum", "float", "where", "and", "or", "not", "pow", "take",
                                 "prod_first", "sum_first", *_MATH})
-# one-line operations worth remembering while their inputs do not change
-_MEMO_OPS = frozenset({"pow", "take", "prod_first", "sum_first", "count_lt", "count_le",
-                       *_MATH})
+# libm calls worth remembering while their inputs do not change (each remembered value costs
+# compile time: Numba's parallel-loop passes slow down with every branch)
+_MEMO_OPS = frozenset({"pow", *_MATH})
 _PY_ZERO = {"float": "0.0", "int": "np.int64(0)", "bool": "False"}
 
 
