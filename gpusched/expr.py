@@ -294,12 +294,15 @@ class HostScan:
     by its identity, and its ``name`` enters kernel signatures.
     """
 
-    __slots__ = ("fn", "name", "list_args", "needs", "needs_extra", "__weakref__")
+    __slots__ = ("fn", "name", "list_args", "needs", "needs_extra", "arg_names", "__weakref__")
 
     def __init__(self, fn, name: str, list_args=(), needs=None, needs_extra=0):
         self.fn, self.name, self.list_args = fn, name, frozenset(list_args)
         self.needs = needs   # a list argument that must hold at least ``top + needs_extra``
         self.needs_extra = needs_extra
+        # the names ``fn`` knows its inputs by, in the scan node's order (set by the first
+        # host_scan): a renamed parameter still reaches ``fn`` under its own name
+        self.arg_names = None
 
 
 def host_scan(rule: HostScan, index, params) -> Expr:
@@ -310,6 +313,11 @@ def host_scan(rule: HostScan, index, params) -> Expr:
     args = [param(p) if isinstance(p, str) else p for p in params]
     if not all(isinstance(a, Expr) and a.op == "param" for a in args):
         raise TypeError("host_scan reads parameters only")
+    names = tuple(a.value for a in args)
+    if rule.arg_names is None:
+        rule.arg_names = names
+    elif rule.arg_names != names:
+        raise ValueError(f"host scan {rule.name!r} reads {rule.arg_names}, not {names}")
     return Expr("scan", (const(index), *args), rule)
 
 

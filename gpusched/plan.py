@@ -145,5 +145,5 @@ def _build(root: E.Expr, param_kinds: dict) -> Plan:
 def is_list_use(node: E.Expr, k: int) -> bool:
     """Whether operand ``k`` of ``node`` is read as a per-config list."""
     if node.op == "scan":
-        return k > 0 and node.args[k].value in node.value.list_args
+        return k > 0 and node.value.arg_names[k - 1] in node.value.list_args
     return node.op in E.LIST_OPS and k == 0

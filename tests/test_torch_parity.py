@@ -385,3 +385,22 @@ def test_reduce_lr_on_plateau_needs_enough_metrics():
     assert gs.evaluate(s, steps=4).shape == (4,)
     with pytest.raises(ValueError, match=r"'metrics': config 0 has 3 values"):
         gs.evaluate(s, steps=5)
+
+
+def test_renamed_host_scans_still_read_their_inputs():
+    """Host scans (plateau rules, stepped chains) know their inputs by their own names: a
+    schedule with renamed parameters still feeds them."""
+    rng = np.random.default_rng(11)
+    losses = [float(x) for x in 3 + np.cumsum(rng.normal(-0.01, 0.1, 80))]
+    plateau = TW.ReduceLROnPlateau(patience=2, factor=0.5).rename(base_lr="lr0",
+                                                                  metrics="loss")
+    ours = gs.evaluate(plateau, gs.grid(lr0=[0.1], loss=[losses]), steps=81, dtype="float64")
+    np.testing.assert_array_equal(ours[0], _plateau_torch(losses, 0.1, patience=2, factor=0.5))
+    chain = TW.ChainedScheduler([TW.LinearLR(start_factor=.2, total_iters=8),
+                                 TW.CosineAnnealingLR(T_max=20)]).rename(base_lr="lr0",
+                                                                         eta_min="floor")
+    ours = gs.evaluate(chain, gs.grid(lr0=[.1], floor=[.01]), steps=100, dtype="float64")
+    theirs = torch_lrs(lambda o: S.ChainedScheduler([
+        S.LinearLR(o, start_factor=.2, total_iters=8),
+        S.CosineAnnealingLR(o, T_max=20, eta_min=.01)]), .1, 100)
+    assert_parity(ours[0], theirs, .1)

@@ -219,10 +219,10 @@ def scan_table(node, bound, top: int) -> np.ndarray:
     """The host scan's values at steps ``0..top``: (rows, top + 1) float64, one row per config
     of ``bound`` when an input varies per config, else one row."""
     rule = node.value
-    columns = {}
-    for a in node.args[1:]:
-        name = a.value
-        columns[name] = bound.lists[name] if name in rule.list_args else bound.scalars[name]
+    columns, given = {}, {}      # by the rule's own names; given: the schedule's names
+    for own, a in zip(rule.arg_names, node.args[1:]):
+        name = given[own] = a.value
+        columns[own] = bound.lists[name] if own in rule.list_args else bound.scalars[name]
     if rule.needs is not None:
         lengths = columns[rule.needs][1][:, 0]
         need = top + rule.needs_extra
@@ -230,7 +230,7 @@ def scan_table(node, bound, top: int) -> np.ndarray:
         if short.size:
             i = int(short[0])
             raise ValueError(
-                f"parameter {rule.needs!r}: config {bound.offset + i} has {int(lengths[i])} "
+                f"parameter {given[rule.needs]!r}: config {bound.offset + i} has {int(lengths[i])} "
                 f"values, but {rule.name} at step {top} needs {need}; evaluate steps up to "
                 f"{int(lengths[i]) - rule.needs_extra} or give a longer series")
     rows = max([c[0].shape[0] if isinstance(c, tuple) else c.shape[0]

@@ -205,6 +205,41 @@ def ReduceOnPlateauLR(metrics=None, monitor="loss", rule="less", factor=0.1, pat
                     checks=[WINDOW_CHECK], doc=ReduceOnPlateauLR.__doc__)
 
 
+def _on_value(lr_twin, name: str, base: str, what: str):
+    """MMEngine's ``*Momentum`` and ``*ParamScheduler`` classes are its ``*LR`` classes acting
+    on another param_group value: the same twin with ``base_lr`` renamed ``base``."""
+    def twin(*args, **kwargs):
+        start = kwargs.pop(base, None)
+        if base == "base_value":
+            param_name = kwargs.pop("param_name", None)   # which value: not in the schedule
+            if lr_twin is OneCycleLR and param_name not in (None, "lr"):
+                raise ValueError(f"param_name = {param_name!r}: MMEngine's OneCycle "
+                                 f"schedules the learning rate only (param_name='lr')")
+        s = lr_twin(*args, **kwargs).rename(base_lr=base)
+        values = dict(s.values, **({base: start} if start is not None else {}))
+        return Schedule(s.expr, s.param_specs.values(), name=name, values=values,
+                        checks=s.checks, doc=twin.__doc__)
+    twin.__name__ = twin.__qualname__ = name
+    twin.__doc__ = (f"MMEngine's {name}: :func:`{lr_twin.__name__}` on {what}, starting from "
+                    f"``{base}`` (the optimizer's initial value) instead of ``base_lr``.")
+    return twin
+
+
+_ON_MOMENTUM = (ConstantLR, LinearLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
+                PolyLR, CosineRestartLR, ReduceOnPlateauLR)
+for _lr in _ON_MOMENTUM:
+    _n = _lr.__name__[:-2] + "Momentum"
+    globals()[_n] = _on_value(_lr, _n, "base_momentum",
+                              "the momentum (Adam's beta_0: MMEngine's MomentumSchedulerMixin)")
+    __all__.append(_n)
+for _lr in (*_ON_MOMENTUM, OneCycleLR):
+    _n = _lr.__name__[:-2] + "ParamScheduler"
+    globals()[_n] = _on_value(_lr, _n, "base_value",
+                              "any param_group value (``param_name``: weight decay, ...)")
+    __all__.append(_n)
+del _lr, _n
+
+
 from ..spec import record_module  # noqa: E402  (records each call, for specs)
 
 record_module(globals(), 'mmengine.')
