@@ -11,6 +11,8 @@ classes whose length is the window (ConstantLR, LinearLR, PolyLR) use MMEngine's
 
 from __future__ import annotations
 
+import inspect
+
 from .. import curves
 from .. import expr as E
 from .. import metric
@@ -220,6 +222,13 @@ def _on_value(lr_twin, name: str, base: str, what: str):
         return Schedule(s.expr, s.param_specs.values(), name=name, values=values,
                         checks=s.checks, doc=twin.__doc__)
     twin.__name__ = twin.__qualname__ = name
+    sig = inspect.signature(lr_twin)
+    params = [p.replace(name=base) if p.name == "base_lr" else p
+              for p in sig.parameters.values()]
+    if base == "base_value":
+        params.append(inspect.Parameter("param_name", inspect.Parameter.KEYWORD_ONLY,
+                                        default=None))
+    twin.__signature__ = sig.replace(parameters=params)
     twin.__doc__ = (f"MMEngine's {name}: :func:`{lr_twin.__name__}` on {what}, starting from "
                     f"``{base}`` (the optimizer's initial value) instead of ``base_lr``.")
     return twin
