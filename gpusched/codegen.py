@@ -139,8 +139,8 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=Non
 
 
 # step-dependent values that stay constant over runs of consecutive steps
-_PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "count_le",
-                               "lt", "le", "gt", "ge", "eq", "ne"})
+_PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "count_le"})
+_COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 # what passes piecewise-constant inputs through as piecewise-constant outputs
 _PIECEWISE_KEEPERS = frozenset({"add", "sub", "mul", "truediv", "neg", "abs", "minimum",
                                 "maximum", "float", "where", "and", "or", "not", "pow", "take",
@@ -160,11 +160,11 @@ def piecewise_nodes(plan: Plan) -> set:
         if "step" not in n.deps or n.op in ("step", "table", *HOST_SEQUENCES):
             continue
         moving = [a for a in n.args if "step" in a.deps]
-        if n.op in _PIECEWISE_MAKERS and not (n.op in ("lt", "le", "gt", "ge", "eq", "ne")
-                                              and any(id(a) not in out and a.op != "step"
-                                                      for a in moving)):
-            out.add(id(n))
-        elif n.op in _PIECEWISE_KEEPERS and all(id(a) in out for a in moving):
+        if n.op in _COMPARISONS:        # t < W flips once; (t % 7) < 3 flips all the time
+            if all(a.op == "step" or id(a) in out for a in moving):
+                out.add(id(n))
+        elif n.op in _PIECEWISE_MAKERS or (n.op in _PIECEWISE_KEEPERS
+                                           and all(id(a) in out for a in moving)):
             out.add(id(n))
     return out
 
