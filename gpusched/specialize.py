@@ -10,16 +10,11 @@ have few values, so this adds at most a few kernels per schedule; numbers are ne
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from functools import lru_cache
 
 from . import expr as E
 
 __all__ = ["specialize", "shared_choices"]
-
-_cache: "OrderedDict[tuple, E.Expr]" = OrderedDict()
-_lock = threading.Lock()
-_CACHE_SIZE = 256
 
 
 def shared_choices(params, bound) -> dict:
@@ -36,17 +31,9 @@ def specialize(expr: E.Expr, params, bound) -> E.Expr:
     """``expr`` with the shared choices of ``bound`` as constants (host scans keep reading
     theirs as parameters)."""
     shared = shared_choices(params, bound)
-    if not shared:
-        return expr
-    key = (expr, tuple(sorted(shared.items())))
-    with _lock:
-        out = _cache.get(key)
-        if out is not None:
-            _cache.move_to_end(key)
-            return out
-    out = E.substitute(expr, {E.param(n): E.const(v) for n, v in shared.items()})
-    with _lock:
-        _cache[key] = out
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return out
+    return _folded(expr, tuple(sorted(shared.items()))) if shared else expr
+
+
+@lru_cache(maxsize=256)
+def _folded(expr: E.Expr, shared: tuple) -> E.Expr:
+    return E.substitute(expr, {E.param(n): E.const(v) for n, v in shared})

@@ -42,28 +42,24 @@ class ChainRule:
         bound = _bound(columns)
         steps = np.arange(top + 1, dtype=np.int64)
         base = _column(columns["base_lr"], bound.n)
-        x = base.copy()
-        maps = []                      # per member: (kind, arrays (top + 1, rows))
+        x = base
+        maps = []       # per member: (kind, its per-step arrays (steps, rows))
         for m in self.members:
-            f = _table(m.expr, bound, steps)
             if m.kind == "set":
-                maps.append(("set", f))
+                maps.append(("set", _table(m.expr, bound, steps)))
             elif m.kind == "ratio":
-                before = np.concatenate([base[None, :] + 0 * f[:1], f[:-1]])
+                f = _table(m.expr, bound, steps)
+                before = np.vstack([base, f[:-1]])          # f(t - 1); base_lr before t = 0
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = np.where(before == 0, 1.0, f / before)
-                maps.append(("ratio", ratio))
-            else:
+                    maps.append(("ratio", np.where(before == 0, 1.0, f / before)))
+            else:           # arrays for t = 1..top (the cosine leaves t = 0 unchanged)
                 g = _table(m.shape, bound, steps)
-                eta = np.broadcast_to(_column(columns[m.eta], bound.n), g.shape[1:])
+                eta = _column(columns[m.eta], bound.n)
                 period = _column(columns[m.period], bound.n).astype(np.int64)
-                jump = ((steps[1:, None] - 1 - period) % (2 * period) == 0)
+                jump = (steps[1:, None] - 1 - period) % (2 * period) == 0
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratio = np.where(jump, 1.0, g[1:] / g[:-1])   # 0 / 0 only at jumps
-                increment = (base - eta) * (g[1:] - g[:-1])
-                maps.append(("affine", (np.vstack([np.ones_like(g[:1]), ratio]),
-                                        np.vstack([np.zeros_like(g[:1]), jump]).astype(bool),
-                                        np.vstack([np.zeros_like(g[:1]), increment]), eta)))
+                maps.append(("affine", (ratio, jump, (base - eta) * (g[1:] - g[:-1]), eta)))
         out = np.empty((top + 1, bound.n))
         for t in range(top + 1):
             for kind, a in maps:
@@ -73,7 +69,7 @@ class ChainRule:
                     x = x * a[t]
                 elif t:
                     ratio, jump, increment, eta = a
-                    x = np.where(jump[t], x + increment[t], ratio[t] * (x - eta) + eta)
+                    x = np.where(jump[t - 1], x + increment[t - 1], ratio[t - 1] * (x - eta) + eta)
             out[t] = x
         return out.T
 

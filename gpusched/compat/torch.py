@@ -10,6 +10,7 @@ to ~1e-15 relative (float64) while the recursion's rounding accumulates.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Sequence
 
 from .. import curves
@@ -420,9 +421,10 @@ def _stepped_chain(schedulers, renames, specs) -> E.Expr:
         else:
             members.append(_chain.Member("ratio" if s.name in CHAINABLE else "set", s.expr))
     lists = sorted({n for s in schedulers for n in s.list_params})
+    key = ",".join(f"{m.kind}:{E.signature(m.expr)}" for m in members)
     rule = E.HostScan(_chain.ChainRule(members),
-                      "torch_chain_" + E.signature(E.const(0.0) + sum(
-                          (m.expr for m in members), E.const(0.0)))[:16], list_args=lists)
+                      "torch_chain_" + hashlib.sha1(key.encode()).hexdigest()[:16],
+                      list_args=lists)
     return E.host_scan(rule, E.step(), list(specs))
 
 
