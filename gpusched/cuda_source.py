@@ -8,6 +8,7 @@ through ctypes), so the generated math is checked numerically on machines withou
 from __future__ import annotations
 
 from . import codegen
+from .keys import digest
 
 # The one architecture list: nvcc 13.0 targets sm_75 .. sm_121 (Turing to Blackwell). The
 # Dockerfile's CUDA_ARCHS must equal it.
@@ -15,7 +16,8 @@ CUDA_ARCHS = ("75", "80", "86", "89", "90", "100", "103", "120", "121")
 
 
 def function_name(plan) -> str:
-    return "gpusched_" + plan.signature.replace("-", "_")[:24]
+    """The kernel's C name: the full hash of the plan's signature (graph and parameter kinds)."""
+    return "gpusched_" + digest(plan.signature)
 
 
 _WRAPPER_PARAMS = {   # arrays, with a per-config flag m_ (else one shared row)

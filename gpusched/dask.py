@@ -14,6 +14,7 @@ import numpy as np
 
 from . import api
 from .backends import resolve_backend
+from .keys import bound_digest, digest
 from .plan import compile_plan
 
 __all__ = ["evaluate", "reduce"]
@@ -22,6 +23,17 @@ __all__ = ["evaluate", "reduce"]
 def _sizes(total: int, chunk: int) -> tuple:
     chunk = max(1, int(chunk))
     return tuple(min(chunk, total - k) for k in range(0, total, chunk))
+
+
+def _key(plan, bound, steps, *rest) -> str:
+    """The blocks' Dask name: the hash of everything a block's values depend on (the graph
+    with its parameter kinds, the host tables and scans it reads, every parameter value, the
+    steps, the dtype, the backend, the reduction, the chunking)."""
+    hosted = [id(n.value) for n in plan.nodes if n.op in ("table", "scan")]
+    hosted += [id(n.value) for sub in plan.subplans.values() for n in sub.nodes
+               if n.op in ("table", "scan")]
+    return digest(plan.signature, hosted, bound_digest(bound), steps,
+                  [str(r) if isinstance(r, np.dtype) else r for r in rest])
 
 
 def _meta(backend_name: str, dt, ndim: int):
@@ -59,7 +71,8 @@ def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
 
     return da.map_blocks(block, chunks=(_sizes(bound.n, config_chunks), _sizes(S, step_chunks)),
                          dtype=dt, meta=_meta(name, dt, 2),
-                         name=f"gpusched-table-{plan.signature[:12]}")
+                         name="gpusched-table-" + _key(plan, bound, steps, dt, name, config_chunks,
+                                                       step_chunks))
 
 
 def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
@@ -85,4 +98,5 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
 
     return da.map_blocks(block, chunks=(_sizes(bound.n, config_chunks),), dtype=out_dt,
                          meta=_meta(name, out_dt, 1),
-                         name=f"gpusched-{op}-{plan.signature[:12]}")
+                         name=f"gpusched-{op}-" + _key(plan, bound, steps, dt, name, op, threshold,
+                                                       config_chunks))

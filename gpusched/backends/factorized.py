@@ -8,12 +8,12 @@ On W1 (a cosine that depends on ``warmup_steps`` and the step, not on ``peak`` o
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..codegen import live_nodes
+from ..keys import digest
 from .numpy_backend import ScheduleError, _Env, axis_form, run
 
 # operations worth a table lookup instead of recomputing them per config
@@ -95,9 +95,9 @@ def precompute(plan, bound, steps, budget_bytes: int) -> Precomputed | None:
     for i in range(len(sizes) - 2, -1, -1):
         cstr[i] = cstr[i + 1] * sizes[i + 1]
     position = {id(n): k for k, n in enumerate(plan.nodes)}
-    key = hashlib.sha1(",".join(str(position[id(n)]) for n in cands).encode()).hexdigest()
+    key = digest([position[id(n)] for n in cands], [plan.kinds[id(n)] for n in cands])
     return Precomputed(cands, arrays, strides, np.asarray(sizes, dtype=np.int64), cstr,
-                       key[:10])
+                       key)
 
 
 def _ancestors(plan, nodes) -> set:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import codegen
 from ..kernel_cache import load_module
+from ..keys import digest
 from ..interop import aligned_empty
 from . import Backend
 from ..reductions import CODES, INT_OPS
@@ -133,7 +134,7 @@ class NumbaBackend(Backend):
     def _module(self, plan, bound, pre=None):
         layout = codegen.Layout.of(plan, bound.kinds)
         sig = plan.signature
-        name = "cpu_" + sig.replace("-", "_")[:40] + (f"_f{pre.key}" if pre else "")
+        name = "cpu_" + digest("cpu", sig, pre.key if pre else None)
         return layout, load_module(name, lambda: module_source(plan, layout, sig, "cpu", pre),
                                    "numba")
 

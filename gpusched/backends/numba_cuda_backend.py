@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import codegen
 from ..kernel_cache import load_module
+from ..keys import digest
 from . import Backend, cuda_driver_present
 from .inputs import flat_inputs
 from ..reductions import CODES
@@ -57,7 +58,7 @@ class NumbaCudaBackend(Backend):
     def _module(self, plan, bound):
         layout = codegen.Layout.of(plan, bound.kinds)
         sig = plan.signature
-        name = "cuda_" + sig.replace("-", "_")[:40] + ("_sim" if _simulated() else "")
+        name = "cuda_" + digest("cuda", sig, _simulated())
         return layout, load_module(name, lambda: module_source(plan, layout, sig, "cuda"),
                                    "numba")
 

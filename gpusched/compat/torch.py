@@ -10,7 +10,7 @@ to ~1e-15 relative (float64) while the recursion's rounding accumulates.
 
 from __future__ import annotations
 
-import hashlib
+from ..keys import digest
 from typing import Sequence
 
 from .. import curves
@@ -423,7 +423,7 @@ def _stepped_chain(schedulers, renames, specs) -> E.Expr:
     lists = sorted({n for s in schedulers for n in s.list_params})
     key = ",".join(f"{m.kind}:{E.signature(m.expr)}" for m in members)
     rule = E.HostScan(_chain.ChainRule(members),
-                      "torch_chain_" + hashlib.sha1(key.encode()).hexdigest()[:16],
+                      "torch_chain_" + digest(key),
                       list_args=lists)
     return E.host_scan(rule, E.step(), list(specs))
 
