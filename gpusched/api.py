@@ -143,6 +143,8 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     ``out=array`` fills a preallocated array. ``progress`` shows a tqdm bar (``None``: only
     for long evaluations on a terminal, when tqdm is installed).
     """
+    if isinstance(out, (str, os.PathLike)):
+        out = check_npy_out(out)
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
     be = _backend_for(backend, bound.n * steps.size)
     limit = _limit(memory_limit, be)
@@ -150,7 +152,8 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     shape = (bound.n, steps.size)
     need = bound.n * steps.size * dt.itemsize
     if isinstance(out, (str, os.PathLike)):
-        return _stream_to_npy(os.fspath(out), be, plan, bound, steps, dt, work, progress)
+        return _stream_to_npy(out, be, plan, bound, steps, dt, work, progress,
+                              shape if grid is not None else shape[1:])
     if out is not None:
         target = _check_out(out, shape if grid is not None else shape[1:], dt)
         _fill(target.reshape(shape), be, plan, bound, steps, dt, work, progress)
@@ -207,37 +210,39 @@ def _check_out(out, shape, dt):
     return out
 
 
-def _stream_to_npy(path, be, plan, bound, steps, dt, work, progress):
+def check_npy_out(path) -> str:
+    """Before any work: ``out`` names a ``.npy`` file that can be written."""
+    from .files import check_target
+    path = os.fspath(path)
     if not path.endswith(".npy"):
         raise ValueError(f"out = {path!r}: a streamed table is written as .npy; name it *.npy")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"out = {path!r}: the folder {folder} does not exist")
-    shape = (bound.n, steps.size)
+    return check_target(path)
+
+
+def _stream_to_npy(path, be, plan, bound, steps, dt, work, progress, shape):
+    """Stream the table to ``path`` (of ``shape``: ``(n, S)``, or ``(S,)`` without a grid)
+    chunk by chunk through memory maps of a reserved temporary file, then rename it."""
+    from .files import replacing, reserve
     need = bound.n * steps.size * dt.itemsize
+    folder = os.path.dirname(os.path.abspath(path))
     free = shutil.disk_usage(folder).free
     if need > free:
         raise ValueError(f"out = {path!r}: the table needs {_gib(need)} but only {_gib(free)} "
                          f"is free on that disk")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.partial-{os.getpid()}")
-    try:
+    with replacing(path) as tmp:
         header = np.lib.format.open_memmap(tmp, mode="w+", dtype=dt, shape=shape)
         offset = header.offset
-        del header                          # the file exists with its header; sparse body
+        del header
+        reserve(tmp, offset + need)         # no sparse file: a full disk fails here, clearly
 
         def write(c0, c1, chunk):
             window = np.memmap(tmp, dtype=dt, mode="r+", shape=(c1 - c0, steps.size),
                                offset=offset + c0 * steps.size * dt.itemsize)
-            window[...] = to_numpy(chunk)
+            window[...] = to_numpy(chunk).reshape(c1 - c0, steps.size)
             window.flush()
             del window                      # unmapped: memory stays at one chunk
 
         _fill(write, be, plan, bound, steps, dt, work, progress)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return np.load(path, mmap_mode="r")
 
 

@@ -79,8 +79,11 @@ def cmd_eval(args) -> int:
     if args.steps is None:
         from .examples import DEFAULT_STEPS
         args.steps = DEFAULT_STEPS
-    if args.out and not args.out.endswith((".npy", ".npz")):
-        raise ValueError(f"--out {args.out}: the built-in sweep writes .npy or .npz")
+    if args.out:
+        from .outputs import check_output
+        if not args.out.endswith((".npy", ".npz")):
+            raise ValueError(f"--out {args.out}: the built-in sweep writes .npy or .npz")
+        check_output(args.out)
 
     backend = resolve_backend(args.backend)
     sweep = seed_sweep()
@@ -119,16 +122,23 @@ def cmd_eval(args) -> int:
 def _eval_spec(args) -> int:
     import gpusched as gs
     from .outputs import save
+    from .outputs import check_output
+    if args.out:
+        check_output(args.out)
     sched, g, steps, dtype, backend = _problem(args)
     t0 = time.perf_counter()
-    table = gs.to_numpy(gs.evaluate(sched, g, steps=steps, dtype=dtype, backend=backend))
+    streamed = bool(args.out) and args.out.endswith(".npy")   # never whole in memory
+    table = gs.to_numpy(gs.evaluate(sched, g, steps=steps, dtype=dtype, backend=backend,
+                                    out=args.out if streamed else None))
     dt = time.perf_counter() - t0
     table = np.atleast_2d(table)
     print(f"{sched.name}: {table.shape[0]} configs x {table.shape[1]} steps, {dtype}, "
           f"{dt:.3f} s")
     _print_rows(g, {"first": table[:, 0], "last": table[:, -1], "min": table.min(axis=1),
                     "max": table.max(axis=1), "mean": table.mean(axis=1)})
-    if args.out:
+    if streamed:
+        print(f"wrote {args.out}: array {table.shape} {table.dtype}")
+    elif args.out:
         print("wrote " + save(args.out, g, table=table))
     return 0
 
@@ -149,7 +159,9 @@ def _print_rows(g, stats, limit=20):
 
 def cmd_reduce(args) -> int:
     import gpusched as gs
-    from .outputs import save
+    from .outputs import check_output, save
+    if args.out:
+        check_output(args.out)
     sched, g, steps, dtype, backend = _problem(args)
     kw = {"threshold": args.threshold} if args.threshold is not None else {}
     red = gs.to_numpy(gs.reduce(sched, g, steps=steps, op=args.op, dtype=dtype,
@@ -200,6 +212,7 @@ def cmd_list(args) -> int:
 
 
 def _save(path: str, tables) -> None:
+    from .files import replacing
     if path.endswith(".npz"):
         arrays = {}
         for label, table, grid in tables:
@@ -211,11 +224,13 @@ def _save(path: str, tables) -> None:
                     arrays[f"{key}__{name}__lengths"] = col.lengths
                 else:
                     arrays[f"{key}__{name}"] = col.astype(str) if col.dtype == object else col
-        np.savez(path, **arrays)
+        with replacing(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
         print(f"\nsaved {len(tables)} tables and their grid columns to {path}")
         return
     stacked = np.concatenate([t for _, t, _ in tables], axis=0)
-    np.save(path, stacked)
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, stacked)
     print(f"\nsaved the stacked table {stacked.shape} to {path}; rows:")
     start = 0
     for label, table, _ in tables:

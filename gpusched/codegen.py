@@ -146,7 +146,7 @@ _PIECEWISE_KEEPERS = frozenset({"add", "sub", "mul", "truediv", "neg", "abs", "m
                                 "maximum", "float", "where", "and", "or", "not", "pow", "take",
                                 "prod_first", "sum_first", *_MATH})
 # libm calls worth remembering while their inputs do not change (each remembered value costs
-# compile time: Numba's parallel-loop passes slow down with every branch)
+# compile time: Numba's passes slow down with every branch)
 _MEMO_OPS = frozenset({"pow", *_MATH})
 _PY_ZERO = {"float": "0.0", "int": "np.int64(0)", "bool": "False"}
 

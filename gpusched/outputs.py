@@ -15,11 +15,28 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import replacing
 from .grid import Grid, RaggedColumn
 
-__all__ = ["save", "FORMATS", "parameter_columns", "short_text"]
+__all__ = ["save", "check_output", "FORMATS", "parameter_columns", "short_text"]
 
 FORMATS = (".npy", ".npz", ".csv", ".parquet")
+
+
+def check_output(path, formats=FORMATS, what: str = "--out") -> str:
+    """Before any work: ``path`` has a supported suffix, what writes it is installed, and its
+    folder can take it."""
+    from .files import check_target
+    path = str(path)
+    if Path(path).suffix not in formats:
+        raise ValueError(f"{what} {path}: use one of {', '.join(formats)}")
+    if Path(path).suffix == ".parquet":
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise ValueError(f"{what} {path}: writing .parquet needs pyarrow: "
+                             f"pip install 'gpusched[parquet]'") from None
+    return check_target(path, what)
 
 
 def parameter_columns(grid: Grid | None) -> dict:
@@ -44,17 +61,16 @@ def _summary(table: np.ndarray) -> dict:
 def save(path, grid: Grid | None, table=None, reduced=None, op: str | None = None) -> str:
     """Write ``table`` (configs x steps) or ``reduced`` (configs,) to ``path``; returns a
     one-line description of what was written."""
-    path = str(path)
+    path = check_output(path)
     suffix = Path(path).suffix
-    if suffix not in FORMATS:
-        raise ValueError(f"output {path!r}: use one of {', '.join(FORMATS)}")
     data = np.asarray(table if table is not None else reduced)
     if data.ndim == 1 and table is not None:
         data = data[None, :]
     n = data.shape[0]
     cols = parameter_columns(grid)
     if suffix == ".npy":
-        np.save(path, data)
+        with replacing(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, data)
         return f"{path}: array {data.shape} {data.dtype}"
     if suffix == ".npz":
         arrays = {"table" if table is not None else (op or "value"): data}
@@ -65,14 +81,15 @@ def save(path, grid: Grid | None, table=None, reduced=None, op: str | None = Non
             else:
                 arrays[f"param__{name}"] = np.asarray(col).astype(str) \
                     if np.asarray(col).dtype == object else np.asarray(col)
-        np.savez(path, **arrays)
+        with replacing(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
         return f"{path}: {', '.join(arrays)}"
     stats = _summary(data) if table is not None else {op or "value": data}
     header = ["config", *cols, *stats]
     rows = [[i, *(_cell(cols[c][i]) for c in cols), *(float(stats[s][i]) for s in stats)]
             for i in range(n)]
     if suffix == ".csv":
-        with open(path, "w", newline="") as f:
+        with replacing(path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(header)
             w.writerows(rows)
@@ -86,7 +103,8 @@ def save(path, grid: Grid | None, table=None, reduced=None, op: str | None = Non
     columns = {"config": list(range(n)), **cols, **{s: stats[s].tolist() for s in stats}}
     if table is not None:
         columns["values"] = [row.tolist() for row in np.asarray(data)]
-    pq.write_table(pa.table(columns), path)
+    with replacing(path) as tmp:
+        pq.write_table(pa.table(columns), tmp)
     return f"{path}: {n} rows, columns {', '.join(columns)}"
 
 
