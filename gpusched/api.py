@@ -102,11 +102,23 @@ SPECIALIZE_PAIRS = 1_000_000
 
 def _backend_for(name, pairs: int):
     """``auto`` uses NumPy for small jobs on the CPU: starting Numba's JIT in a process costs
-    more than such a job; any other name is taken as given."""
+    more than such a job, and NumPy when the kernel cache folder is unusable (with a
+    warning); any other name is taken as given, and a Numba backend whose cache folder is
+    unusable is a clear error before any work."""
     be = resolve_backend(name)
     if name == "auto" and not os.environ.get("GPUSCHED_BACKEND") and be.name == "numba" \
             and pairs < SMALL_JOB:
         return resolve_backend("numpy")
+    if be.name in ("numba", "numba-cuda"):
+        from .kernel_cache import KernelCacheError, kernel_folder
+        try:
+            kernel_folder("numba")
+        except KernelCacheError as err:
+            if name != "auto":
+                raise
+            import warnings
+            warnings.warn(f"{err}; evaluating with NumPy instead", RuntimeWarning, stacklevel=3)
+            return resolve_backend("numpy")
     return be
 
 

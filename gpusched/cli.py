@@ -72,7 +72,6 @@ def cmd_eval(args) -> int:
     if args.spec is not None:
         return _eval_spec(args)
     import gpusched as gs
-    from .backends import resolve_backend
     from .examples import seed_sweep
     args.backend = args.backend or "auto"
     args.dtype = args.dtype or "float32"
@@ -85,8 +84,9 @@ def cmd_eval(args) -> int:
             raise ValueError(f"--out {args.out}: the built-in sweep writes .npy or .npz")
         check_output(args.out)
 
-    backend = resolve_backend(args.backend)
+    from .api import _backend_for
     sweep = seed_sweep()
+    backend = _backend_for(args.backend, sum(len(g) for _, _, g in sweep) * args.steps)
     tables, rows = [], []
     total_pairs, t_total = 0, 0.0
     t0 = time.perf_counter()

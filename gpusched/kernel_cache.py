@@ -1,29 +1,129 @@
 """Where generated kernel sources live, and how they are loaded (imported, never exec'd).
 
 Generated Numba modules are written under ``$GPUSCHED_CACHE_DIR`` (default
-``~/.cache/gpusched``), one file per graph signature and gpusched version, so Numba's own
-on-disk cache can skip recompilation in later processes.
+``$XDG_CACHE_HOME/gpusched`` or ``~/.cache/gpusched``), one file per kernel key and gpusched
+version, so Numba's own on-disk cache (pickles in ``__pycache__`` beside them) can skip
+recompilation in later processes.
+
+Loading a pickle runs code, so the folder is trusted only as pip and ccache trust theirs: it
+must belong to the current user and be writable by nobody else (it is created ``0700``). A
+folder that fails this is not used: kernels then compile into a private temporary folder of
+this process, with a one-time warning. A folder that cannot be used at all (a file, not
+writable, a full disk) raises :class:`KernelCacheError`; ``backend="auto"`` then falls back
+to NumPy. A corrupt or truncated Numba cache file is deleted and the kernel recompiled.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import os
+import shutil
+import stat
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 _modules: dict = {}
-_lock = threading.Lock()
+_lock = threading.RLock()
+_private: Path | None = None        # this process's fallback folder
+_warned: set = set()
+
+MIN_FREE_BYTES = 16 * 2 ** 20       # below this, the cache folder counts as full
 
 
-def cache_dir() -> Path:
+class KernelCacheError(RuntimeError):
+    """The kernel cache folder cannot be used (not a folder, not writable, full)."""
+
+
+def _root() -> Path:
     root = os.environ.get("GPUSCHED_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "gpusched")
     from . import __version__
-    path = Path(root) / f"v{__version__}"
-    path.mkdir(parents=True, exist_ok=True)
+    return Path(root) / f"v{__version__}"
+
+
+def _unsafe(path: Path) -> str:
+    """Why ``path`` (an existing folder) cannot be trusted, or ''."""
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        st = os.stat(path)
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"{path} belongs to another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return ""
+
+
+def _make_folder(path: Path) -> str:
+    """Create ``path`` (0700) where missing; '' when it is safe, else why it is not."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except FileExistsError:
+        raise KernelCacheError(f"the kernel cache folder {path} is not a folder; set "
+                               f"GPUSCHED_CACHE_DIR to a folder of yours") from None
+    except OSError as err:
+        raise KernelCacheError(f"the kernel cache folder {path} cannot be created "
+                               f"({err.strerror}); set GPUSCHED_CACHE_DIR to a writable "
+                               f"folder") from None
+    if not path.is_dir():
+        raise KernelCacheError(f"the kernel cache folder {path} is not a folder; set "
+                               f"GPUSCHED_CACHE_DIR to a folder of yours")
+    return _unsafe(path)
+
+
+def _private_folder() -> Path:
+    global _private
+    if _private is None or not _private.is_dir():
+        try:
+            _private = Path(tempfile.mkdtemp(prefix="gpusched-kernels-"))
+        except OSError as err:
+            raise KernelCacheError(f"no folder to compile kernels in: the temporary folder "
+                                   f"is not writable ({err.strerror})") from None
+        atexit.register(shutil.rmtree, _private, True)
+    return _private
+
+
+def kernel_folder(subdir: str) -> Path:
+    """The folder generated modules of ``subdir`` are written to: the cache when it is safe,
+    else this process's private folder (with a one-time warning)."""
+    with _lock:
+        path = _root()
+        reasons = []
+        for folder in (path.parent, path, path / subdir, path / subdir / "__pycache__"):
+            why = _make_folder(folder)
+            if why:
+                reasons.append(why)
+                break
+        if not reasons:
+            if not os.access(path / subdir, os.W_OK | os.X_OK):
+                raise KernelCacheError(f"the kernel cache folder {path / subdir} is not "
+                                       f"writable; set GPUSCHED_CACHE_DIR to a writable folder")
+            free = shutil.disk_usage(path / subdir).free
+            if free < MIN_FREE_BYTES:
+                raise KernelCacheError(f"the disk of the kernel cache folder {path} is full "
+                                       f"({free} bytes free); free space or set "
+                                       f"GPUSCHED_CACHE_DIR elsewhere")
+            return path / subdir
+        if reasons[0] not in _warned:
+            _warned.add(reasons[0])
+            warnings.warn(f"gpusched does not use the kernel cache folder: {reasons[0]}; "
+                          f"kernels compile in a private temporary folder instead (make the "
+                          f"folder yours and not group/other-writable, or set "
+                          f"GPUSCHED_CACHE_DIR)", RuntimeWarning, stacklevel=3)
+        folder = _private_folder() / subdir
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
+
+
+def cache_dir() -> Path:
+    """The versioned cache folder (created 0700 when missing)."""
+    path = _root()
+    _make_folder(path.parent)
+    _make_folder(path)
     return path
 
 
@@ -36,14 +136,21 @@ def load_module(name: str, source, subdir: str):
             return mod
         if callable(source):
             source = source()
-        folder = cache_dir() / subdir
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = kernel_folder(subdir)
         path = folder / f"{name}.py"
-        if not path.exists() or path.read_text() != source:
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(source)
-            os.replace(tmp, path)
+        try:
+            if not path.exists() or path.read_text() != source:
+                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "w") as f:
+                        f.write(source)
+                    os.replace(tmp, path)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(tmp)
+        except OSError as err:
+            raise KernelCacheError(f"cannot write a kernel to {folder} ({err.strerror}); "
+                                   f"free space or set GPUSCHED_CACHE_DIR elsewhere") from None
         modname = f"gpusched_generated_{subdir}_{name}"
         spec = importlib.util.spec_from_file_location(modname, path)
         mod = importlib.util.module_from_spec(spec)
@@ -51,6 +158,46 @@ def load_module(name: str, source, subdir: str):
         spec.loader.exec_module(mod)
         _modules[(subdir, name)] = mod
         return mod
+
+
+def from_numba_cache(err: BaseException) -> bool:
+    """Whether ``err`` was raised while Numba loaded a cached kernel (a corrupt file)."""
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(os.path.join("numba", "core",
+                                                                "caching.py")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def discard(mod) -> None:
+    """Forget generated module ``mod`` and delete its Numba cache files (corrupt ones)."""
+    with _lock:
+        for key, m in list(_modules.items()):
+            if m is mod:
+                del _modules[key]
+        sys.modules.pop(mod.__name__, None)
+        path = Path(mod.__file__)
+        stem = path.stem
+        for f in (path.parent / "__pycache__").glob(f"{stem}.*"):
+            with contextlib.suppress(OSError):
+                f.unlink()
+    warnings.warn(f"gpusched discarded a corrupt Numba cache file of {stem} and recompiled it",
+                  RuntimeWarning, stacklevel=3)
+
+
+def run_kernel(load, launch):
+    """``launch(load())``; when Numba fails reading the kernel's cache files, delete them and
+    run once more with a fresh compile."""
+    mod = load()
+    try:
+        return launch(mod)
+    except Exception as err:
+        if not from_numba_cache(err):
+            raise
+        discard(mod)
+        return launch(load())
 
 
 def kernels_dir() -> Path:

@@ -202,3 +202,25 @@ def test_evaluating_from_several_threads_at_once(backend, tmp_path, monkeypatch)
         for i, cfg in enumerate(g):
             want = cfg["base_lr"] * (1 + np.cos(np.pi * t / cfg["T"])) / 2 + k
             np.testing.assert_allclose(table[i], want, rtol=1e-15)
+
+
+def test_numba_cuda_records_the_first_bad_step_atomically(tmp_path):
+    """Many GPU threads share a row: the bad step is an atomic min, not the last writer
+    (issue 14.11); on the simulator, several bad steps name the first."""
+    pytest.importorskip("numba.cuda")
+    from gpusched import codegen
+    from gpusched.backends.numba_backend import module_source
+    from gpusched.binding import bind
+    from gpusched.plan import compile_plan
+    s = gs.schedule(lambda t, k: (t // (k - t % 5)) * 1e306 * t)
+    plan = compile_plan(s.expr, bind(s, gs.trials(k=[7])).kinds)
+    src = module_source(plan, codegen.Layout.of(plan, {"k": "int"}), plan.signature, "cuda")
+    table = src.split("def gs_table")[1].split("def gs_reduce")[0]
+    assert table.count("cuda.atomic.min(errstep, c, j)") >= 2      # domain error, non-finite
+    assert "errstep[c] = j" not in table
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", GPUSCHED_CACHE_DIR=str(tmp_path))
+    here = os.path.dirname(__file__)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           os.path.join(here, "test_gpu.py"), "-k", "first_bad and numba-cuda"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-3000:]

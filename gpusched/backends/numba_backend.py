@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codegen
-from ..kernel_cache import load_module
+from ..kernel_cache import load_module, run_kernel
 from ..keys import digest
 from ..interop import aligned_empty
 from . import Backend
@@ -36,13 +36,21 @@ _h = compile_helpers({jit}, "{target}")
 {helpers}
 '''
 
-ON_ERROR = "err[c] = 2; errstep[c] = j"
+# The first bad step of a config is recorded: on the CPU one thread walks a config's steps in
+# order (the first error wins); on a GPU many threads share a row, so the step is an atomic
+# min (errstep starts at int64 max there).
+ON_ERROR = {"cpu": "if err[c] == 0: err[c] = 2; errstep[c] = j",
+            "cuda": "err[c] = 2; cuda.atomic.min(errstep, c, j)"}
 
-_STORE = '''out[c, j] = {root}
+_STORE = {"cpu": '''out[c, j] = {root}
 if not math.isfinite(out[c, j]) and err[c] == 0:
     err[c] = 1
     errstep[c] = j
-'''
+''', "cuda": '''out[c, j] = {root}
+if not math.isfinite(out[c, j]):
+    err[c] = 1
+    cuda.atomic.min(errstep, c, j)
+'''}
 
 _ACCUMULATE = '''x = float({root})
 if f32:
@@ -91,7 +99,7 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     """Python source of a module with ``gs_table`` and ``gs_reduce`` kernels for ``target``;
     ``pre`` (a factorized.Precomputed) makes the kernels read those nodes from tables."""
     imports, jit, deco, table_loop, reduce_loop, step_loop = TARGETS[target]
-    cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR,
+    cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR[target],
                                              pre.reads(plan) if pre else None,
                                              remember=target == "cpu")
     args = "".join(", " + a for a in arg_names(layout) + (pre.arg_names() if pre else []))
@@ -100,7 +108,7 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     pro = prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
     reduce_step_loop = "for j in range(S):"   # one thread per config walks every step
     body = {
-        "table": (table_loop, pro, step_loop, _STORE.format(root=root), ""),
+        "table": (table_loop, pro, step_loop, _STORE[target].format(root=root), ""),
         "reduce": (reduce_loop, pro + ["total = math.inf if op == 1 or op == 3 else (-math.inf "
                                        "if op == 2 or op == 4 else 0.0)", "best = 0"],
                    reduce_step_loop, _ACCUMULATE.format(root=root),
@@ -143,37 +151,39 @@ class NumbaBackend(Backend):
         return layout, load_module(name, lambda: module_source(plan, layout, sig, "cpu", pre),
                                    "numba")
 
-    def _inputs(self, plan, bound, steps, work_limit):
-        """(module, arguments): tables for what the grid factorizes, when it does."""
+    def _run(self, plan, bound, steps, work_limit, launch):
+        """``launch(module, arguments)``, with tables for what the grid factorizes, when it
+        does (a corrupt Numba cache file is discarded and the kernel recompiled)."""
         pre = precompute(plan, bound, steps, work_limit)
-        layout, mod = self._module(plan, bound, pre)
-        return mod, flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
+        layout = codegen.Layout.of(plan, bound.kinds)
+        args = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
+        run_kernel(lambda: self._module(plan, bound, pre)[1], lambda mod: launch(mod, args))
 
     writes_host_out = True
 
     def table(self, plan, bound, steps, dtype, *, work_limit, out=None):
         if out is None:
             out = aligned_empty((bound.n, steps.size), dtype)
-        mod, args = self._inputs(plan, bound, steps, work_limit)
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
-        run_ranges(lambda c0, c1: mod.gs_table(steps, out, err, errstep, c0, c1, *args),
-                   bound.n, steps.size)
+        self._run(plan, bound, steps, work_limit, lambda mod, args: run_ranges(
+            lambda c0, c1: mod.gs_table(steps, out, err, errstep, c0, c1, *args),
+            bound.n, steps.size))
         check_errors(plan, bound, steps, err, errstep, out.dtype)
         return out
 
     def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None):
         if op == "last":
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
-        mod, args = self._inputs(plan, bound, steps, work_limit)
         acc = np.empty(bound.n, dtype=np.float64)
         arg = np.zeros(bound.n, dtype=np.int64)
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
         f32, thr = np.dtype(dtype) == np.float32, float(threshold or 0.0)
-        run_ranges(lambda c0, c1: mod.gs_reduce(steps, acc, arg, CODES[op], f32, thr, err,
-                                                errstep, c0, c1, *args),
-                   bound.n, steps.size)
+        self._run(plan, bound, steps, work_limit, lambda mod, args: run_ranges(
+            lambda c0, c1: mod.gs_reduce(steps, acc, arg, CODES[op], f32, thr, err, errstep,
+                                         c0, c1, *args),
+            bound.n, steps.size))
         check_errors(plan, bound, steps, err, errstep, dtype)
         return finish(acc, arg, op, steps.size, dtype)
 

@@ -19,6 +19,7 @@ from ..reductions import CODES
 from .numba_backend import check_errors, finish, module_source
 
 THREADS = 256
+NO_STEP = np.iinfo(np.int64).max     # errstep's start: the kernels take the min of bad steps
 
 
 def _simulated() -> bool:
@@ -73,7 +74,7 @@ class NumbaCudaBackend(Backend):
         n, S = bound.n, steps.size
         out = cuda.device_array((n, S), dtype=dtype)
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
-        errstep = cuda.to_device(np.full(n, -1, dtype=np.int64))
+        errstep = cuda.to_device(np.full(n, NO_STEP, dtype=np.int64))
         threads = min(THREADS, 32 * -(-S // 32))
         blocks = (min(-(-S // threads), 1024), min(n, 65535))
         mod.gs_table[blocks, threads](cuda.to_device(steps), out, err, errstep,
@@ -90,7 +91,7 @@ class NumbaCudaBackend(Backend):
         acc = cuda.device_array(n, dtype=np.float64)
         arg = cuda.to_device(np.zeros(n, dtype=np.int64))
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
-        errstep = cuda.to_device(np.full(n, -1, dtype=np.int64))
+        errstep = cuda.to_device(np.full(n, NO_STEP, dtype=np.int64))
         threads = min(THREADS, 32 * -(-n // 32))
         blocks = min(-(-n // threads), 65535)
         mod.gs_reduce[blocks, threads](cuda.to_device(steps), acc, arg, CODES[op],
