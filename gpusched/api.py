@@ -14,6 +14,7 @@ from .binding import bind
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
 from .plan import compile_plan
+from .ranges import widen_overflows
 from .specialize import specialize
 from .reductions import INT_OPS, OPS as REDUCE_OPS, THRESHOLD_OPS
 from .schedule import Schedule, schedule
@@ -131,6 +132,7 @@ def _prepare(sched, grid, steps, dtype):
     expr = sched.expr
     if bound.n * steps.size >= SPECIALIZE_PAIRS:
         expr = specialize(expr, sched.param_specs.values(), bound)
+    expr = widen_overflows(expr, bound, steps)
     return sched, grid, steps, dt, bound, compile_plan(expr, bound.kinds)
 
 
