@@ -179,3 +179,18 @@ def test_contrib_reduce_on_plateau_matches_optax():
         assert min(scales) < 1.0
     with pytest.raises(ValueError, match="needs 201"):
         gs.evaluate(OX.reduce_on_plateau(metrics=loss), steps=n + 1)
+
+
+def test_join_schedules_takes_optaxs_own_call_with_colliding_parameters():
+    """Issue 14.3b: pieces that share parameter names (init_value, transition_steps) with
+    other values are separate in optax; the twin renames them ``<name>_<k>``."""
+    ours = OX.join_schedules([OX.linear_schedule(0, .5, 5), OX.cosine_decay_schedule(.5, 10, .1),
+                              OX.exponential_decay(.05, 3, .5)], [5, 12])
+    theirs = optax.join_schedules([optax.linear_schedule(0, .5, 5),
+                                   optax.cosine_decay_schedule(.5, 10, .1),
+                                   optax.exponential_decay(.05, 3, .5)], [5, 12])
+    assert {"init_value_1", "init_value_2", "transition_steps_2"} <= set(ours.params)
+    assert_f32_parity(gs.evaluate(ours, steps=N, dtype="float64"), optax_values(lambda: theirs))
+    swept = gs.evaluate(ours, gs.grid(init_value_2=[.05, .2]), steps=N, dtype="float64")
+    np.testing.assert_array_equal(swept[0], gs.evaluate(ours, steps=N, dtype="float64"))
+    assert swept[1, 20] == pytest.approx(4 * swept[0, 20], rel=1e-12)

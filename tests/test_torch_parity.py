@@ -404,3 +404,83 @@ def test_renamed_host_scans_still_read_their_inputs():
         S.LinearLR(o, start_factor=.2, total_iters=8),
         S.CosineAnnealingLR(o, T_max=20, eta_min=.01)]), .1, 100)
     assert_parity(ours[0], theirs, .1)
+
+
+# compositions whose members read or reset the optimizer's initial lr (issue 14.3): a
+# CyclicLR's own base_lr is its lower bound, not the optimizer's lr (unless it comes first:
+# then torch sets the optimizer's lr to it); a OneCycleLR sets the group's initial_lr to
+# max_lr / div_factor, which the schedulers constructed after it, and SequentialLR's first
+# scheduler, start from
+CYC = dict(base_lr=.01, max_lr=.1, step_size_up=4, cycle_momentum=False)
+SEQ_QUIRKS = {
+    "constant_then_cyclic": lambda T: ([T.ConstantLR(factor=.5, total_iters=3),
+                                        T.CyclicLR(**CYC)], [5]),
+    "cyclic_then_constant": lambda T: ([T.CyclicLR(**CYC),
+                                        T.ConstantLR(factor=.5, total_iters=3)], [9]),
+    "linear_then_onecycle": lambda T: ([T.LinearLR(start_factor=.1, total_iters=10),
+                                        T.OneCycleLR(max_lr=1.0, total_steps=50)], [10]),
+    "onecycle_then_constant": lambda T: ([T.OneCycleLR(max_lr=1.0, total_steps=30),
+                                          T.ConstantLR(factor=.5, total_iters=3)], [25]),
+    "lambda_then_onecycle": lambda T: ([T.LambdaLR(lambda s: 1 / (s + 1)),
+                                        T.OneCycleLR(max_lr=.5, total_steps=55)], [10]),
+    "step_cyclic_onecycle": lambda T: ([T.StepLR(3, .5), T.CyclicLR(**CYC),
+                                        T.OneCycleLR(max_lr=.5, total_steps=45)], [7, 20]),
+}
+CHAIN_QUIRKS = {
+    "constant_cyclic_exponential": lambda T: [T.ConstantLR(factor=.5, total_iters=3),
+                                              T.CyclicLR(**CYC), T.ExponentialLR(.95)],
+    "cyclic_then_linear": lambda T: [T.CyclicLR(**CYC), T.LinearLR(start_factor=.5,
+                                                                   total_iters=6)],
+    "onecycle_then_lambda": lambda T: [T.OneCycleLR(max_lr=1.0, total_steps=60),
+                                       T.LambdaLR(lambda s: 1 / (s + 1))],
+    "onecycle_and_exponential": lambda T: [T.OneCycleLR(max_lr=.5, total_steps=60),
+                                           T.ExponentialLR(.97)],
+    "onecycle_then_cosine": lambda T: [T.OneCycleLR(max_lr=.5, total_steps=60),
+                                       T.CosineAnnealingLR(T_max=10, eta_min=.001)],
+}
+
+
+def _with_optimizer_lr(s, b):
+    """The twin for an optimizer whose lr is ``b``: a parameter ``base_lr`` that no member
+    fixed (a CyclicLR first fixes it: torch sets the optimizer's lr to its base_lr), none
+    when the composition ignores the optimizer's lr (a OneCycleLR overwrote it)."""
+    return s.with_values(base_lr=b) if "base_lr" in s.params and "base_lr" not in s.values \
+        else s
+
+
+@pytest.mark.parametrize("name", SEQ_QUIRKS)
+def test_sequential_lr_reproduces_torch_initial_lr_quirks(name):
+    parts, ms = SEQ_QUIRKS[name](TW)
+    seq = TW.SequentialLR(parts, ms)
+    for b in (.3, .07):
+        ours = gs.evaluate(_with_optimizer_lr(seq, b), steps=60, dtype="float64")
+        theirs = torch_lrs(lambda o: S.SequentialLR(o, SEQ_QUIRKS[name](S_bound(o))[0], ms),
+                           b, 60)
+        assert_parity(ours, theirs, 1.0)
+
+
+@pytest.mark.parametrize("name", CHAIN_QUIRKS)
+def test_chained_scheduler_reproduces_torch_initial_lr_quirks(name):
+    chain = TW.ChainedScheduler(CHAIN_QUIRKS[name](TW))
+    for b in (.3, .07):
+        ours = gs.evaluate(_with_optimizer_lr(chain, b), steps=60, dtype="float64")
+        theirs = torch_lrs(lambda o: S.ChainedScheduler(CHAIN_QUIRKS[name](S_bound(o))), b, 60)
+        np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=RTOL)
+
+
+def test_a_grid_base_lr_is_the_optimizers_lr_not_a_later_cyclic_bound():
+    seq = TW.SequentialLR([TW.ConstantLR(factor=.5, total_iters=3), TW.CyclicLR(**CYC)], [5])
+    assert seq.values["base_lr_1"] == .01 and "base_lr" not in seq.values
+    ours = gs.evaluate(seq, gs.grid(base_lr=[.3, .07]), steps=30, dtype="float64")
+    for i, b in enumerate([.3, .07]):
+        theirs = torch_lrs(lambda o: S.SequentialLR(o, [
+            S.ConstantLR(o, factor=.5, total_iters=3), S.CyclicLR(o, **CYC)], [5]), b, 30)
+        assert_parity(ours[i], theirs, 1.0)
+
+
+def test_compositions_torch_cannot_reproduce_are_refused():
+    with pytest.raises(ValueError, match="two OneCycleLR"):
+        TW.SequentialLR([TW.OneCycleLR(max_lr=.5, total_steps=40),
+                         TW.OneCycleLR(max_lr=.1, total_steps=40)], [10])
+    with pytest.raises(ValueError, match="MultiplicativeLR"):
+        TW.SequentialLR([TW.ConstantLR(), TW.MultiplicativeLR(lambda s: .9)], [10])

@@ -24,12 +24,14 @@ class Member:
     """One scheduler of the chain: ``kind`` "ratio" (multiplies the lr), "set" (sets it) or
     "affine" (CosineAnnealingLR); ``expr`` its closed form; for "affine", ``shape`` is the
     closed form with base_lr = 1 and eta_min = 0 (its ratio), ``eta`` and ``period`` the
-    names of its eta_min and T_max parameters."""
+    names of its eta_min and T_max parameters; ``init`` the lr it was constructed with
+    (torch's ``base_lrs``: the optimizer's lr, or what a OneCycleLR before it set)."""
 
-    __slots__ = ("kind", "expr", "shape", "eta", "period")
+    __slots__ = ("kind", "expr", "shape", "eta", "period", "init")
 
-    def __init__(self, kind, expr, shape=None, eta=None, period=None):
+    def __init__(self, kind, expr, shape=None, eta=None, period=None, init=None):
         self.kind, self.expr, self.shape, self.eta, self.period = kind, expr, shape, eta, period
+        self.init = E.param("base_lr") if init is None else init
 
 
 class ChainRule:
@@ -49,17 +51,19 @@ class ChainRule:
                 maps.append(("set", _table(m.expr, bound, steps)))
             elif m.kind == "ratio":
                 f = _table(m.expr, bound, steps)
-                before = np.vstack([base, f[:-1]])          # f(t - 1); base_lr before t = 0
+                init = _table(m.init, bound, steps[:1])[0]
+                before = np.vstack([init, f[:-1]])          # f(t - 1); its start before t = 0
                 with np.errstate(divide="ignore", invalid="ignore"):
                     maps.append(("ratio", np.where(before == 0, 1.0, f / before)))
             else:           # arrays for t = 1..top (the cosine leaves t = 0 unchanged)
                 g = _table(m.shape, bound, steps)
                 eta = _column(columns[m.eta], bound.n)
+                init = _table(m.init, bound, steps[:1])[0]
                 period = _column(columns[m.period], bound.n).astype(np.int64)
                 jump = (steps[1:, None] - 1 - period) % (2 * period) == 0
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratio = np.where(jump, 1.0, g[1:] / g[:-1])   # 0 / 0 only at jumps
-                maps.append(("affine", (ratio, jump, (base - eta) * (g[1:] - g[:-1]), eta)))
+                maps.append(("affine", (ratio, jump, (init - eta) * (g[1:] - g[:-1]), eta)))
         out = np.empty((top + 1, bound.n))
         for t in range(top + 1):
             for kind, a in maps:
@@ -100,6 +104,11 @@ def _table(expr, bound: Bound, steps) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(table, (bound.n, steps.size)).T)
 
 
-def affine_shape(expr, base: str, eta: str):
-    """A CosineAnnealingLR closed form with base_lr = 1 and eta_min = 0: its ratio's shape."""
-    return E.substitute(expr, {E.param(base): E.const(1.0), E.param(eta): E.const(0.0)})
+def affine_shape(expr, base: E.Expr, eta: str):
+    """A CosineAnnealingLR closed form with its base (the lr it starts from: a parameter, or
+    an expression of parameters) = 1 and eta_min = 0: its ratio's shape."""
+    shape = E.substitute(expr, {E.param(eta): E.const(0.0)})
+    if base.op == "param":
+        return E.substitute(shape, {base: E.const(1.0)})
+    # base is an expression: expr = eta + (base - eta) * g, so with eta = 0, expr / base = g
+    return shape / base

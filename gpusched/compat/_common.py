@@ -80,3 +80,34 @@ def series(values):
     if values is None:
         return None
     return [float(x) for x in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def apart(schedules, shared=frozenset(), own=lambda k, s, name: False,
+          renames: list | None = None) -> list:
+    """A library's schedulers are separate objects: a parameter name two of them share is
+    renamed ``<name>_<k>`` in the ``k``-th (0-based) unless both fix the same value, so each
+    keeps its own value and can be swept on its own. Names in ``shared`` (the optimizer's
+    lr) stay one parameter, except where ``own(k, schedule, name)`` says that schedule's is
+    its own (renamed the same way). ``renames`` receives each one's {old name: new name}."""
+    from ..schedule import Schedule
+    seen: dict = {}
+    out = []
+    for k, s in enumerate(schedules):
+        if not isinstance(s, Schedule):
+            raise TypeError(f"expected a gpusched twin, got {s!r}")
+        clash = {}
+        for name in s.param_specs:
+            if name in shared and own(k, s, name):
+                clash[name] = f"{name}_{k}"
+            elif name in shared or name not in seen:
+                continue
+            elif not (name in s.values and seen[name] == ("v", s.values[name])):
+                clash[name] = f"{name}_{k}"
+        s = s.rename(**clash) if clash else s
+        if renames is not None:
+            renames.append(clash)
+        for name in s.param_specs:
+            seen.setdefault(name, ("v", s.values[name]) if name in s.values else ("free",))
+        out.append(s)
+    return out
+

@@ -19,7 +19,7 @@ from .. import metric
 from ..blocks import join as _join
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import float_param as _f, int_param as _i, param_exprs as _p, twin as _make, series
+from ._common import apart, float_param as _f, int_param as _i, param_exprs as _p, twin as _make, series
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",
@@ -348,8 +348,10 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict]) -> Schedule:
 
 def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence) -> Schedule:
     """``schedules[0](t)``, then ``schedules[k](t - b_k)`` from each boundary ``b_k`` on (each
-    later schedule sees the steps since its boundary): ``gs.join``."""
-    s = _join(schedules, boundaries)
+    later schedule sees the steps since its boundary): ``gs.join``. optax's schedules are
+    separate functions: a parameter name two of them share is renamed ``<name>_<k>`` in the
+    ``k``-th (0-based), unless both fix the same value."""
+    s = _join(apart(schedules), boundaries)
     return Schedule(s.expr, s.param_specs.values(), name="join_schedules", values=s.values,
                     checks=s.checks, doc=join_schedules.__doc__)
 

@@ -20,7 +20,7 @@ from ..blocks import _merge
 from . import _chain
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p, drop_unused
+from ._common import BASE_LR, apart, user_function, float_param as _f, int_param as _i, param_exprs as _p, drop_unused
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
@@ -328,42 +328,82 @@ def _local(s: Schedule, at):
 
 
 def _apart(schedulers: Sequence[Schedule], renames: list | None = None) -> list[Schedule]:
-    """torch schedulers are separate objects: a parameter name two of them share (``gamma``)
-    is renamed ``<name>_<k>`` in the ``k``-th (0-based) unless both fix the same value, so
-    each keeps its own value and can be swept on its own. ``base_lr`` stays shared.
-    ``renames`` receives each scheduler's {old name: new name}."""
-    seen: dict = {}
+    """torch schedulers are separate objects (:func:`._common.apart`): shared names are
+    renamed ``<name>_<k>``. ``base_lr`` (the optimizer's lr) stays shared, except a
+    CyclicLR's after the first scheduler: that ``base_lr`` is the CyclicLR's own lower bound
+    (``base_lr_<k>``), not the optimizer's lr. (A CyclicLR first in line sets the
+    optimizer's lr to its base_lr, so there the two are one parameter.)"""
+    return apart(schedulers, shared={"base_lr"},
+                 own=lambda k, s, name: k > 0 and s.name == "CyclicLR", renames=renames)
+
+
+def _initial_lrs(schedulers: Sequence[Schedule], renames: list) -> tuple[list, E.Expr]:
+    """The optimizer group's ``initial_lr`` as torch has it when each scheduler is
+    constructed (``I_k``, the lr that scheduler starts from: its ``base_lrs``), and after
+    all of them. The first scheduler sets it to the group's lr (the optimizer's lr,
+    ``base_lr``; a CyclicLR first sets that lr to its own base_lr before); every OneCycleLR
+    overwrites it with ``max_lr / div_factor``."""
+    init = E.param("base_lr")
     out = []
-    for k, s in enumerate(schedulers):
-        if not isinstance(s, Schedule):
-            raise TypeError(f"expected a gpusched twin, got {s!r}")
-        clash = {}
-        for name in s.param_specs:
-            if name == "base_lr" or name not in seen:
-                continue
-            if not (name in s.values and seen[name] == ("v", s.values[name])):
-                clash[name] = f"{name}_{k}"
-        s = s.rename(**clash) if clash else s
-        if renames is not None:
-            renames.append(clash)
-        for name in s.param_specs:
-            seen.setdefault(name, ("v", s.values[name]) if name in s.values else ("free",))
-        out.append(s)
-    return out
+    for s, clash in zip(schedulers, renames):
+        if s.name == "OneCycleLR":
+            init = E.param(clash.get("max_lr", "max_lr")) / \
+                E.param(clash.get("div_factor", "div_factor"))
+        out.append(init)
+    return out, init
+
+
+def _from(s: Schedule, init: E.Expr, parts: Sequence[Schedule]) -> Schedule:
+    """``s`` with the optimizer's lr it starts from set to ``init`` (an expression of the
+    parameters of ``parts``)."""
+    if init is E.param("base_lr") or "base_lr" not in s.param_specs:
+        return s
+    specs, values = dict(s.param_specs), dict(s.values)
+    for name in {n.value for n in E.all_nodes(init) if n.op == "param"} - set(specs):
+        owner = next(p for p in parts if name in p.param_specs)
+        specs[name] = owner.param_specs[name]
+        if name in owner.values:
+            values[name] = owner.values[name]
+    return Schedule(E.substitute(s.expr, {E.param("base_lr"): init}), specs.values(),
+                    name=s.name, values=values, checks=s.checks, doc=s.doc)
+
+
+def _refuse_unreproduced(schedulers: Sequence[Schedule], what: str) -> None:
+    if sum(s.name == "OneCycleLR" for s in schedulers) > 1:
+        raise ValueError(f"{what} with two OneCycleLR: torch's OneCycleLR reads the optimizer "
+                         f"group's initial_lr, max_lr and min_lr at every step, and the last "
+                         f"one constructed overwrites the others'; not reproduced here")
 
 
 def SequentialLR(schedulers: Sequence[Schedule], milestones: Sequence) -> Schedule:
     """``schedulers[k]`` runs from ``milestones[k-1]`` on, on its local step ``t - m``
     (``gs.join``). torch restarts each scheduler at its closed form at local step 0 and then
-    steps it, which for these closed-form twins is the same. (A torch scheduler without a
-    closed form, MultiplicativeLR, continues from the previous scheduler's last lr instead;
-    its twin here restarts from ``base_lr``.) Milestones may be parameter names, to sweep.
-    A parameter name two schedulers share is renamed ``<name>_<k>`` in the ``k``-th.
+    steps it, which for these closed-form twins is the same. Milestones may be parameter
+    names, to sweep. A parameter name two schedulers share is renamed ``<name>_<k>`` in the
+    ``k``-th.
+
+    The lr each scheduler starts from is torch's: the optimizer group's ``initial_lr`` when
+    it was constructed (the optimizer's lr ``base_lr``; ``max_lr / div_factor`` after a
+    OneCycleLR, which overwrites it), and for the first scheduler, if it computes from the
+    current lr (StepLR, LinearLR, ...), the ``initial_lr`` after all were constructed, which
+    SequentialLR resets the lr to. A CyclicLR after the first keeps its own ``base_lr``
+    (``base_lr_<k>``). Refused: MultiplicativeLR after the first (torch continues it from the
+    previous scheduler's last lr) and two OneCycleLR.
     """
     from ..blocks import join
-    s = join(_apart(schedulers), milestones)
-    return Schedule(s.expr, s.param_specs.values(), name="SequentialLR", values=s.values,
-                    checks=s.checks, doc=SequentialLR.__doc__)
+    _refuse_unreproduced(schedulers, "SequentialLR")
+    for k, s in enumerate(schedulers):
+        if k and getattr(s, "name", None) == "MultiplicativeLR":
+            raise ValueError(f"SequentialLR: MultiplicativeLR at position {k} has no closed "
+                             f"form, so torch continues it from the previous scheduler's last "
+                             f"lr; not reproduced here (put it first, or use LambdaLR)")
+    renames: list = []
+    parts = _apart(schedulers, renames)
+    inits, final = _initial_lrs(parts, renames)
+    inits[0] = final if parts[0].name in CHAINABLE else inits[0]
+    s = join([_from(p, i, parts) for p, i in zip(parts, inits)], milestones)
+    return drop_unused(Schedule(s.expr, s.param_specs.values(), name="SequentialLR",
+                                values=s.values, checks=s.checks, doc=SequentialLR.__doc__))
 
 
 def ChainedScheduler(schedulers: Sequence[Schedule], optimizer=None) -> Schedule:
@@ -378,50 +418,65 @@ def ChainedScheduler(schedulers: Sequence[Schedule], optimizer=None) -> Schedule
     CosineAnnealingLR is not a ratio: torch steps it as ``lr <- r(t) (lr - eta_min) +
     eta_min``, and at ``t = T_max + 1`` (mod ``2 T_max``) adds an increment instead. A chain
     holding one is computed as torch computes it, step by step on the host (vectorized over
-    configs, :mod:`gpusched.compat._chain`), and read by the kernels from that table. Its
-    increment uses the chain's ``base_lr``; torch uses the group's ``initial_lr``, which a
-    CyclicLR or OneCycleLR constructed before it in the chain resets (to its own base_lr, or
-    ``max_lr / div_factor``).
+    configs, :mod:`gpusched.compat._chain`), and read by the kernels from that table.
+
+    Each scheduler starts from torch's group ``initial_lr`` at its construction (the
+    optimizer's lr ``base_lr``, or ``max_lr / div_factor`` after a OneCycleLR); a CyclicLR
+    after the first keeps its own ``base_lr`` (``base_lr_<k>``) except at ``t = 0``, where
+    torch's constructor steps it before taking its own base. Two OneCycleLR are refused.
     A parameter name two schedulers share is renamed ``<name>_<k>`` in the ``k``-th.
     """
     if not schedulers:
         raise ValueError("ChainedScheduler needs at least one scheduler")
+    _refuse_unreproduced(schedulers, "ChainedScheduler")
     renames: list = []
     schedulers = _apart(schedulers, renames)
+    inits, _ = _initial_lrs(schedulers, renames)
+    schedulers = [_from(s, i, schedulers) for s, i in zip(schedulers, inits)]
+    for k, (s, init) in enumerate(zip(schedulers, inits)):
+        if k and s.name == "CyclicLR" and "base_lr" not in s.param_specs:
+            # torch's CyclicLR takes its own base_lrs only after its constructor's first
+            # step: that step (t = 0) starts from the group's initial_lr
+            schedulers[k] = _from(Schedule(E.where(E.step() == 0, E.param("base_lr"), s.expr),
+                                           [*s.param_specs.values(), BASE_LR], name=s.name,
+                                           values=s.values, checks=s.checks, doc=s.doc),
+                                  init, schedulers)
     specs, values = _merge(schedulers)
     checks = [c for s in schedulers for c in s.checks]
     if any(s.name == "CosineAnnealingLR" for s in schedulers):
-        expr = _stepped_chain(schedulers, renames, specs)
-        return Schedule(expr, specs.values(), name="ChainedScheduler", values=values,
-                        checks=checks, doc=ChainedScheduler.__doc__)
+        expr = _stepped_chain(schedulers, renames, specs, inits)
+        return drop_unused(Schedule(expr, specs.values(), name="ChainedScheduler",
+                                    values=values, checks=checks, doc=ChainedScheduler.__doc__))
     t, b = E.step(), E.param("base_lr")
     value, absolute = b, False
-    for s in schedulers:
+    for s, init in zip(schedulers, inits):
         now = s.expr
         if s.name not in CHAINABLE:
             value, absolute = now, True
         elif not absolute:          # the ratios telescope over the steps
-            value = value * (now / b)
+            value = value * (now / init)
         else:                       # one step's ratio on top of an lr set outright
             before = _local(s, t - 1)
-            value = value * E.where(t == 0, now / b, now / E.where(before == 0, 1.0, before))
-    return Schedule(value, specs.values(), name="ChainedScheduler", values=values,
-                    checks=checks, doc=ChainedScheduler.__doc__)
+            value = value * E.where(t == 0, now / init,
+                                    now / E.where(before == 0, 1.0, before))
+    return drop_unused(Schedule(value, specs.values(), name="ChainedScheduler", values=values,
+                                checks=checks, doc=ChainedScheduler.__doc__))
 
 
-def _stepped_chain(schedulers, renames, specs) -> E.Expr:
+def _stepped_chain(schedulers, renames, specs, inits) -> E.Expr:
     """The chain as a host scan over steps (see :mod:`gpusched.compat._chain`)."""
     members = []
-    for s, clash in zip(schedulers, renames):
+    for s, clash, init in zip(schedulers, renames, inits):
         if s.name == "CosineAnnealingLR":
             eta, period = clash.get("eta_min", "eta_min"), clash.get("T_max", "T_max")
             members.append(_chain.Member("affine", s.expr,
-                                         _chain.affine_shape(s.expr, "base_lr", eta), eta,
-                                         period))
+                                         _chain.affine_shape(s.expr, init, eta), eta,
+                                         period, init))
         else:
-            members.append(_chain.Member("ratio" if s.name in CHAINABLE else "set", s.expr))
+            members.append(_chain.Member("ratio" if s.name in CHAINABLE else "set", s.expr,
+                                         init=init))
     lists = sorted({n for s in schedulers for n in s.list_params})
-    key = ",".join(f"{m.kind}:{E.signature(m.expr)}" for m in members)
+    key = ",".join(f"{m.kind}:{E.signature(m.expr)}:{E.signature(m.init)}" for m in members)
     rule = E.HostScan(_chain.ChainRule(members),
                       "torch_chain_" + digest(key),
                       list_args=lists)
