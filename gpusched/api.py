@@ -13,6 +13,7 @@ from .backends import resolve_backend
 from .binding import bind
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
+from .memory import check as check_memory, default_memory_limit, limited
 from .plan import compile_plan
 from .ranges import widen_overflows
 from .specialize import specialize
@@ -25,18 +26,6 @@ DTYPES = ("float32", "float64")
 WORK_LIMIT = 64 * 2 ** 20  # bytes of temporaries a backend may hold besides the output
 
 
-def default_memory_limit() -> int:
-    """Half of the memory available now (from /proc/meminfo), or 4 GiB where unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 2
-    except OSError:
-        pass
-    return 4 * 2 ** 30
-
-
 def _as_schedule(obj) -> Schedule:
     if isinstance(obj, Schedule):
         return obj
@@ -46,13 +35,23 @@ def _as_schedule(obj) -> Schedule:
                     f"{type(obj).__name__}")
 
 
+def count_steps(steps) -> int:
+    """How many steps ``steps`` (an int N, or an array) stands for, without building them."""
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, (bool, np.bool_)):
+        return max(int(steps), 1)
+    return max(int(np.size(steps)), 1) if not isinstance(steps, (float, str)) else 1
+
+
 def normalize_steps(steps) -> np.ndarray:
-    """An int N (steps 0..N-1) or a non-empty 1-D integer array, as int64."""
+    """An int N (steps 0..N-1) or a non-empty 1-D integer array, as int64 (an int N is
+    checked against the call's memory limit before its array is built)."""
     if isinstance(steps, (bool, np.bool_)):
         raise TypeError("steps must be an int or a 1-D integer array, got a bool")
     if isinstance(steps, (int, np.integer)):
         if steps <= 0:
             raise ValueError(f"steps = {int(steps)}: must be a positive number of steps")
+        check_memory(int(steps) * 8, f"steps = {int(steps):,}: the array of steps",
+                     "evaluate fewer steps per call, or pass the steps you need as an array")
         return np.arange(int(steps), dtype=np.int64)
     if isinstance(steps, (float, np.floating)):
         raise TypeError(f"steps = {steps!r}: must be an int (a number of steps) or an integer "
@@ -123,17 +122,41 @@ def _backend_for(name, pairs: int):
     return be
 
 
-def _prepare(sched, grid, steps, dtype):
+def _prepare(sched, grid, steps, dtype, reserve: int = 0):
+    """Validate everything and compile the plan. The host tables the plan needs (running
+    products, host scans), plus ``reserve`` bytes (the table, when it is kept in memory), are
+    checked against the call's memory limit before anything is allocated."""
     sched = _as_schedule(sched)
     grid = as_grid(grid)
-    steps = normalize_steps(steps)
     dt = _dtype(dtype)
     bound = bind(sched, grid)
+    steps = normalize_steps(steps)
     expr = sched.expr
     if bound.n * steps.size >= SPECIALIZE_PAIRS:
         expr = specialize(expr, sched.param_specs.values(), bound)
     expr = widen_overflows(expr, bound, steps)
-    return sched, grid, steps, dt, bound, compile_plan(expr, bound.kinds)
+    plan = compile_plan(expr, bound.kinds)
+    check_memory(reserve + steps.nbytes + host_table_bytes(plan, bound, int(steps.max())),
+                 f"the evaluation of {bound.n:,} configs x {steps.size:,} steps (table, steps "
+                 f"and host tables)", "use gs.reduce(...) for per-config summaries, "
+                 "out='table.npy' to stream the table to disk, or evaluate fewer configs or "
+                 "steps per call")
+    return sched, grid, steps, dt, bound, plan
+
+
+def host_table_bytes(plan, bound, top: int) -> int:
+    """Bytes of the per-config sequences the host tabulates for ``plan`` up to step ``top``
+    (running products and host scans, with their temporaries)."""
+    from .codegen import HOST_SEQUENCES
+    varying = {k for k, v in bound.scalars.items() if v.shape[0] > 1} | \
+        {k for k, (v, _) in bound.lists.items() if v.shape[0] > 1}
+    total = 0
+    for p in (plan, *plan.subplans.values()):
+        for n in p.nodes:
+            if n.op in HOST_SEQUENCES:
+                rows = bound.n if n.deps & varying else 1
+                total += rows * (top + 1) * 8 * 3
+    return total
 
 
 def _gib(n: int) -> str:
@@ -159,9 +182,18 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     """
     if isinstance(out, (str, os.PathLike)):
         out = check_npy_out(out)
-    sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
-    be = _backend_for(backend, bound.n * steps.size)
+    g = as_grid(grid)
+    n_configs, n_steps = (len(g) if g is not None else 1), count_steps(steps)
+    be = _backend_for(backend, n_configs * n_steps)
     limit = _limit(memory_limit, be)
+    in_memory = out is None
+    with limited(limit):
+        return _evaluate(schedule, g, steps, dtype, be, limit, out, progress,
+                         n_configs * n_steps * _dtype(dtype).itemsize if in_memory else 0)
+
+
+def _evaluate(schedule, grid, steps, dtype, be, limit, out, progress, reserve):
+    sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype, reserve)
     work = min(WORK_LIMIT, limit)
     shape = (bound.n, steps.size)
     need = bound.n * steps.size * dt.itemsize
@@ -172,7 +204,7 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
         target = _check_out(out, shape if grid is not None else shape[1:], dt)
         _fill(target.reshape(shape), be, plan, bound, steps, dt, work, progress)
         return out
-    if need > limit:
+    if need > limit:        # (checked first, with the host tables, in _prepare)
         raise ValueError(
             f"the table of {bound.n} configs x {steps.size} steps would need {_gib(need)}, more "
             f"than memory_limit ({_gib(limit)}); use gs.reduce(...) for per-config summaries, "
@@ -311,9 +343,16 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     array without a grid. ``progress`` as for :func:`evaluate`.
     """
     check_reduction(op, threshold)
+    g = as_grid(grid)
+    be = _backend_for(backend, (len(g) if g is not None else 1) * count_steps(steps))
+    limit = _limit(memory_limit, be)
+    with limited(limit):
+        return _reduce(schedule, g, steps, op, threshold, dtype, be, limit, progress)
+
+
+def _reduce(schedule, grid, steps, op, threshold, dtype, be, limit, progress):
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
-    be = _backend_for(backend, bound.n * steps.size)
-    work = min(WORK_LIMIT, _limit(memory_limit, be))
+    work = min(WORK_LIMIT, limit)
     if _show_progress(progress, bound.n * steps.size) and be.device == "cpu":
         rows = max(1, -(-bound.n // 100))
         parts = []

@@ -71,15 +71,31 @@ def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
                 _fail(p, v, i, shared)
             codes[i] = p.choices.index(v)
         return codes
-    arr = np.atleast_1d(np.asarray(raw))
+    try:
+        arr = np.atleast_1d(np.asarray(raw))
+    except OverflowError:           # a Python int past every NumPy integer type
+        arr = np.atleast_1d(np.asarray(raw, dtype=object))
     if arr.dtype == object:
-        for i, v in enumerate(arr):
-            if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.integer, np.floating)):
+        plain = []
+        for i, v in enumerate(arr.ravel()):
+            if isinstance(v, (bool, np.bool_)) or \
+                    not isinstance(v, (numbers.Real, np.integer, np.floating)):
                 _fail(p, v, i, shared, TypeError)
-        arr = np.asarray(arr.tolist())
+            if isinstance(v, numbers.Integral) and p.kind != "float":
+                if not -2 ** 63 <= int(v) < 2 ** 63:
+                    raise ValueError(f"parameter {p.name!r} = {int(v)!r} {_where(i, shared)}: "
+                                     f"must fit in a 64-bit integer (|value| < 2**63)")
+                plain.append(int(v))
+            else:               # huge ints, Fractions, Decimals of a float parameter
+                try:
+                    plain.append(float(v))
+                except OverflowError:
+                    raise ValueError(f"parameter {p.name!r} = {v!r} {_where(i, shared)}: too "
+                                     f"large for a float64") from None
+        arr = np.asarray(plain).reshape(arr.shape)
     if arr.dtype == bool or arr.dtype.kind not in "iuf":
         i = 0
-        _fail(p, arr[i].item() if arr.size else raw, i, shared, TypeError)
+        _fail(p, _item(arr[i]) if arr.size else raw, i, shared, TypeError)
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -98,6 +114,10 @@ def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
         i = int(np.argmax(arr >= 2 ** 63))
         _fail(p, arr[i].item(), i, shared)
     return arr.astype(np.float64 if p.kind == "float" else np.int64)
+
+
+def _item(v):
+    return v.item() if hasattr(v, "item") else v
 
 
 def _check_domain(p: Param, arr: np.ndarray, shared: bool, lengths=None):

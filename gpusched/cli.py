@@ -48,7 +48,10 @@ def _problem(args):
     from . import spec
     from .grid import grid as make_grid
     options = {}
-    if args.spec.endswith((".toml", ".json")) and Path(args.spec).is_file():
+    if args.spec.endswith((".toml", ".json")):
+        if not Path(args.spec).is_file():
+            raise ValueError(f"spec file {args.spec} not found" +
+                             (" (it is a folder)" if Path(args.spec).is_dir() else ""))
         sched, g, options = spec.load_file(args.spec)
     else:
         sched, g = spec.loads(args.spec), None

@@ -218,8 +218,12 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
         elif op in ("floordiv", "mod"):
             if kind == "int":
                 sym = "//" if op == "floordiv" else "%"
-                out += [f"if {a[1]} == 0:", f"    {on_error}", f"    {v} = 0", "else:",
-                        f"    {v} = {a[0]} {sym} {a[1]}"]
+                d = n.args[1]
+                if d.op == "const" and d.value != 0:    # no check (nor branch) to compile
+                    out.append(f"{v} = {a[0]} {sym} {a[1]}")
+                else:
+                    out += [f"if {a[1]} == 0:", f"    {on_error}", f"    {v} = 0", "else:",
+                            f"    {v} = {a[0]} {sym} {a[1]}"]
             else:   # Numba follows Python's float // and % semantics
                 sym = "//" if op == "floordiv" else "%"
                 out.append(f"{v} = float({a[0]}) {sym} float({a[1]})")

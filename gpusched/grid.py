@@ -161,6 +161,12 @@ def grid(**axes) -> Grid:
     n = 1
     for s in sizes.values():
         n *= s
+    from .memory import check, default_memory_limit
+    per_config = 8 + sum(col.values.shape[1] * 8 + 8 if isinstance(col, RaggedColumn)
+                         else col.dtype.itemsize for col in cols.values())
+    check(n * per_config, f"gs.grid of {n:,} configs ({' x '.join(map(str, sizes.values()))}): "
+          f"its columns", "sweep fewer values per call (split an axis over several calls)",
+          limit=default_memory_limit())
     columns, stride = {}, n
     for name, col in cols.items():
         stride //= sizes[name]

@@ -31,7 +31,14 @@ def _give_back(buf: mmap.mmap) -> None:
     with _pool_lock:
         _idle.append(buf)
         while sum(len(b) for b in _idle) > POOL_KEEP_BYTES:
-            _idle.pop(0).close()
+            _close(_idle.pop(0))
+
+
+def _close(buf: mmap.mmap) -> None:
+    try:
+        buf.close()
+    except BufferError:     # still exported (an array outlived its finalizer): the OS frees it
+        pass
 
 
 def release_pool() -> int:
@@ -39,7 +46,7 @@ def release_pool() -> int:
     with _pool_lock:
         freed = sum(len(b) for b in _idle)
         while _idle:
-            _idle.pop().close()
+            _close(_idle.pop())
     return freed
 
 
@@ -58,7 +65,8 @@ def aligned_empty(shape, dtype) -> np.ndarray:
     if n >= POOL_FROM:
         buf = _take(n)
         root = np.frombuffer(buf, dtype=np.uint8, count=n)    # page-aligned
-        weakref.finalize(root, _give_back, buf)                # after the last view goes
+        weakref.finalize(root, _give_back, buf).atexit = False  # after the last view goes
+        # (not at exit: arrays still alive then hold the buffer, and the OS frees it)
         return root.view(dtype).reshape(shape)
     raw = np.empty(n + ALIGN, dtype=np.uint8)
     offset = (-raw.ctypes.data) % ALIGN

@@ -18,12 +18,12 @@ class _Required:
 REQUIRED = _Required()
 
 KINDS = ("any", "float", "int", "list", "choice")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")     # fullmatch: "$" would accept a final "\n"
 
 
 def validate_name(name: str, what: str = "parameter") -> str:
     """A parameter name becomes an identifier in generated code: letters, digits, '_' only."""
-    if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name) \
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) \
             or len(name) > 64:
         raise ValueError(f"invalid {what} name {name!r}: use a Python identifier of at most 64 "
                          f"characters that starts with a letter")

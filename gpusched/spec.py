@@ -34,6 +34,7 @@ import functools
 import importlib
 import math
 import numbers
+import sys
 
 from . import expr as E
 from .params import Param, validate_name
@@ -225,6 +226,11 @@ class _Reader:
         if any(isinstance(a, ast.Starred) for a in node.args) or \
                 any(k.arg is None for k in node.keywords):
             raise SpecError("'*' and '**' arguments are not allowed")
+        names = [k.arg for k in node.keywords]
+        repeated = sorted({k for k in names if names.count(k) > 1})
+        if repeated:
+            raise SpecError(f"keyword argument {repeated[0]!r} repeated in "
+                            f"{name or 'a call'}(...)")
         if name == "expr":
             return self.formula(node, depth)
         if name == "rename":
@@ -382,11 +388,19 @@ def load_file(path):
     from pathlib import Path
     from .grid import grid as make_grid, trials as make_trials
     p = Path(path)
-    raw = p.read_bytes()
+    if not p.is_file():
+        raise SpecError(f"spec file {path} not found")
+    if p.stat().st_size > 10 * 2 ** 20:      # checked before reading it
+        raise SpecError(f"{path}: spec files are limited to 10 MiB")
+    with open(p, "rb") as f:
+        raw = f.read(10 * 2 ** 20 + 1)
     if len(raw) > 10 * 2 ** 20:
         raise SpecError(f"{path}: spec files are limited to 10 MiB")
     if p.suffix == ".toml":
-        import tomllib
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:                       # Python 3.10: the same parser, as a package
+            import tomli as tomllib
         try:
             data = tomllib.loads(raw.decode())
         except tomllib.TOMLDecodeError as err:

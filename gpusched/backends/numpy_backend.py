@@ -176,13 +176,10 @@ def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.nda
         memo = {"max_step": top, "per_config": _per_config_names(bound)}
     sub = plan.subplans[id(node)]
     rows = bound.n if sub.root.deps & memo["per_config"] else 1
-    need = rows * (top + 1) * 8 * 2
-    from ..api import default_memory_limit
-    if need > default_memory_limit():
-        raise ValueError(
-            f"the running product (gs.cumprod, MultiplicativeLR) up to step {top} needs "
-            f"{need / 2 ** 30:.3g} GiB for {rows} config(s); evaluate smaller steps, or write "
-            f"the schedule in closed form (a constant factor gamma is gamma ** t)")
+    from ..memory import check
+    check(rows * (top + 1) * 8 * 2, f"the running product (gs.cumprod, MultiplicativeLR) up "
+          f"to step {top} for {rows} config(s)", "evaluate smaller steps, or write the "
+          "schedule in closed form (a constant factor gamma is gamma ** t)")
     inner = _Env(bound, np.arange(1, top + 1, dtype=np.int64)[None, :], c0, memo)
     with np.errstate(all="ignore"):
         body = run(sub, sub.nodes, {}, inner)[id(sub.root)] if top else np.ones((1, 0))
@@ -235,11 +232,9 @@ def scan_table(node, bound, top: int) -> np.ndarray:
                 f"{int(lengths[i]) - rule.needs_extra} or give a longer series")
     rows = max([c[0].shape[0] if isinstance(c, tuple) else c.shape[0]
                 for c in columns.values()] or [1])
-    need = rows * (top + 1) * 8 * 3
-    from ..api import default_memory_limit
-    if need > default_memory_limit():
-        raise ValueError(f"{rule.name} up to step {top} needs {need / 2 ** 30:.3g} GiB for "
-                         f"{rows} config(s); evaluate fewer steps or configs at once")
+    from ..memory import check
+    check(rows * (top + 1) * 8 * 3, f"{rule.name} up to step {top} for {rows} config(s)",
+          "evaluate fewer steps or configs at once")
     table = np.asarray(rule.fn(top, **columns), dtype=np.float64)
     return np.broadcast_to(table, (rows, top + 1)) if table.shape[0] == 1 else table
 
