@@ -236,7 +236,7 @@ class _Reader:
         if name == "rename":
             if len(node.args) != 1:
                 raise SpecError("rename(spec, old='new', ...) takes one schedule")
-            base = self.value(node.args[0], depth + 1)
+            base = self._schedule_arg(node, depth, "rename(spec, old='new', ...)")
             kw = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
             if not all(isinstance(v, str) for v in kw.values()):
                 raise SpecError("rename(spec, old='new', ...) takes new names as strings")
@@ -244,7 +244,7 @@ class _Reader:
         if name == "with_values":
             if len(node.args) != 1:
                 raise SpecError("with_values(spec, name=value, ...) takes one schedule")
-            base = self.value(node.args[0], depth + 1)
+            base = self._schedule_arg(node, depth, "with_values(spec, name=value, ...)")
             kw = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
             return base.with_values(**kw)
         if name is None or name not in self.table:
@@ -256,6 +256,12 @@ class _Reader:
             return self.table[name](*args, **kwargs)
         except TypeError as err:
             raise SpecError(f"{name}: {err}") from None
+
+    def _schedule_arg(self, node, depth, usage: str):
+        base = self.value(node.args[0], depth + 1)
+        if not isinstance(base, Schedule):
+            raise SpecError(f"{usage} takes a schedule first, not {base!r}")
+        return base
 
     def formula(self, node, depth):
         """``expr("formula", name=value, ...)``: a custom schedule."""

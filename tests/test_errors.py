@@ -132,3 +132,9 @@ def test_the_table_and_its_host_tables_share_one_budget(monkeypatch):
 def test_steps_are_checked_before_they_are_built():
     with pytest.raises(ValueError, match="the array of steps would need"):
         gs.evaluate(S.with_values(base_lr=.1), steps=2 ** 40, memory_limit=2 ** 30)
+
+
+def test_spec_rename_and_with_values_need_a_schedule():
+    for text in ('rename(1, a="b")', "with_values(1, a=2)", 'with_values("x", a=2)'):
+        with pytest.raises(ValueError, match="takes a schedule first"):
+            gs.spec.loads(text)
