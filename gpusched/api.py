@@ -13,6 +13,7 @@ from .backends import resolve_backend
 from .binding import bind
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
+from . import memory
 from .memory import check as check_memory, default_memory_limit, limited
 from .plan import compile_plan
 from .ranges import widen_overflows
@@ -136,11 +137,19 @@ def _prepare(sched, grid, steps, dtype, reserve: int = 0):
         expr = specialize(expr, sched.param_specs.values(), bound)
     expr = widen_overflows(expr, bound, steps)
     plan = compile_plan(expr, bound.kinds)
-    check_memory(reserve + steps.nbytes + host_table_bytes(plan, bound, int(steps.max())),
-                 f"the evaluation of {bound.n:,} configs x {steps.size:,} steps (table, steps "
-                 f"and host tables)", "use gs.reduce(...) for per-config summaries, "
-                 "out='table.npy' to stream the table to disk, or evaluate fewer configs or "
-                 "steps per call")
+    top = int(steps.max())
+    host = host_table_bytes(plan, bound, top)
+    if host:
+        check_memory(host, f"the running product or host scan (gs.cumprod, MultiplicativeLR, "
+                     f"plateau rules, chains) up to step {top} for {bound.n:,} config(s)",
+                     "evaluate smaller steps or fewer configs at once, or write the schedule "
+                     "in closed form")
+    check_memory(reserve + steps.nbytes + host,
+                 f"the evaluation of {bound.n:,} configs x {steps.size:,} steps (the table "
+                 f"{memory.gib(reserve)}, the steps and host tables "
+                 f"{memory.gib(steps.nbytes + host)})",
+                 "use gs.reduce(...) for per-config summaries, out='table.npy' to stream the "
+                 "table to disk, or evaluate fewer configs or steps per call")
     return sched, grid, steps, dt, bound, plan
 
 

@@ -123,9 +123,12 @@ def test_the_table_and_its_host_tables_share_one_budget(monkeypatch):
     calls = []
     monkeypatch.setattr(api, "bind", lambda *a, **k: calls.append(1) or
                         __import__("gpusched.binding").binding.bind(*a, **k))
-    table_only = 2 * 4000 * 4
-    with pytest.raises(ValueError, match="host tables"):
-        gs.evaluate(s, g, steps=4000, memory_limit=table_only + 10)
+    host = 2 * 4000 * 8 * 3                # the scan and its temporaries, per config
+    with pytest.raises(ValueError, match="the table .* the steps and host tables"):
+        gs.evaluate(s, g, steps=4000, memory_limit=host + 1000)     # each fits, not all
+    with pytest.raises(ValueError, match="host scan .* up to step 3999"):
+        gs.evaluate(s, g, steps=4000, memory_limit=host - 1000)
+    assert calls == [1, 1]
     assert memory.call_limit() == memory.default_memory_limit()     # reset after the call
 
 

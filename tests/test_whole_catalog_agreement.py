@@ -48,7 +48,7 @@ def agree(sched, steps, dtype, label):
 @given(case=st.sampled_from(CASES), lam=st.sampled_from(range(len(LAMBDAS))),
        a=st.one_of(st.integers(1, 60), st.floats(1.0, 60.0, allow_nan=False)),
        b=st.one_of(st.integers(-5, 5), st.floats(-5.0, 5.0, allow_nan=False)),
-       steps=st.lists(st.integers(0, 150), min_size=1, max_size=12),
+       steps=st.lists(st.integers(0, 140), min_size=1, max_size=12),  # metric series: 141
        dtype=st.sampled_from(["float64", "float32"]))
 def check(case, lam, a, b, steps, dtype):
     cid, lib, twin, kw = case
