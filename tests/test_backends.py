@@ -224,3 +224,16 @@ def test_numba_cuda_records_the_first_bad_step_atomically(tmp_path):
                            os.path.join(here, "test_gpu.py"), "-k", "first_bad and numba-cuda"],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_driver_probe_spawns_nothing_and_runs_once(monkeypatch):
+    """``ctypes.util.find_library`` spawned ldconfig/gcc on every `auto` call (30-40 ms)."""
+    import subprocess
+    from gpusched.backends import cuda_driver_present
+
+    def no_spawn(*a, **k):
+        raise AssertionError("the driver probe spawned a process")
+    monkeypatch.setattr(subprocess, "Popen", no_spawn)
+    cuda_driver_present.cache_clear()
+    first = cuda_driver_present()
+    assert cuda_driver_present() is first and cuda_driver_present.cache_info().hits == 1

@@ -8,6 +8,7 @@ optional dependency.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import threading
@@ -52,10 +53,21 @@ class Backend:
         raise NotImplementedError
 
 
+@functools.lru_cache(maxsize=1)
 def cuda_driver_present() -> bool:
-    """A cheap look for an NVIDIA driver, before importing CuPy or Numba's CUDA target."""
-    import ctypes.util
-    return os.path.exists("/dev/nvidiactl") or bool(ctypes.util.find_library("cuda"))
+    """A cheap look for an NVIDIA driver, before importing CuPy or Numba's CUDA target: the
+    device node, else loading ``libcuda.so.1`` (``ctypes.util.find_library`` would spawn
+    ldconfig/gcc, 30-40 ms). Once per process."""
+    if os.path.exists("/dev/nvidiactl"):
+        return True
+    import ctypes
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll", "libcuda.dylib"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def get_backend(name: str) -> Backend:
