@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .outputs import parameter_columns, short_text
@@ -33,6 +35,9 @@ def plot(schedule, grid=None, steps=1000, *, ax=None, log=False, out=None, title
         raise RuntimeError("plotting needs matplotlib: pip install 'gpusched[plot]'") from None
     from .api import evaluate
     import gpusched as gs
+    if out is not None:         # before any work, like every other output
+        from .files import check_target
+        out = check_target(out)
     table = gs.to_numpy(evaluate(schedule, grid, steps=steps, dtype=dtype, backend=backend))
     table = np.atleast_2d(table)
     x = np.arange(steps) if np.ndim(steps) == 0 else np.asarray(steps)
@@ -71,6 +76,8 @@ def plot(schedule, grid=None, steps=1000, *, ax=None, log=False, out=None, title
     ax.grid(alpha=0.3)
     ax.margins(x=0)
     if out is not None:
+        from .files import replacing
         (fig or ax.figure).tight_layout()
-        (fig or ax.figure).savefig(out)
+        with replacing(out) as tmp:         # whole or absent, like every other output
+            (fig or ax.figure).savefig(tmp, format=os.path.splitext(out)[1][1:] or None)
     return ax

@@ -174,3 +174,23 @@ def test_replacing_names_are_unique_per_call(tmp_path):
         open(t2, "w").write("2")
     assert (tmp_path / "a.csv").read_text() == "1"     # the outer block completes last
     assert os.listdir(tmp_path) == ["a.csv"]
+
+
+def test_a_failed_plot_keeps_the_previous_image(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from gpusched.plotting import plot
+    out = tmp_path / "p.png"
+    out.write_bytes(b"previous")
+    import matplotlib.figure
+
+    def boom(self, fname, **kw):
+        with open(fname, "wb") as f:
+            f.write(b"half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", boom)
+    with pytest.raises(KeyboardInterrupt):
+        plot(S.with_values(base_lr=.1), steps=20, out=str(out))
+    assert out.read_bytes() == b"previous" and os.listdir(tmp_path) == ["p.png"]
+    monkeypatch.undo()
+    plot(S.with_values(base_lr=.1), steps=20, out=str(out))
+    assert out.read_bytes()[:4] == b"\x89PNG"
