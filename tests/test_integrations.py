@@ -40,6 +40,28 @@ def test_table_lr_one_row_per_param_group_and_bad_shapes():
         TableLR(torch.optim.SGD([a], lr=1.0), [0.1, 0.1, 0.1, float("nan")])
 
 
+def test_table_lr_checkpoint_loads_with_torch_load_defaults(tmp_path):
+    """A NumPy array in the state made default ``torch.load`` (weights_only) refuse it."""
+    from gpusched.integrations.torch import TableLR
+    vals = gs.evaluate(gs.compat.torch.StepLR(step_size=4, base_lr=.1), steps=30,
+                       dtype="float64")
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = TableLR(opt, vals)
+    for _ in range(9):
+        opt.step()
+        sched.step()
+    torch.save(sched.state_dict(), tmp_path / "s.pt")
+    state = torch.load(tmp_path / "s.pt")             # weights_only=True by default
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    other = TableLR(opt2, np.zeros(30))
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.table[0], vals)
+    opt2.step()
+    other.step()
+    assert opt2.param_groups[0]["lr"] == vals[10]
+
+
 def test_ensemble_table_is_a_zero_copy_tensor_on_the_cpu():
     from gpusched.integrations.torch import ensemble_table
     g = gs.grid(base_lr=[0.1, 0.03, 0.01], T_max=[100])

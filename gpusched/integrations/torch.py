@@ -51,6 +51,22 @@ class TableLR(LRScheduler):
     def _get_closed_form_lr(self):
         return self.get_lr()
 
+    def state_dict(self) -> dict:
+        """torch's state with the table as a tensor: a checkpoint that default ``torch.load``
+        (``weights_only=True``) reads, which a NumPy array in it would not be."""
+        state = super().state_dict()
+        state["table"] = torch.tensor(self.table, dtype=torch.float64)   # a copy
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        table = state.pop("table", None)
+        super().load_state_dict(state)
+        if table is not None:
+            if isinstance(table, torch.Tensor):
+                table = table.detach().cpu().numpy()
+            self.table = np.asarray(table, dtype=np.float64)
+
 
 def ensemble_table(schedule, grid, steps, *, dtype="float32", backend="auto",
                    device=None) -> torch.Tensor:
