@@ -237,3 +237,17 @@ def test_driver_probe_spawns_nothing_and_runs_once(monkeypatch):
     cuda_driver_present.cache_clear()
     first = cuda_driver_present()
     assert cuda_driver_present() is first and cuda_driver_present.cache_info().hits == 1
+
+
+def test_auto_asks_the_backends_once_per_process(monkeypatch):
+    """Finding packages on every `auto` call cost half of a small call's time."""
+    import importlib.util
+    s = gs.compat.torch.StepLR(step_size=3, base_lr=.1)
+    first = gs.evaluate(s, steps=50)
+
+    def no_lookup(*a, **k):
+        raise AssertionError("a backend was looked up again")
+    monkeypatch.setattr(importlib.util, "find_spec", no_lookup)
+    np.testing.assert_array_equal(gs.evaluate(s, steps=50), first)
+    monkeypatch.undo()
+    assert gs.backends.available_backends()["numpy"][0]      # asked afresh

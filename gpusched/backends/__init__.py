@@ -83,9 +83,29 @@ def get_backend(name: str) -> Backend:
     return inst
 
 
+_usable: dict = {}
+
+
+def _availability(name: str) -> tuple:
+    """``get_backend(name).availability()``, asked once per process (finding packages and
+    probing a device cost milliseconds, and `auto` asks on every call); the simulator
+    switch is part of the key."""
+    key = (name, os.getpid(), os.environ.get("NUMBA_ENABLE_CUDASIM", ""))
+    got = _usable.get(key)
+    if got is None:
+        got = _usable[key] = get_backend(name).availability()
+    return got
+
+
+def forget_availability() -> None:
+    """Ask every backend again on next use (after installing a package in this process)."""
+    _usable.clear()
+
+
 def available_backends() -> dict:
-    """name -> (usable, reason) for every registered backend."""
-    return {name: get_backend(name).availability() for name in _REGISTRY}
+    """name -> (usable, reason) for every registered backend (asked afresh)."""
+    forget_availability()
+    return {name: _availability(name) for name in _REGISTRY}
 
 
 def resolve_backend(name: str = "auto") -> Backend:
@@ -97,11 +117,11 @@ def resolve_backend(name: str = "auto") -> Backend:
         if env and env != "auto":
             return resolve_backend(env)
         for cand in PREFERENCE:
-            if cand in _REGISTRY and get_backend(cand).availability()[0]:
+            if cand in _REGISTRY and _availability(cand)[0]:
                 return get_backend(cand)
         return get_backend("numpy")
     backend = get_backend(name)
-    ok, why = backend.availability()
+    ok, why = _availability(name)
     if not ok:
         raise RuntimeError(f"backend {name!r} is not usable here: {why}")
     return backend
