@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from .backends import resolve_backend
+from .backends.numpy_backend import host_table_bytes
 from .binding import bind
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
@@ -151,21 +152,6 @@ def _prepare(sched, grid, steps, dtype, reserve: int = 0):
                  "use gs.reduce(...) for per-config summaries, out='table.npy' to stream the "
                  "table to disk, or evaluate fewer configs or steps per call")
     return sched, grid, steps, dt, bound, plan
-
-
-def host_table_bytes(plan, bound, top: int) -> int:
-    """Bytes of the per-config sequences the host tabulates for ``plan`` up to step ``top``
-    (running products and host scans, with their temporaries)."""
-    from .codegen import HOST_SEQUENCES
-    varying = {k for k, v in bound.scalars.items() if v.shape[0] > 1} | \
-        {k for k, (v, _) in bound.lists.items() if v.shape[0] > 1}
-    total = 0
-    for p in (plan, *plan.subplans.values()):
-        for n in p.nodes:
-            if n.op in HOST_SEQUENCES:
-                rows = bound.n if n.deps & varying else 1
-                total += rows * (top + 1) * 8 * 3
-    return total
 
 
 def _gib(n: int) -> str:

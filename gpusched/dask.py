@@ -32,8 +32,7 @@ def _key(plan, bound, steps, *rest) -> str:
     hosted = [id(n.value) for n in plan.nodes if n.op in ("table", "scan")]
     hosted += [id(n.value) for sub in plan.subplans.values() for n in sub.nodes
                if n.op in ("table", "scan")]
-    return digest(plan.signature, hosted, bound_digest(bound), steps,
-                  [str(r) if isinstance(r, np.dtype) else r for r in rest])
+    return digest(plan.signature, hosted, bound_digest(bound), steps, rest)
 
 
 def _meta(backend_name: str, dt, ndim: int):

@@ -31,6 +31,7 @@ _modules: dict = {}
 _lock = threading.RLock()
 _private: Path | None = None        # this process's fallback folder
 _warned: set = set()
+_checked: dict = {}                 # cache folder -> the folder kernels go to (checked)
 
 MIN_FREE_BYTES = 16 * 2 ** 20       # below this, the cache folder counts as full
 
@@ -89,42 +90,44 @@ def _private_folder() -> Path:
 
 def kernel_folder(subdir: str) -> Path:
     """The folder generated modules of ``subdir`` are written to: the cache when it is safe,
-    else this process's private folder (with a one-time warning)."""
+    else this process's private folder (with a one-time warning). Ownership and permissions
+    are checked once per folder and process (they are the user's own to change); that it
+    still exists and has room, on every call."""
     with _lock:
         path = _root()
-        reasons = []
-        for folder in (path.parent, path, path / subdir, path / subdir / "__pycache__"):
-            why = _make_folder(folder)
-            if why:
-                reasons.append(why)
-                break
-        if not reasons:
-            if not os.access(path / subdir, os.W_OK | os.X_OK):
-                raise KernelCacheError(f"the kernel cache folder {path / subdir} is not "
-                                       f"writable; set GPUSCHED_CACHE_DIR to a writable folder")
-            free = shutil.disk_usage(path / subdir).free
+        target = path / subdir
+        known = _checked.get(target)
+        if known is None or not known.is_dir():
+            known = _checked[target] = _choose_folder(path, subdir)
+        if known == target:
+            free = shutil.disk_usage(target).free
             if free < MIN_FREE_BYTES:
                 raise KernelCacheError(f"the disk of the kernel cache folder {path} is full "
                                        f"({free} bytes free); free space or set "
                                        f"GPUSCHED_CACHE_DIR elsewhere")
-            return path / subdir
-        if reasons[0] not in _warned:
-            _warned.add(reasons[0])
-            warnings.warn(f"gpusched does not use the kernel cache folder: {reasons[0]}; "
-                          f"kernels compile in a private temporary folder instead (make the "
-                          f"folder yours and not group/other-writable, or set "
-                          f"GPUSCHED_CACHE_DIR)", RuntimeWarning, stacklevel=3)
-        folder = _private_folder() / subdir
-        folder.mkdir(mode=0o700, exist_ok=True)
-        return folder
+        return known
 
 
-def cache_dir() -> Path:
-    """The versioned cache folder (created 0700 when missing)."""
-    path = _root()
-    _make_folder(path.parent)
-    _make_folder(path)
-    return path
+def _choose_folder(path: Path, subdir: str) -> Path:
+    why = ""
+    for folder in (path.parent, path, path / subdir, path / subdir / "__pycache__"):
+        why = _make_folder(folder)
+        if why:
+            break
+    if not why:
+        if not os.access(path / subdir, os.W_OK | os.X_OK):
+            raise KernelCacheError(f"the kernel cache folder {path / subdir} is not "
+                                   f"writable; set GPUSCHED_CACHE_DIR to a writable folder")
+        return path / subdir
+    if why not in _warned:
+        _warned.add(why)
+        warnings.warn(f"gpusched does not use the kernel cache folder: {why}; kernels compile "
+                      f"in a private temporary folder instead (make the folder yours and not "
+                      f"group/other-writable, or set GPUSCHED_CACHE_DIR)", RuntimeWarning,
+                      stacklevel=4)
+    folder = _private_folder() / subdir
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
 
 
 def load_module(name: str, source, subdir: str):

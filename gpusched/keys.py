@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["digest", "array_digest", "bound_digest"]
+__all__ = ["digest", "bound_digest"]
 
 
 def _feed(h, part) -> None:
@@ -28,6 +28,8 @@ def _feed(h, part) -> None:
         for k in sorted(part, key=repr):
             _feed(h, k)
             _feed(h, part[k])
+    elif isinstance(part, np.dtype):
+        h.update(f"dtype|{part.str}".encode())
     elif part is None or isinstance(part, (str, bytes, bool, int, float, np.generic)):
         h.update(f"{type(part).__name__}|{part!r}".encode())
     else:
@@ -44,11 +46,7 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
-def array_digest(arr) -> str:
-    return digest(np.asarray(arr))
-
-
 def bound_digest(bound) -> str:
     """The hash of a binding: every parameter's values and kind, shared or per config."""
-    return digest(bound.n, bound.kinds, {k: v for k, v in bound.scalars.items()},
+    return digest(bound.n, bound.kinds, bound.scalars,
                   {k: tuple(v) for k, v in bound.lists.items()}, bound.axes)

@@ -52,18 +52,18 @@ def _coarse(lo, hi) -> tuple:
 def parameter_ranges(bound, coarse: bool = True) -> tuple:
     """Sorted ``(name, (lo, hi))`` of scalar parameters and ``(name, (lo, hi, longest
     length))`` of lists; ``coarse``: each bound rounded outward to a power of two."""
-    _coarse = globals()["_coarse"] if coarse else (lambda lo, hi: (lo, hi))
-    _outward = globals()["_outward"] if coarse else (lambda x, up: x)
+    def edge(x, up):
+        return _outward(x, up) if coarse else x
     out = {}
     for name, arr in bound.scalars.items():
         if arr.size:
-            out[name] = _coarse(arr.min().item(), arr.max().item())
+            out[name] = (edge(arr.min().item(), False), edge(arr.max().item(), True))
     for name, (vals, lens) in bound.lists.items():
         valid = np.arange(vals.shape[1])[None, :] < lens
         k = int(lens.max()) if lens.size else 0
         if valid.any():
             v = vals[valid]
-            out[name] = (*_coarse(v.min().item(), v.max().item()), _outward(k, True))
+            out[name] = (edge(v.min().item(), False), edge(v.max().item(), True), edge(k, True))
         else:
             out[name] = (0, 0, 0)
     return tuple(sorted(out.items()))

@@ -144,12 +144,10 @@ class NumbaBackend(Backend):
             return False, "numba is not installed (pip install 'gpusched[numba]')"
         return True, ""
 
-    def _module(self, plan, bound, pre=None):
-        layout = codegen.Layout.of(plan, bound.kinds)
+    def _module(self, plan, layout, pre=None):
         sig = plan.signature
         name = "cpu_" + digest("cpu", sig, pre.key if pre else None)
-        return layout, load_module(name, lambda: module_source(plan, layout, sig, "cpu", pre),
-                                   "numba")
+        return load_module(name, lambda: module_source(plan, layout, sig, "cpu", pre), "numba")
 
     def _run(self, plan, bound, steps, work_limit, launch):
         """``launch(module, arguments)``, with tables for what the grid factorizes, when it
@@ -157,7 +155,7 @@ class NumbaBackend(Backend):
         pre = precompute(plan, bound, steps, work_limit)
         layout = codegen.Layout.of(plan, bound.kinds)
         args = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
-        run_kernel(lambda: self._module(plan, bound, pre)[1], lambda mod: launch(mod, args))
+        run_kernel(lambda: self._module(plan, layout, pre), lambda mod: launch(mod, args))
 
     writes_host_out = True
 

@@ -169,6 +169,24 @@ def run(plan, nodes, values: dict, env: _Env, keep=()) -> dict:
     return values
 
 
+# bytes per (row, step) cell a host-tabulated sequence holds while it is built
+_CELL_BYTES = {"cumprod": 8 * 2, "scan": 8 * 3}
+
+
+def host_table_bytes(plan, bound, top: int) -> int:
+    """Bytes of the per-config sequences the host tabulates for ``plan`` up to step ``top``
+    (running products and host scans, with their temporaries): what :func:`cumprod_table`
+    and :func:`scan_table` will check and allocate, known before any work."""
+    varying = _per_config_names(bound)
+    total = 0
+    for p in (plan, *plan.subplans.values()):
+        for n in p.nodes:
+            if n.op in _CELL_BYTES:
+                rows = bound.n if n.deps & varying else 1
+                total += rows * (top + 1) * _CELL_BYTES[n.op]
+    return total
+
+
 def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.ndarray:
     """``prod_{s=1..t} body(s)`` for ``t = 0..top``: shape (rows, top + 1), one row per config
     of ``bound`` when the body depends on per-config parameters, else one row."""
@@ -177,7 +195,7 @@ def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.nda
     sub = plan.subplans[id(node)]
     rows = bound.n if sub.root.deps & memo["per_config"] else 1
     from ..memory import check
-    check(rows * (top + 1) * 8 * 2, f"the running product (gs.cumprod, MultiplicativeLR) up "
+    check(rows * (top + 1) * _CELL_BYTES["cumprod"], f"the running product (gs.cumprod, MultiplicativeLR) up "
           f"to step {top} for {rows} config(s)", "evaluate smaller steps, or write the "
           "schedule in closed form (a constant factor gamma is gamma ** t)")
     inner = _Env(bound, np.arange(1, top + 1, dtype=np.int64)[None, :], c0, memo)
@@ -233,7 +251,7 @@ def scan_table(node, bound, top: int) -> np.ndarray:
     rows = max([c[0].shape[0] if isinstance(c, tuple) else c.shape[0]
                 for c in columns.values()] or [1])
     from ..memory import check
-    check(rows * (top + 1) * 8 * 3, f"{rule.name} up to step {top} for {rows} config(s)",
+    check(rows * (top + 1) * _CELL_BYTES["scan"], f"{rule.name} up to step {top} for {rows} config(s)",
           "evaluate fewer steps or configs at once")
     table = np.asarray(rule.fn(top, **columns), dtype=np.float64)
     return np.broadcast_to(table, (rows, top + 1)) if table.shape[0] == 1 else table

@@ -17,7 +17,7 @@ __all__ = ["thread_count", "run_ranges"]
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
-_pool_pid = None
+_pool_size = 0
 
 
 def thread_count() -> int:
@@ -39,16 +39,17 @@ def thread_count() -> int:
 
 
 def _executor(n: int) -> ThreadPoolExecutor:
-    global _pool, _pool_pid
+    global _pool, _pool_size
     with _lock:
-        if _pool is None or _pool_pid != os.getpid() or _pool._max_workers != n:
-            # a pool inherited through fork has no threads in the child: start a new one
+        if _pool is None or _pool_size != n:
             _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gpusched")
-            _pool_pid = os.getpid()
+            _pool_size = n
         return _pool
 
 
 def _after_fork_in_child():
+    """A pool inherited through fork has no threads in the child (and its lock may have
+    been held by one): the child starts its own on first use."""
     global _pool, _lock
     _pool, _lock = None, threading.Lock()
 

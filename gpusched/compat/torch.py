@@ -10,13 +10,13 @@ to ~1e-15 relative (float64) while the recursion's rounding accumulates.
 
 from __future__ import annotations
 
-from ..keys import digest
 from typing import Sequence
 
 from .. import curves
 from .. import expr as E
 from .. import metric
 from ..blocks import _merge
+from ..keys import digest
 from . import _chain
 from ..params import Check, Param
 from ..schedule import Schedule
