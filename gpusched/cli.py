@@ -124,8 +124,7 @@ def cmd_eval(args) -> int:
 
 def _eval_spec(args) -> int:
     import gpusched as gs
-    from .outputs import save
-    from .outputs import check_output
+    from .outputs import check_output, save
     if args.out:
         check_output(args.out)
     sched, g, steps, dtype, backend = _problem(args)
