@@ -8,7 +8,7 @@
 """
 
 from .api import evaluate, reduce
-from .expr import (ceil, clip, cos, count_le, count_lt, cumprod, e, exp, expm1, floor, length,
+from .expr import (ceil, clip, cos, count_cumsum_le, count_le, count_lt, cumprod, e, exp, expm1, floor, length,
                    log, log1p, logical_and, logical_not, logical_or, maximum, minimum, pi,
                    prod_first, random_below, random_uniform, sin, sqrt, sum_first, take, tanh,
                    to_float, to_int, where,
@@ -42,6 +42,6 @@ __all__ = [
     "plot", "spec",
     "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
-    "logical_not", "count_lt", "count_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
+    "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
     "random_below", "pi", "e", "to_numpy", "to_torch", "to_jax", "TracerBoolError", "TracerConversionError", "__version__",
 ]

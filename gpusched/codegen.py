@@ -139,7 +139,8 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=Non
 
 
 # step-dependent values that stay constant over runs of consecutive steps
-_PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "count_le"})
+_PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "count_le",
+                               "count_cumsum_le"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 # what passes piecewise-constant inputs through as piecewise-constant outputs
 _PIECEWISE_KEEPERS = frozenset({"add", "sub", "mul", "truediv", "neg", "abs", "minimum",
@@ -253,7 +254,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
             out.append(f"{v} = float({a[0]})")
         elif op == "int":
             out.append(f"{v} = int({a[0]})")
-        elif op in ("count_lt", "count_le", "take", "prod_first", "sum_first"):
+        elif op in ("count_lt", "count_le", "count_cumsum_le", "take", "prod_first", "sum_first"):
             L = n.args[0].value
             out.append(f"{v} = {op}(l_{L}, r_{L}, n_{L}[r_{L}], {a[1]})")
         elif op == "length":
@@ -324,7 +325,7 @@ def c_function(plan: Plan, layout: Layout, name: str) -> str:
             e = f"gs_{op}_{suffix}({cast}({a[0]}), {cast}({a[1]}){extra})"
         elif op in ("floor", "ceil"):
             e = f"({T})({a[0]})" if kind == "int" else f"{op}({a[0]})"
-        elif op in ("count_lt", "count_le"):
+        elif op in ("count_lt", "count_le", "count_cumsum_le"):
             L = n.args[0].value
             e = f"gs_{op}(l_{L}, n_{L}, {a[1]})"
         elif op in ("take", "prod_first", "sum_first"):

@@ -6,8 +6,8 @@ numbers alike and documents its formula; ``c`` below is the clipped progress.
 
 from __future__ import annotations
 
-from .expr import (clip, const, count_le, cos, exp, floor, log, maximum, minimum, pi, sum_first,
-                   take, to_int, where)
+from .expr import (clip, const, cos, count_cumsum_le, count_le, exp, floor, log, maximum,
+                   minimum, pi, sum_first, take, to_int, where)
 
 __all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "log_fraction",
            "log_warmup", "lr_range_test", "constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
@@ -153,24 +153,11 @@ def cosine_restarts(t, init_value, periods, weights, end_value):
     ``periods`` and ``weights`` are list parameters of the same length.
     """
     u = minimum(t, sum_first(periods, 1 << 62) - 1)
-    k = _cycle_of(u, periods)
+    k = count_cumsum_le(periods, u)
     start = sum_first(periods, k)
     s = u - start
     peak = init_value * take(weights, k)
     return end_value + (peak - end_value) * (1 + cos(pi * s / take(periods, k))) / 2
-
-
-def _cycle_of(u, periods):
-    """The number of whole cycles before step ``u`` (``#{k : C_k <= u}``)."""
-    from .expr import length
-    # binary search over k in [0, len]: prefix sums are increasing for positive periods
-    lo, hi = u * 0, length(periods)
-    for _ in range(32):
-        mid = (lo + hi) // 2
-        go_right = sum_first(periods, mid + 1) <= u
-        lo = where(go_right & (mid < hi), mid + 1, lo)
-        hi = where(go_right | (mid >= hi), hi, mid)
-    return lo
 
 
 def tri_stage(t, peak, warmup_steps, hold_steps, decay_steps, init_lr_scale, final_lr_scale):

@@ -24,7 +24,7 @@ __all__ = [
     "Expr", "TracerBoolError", "TracerConversionError", "step", "param", "const", "as_expr",
     "where", "minimum", "maximum", "clip", "floor", "ceil", "cos", "sin", "exp", "log",
     "sqrt", "tanh", "log1p", "expm1", "to_float", "to_int", "logical_and", "logical_or",
-    "logical_not", "count_lt", "count_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
+    "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
     "random_below", "host_table", "HostScan", "host_scan", "pi", "e", "substitute", "topological", "signature",
 ]
 
@@ -46,7 +46,8 @@ OPS = {
     "sqrt": (1, "float"), "tanh": (1, "float"), "log1p": (1, "float"), "expm1": (1, "float"),
     "float": (1, "float"), "int": (1, "int"),
     # list operations: the first operand is a list parameter
-    "count_lt": (2, "int"), "count_le": (2, "int"), "take": (2, "list"), "length": (1, "int"),
+    "count_lt": (2, "int"), "count_le": (2, "int"), "count_cumsum_le": (2, "int"),
+    "take": (2, "list"), "length": (1, "int"),
     "prod_first": (2, "float"), "sum_first": (2, "list"),
     # counter-based randomness: (seed, counter) with a constant stream number in `value`
     "random_uniform": (2, "float"), "random_below": (3, "int"),
@@ -55,7 +56,7 @@ OPS = {
     # a per-config sequence computed on the host by a HostScan, read at the index operand
     "scan": (-1, "float"),
 }
-LIST_OPS = frozenset({"count_lt", "count_le", "take", "length", "prod_first", "sum_first"})
+LIST_OPS = frozenset({"count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first", "sum_first"})
 LEAVES = frozenset({"step", "param", "const", "table"})
 IDENTITY_VALUED = frozenset({"table", "scan"})   # nodes keyed by their value's identity
 
@@ -466,6 +467,13 @@ def count_lt(lst, x):
 def count_le(lst, x):
     """Number of entries of ``lst`` that are <= x (``bisect_right`` of a sorted list)."""
     return Expr("count_le", (_list_arg(lst), const(x)))
+
+
+def count_cumsum_le(lst, x):
+    """Number of running sums ``lst[0] + ... + lst[k-1]`` (``k = 1 .. len(lst)``) that are
+    <= x: with cycle lengths ``lst``, the index of the cycle holding step ``x`` (0 before the
+    first cycle ends). One loop over the list, however long it is."""
+    return Expr("count_cumsum_le", (_list_arg(lst), const(x)))
 
 
 def take(lst, i):

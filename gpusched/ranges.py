@@ -157,7 +157,7 @@ def _range(node: E.Expr, r: dict, params: dict, step: Range) -> Range:
              "log": math.log}[op]
         return _monotone(lambda x: f(x) if math.isfinite(x) else f(x) if x > 0 else -math.inf,
                          a[0])
-    if op in ("count_lt", "count_le", "length"):
+    if op in ("count_lt", "count_le", "count_cumsum_le", "length"):
         p = params.get(node.args[0].value) if node.args[0].op == "param" else None
         return (0, p[2]) if p is not None and len(p) == 3 else None
     if op == "take":

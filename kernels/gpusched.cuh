@@ -88,6 +88,17 @@ GS_FN long long gs_count_le(const T* row, long long n, X x) {
     return k;
 }
 
+template <typename T, typename X>
+GS_FN long long gs_count_cumsum_le(const T* row, long long n, X x) {
+    long long k = 0;
+    T s = 0;
+    for (long long i = 0; i < n; ++i) {
+        s += row[i];
+        k += (s <= x) ? 1 : 0;
+    }
+    return k;
+}
+
 template <typename T>
 GS_FN T gs_take(const T* row, long long n, long long i) {
     if (i > n - 1) i = n - 1;

@@ -42,8 +42,15 @@ _h = compile_helpers({jit}, "{target}")
 ON_ERROR = {"cpu": "if err[c] == 0: err[c] = 2; errstep[c] = j",
             "cuda": "err[c] = 2; cuda.atomic.min(errstep, c, j)"}
 
-_STORE = {"cpu": '''out[c, j] = {root}
-if not math.isfinite(out[c, j]) and err[c] == 0:
+
+def _indent(text, n):
+    lines = text if isinstance(text, list) else text.rstrip("\n").split("\n")
+    return "\n".join(" " * n + ln for ln in lines)
+
+
+# a table's store, checked as stored (a float32 overflow to inf counts)
+_STORE = {"cpu": '''{out}[c, j] = x
+if not math.isfinite({out}[c, j]) and err[c] == 0:
     err[c] = 1
     errstep[c] = j
 ''', "cuda": '''out[c, j] = {root}
@@ -52,13 +59,14 @@ if not math.isfinite(out[c, j]):
     cuda.atomic.min(errstep, c, j)
 '''}
 
-_ACCUMULATE = '''x = float({root})
-if f32:
+# a reduction's step: the value as the table would hold it, then the running fold
+_VALUE = '''if f32:
     x = float(np.float32(x))
 if not math.isfinite(x) and err[c] == 0:
     err[c] = 1
     errstep[c] = j
-if op == 0:
+'''
+_FOLD = '''if op == 0:
     total += x
 elif op == 1 or op == 3:
     if x < total:
@@ -74,6 +82,20 @@ elif op == 5:
 elif x < thr:
     total += 1.0
 '''
+_ACCUMULATE = "x = float({root})\n" + _VALUE + _FOLD
+
+# On the CPU one kernel serves tables of either dtype and every reduction (``op`` = TABLE for
+# a table): Numba compiles a schedule's code once per graph instead of three times (float32
+# table, float64 table, reduction). The branches on ``op`` and ``f32`` go the same way for a
+# whole call. A table checks the value it stored rather than converting first: measured, that
+# keeps tables as fast as a table-only kernel (W1 765 vs 514 M/s converting first).
+TABLE = -1
+_CPU_STEP = ("x = float({root})\nif op == -1:\n    if f32:\n"
+             + _indent(_STORE["cpu"].format(out="out32"), 8) + "\n    else:\n"
+             + _indent(_STORE["cpu"].format(out="out64"), 8) + "\nelse:\n"
+             + _indent(_VALUE + _FOLD, 4) + "\n")
+_TOTAL = ("total = math.inf if op == 1 or op == 3 else (-math.inf if op == 2 or op == 4 else "
+          "0.0)")
 
 # target -> (imports, jit for helpers, table loop head, reduce loop head, step loop head)
 TARGETS = {
@@ -90,14 +112,10 @@ TARGETS = {
 }
 
 
-def _indent(text, n):
-    lines = text if isinstance(text, list) else text.rstrip("\n").split("\n")
-    return "\n".join(" " * n + ln for ln in lines)
-
-
 def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
-    """Python source of a module with ``gs_table`` and ``gs_reduce`` kernels for ``target``;
-    ``pre`` (a factorized.Precomputed) makes the kernels read those nodes from tables."""
+    """Python source of a module of kernels for ``target``: ``gs_kernel`` (tables and
+    reductions) on the CPU, ``gs_table`` and ``gs_reduce`` on CUDA; ``pre`` (a
+    factorized.Precomputed) makes the kernels read those nodes from tables."""
     imports, jit, deco, table_loop, reduce_loop, step_loop = TARGETS[target]
     cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR[target],
                                              pre.reads(plan) if pre else None,
@@ -107,18 +125,19 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
     pro = prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
     reduce_step_loop = "for j in range(S):"   # one thread per config walks every step
-    body = {
-        "table": (table_loop, pro, step_loop, _STORE[target].format(root=root), ""),
-        "reduce": (reduce_loop, pro + ["total = math.inf if op == 1 or op == 3 else (-math.inf "
-                                       "if op == 2 or op == 4 else 0.0)", "best = 0"],
-                   reduce_step_loop, _ACCUMULATE.format(root=root),
-                   ["acc[c] = total", "arg[c] = steps[best]"]),
-    }
+    start = [_TOTAL, "best = 0"]
+    finish = ["acc[c] = total", "arg[c] = steps[best]"]
+    if target == "cpu":
+        body = {"kernel": ("out32, out64, acc, arg, op, f32, thr, err, errstep, gs_c0, gs_c1",
+                           table_loop, pro + start, step_loop, _CPU_STEP.format(root=root),
+                           ["if op != -1:"] + ["    " + ln for ln in finish])}
+    else:
+        body = {"table": ("out, err, errstep", table_loop, pro, step_loop,
+                          _STORE[target].format(root=root), ""),
+                "reduce": ("acc, arg, op, f32, thr, err, errstep", reduce_loop, pro + start,
+                           reduce_step_loop, _ACCUMULATE.format(root=root), finish)}
     out = [_HEADER.format(sig=sig, imports=imports, jit=jit, target=target, helpers=helpers)]
-    for kind, (loop, pre, inner, store, post) in body.items():
-        extra = "out, err, errstep" if kind == "table" else "acc, arg, op, f32, thr, err, errstep"
-        if target == "cpu":
-            extra += ", gs_c0, gs_c1"       # the range of configs this call computes
+    for kind, (extra, loop, pre, inner, store, post) in body.items():
         out.append(f"\n\n{deco}\ndef gs_{kind}(steps, {extra}{args}):\n    S = steps.shape[0]\n"
                    f"{_indent(loop, 4)}\n{_indent(pre, 8)}\n{_indent(inner, 8)}\n"
                    f"{_indent(['t = steps[j]'] + stp, 12)}\n{_indent(store, 12)}\n"
@@ -159,15 +178,25 @@ class NumbaBackend(Backend):
 
     writes_host_out = True
 
-    def table(self, plan, bound, steps, dtype, *, work_limit, out=None):
-        if out is None:
-            out = aligned_empty((bound.n, steps.size), dtype)
+    def _launch(self, plan, bound, steps, work_limit, op, f32, thr=0.0, out=None, acc=None,
+                arg=None):
+        """Run ``gs_kernel`` over every config, on the thread pool; raise the first error."""
+        out32 = out if out is not None and f32 else _NO_TABLE[np.float32]
+        out64 = out if out is not None and not f32 else _NO_TABLE[np.float64]
+        acc = _NO_ROW[np.float64] if acc is None else acc
+        arg = _NO_ROW[np.int64] if arg is None else arg
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
         self._run(plan, bound, steps, work_limit, lambda mod, args: run_ranges(
-            lambda c0, c1: mod.gs_table(steps, out, err, errstep, c0, c1, *args),
+            lambda c0, c1: mod.gs_kernel(steps, out32, out64, acc, arg, op, f32, thr, err,
+                                         errstep, c0, c1, *args),
             bound.n, steps.size))
-        check_errors(plan, bound, steps, err, errstep, out.dtype)
+        check_errors(plan, bound, steps, err, errstep, np.float32 if f32 else np.float64)
+
+    def table(self, plan, bound, steps, dtype, *, work_limit, out=None):
+        if out is None:
+            out = aligned_empty((bound.n, steps.size), dtype)
+        self._launch(plan, bound, steps, work_limit, TABLE, out.dtype == np.float32, out=out)
         return out
 
     def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None):
@@ -175,15 +204,14 @@ class NumbaBackend(Backend):
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
         acc = np.empty(bound.n, dtype=np.float64)
         arg = np.zeros(bound.n, dtype=np.int64)
-        err = np.zeros(bound.n, dtype=np.int64)
-        errstep = np.full(bound.n, -1, dtype=np.int64)
-        f32, thr = np.dtype(dtype) == np.float32, float(threshold or 0.0)
-        self._run(plan, bound, steps, work_limit, lambda mod, args: run_ranges(
-            lambda c0, c1: mod.gs_reduce(steps, acc, arg, CODES[op], f32, thr, err, errstep,
-                                         c0, c1, *args),
-            bound.n, steps.size))
-        check_errors(plan, bound, steps, err, errstep, dtype)
+        self._launch(plan, bound, steps, work_limit, CODES[op], np.dtype(dtype) == np.float32,
+                     float(threshold or 0.0), acc=acc, arg=arg)
         return finish(acc, arg, op, steps.size, dtype)
+
+
+# stand-ins for the arrays a call does not use: one kernel signature for every call
+_NO_TABLE = {t: np.empty((0, 0), dtype=t) for t in (np.float32, np.float64)}
+_NO_ROW = {t: np.empty(0, dtype=t) for t in (np.float64, np.int64)}
 
 
 def finish(acc, arg, op, n_steps, dtype):

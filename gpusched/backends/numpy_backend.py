@@ -85,7 +85,8 @@ def _apply(plan, node: E.Expr, args: list, env: _Env):
         x = args[0]
         return np.trunc(x).astype(np.int64) if np.asarray(x).dtype.kind == "f" else \
             np.asarray(x, dtype=np.int64)
-    if op in ("count_lt", "count_le", "take", "length", "prod_first", "sum_first"):
+    if op in ("count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
+              "sum_first"):
         return _list_op(op, node, args, env)
     if op == "random_uniform":
         return rng.uniform(args[0], args[1], node.value)
@@ -116,6 +117,11 @@ def _list_op(op, node, args, env):
         rows = max(products.shape[0], k.shape[0])
         return np.take_along_axis(np.broadcast_to(products, (rows, products.shape[1])),
                                   np.broadcast_to(k, (rows, k.shape[1])), axis=1)
+    if op == "count_cumsum_le":       # count_le over the running sums; padding stays padding
+        valid = np.arange(values.shape[1]) < lengths
+        sums = np.cumsum(np.where(valid, values, 0), axis=1)
+        pad = np.inf if values.dtype.kind == "f" else np.iinfo(np.int64).max
+        values, op = np.where(valid, sums, pad).astype(values.dtype), "count_le"
     x = np.asarray(args[1])
     if values.shape[0] == 1:          # one list for every config: any shape of x
         if op == "take":

@@ -60,6 +60,20 @@ def count_le(values, row, n, x):
     return k
 
 
+def count_cumsum_le(values, row, n, x):
+    k = 0
+    if n <= 0:
+        return k
+    s = values[row, 0]
+    if s <= x:
+        k += 1
+    for i in range(1, n):
+        s += values[row, i]
+        if s <= x:
+            k += 1
+    return k
+
+
 def take(values, row, n, i):
     if i > n - 1:
         i = n - 1
@@ -107,7 +121,7 @@ def random_below(n, seed, counter, stream):
 
 # Helpers in dependency order: a helper's globals are rebound to the compiled versions of
 # those before it, so the same source compiles for Numba's CPU and CUDA targets.
-ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "take", "prod_first", "sum_first",
+ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "count_cumsum_le", "take", "prod_first", "sum_first",
          "philox_w01", "random_uniform", "random_below")
 _compiled: dict = {}
 _lock = threading.Lock()
