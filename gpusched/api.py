@@ -14,7 +14,7 @@ from .backends.numpy_backend import host_table_bytes
 from .binding import bind
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
-from . import memory
+from . import memory, timing
 from .memory import check as check_memory, default_memory_limit, limited
 from .plan import compile_plan
 from .ranges import widen_overflows
@@ -96,21 +96,17 @@ def _limit(memory_limit, backend=None) -> int:
     return int(memory_limit)
 
 
-SMALL_JOB = 1_000_000   # (config, step) pairs under which `auto` skips JIT start-up (~0.3 s)
 # from this many pairs, choices the whole grid shares are folded into the kernel (a kernel of
 # its own per choice, compiled once; smaller jobs keep the one general kernel)
 SPECIALIZE_PAIRS = 1_000_000
 
 
-def _backend_for(name, pairs: int):
-    """``auto`` uses NumPy for small jobs on the CPU: starting Numba's JIT in a process costs
-    more than such a job, and NumPy when the kernel cache folder is unusable (with a
-    warning); any other name is taken as given, and a Numba backend whose cache folder is
-    unusable is a clear error before any work."""
+def _backend_for(name, pairs: int = 0):
+    """The backend named (``auto``: the first usable of cupy, numba-cuda, numba, numpy); NumPy
+    under ``auto`` when the kernel cache folder is unusable (with a warning). A Numba backend
+    whose cache folder is unusable is a clear error before any work. Between Numba and NumPy,
+    ``auto`` decides per call once the plan is known (:func:`_refine`)."""
     be = resolve_backend(name)
-    if name == "auto" and not os.environ.get("GPUSCHED_BACKEND") and be.name == "numba" \
-            and pairs < SMALL_JOB:
-        return resolve_backend("numpy")
     if be.name in ("numba", "numba-cuda"):
         from .kernel_cache import KernelCacheError, kernel_folder
         try:
@@ -121,6 +117,20 @@ def _backend_for(name, pairs: int):
             import warnings
             warnings.warn(f"{err}; evaluating with NumPy instead", RuntimeWarning, stacklevel=3)
             return resolve_backend("numpy")
+    return be
+
+
+def _refine(name, be, plan, bound, steps, work, info=None):
+    """Under ``auto`` (not forced by ``GPUSCHED_BACKEND``), Numba only when its compile or
+    start-up pays for itself in this job (:mod:`gpusched.auto`); records the choice."""
+    why = ""
+    if name == "auto" and be.name == "numba" and not os.environ.get("GPUSCHED_BACKEND"):
+        from . import auto
+        chosen, why = auto.choose(be, plan, bound, steps, work)
+        if chosen == "numpy":
+            be = resolve_backend("numpy")
+    if info is not None:
+        info["backend"], info["why"] = be.name, why
     return be
 
 
@@ -160,7 +170,7 @@ def _gib(n: int) -> str:
 
 def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = "auto",
              dtype="float32", memory_limit: int | None = None, out=None,
-             progress: bool | None = None):
+             progress: bool | None = None, verbose: bool = False):
     """Values of ``schedule`` for every config of ``grid`` at every step.
 
     Returns shape ``(len(grid), n_steps)``, or ``(n_steps,)`` without a grid, in ``dtype``
@@ -174,22 +184,28 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     failure leaves nothing under ``out``) and returns it opened with ``mmap_mode="r"``;
     ``out=array`` fills a preallocated array. ``progress`` shows a tqdm bar (``None``: only
     for long evaluations on a terminal, when tqdm is installed).
+
+    ``backend="auto"`` runs Numba only when its compile (or start-up) pays for itself in this
+    job, else NumPy (:mod:`gpusched.auto`). ``gs.last_call()`` tells which backend ran and the
+    time spent compiling; ``verbose=True`` prints it to stderr.
     """
     if isinstance(out, (str, os.PathLike)):
         out = check_npy_out(out)
     g = as_grid(grid)
     n_configs, n_steps = (len(g) if g is not None else 1), count_steps(steps)
-    be = _backend_for(backend, n_configs * n_steps)
+    be = _backend_for(backend)
     limit = _limit(memory_limit, be)
     in_memory = out is None
-    with limited(limit):
-        return _evaluate(schedule, g, steps, dtype, be, limit, out, progress,
-                         n_configs * n_steps * _dtype(dtype).itemsize if in_memory else 0)
+    with limited(limit), timing.call(n_configs * n_steps, verbose) as info:
+        return _evaluate(schedule, g, steps, dtype, (backend, be), limit, out, progress,
+                         n_configs * n_steps * _dtype(dtype).itemsize if in_memory else 0,
+                         info)
 
 
-def _evaluate(schedule, grid, steps, dtype, be, limit, out, progress, reserve):
+def _evaluate(schedule, grid, steps, dtype, backend, limit, out, progress, reserve, info):
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype, reserve)
     work = min(WORK_LIMIT, limit)
+    be = _refine(*backend, plan, bound, steps, work, info)
     shape = (bound.n, steps.size)
     need = bound.n * steps.size * dt.itemsize
     if isinstance(out, (str, os.PathLike)):
@@ -327,7 +343,8 @@ def check_reduction(op, threshold) -> None:
 
 def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
            threshold=None, backend: str = "auto", dtype="float32",
-           memory_limit: int | None = None, progress: bool | None = None) -> np.ndarray:
+           memory_limit: int | None = None, progress: bool | None = None,
+           verbose: bool = False) -> np.ndarray:
     """A per-config summary over steps, without building the table.
 
     ``op``: ``sum``, ``mean``, ``min``, ``max`` (of the values rounded to ``dtype``, accumulated
@@ -335,19 +352,22 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     ``count_above``/``count_below`` (the number of steps whose value is ``> threshold`` /
     ``< threshold``, int64) or ``last`` (the value at the last step given). A step range is a
     ``steps`` array, e.g. ``np.arange(1000, 2000)``. Returns shape ``(len(grid),)``, or a 0-d
-    array without a grid. ``progress`` as for :func:`evaluate`.
+    array without a grid. ``progress``, ``verbose`` and ``auto`` as for :func:`evaluate`.
     """
     check_reduction(op, threshold)
     g = as_grid(grid)
-    be = _backend_for(backend, (len(g) if g is not None else 1) * count_steps(steps))
+    be = _backend_for(backend)
     limit = _limit(memory_limit, be)
-    with limited(limit):
-        return _reduce(schedule, g, steps, op, threshold, dtype, be, limit, progress)
+    pairs = (len(g) if g is not None else 1) * count_steps(steps)
+    with limited(limit), timing.call(pairs, verbose) as info:
+        return _reduce(schedule, g, steps, op, threshold, dtype, (backend, be), limit, progress,
+                       info)
 
 
-def _reduce(schedule, grid, steps, op, threshold, dtype, be, limit, progress):
+def _reduce(schedule, grid, steps, op, threshold, dtype, backend, limit, progress, info):
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
     work = min(WORK_LIMIT, limit)
+    be = _refine(*backend, plan, bound, steps, work, info)
     if _show_progress(progress, bound.n * steps.size) and be.device == "cpu":
         rows = max(1, -(-bound.n // 100))
         parts = []

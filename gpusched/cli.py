@@ -87,38 +87,40 @@ def cmd_eval(args) -> int:
             raise ValueError(f"--out {args.out}: the built-in sweep writes .npy or .npz")
         check_output(args.out)
 
-    from .api import _backend_for
     sweep = seed_sweep()
-    backend = _backend_for(args.backend, sum(len(g) for _, _, g in sweep) * args.steps)
     tables, rows = [], []
-    total_pairs, t_total = 0, 0.0
-    t0 = time.perf_counter()
-    for label, sched, grid in sweep:      # first calls: code generation and compilation
-        gs.evaluate(sched, grid, steps=2, backend=backend.name, dtype=args.dtype)
-    t_warm = time.perf_counter() - t0
     for label, sched, grid in sweep:
-        t0 = time.perf_counter()
-        table = gs.evaluate(sched, grid, steps=args.steps, backend=backend.name,
+        table = gs.evaluate(sched, grid, steps=args.steps, backend=args.backend,
                             dtype=args.dtype)
-        dt = time.perf_counter() - t0
-        t_total += dt
-        total_pairs += table.size
+        rec = gs.last_call()
         tables.append((label, table, grid))
         rows.append((label, table.shape[0], float(table.min()), float(table.max()),
-                     float(table[:, 0].mean()), float(table[:, -1].mean()), dt))
-    n_configs = sum(t.shape[0] for _, t, _ in tables)
+                     float(table[:, 0].mean()), float(table[:, -1].mean()), rec))
+    total = sum(r[-1].total_s for r in rows)
+    compile_s = sum(r[-1].compile_s for r in rows)
+    values = sum(t.size for _, t, _ in tables)
+    used = sorted({r[-1].backend for r in rows})
     print(f"gpusched {gs.__version__}: built-in sweep of the seed schedules")
-    print(f"backend  {backend.name} ({backend.device})   dtype {args.dtype}")
-    print(f"shape    {n_configs} configs x {args.steps} steps = {total_pairs:,} values")
-    print(f"time     {t_total:.3f} s   throughput {_fmt_rate(total_pairs / t_total)}values/s"
-          f"   (first calls, compiling: {t_warm:.2f} s)")
+    print(f"backend  {', '.join(used)} (--backend {args.backend})   dtype {args.dtype}")
+    print(f"shape    {sum(r[1] for r in rows)} configs x {args.steps} steps = {values:,} values")
+    print(f"time     {total:.3f} s in all: compiling {compile_s:.3f} s, computing "
+          f"{total - compile_s:.3f} s ({_fmt_rate(values / max(total - compile_s, 1e-9))}"
+          f"values/s)")
     print()
     print(f"{'schedule':40s} {'configs':>7s} {'min':>10s} {'max':>10s} {'mean@0':>10s} "
-          f"{'mean@last':>10s} {'time s':>7s}")
-    for label, n, lo, hi, first, last, dt in rows:
-        print(f"{label:40s} {n:7d} {lo:10.4g} {hi:10.4g} {first:10.4g} {last:10.4g} {dt:7.3f}")
+          f"{'mean@last':>10s} {'backend':>7s} {'time s':>7s} {'compile':>7s}")
+    for label, n, lo, hi, first, last, rec in rows:
+        print(f"{label:40s} {n:7d} {lo:10.4g} {hi:10.4g} {first:10.4g} {last:10.4g} "
+              f"{rec.backend:>7s} {rec.total_s:7.3f} {rec.compile_s:7.3f}")
+    print()
+    print("min/max: over every config and step; mean@0, mean@last: the mean over configs at the "
+          "first and last step;\ntime s: the whole evaluate call, of which compile: generating "
+          "and compiling (or loading) kernels.")
     if args.out:
         _save(args.out, tables)
+    else:
+        print("Save the tables with --out sweep.npz (or .npy); evaluate your own schedule with "
+              "gpusched eval SPEC.toml.")
     return 0
 
 

@@ -52,7 +52,8 @@ def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
     import dask.array as da
 
     sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
-    name = api._backend_for(backend, bound.n * steps.size).name
+    name = api._refine(backend, api._backend_for(backend), plan, bound, steps,
+                       api.WORK_LIMIT).name
     S = steps.size
     if step_chunks is None:
         step_chunks = min(S, max(1, api.CHUNK_BYTES // dt.itemsize))
@@ -82,7 +83,8 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
 
     api.check_reduction(op, threshold)
     sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
-    name = api._backend_for(backend, bound.n * steps.size).name
+    name = api._refine(backend, api._backend_for(backend), plan, bound, steps,
+                       api.WORK_LIMIT).name
     if config_chunks is None:
         config_chunks = max(1, -(-bound.n // 64))
     out_dt = np.dtype(np.int64) if op in api.INT_OPS else dt

@@ -174,6 +174,20 @@ def from_numba_cache(err: BaseException) -> bool:
     return False
 
 
+def kernel_state(name: str, subdir: str, function: str) -> str:
+    """Where kernel ``function`` of generated module ``name`` is: ``"process"`` (compiled in
+    this process), ``"disk"`` (in Numba's cache: a load, not a compile) or ``"none"``."""
+    mod = _modules.get((subdir, name))
+    if mod is not None and getattr(mod, function).signatures:
+        return "process"
+    try:
+        folder = kernel_folder(subdir)
+    except KernelCacheError:
+        return "none"
+    index = folder / "__pycache__"
+    return "disk" if any(index.glob(f"{name}.{function}-*.nbi")) else "none"
+
+
 def discard(mod) -> None:
     """Forget generated module ``mod`` and delete its Numba cache files (corrupt ones)."""
     with _lock:

@@ -175,16 +175,6 @@ def test_factorized_grids_equal_the_per_config_path(backend):
                                              backend=backend), rtol=1e-12)
 
 
-def test_auto_runs_small_cpu_jobs_on_numpy(monkeypatch):
-    from gpusched import api
-    monkeypatch.delenv("GPUSCHED_BACKEND", raising=False)
-    if resolve_backend("auto").name != "numba":
-        pytest.skip("auto does not pick numba here")
-    assert api._backend_for("auto", 1000).name == "numpy"
-    assert api._backend_for("auto", 10 ** 7).name == "numba"
-    assert api._backend_for("numba", 1000).name == "numba"
-
-
 def test_evaluating_from_several_threads_at_once(backend, tmp_path, monkeypatch):
     """Plan, kernel and helper caches are shared between threads; results stay right."""
     from concurrent.futures import ThreadPoolExecutor

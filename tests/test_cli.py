@@ -16,11 +16,29 @@ from gpusched.examples import seed_sweep
 def test_eval_prints_backend_shape_time_throughput_and_summary(capsys):
     assert main(["eval", "--steps", "500"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"backend  (numpy|numba) \(cpu\)", out)
+    assert re.search(r"backend  (numpy|numba)(, numba)? \(--backend auto\)", out)
     assert "560 configs x 500 steps = 280,000 values" in out
-    assert "values/s" in out and "first calls, compiling" in out
+    assert re.search(r"time .* s in all: compiling [0-9.]+ s, computing [0-9.]+ s \(.*values/s",
+                     out)
+    assert "mean@last: the mean over configs" in out          # the columns are explained
+    assert out.rstrip().splitlines()[-1].startswith("Save the tables with --out")
     for label, _, _ in seed_sweep():
-        assert label in out
+        assert re.search(re.escape(label) + r" .* (numpy|numba) +[0-9.]+ +[0-9.]+$", out,
+                         re.M)
+
+
+def test_eval_reports_compile_time_apart(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("GPUSCHED_CACHE_DIR", str(tmp_path))
+    from gpusched import examples
+    monkeypatch.setattr(examples, "seed_sweep", lambda: [
+        ("fresh", gs.schedule(lambda t, a: a * t + 0.123456), gs.grid(a=[1.0, 2.0]))])
+    assert main(["eval", "--steps", "50", "--backend", "numba"]) == 0
+    out = capsys.readouterr().out
+    compile_s = float(re.search(r"compiling ([0-9.]+) s", out).group(1))
+    row = re.search(r"^fresh .* numba +([0-9.]+) +([0-9.]+)$", out, re.M)
+    assert float(row.group(2)) == pytest.approx(compile_s, abs=2e-3) and compile_s > 0.05
+    assert float(row.group(1)) >= float(row.group(2))
 
 
 def test_default_sweep_has_at_least_a_million_pairs():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gpusched as gs
-from gpusched import api, kernel_cache
+from gpusched import kernel_cache
 from gpusched.backends import available_backends
 
 pytestmark = pytest.mark.skipif(not available_backends()["numba"][0], reason="no numba")
@@ -60,7 +60,6 @@ def test_an_unusable_cache_folder_falls_back_to_numpy_under_auto(tmp_path, monke
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
     monkeypatch.setenv("GPUSCHED_CACHE_DIR", str(not_a_folder))
-    monkeypatch.setattr(api, "SMALL_JOB", 0)        # auto would pick numba
     s, g = _fresh(0.5), gs.grid(a=[1.0, 2.0])
     with pytest.warns(RuntimeWarning, match="not a folder; .*evaluating with NumPy instead"):
         got = gs.evaluate(s, g, steps=6)
@@ -72,7 +71,6 @@ def test_an_unusable_cache_folder_falls_back_to_numpy_under_auto(tmp_path, monke
 def test_a_full_cache_disk_is_a_clear_error_or_numpy(tmp_path, monkeypatch):
     import shutil
     monkeypatch.setenv("GPUSCHED_CACHE_DIR", str(tmp_path / "c"))
-    monkeypatch.setattr(api, "SMALL_JOB", 0)
     monkeypatch.setattr(kernel_cache.shutil, "disk_usage",
                         lambda p: shutil._ntuple_diskusage(10 ** 9, 10 ** 9, 1000))
     with pytest.raises(kernel_cache.KernelCacheError, match="is full"):

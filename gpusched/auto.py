@@ -1,0 +1,83 @@
+"""How ``backend="auto"`` picks NumPy or Numba on the CPU: never a compile the job does not need.
+
+A Numba kernel computes many times faster than NumPy interprets the graph, but it costs a
+compile the first time a graph is seen (seconds, growing with the graph), a load from the
+kernel cache in each new process, and Numba's own start-up the first time a process uses it.
+With ``pairs`` (config, step) pairs and ``nodes`` step-dependent graph nodes::
+
+    numpy_s = pairs * nodes * NUMPY_NS * 1e-9
+    numba_s = pairs * nodes * NUMBA_NS * 1e-9 / threads
+    setup_s = START_S (Numba not imported yet)
+              + COMPILE_S[0] + COMPILE_S[1] * all_nodes   (kernel neither in this process
+                                                           nor in the cache)
+              or LOAD_S                                   (in the cache on disk)
+
+``auto`` runs Numba when ``numba_s + setup_s + CALL_S <= numpy_s``. Otherwise it runs NumPy and
+remembers the NumPy time spent on this graph in this process; once that time would pass
+``setup_s``, it runs Numba (ski rental: a sweep tool repeating a medium job pays at most
+about twice what the better choice would have cost, and a one-off job never waits for a
+compile). The constants are calibrated on a 2-core CPU by ``python -m bench.compile``
+(``bench/results/compile-cpu-2core-amd-epyc.md``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+
+NUMPY_NS = 4.0          # ns per (pair x step-dependent node), NumPy broadcasting
+NUMBA_NS = 0.5          # the same on one thread of a Numba kernel
+START_S = 0.35          # importing Numba and its first dispatch in a process
+LOAD_S = 0.05           # loading a kernel from Numba's cache
+CALL_S = 3e-4           # a compiled kernel's call: arguments, thread pool
+COMPILE_S = (0.4, 0.012)   # seconds: a + b * plan nodes
+
+_rent: OrderedDict = OrderedDict()     # graph signature -> NumPy seconds spent on it
+_lock = threading.Lock()
+_REMEMBER = 4096
+
+
+def step_nodes(plan) -> int:
+    return sum(1 for n in plan.nodes if "step" in n.deps) or 1
+
+
+def estimates(plan, pairs: int, threads: int) -> tuple:
+    """(numpy_s, numba_s) to compute ``pairs`` pairs of ``plan``."""
+    work = pairs * step_nodes(plan) * 1e-9
+    return work * NUMPY_NS, work * NUMBA_NS / max(threads, 1)
+
+
+def setup_seconds(plan, state: str) -> float:
+    """Numba's cost before computing: start-up, then a compile or a cache load."""
+    start = 0.0 if "numba" in sys.modules else START_S
+    if state == "process":
+        return start
+    if state == "disk":
+        return start + LOAD_S
+    return start + COMPILE_S[0] + COMPILE_S[1] * len(plan.nodes)
+
+
+def choose(numba, plan, bound, steps, work_limit) -> tuple:
+    """(``"numba"`` or ``"numpy"``, why) for one call."""
+    from .backends.workers import thread_count
+    numpy_s, numba_s = estimates(plan, bound.n * steps.size, thread_count())
+    if numba_s + setup_seconds(plan, "process") + CALL_S >= numpy_s:
+        return "numpy", f"auto: NumPy, est. {numpy_s:.3f} s, faster than a compiled kernel"
+    setup = setup_seconds(plan, numba.kernel_state(plan, bound, steps, work_limit)) + CALL_S
+    if numba_s + setup <= numpy_s:
+        return "numba", f"auto: Numba, setup {setup:.2f} s < NumPy's est. {numpy_s:.2f} s"
+    return _rented(plan, numpy_s, setup)
+
+
+def _rented(plan, numpy_s: float, setup: float) -> tuple:
+    key = plan.signature
+    with _lock:
+        spent = _rent.pop(key, 0.0)
+        if spent + numpy_s > setup:
+            return "numba", (f"auto: Numba, NumPy has spent {spent:.2f} s on this schedule, "
+                             f"more than Numba's setup ({setup:.2f} s)")
+        _rent[key] = spent + numpy_s
+        while len(_rent) > _REMEMBER:
+            _rent.popitem(last=False)
+    return "numpy", f"auto: NumPy, est. {numpy_s:.3f} s < Numba's setup {setup:.2f} s"
