@@ -212,6 +212,12 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
     def emit_line(k, n, v, a, tables, cumprods, out):
         op, kind = n.op, plan.kinds[id(n)]
         arg_kinds = [plan.kinds.get(id(x)) for x in n.args]
+
+        def to(conv, i):
+            """Operand ``i`` as ``conv`` (float or int); no call where it already is one:
+            each conversion is a call for Numba to type, which is most of its compile time."""
+            return a[i] if arg_kinds[i] == conv else f"{conv}({a[i]})"
+
         if a is None:
             out.append(f"{v} = {precomputed[id(n)]}")
         elif op in _PY_BIN:
@@ -227,13 +233,13 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
                             f"    {v} = {a[0]} {sym} {a[1]}"]
             else:   # Numba follows Python's float // and % semantics
                 sym = "//" if op == "floordiv" else "%"
-                out.append(f"{v} = float({a[0]}) {sym} float({a[1]})")
+                out.append(f"{v} = {to('float', 0)} {sym} {to('float', 1)}")
         elif op == "pow":
-            out.append(f"{v} = math.pow(float({a[0]}), float({a[1]}))")
+            out.append(f"{v} = math.pow({to('float', 0)}, {to('float', 1)})")
         elif op in ("minimum", "maximum"):
             conv = "float" if kind == "float" else "int"
             fn = "vmin" if op == "minimum" else "vmax"
-            out.append(f"{v} = {fn}({conv}({a[0]}), {conv}({a[1]}))")
+            out.append(f"{v} = {fn}({to(conv, 0)}, {to(conv, 1)})")
         elif op == "neg":
             out.append(f"{v} = -({a[0]})" if arg_kinds[0] != "bool" else f"{v} = -int({a[0]})")
         elif op == "abs":
@@ -242,18 +248,18 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
             out.append(f"{v} = not {a[0]}")
         elif op == "where":
             conv = {"float": "float", "int": "int"}[kind]
-            out.append(f"{v} = {conv}({a[1]}) if {a[0]} else {conv}({a[2]})")
+            out.append(f"{v} = {to(conv, 1)} if {a[0]} else {to(conv, 2)}")
         elif op in ("floor", "ceil"):
             if kind == "int":
                 out.append(f"{v} = int({a[0]})")
             else:
                 out.append(f"{v} = {'ffloor' if op == 'floor' else 'fceil'}({a[0]})")
         elif op in _MATH:
-            out.append(f"{v} = math.{op}(float({a[0]}))")
+            out.append(f"{v} = math.{op}({to('float', 0)})")
         elif op == "float":
-            out.append(f"{v} = float({a[0]})")
+            out.append(f"{v} = {to('float', 0)}")
         elif op == "int":
-            out.append(f"{v} = int({a[0]})")
+            out.append(f"{v} = {to('int', 0)}")
         elif op in ("count_lt", "count_le", "count_cumsum_le", "take", "prod_first", "sum_first"):
             L = n.args[0].value
             out.append(f"{v} = {op}(l_{L}, r_{L}, n_{L}[r_{L}], {a[1]})")

@@ -71,20 +71,14 @@ if not math.isfinite(x) and err[c] == 0:
     err[c] = 1
     errstep[c] = j
 '''
+# min/argmin/count_below keep x < bound, max/argmax/count_above -x < -bound (``sgn``)
 _FOLD = '''if op == 0:
     total += x
-elif op == 1 or op == 3:
-    if x < total:
+elif op <= 4:
+    if sgn * x < sgn * total:
         total = x
         best = j
-elif op == 2 or op == 4:
-    if x > total:
-        total = x
-        best = j
-elif op == 5:
-    if x > thr:
-        total += 1.0
-elif x < thr:
+elif sgn * x < sgn * thr:
     total += 1.0
 '''
 _ACCUMULATE = "x = float({root})\n" + _VALUE + _FOLD
@@ -130,7 +124,7 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
     pro = prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
     reduce_step_loop = "for j in range(S):"   # one thread per config walks every step
-    start = [_TOTAL, "best = 0"]
+    start = [_TOTAL, "sgn = -1.0 if op == 2 or op == 4 or op == 5 else 1.0", "best = 0"]
     finish = ["acc[c] = total", "arg[c] = steps[best]"]
     if target == "cpu":
         body = {"kernel": ("out32, out64, acc, arg, op, f32, thr, err, errstep, gs_c0, gs_c1",
