@@ -27,6 +27,6 @@ $PY -m pytest -q -p no:cacheprovider tests/test_backends.py tests/test_evaluate.
 echo "exit $?" >>"$OUT/gpu-tests.txt"
 $PY -m gpusched check-kernels --arch 90 >"$OUT/check-kernels.txt" 2>&1
 echo "exit $?" >>"$OUT/check-kernels.txt"
-$PY -m bench --out "$OUT" "$@" 2>"$OUT/bench.txt"
+$PY -m gpusched.bench --out "$OUT" "$@" 2>"$OUT/bench.txt"
 echo "exit $?" >>"$OUT/bench.txt"
 tail -n 3 "$OUT"/*.txt

@@ -1,9 +1,9 @@
 """How ``backend="auto"`` picks NumPy or Numba on the CPU: never a compile the job does not need.
 
-A Numba kernel computes many times faster than NumPy interprets the graph, but it costs a
-compile the first time a graph is seen (seconds, growing with the graph), a load from the
-kernel cache in each new process, and Numba's own start-up the first time a process uses it.
-With ``pairs`` (config, step) pairs and ``nodes`` step-dependent graph nodes::
+A Numba kernel computes faster than NumPy interprets the graph, but it costs a compile the
+first time a graph is seen, a load from the kernel cache in each new process, and Numba's own
+start-up the first time a process uses it. With ``pairs`` (config, step) pairs and ``nodes``
+step-dependent operations in the graph::
 
     numpy_s = pairs * nodes * NUMPY_NS * 1e-9
     numba_s = pairs * nodes * NUMBA_NS * 1e-9 / threads
@@ -12,11 +12,13 @@ With ``pairs`` (config, step) pairs and ``nodes`` step-dependent graph nodes::
                                                            nor in the cache)
               or LOAD_S                                   (in the cache on disk)
 
-``auto`` runs Numba when ``numba_s + setup_s + CALL_S <= numpy_s``. Otherwise it runs NumPy and
-remembers the NumPy time spent on this graph in this process; once that time would pass
-``setup_s``, it runs Numba (ski rental: a sweep tool repeating a medium job pays at most
-about twice what the better choice would have cost, and a one-off job never waits for a
-compile). The constants are calibrated on a 2-core CPU by ``python -m bench.compile``
+``auto`` runs Numba when ``numba_s + setup_s + CALL_S <= numpy_s``. Otherwise it runs NumPy
+and remembers the NumPy time spent on this graph in this process; once that time would pass
+``setup_s``, it runs Numba (ski rental: a sweep tool repeating a medium job pays at most about
+twice what the better choice would have cost, and a one-off job never waits for a compile).
+The per-operation costs are medians over the catalog (the spread is wide: transcendental
+calls cost both backends alike, cheap arithmetic is many times faster in a kernel); they and
+the compile line are fitted on a 2-core CPU by ``python -m gpusched.bench.compile --twins``
 (``bench/results/compile-cpu-2core-amd-epyc.md``).
 """
 
@@ -26,25 +28,27 @@ import sys
 import threading
 from collections import OrderedDict
 
-NUMPY_NS = 4.0          # ns per (pair x step-dependent node), NumPy broadcasting
-NUMBA_NS = 0.5          # the same on one thread of a Numba kernel
-START_S = 0.35          # importing Numba and its first dispatch in a process
-LOAD_S = 0.05           # loading a kernel from Numba's cache
+NUMPY_NS = 3.4          # ns per (pair x step-dependent operation), NumPy broadcasting
+NUMBA_NS = 2.1          # the same on one thread of a Numba kernel
+START_S = 1.2           # importing Numba and its first dispatch in a fresh process
+LOAD_S = 0.015          # loading a kernel from Numba's cache
 CALL_S = 3e-4           # a compiled kernel's call: arguments, thread pool
-COMPILE_S = (0.4, 0.012)   # seconds: a + b * plan nodes
+COMPILE_S = (0.95, 0.0126)   # seconds: a + b * plan nodes (median 1.2 s, max 2.4 s)
 
 _rent: OrderedDict = OrderedDict()     # graph signature -> NumPy seconds spent on it
 _lock = threading.Lock()
 _REMEMBER = 4096
 
 
-def step_nodes(plan) -> int:
-    return sum(1 for n in plan.nodes if "step" in n.deps) or 1
+def step_operations(plan) -> int:
+    """Operations of ``plan`` that run for every (config, step) pair."""
+    return sum(1 for n in plan.nodes
+               if "step" in n.deps and n.op not in ("step", "const", "param"))
 
 
 def estimates(plan, pairs: int, threads: int) -> tuple:
     """(numpy_s, numba_s) to compute ``pairs`` pairs of ``plan``."""
-    work = pairs * step_nodes(plan) * 1e-9
+    work = pairs * step_operations(plan) * 1e-9
     return work * NUMPY_NS, work * NUMBA_NS / max(threads, 1)
 
 

@@ -299,12 +299,7 @@ def cmd_check_kernels(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    try:
-        from bench.__main__ import main as bench_main
-    except ImportError:
-        raise RuntimeError("the benchmarks live in bench/ of a source checkout; run "
-                           "`gpusched bench` (or `python -m bench`) from the repository root") \
-            from None
+    from .bench.__main__ import main as bench_main
     return bench_main(args.rest)
 
 
@@ -366,11 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--skip-host", action="store_true", help="only the nvcc compile gate")
     k.add_argument("--keep", metavar="DIR", help="keep the generated sources and binaries here")
     k.set_defaults(func=cmd_check_kernels)
-    b = sub.add_parser("bench", help="run the benchmarks (python -m bench; from a checkout)",
+    b = sub.add_parser("bench", help="run the benchmarks; results go to --out DIR (default: "
+                       "a temporary folder)",
                        epilog="examples:\n  gpusched bench --quick\n  gpusched bench "
                        "--workloads W1,W2 --peers numpy,jax",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    b.add_argument("rest", nargs=argparse.REMAINDER, help="options of python -m bench")
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="options of gpusched bench")
     b.set_defaults(func=cmd_bench)
     return p
 

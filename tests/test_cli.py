@@ -91,23 +91,26 @@ def test_console_script_and_module_entry_points():
     assert "backends:" in out
 
 
-def test_bench_quick_smoke(tmp_path, capsys):
-    """The benchmark harness runs (one workload, NumPy peer) and writes its JSON and table."""
+def test_bench_quick_smoke(tmp_path, capsys, monkeypatch):
+    """The benchmark harness runs (one workload, NumPy peer) and writes its JSON and table;
+    without --out, into a new temporary folder, never the source tree."""
     import json
-    import os
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    import sys
-    sys.path.insert(0, root)
-    try:
-        assert main(["bench", "--quick", "--workloads", "W4,W2", "--peers", "numpy",
-                     "--repeat", "1", "--out", str(tmp_path)]) == 0
-    finally:
-        sys.path.remove(root)
-    data = json.loads(next(tmp_path.glob("*-quick.json")).read_text())
+    import tempfile
+    from pathlib import Path
+    results = Path(__file__).resolve().parents[1] / "bench" / "results"
+    before = sorted(p.name for p in results.iterdir())
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["bench", "--quick", "--workloads", "W4,W2", "--peers", "numpy",
+                 "--repeat", "1"]) == 0
+    assert sorted(p.name for p in results.iterdir()) == before
+    folder, = tmp_path.glob("gpusched-bench-*")
+    printed = capsys.readouterr()
+    assert f"wrote {folder}" in printed.err
+    data = json.loads(next(folder.glob("*-quick.json")).read_text())
     runners = {(r["workload"], r["runner"]) for r in data["rows"]}
     assert ("W2", "peer numpy") in runners and ("W4", "gpusched numpy") in runners
     assert data["write_bandwidth_bytes_per_s"] > 0 and "numpy" in data["startup"]
-    assert "| W2 reduce (mean)" in capsys.readouterr().out
+    assert "| W2 reduce (mean)" in printed.out
 
 
 ONE_CYCLE = "torch.OneCycleLR(max_lr=0.1, total_steps=300)"

@@ -77,3 +77,9 @@ def test_installed_wheel_finds_its_kernels(tmp_path):
                           text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
     assert "True" in proc.stdout and str(target) in proc.stdout
+    # the benchmarks ship in the wheel: `gpusched bench` works away from a checkout (issue 19)
+    proc = subprocess.run([sys.executable, "-m", "gpusched", "bench", "--help"], cwd=tmp_path,
+                          capture_output=True, text=True,
+                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and "usage: gpusched bench" in proc.stdout, proc.stderr
+    assert "default: a new temporary folder" in " ".join(proc.stdout.split())

@@ -1,9 +1,12 @@
 """gpusched benchmarks: the DESIGN §6 workloads on every usable backend and on the peers.
 
-    python -m bench [--quick] [--backends numpy,numba] [--peers numpy,jax,optax,torch]
-    gpusched bench [same options]
+    gpusched bench [--quick] [--backends numpy,numba] [--peers numpy,jax,optax,torch]
+                   [--out DIR]
+    python -m gpusched.bench [same options]
 
-Prints a markdown table and writes bench/results/<machine>.json and .md: elements (config x
+Prints a markdown table and writes <machine>.json and .md to ``--out`` (default: a new
+temporary folder, never the source tree; the committed results are refreshed with ``--out
+bench/results`` from a checkout): elements (config x
 step pairs) per second in steady state (best of a few runs, after a first call that
 generates and compiles the kernel), the ratio of gpusched's best backend to each peer, and for
 table workloads the fraction of the machine's memory-write bandwidth, measured in the same run.
@@ -32,7 +35,6 @@ from gpusched.backends import available_backends
 from . import peers as P
 from .workloads import workloads
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine_name(gpu: bool = False) -> str:
@@ -190,13 +192,14 @@ def time_gpusched(w, backend: str, repeat: int, to_host: bool = False) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="gpusched bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     ap.add_argument("--backends", help="comma-separated (default: every usable one)")
     ap.add_argument("--peers", default="numpy,jax,optax,torch,transformers")
     ap.add_argument("--workloads", help="comma-separated names, e.g. W1,W2")
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--out", default=str(RESULTS), help="folder for <machine>.json and .md")
+    ap.add_argument("--out", help="folder for <machine>.json and .md (default: a new "
+                    "temporary folder)")
     args = ap.parse_args(argv)
 
     usable = [n for n, (ok, _) in available_backends().items() if ok]
@@ -247,7 +250,7 @@ def main(argv=None) -> int:
                       file=sys.stderr)
     md = markdown(result)
     print(md)
-    out = Path(args.out)
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gpusched-bench-"))
     out.mkdir(parents=True, exist_ok=True)
     stem = result["machine"] + ("-quick" if args.quick else "")
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1))

@@ -1,6 +1,6 @@
 """Peak memory of bounded-memory work, each case in a fresh process (resource.ru_maxrss).
 
-    python -m bench.memory [--backend numba] [--out-dir /tmp]
+    python -m gpusched.bench.memory [--backend numba] [--out-dir /tmp]
 
 Cases (issue 5's acceptance): a reduce over 1e5 configs x 1e4 steps, and a 4 GiB float32
 table streamed to disk with ``out=``. Each case runs twice, with a cold then a warm kernel

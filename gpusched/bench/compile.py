@@ -1,6 +1,6 @@
 """Cold compile per catalog entry, and the calibration of ``backend="auto"``.
 
-    python -m bench.compile [--entries N] [--twins] [--out DIR]
+    python -m gpusched.bench.compile [--entries N] [--twins] [--out DIR]
 
 Each entry of ``gpusched.examples.check_catalog()`` (with ``--twins``, also every twin case
 of the test suite's catalog, from a source checkout) is evaluated, a table then a mean
@@ -30,7 +30,7 @@ _CHILD = r"""
 import json, sys, time, warnings
 import numpy as np
 import gpusched as gs
-from gpusched import api, codegen
+from gpusched import api, auto, codegen
 from gpusched.backends.numba_backend import module_source
 from gpusched.examples import check_catalog
 warnings.simplefilter("ignore")
@@ -67,7 +67,7 @@ for label, s, g in entries:
             best = min(best, time.perf_counter() - t0)
         times[be] = best
     rows.append(dict(label=label, cold_s=cold, compile_s=compile_s, nodes=len(plan.nodes),
-                     step_nodes=sum(1 for n in plan.nodes if "step" in n.deps),
+                     operations=auto.step_operations(plan),
                      lines=src.count("\n"), pairs=bound.n * n_steps, numpy_s=times["numpy"],
                      numba_s=times["numba"]))
 print(json.dumps(rows))
@@ -86,7 +86,10 @@ print(time.perf_counter() - t0)
 
 
 def measure(entries: int, twins: bool) -> list:
-    tests = str(Path(__file__).resolve().parents[1] / "tests")
+    tests = Path(__file__).resolve().parents[2] / "tests"
+    if twins and not (tests / "catalog_cases.py").is_file():
+        raise SystemExit("--twins reads tests/catalog_cases.py: run it from a source checkout")
+    tests = str(tests)
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, GPUSCHED_CACHE_DIR=cache, GPUSCHED_NUM_THREADS="1")
         out = subprocess.run([sys.executable, "-c", _CHILD, str(entries), str(int(twins)),
@@ -106,14 +109,16 @@ def numba_start() -> float:
 
 
 def fit(rows: list, start_s: float) -> dict:
-    """The constants of gpusched.auto from the measured rows."""
-    nodes = np.array([r["nodes"] for r in rows], dtype=float)
-    comp = np.array([r["compile_s"] for r in rows])
-    b, a = np.polyfit(nodes, comp, 1)
-    work = np.array([r["pairs"] * max(r["step_nodes"], 1) for r in rows], dtype=float)
-    return {"NUMPY_NS": float(np.median(np.array([r["numpy_s"] for r in rows]) / work * 1e9)),
-            "NUMBA_NS": float(np.median(np.array([r["numba_s"] for r in rows]) / work * 1e9)),
-            "START_S": start_s, "COMPILE_S": (float(a), float(b))}
+    """The constants of gpusched.auto from the measured rows: medians of the per-operation
+    costs (metric-driven entries, bounded to a few hundred steps, left out), and a line
+    through the compile times (graphs compiled earlier in the run, free, left out)."""
+    timed = [r for r in rows if r["pairs"] > 100_000 and r["operations"]]
+    per_op = {be: float(np.median([r[be + "_s"] / r["pairs"] / r["operations"] * 1e9
+                                   for r in timed])) for be in ("numpy", "numba")}
+    fresh = [r for r in rows if r["compile_s"] > 0.05]
+    b, a = np.polyfit([r["nodes"] for r in fresh], [r["compile_s"] for r in fresh], 1)
+    return {"NUMPY_NS": round(per_op["numpy"], 2), "NUMBA_NS": round(per_op["numba"], 2),
+            "START_S": round(start_s, 2), "COMPILE_S": (round(float(a), 3), round(float(b), 4))}
 
 
 def main(argv=None) -> int:

@@ -1,1 +1,0 @@
-"""Benchmarks (not tests): run with `python -m bench.memory` and friends."""
