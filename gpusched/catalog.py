@@ -77,6 +77,23 @@ def markdown() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-if __name__ == "__main__":
+def main(argv=None) -> int:
+    import argparse
     import sys
-    sys.stdout.write(markdown())
+    ap = argparse.ArgumentParser(prog="python -m gpusched.catalog",
+                                 description="Write the schedule reference (markdown) to stdout,"
+                                 " or to --out: the source of docs/schedules.md.")
+    ap.add_argument("--out", help="write to this file instead of stdout")
+    args = ap.parse_args(argv)
+    if args.out:
+        from .files import replacing
+        with replacing(args.out) as tmp:
+            with open(tmp, "w") as f:
+                f.write(markdown())
+    else:
+        sys.stdout.write(markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

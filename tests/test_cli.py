@@ -208,3 +208,30 @@ def test_command_line_grid_extends_the_spec_files_grid(tmp_path, capsys):
     f.write_text(f'schedule = "{ONE_CYCLE}"\nsteps = 300\n[grid]\npct_start = [0.1, 0.3]\n')
     assert main(["eval", str(f), "--grid", "anneal_strategy=cos,linear"]) == 0
     assert "OneCycleLR: 4 configs x 300 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", ["gpusched", "gpusched.catalog", "gpusched.bench",
+                                    "gpusched.bench.compile", "gpusched.bench.memory"])
+def test_every_entry_point_honours_help(module, tmp_path):
+    """`--help` prints usage and does nothing else (issue 19: the catalog printed itself)."""
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage:"), proc.stderr[-2000:]
+    assert "# Schedule reference" not in proc.stdout and list(tmp_path.iterdir()) == []
+
+
+def test_every_subcommand_honours_help(capsys):
+    from gpusched.cli import build_parser
+    names = [a for a in build_parser()._subparsers._group_actions[0].choices]
+    assert {"eval", "reduce", "plot", "list", "info", "check-kernels", "bench"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit) as stop:
+            main([name, "--help"])
+        assert stop.value.code == 0
+        assert capsys.readouterr().out.startswith("usage:"), name
+
+
+def test_catalog_out_writes_the_reference(tmp_path):
+    from gpusched import catalog
+    assert catalog.main(["--out", str(tmp_path / "s.md")]) == 0
+    assert (tmp_path / "s.md").read_text() == catalog.markdown()

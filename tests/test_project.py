@@ -24,17 +24,28 @@ def test_readme_main_job_command_is_the_eval_command():
     assert any(b.strip().endswith("gpusched eval") for b in readme_blocks("bash"))
 
 
-def test_readme_python_examples_run(tmp_path, monkeypatch):
+def test_readme_python_examples_run_each_on_its_own(tmp_path, monkeypatch):
+    """Each block in a fresh namespace: a reader can paste any one of them (imports
+    included)."""
     monkeypatch.chdir(tmp_path)                         # examples write their files here
-    ns = {}
+    spaces = []
     for block in readme_blocks("python"):
+        ns = {}
         exec(compile(block, "README.md", "exec"), ns)   # noqa: S102 - our own documentation
-    assert ns["lr"].shape == (4, 1000)                  # the twins section's table
-    assert (ns["lr"][:, 0] < ns["lr"].max(axis=1)).all()      # OneCycleLR warms up
+        spaces.append(ns)
+
+    def having(name):
+        return [ns for ns in spaces if name in ns]
+    oc, = [ns for ns in spaces if "oc" in ns]           # the twins section's table
+    assert oc["lr"].shape == (4, 1000)
+    assert (oc["lr"][:, 0] < oc["lr"].max(axis=1)).all()      # OneCycleLR warms up
     assert (tmp_path / "onecycle.png").stat().st_size > 10000
-    assert ns["lrs"].shape == (3, 200) and len(ns["study"].trials) == 64
-    assert ns["spec"].dumps(ns["same"]) == ns["text"]
-    assert float(ns["fn"](500)) == pytest.approx(0.05, rel=1e-6)
+    ens, = having("lrs")
+    assert ens["lrs"].shape == (3, 200)
+    assert len(having("study")[0]["study"].trials) == 64
+    sp, = having("same")
+    assert sp["spec"].dumps(sp["same"]) == sp["text"]
+    assert float(having("fn")[0]["fn"](500)) == pytest.approx(0.05, rel=1e-6)
 
 
 def test_readme_commands_run(tmp_path, monkeypatch, capsys):
