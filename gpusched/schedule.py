@@ -95,6 +95,42 @@ class Schedule:
                          for n in self.param_specs)
         return f"<gpusched {self.name}({vals})>"
 
+    # -- a value: equality, hashing and pickling by how it was built ---------------------------
+    def spec_text(self) -> str | None:
+        """``gpusched.spec.dumps(self)``, or None for a schedule without a spec (one holding a
+        Python function, or a traced lambda)."""
+        if not self.spec:
+            return None
+        from .spec import SpecError, dumps
+        try:
+            return dumps(self)
+        except SpecError:
+            return None
+
+    def __eq__(self, other):
+        """Schedules with a spec are equal when their specs are (``s ==
+        spec.loads(spec.dumps(s))``); others only to themselves."""
+        if self is other:
+            return True
+        if not isinstance(other, Schedule):
+            return NotImplemented
+        text = self.spec_text()
+        return text is not None and text == other.spec_text()
+
+    def __hash__(self):
+        text = self.spec_text()
+        return hash(text) if text is not None else object.__hash__(self)
+
+    def __reduce_ex__(self, protocol):
+        """Pickled as its spec, rebuilt through the catalog (``pickle``, ``multiprocessing``
+        with spawn, ``ProcessPoolExecutor``): a twin's checks hold closures that stdlib pickle
+        cannot write. A schedule without a spec pickles field by field (cloudpickle can write
+        its Python functions; stdlib pickle refuses them)."""
+        text = self.spec_text()
+        if text is not None:
+            return (_from_spec, (text,))
+        return super().__reduce_ex__(protocol)
+
     # -- derivation ----------------------------------------------------------------------------
     def with_values(self, **values) -> "Schedule":
         """A copy whose parameters take these values unless a grid gives them."""
@@ -195,3 +231,9 @@ def schedule(fn: Callable, _name: str | None = None, **fixed) -> Schedule:
     if name == "<lambda>" or not name.isidentifier():
         name = "lambda"
     return Schedule(expr, params, name=name, values=fixed)
+
+
+def _from_spec(text: str) -> Schedule:
+    """Unpickle a schedule (see ``Schedule.__reduce_ex__``)."""
+    from .spec import loads
+    return loads(text)
