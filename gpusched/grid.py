@@ -71,13 +71,43 @@ def _is_list_like(v) -> bool:
     return isinstance(v, (Sequence, np.ndarray)) and not isinstance(v, (str, bytes))
 
 
+def _host(values):
+    """The values people hold, as NumPy or Python: torch tensors, JAX and CuPy arrays,
+    pandas Series and Index, ranges; 0-d arrays and tensors become numbers. Anything else
+    is returned as it is."""
+    if isinstance(values, (str, bytes, np.ndarray, numbers.Number, np.generic, Sequence,
+                           Mapping, RaggedColumn)) or values is None:
+        return values
+    if type(values).__module__.split(".")[0] == "pandas" and hasattr(values, "to_numpy"):
+        return values.to_numpy()
+    if hasattr(values, "detach"):               # torch: no autograd, on the host
+        values = values.detach().cpu()
+    if any(hasattr(values, a) for a in ("__dlpack__", "__array__",
+                                        "__cuda_array_interface__")):
+        from .interop import to_numpy
+        try:
+            arr = to_numpy(values)
+        except (TypeError, BufferError, RuntimeError):
+            arr = np.asarray(values)
+        return arr.item() if arr.ndim == 0 else arr
+    return values
+
+
+def _number(v):
+    """A 0-d array or tensor as its number (other values unchanged)."""
+    if not isinstance(v, (numbers.Number, np.generic, str)) and getattr(v, "ndim", None) == 0 \
+            and hasattr(v, "item"):
+        return v.item()
+    return v
+
+
 def _column(name: str, values) -> np.ndarray | RaggedColumn:
     """A grid axis or trial column from user values: numbers, strings or lists."""
     if isinstance(values, RaggedColumn):
         return values
     if isinstance(values, np.ndarray) and values.ndim == 2:
         return RaggedColumn.from_lists(list(values), name)
-    seq = list(values)
+    seq = [_number(_host(v)) for v in values]
     if any(_is_list_like(v) for v in seq):
         if not all(_is_list_like(v) for v in seq):
             i = next(i for i, v in enumerate(seq) if not _is_list_like(v))
@@ -152,6 +182,7 @@ def grid(**axes) -> Grid:
     cols, sizes = {}, {}
     for name, values in axes.items():
         validate_name(name)
+        values = _host(values)
         if not _is_list_like(values) or (isinstance(values, np.ndarray) and values.ndim == 0):
             values = [values]
         col = _column(name, values)
@@ -184,6 +215,9 @@ def trials(configs: Sequence[Mapping] | None = None, /, **columns) -> Grid:
     """
     if configs is not None and columns:
         raise TypeError("gs.trials takes a list of dicts or columns as keywords, not both")
+    if configs is not None and type(configs).__module__.split(".")[0] == "pandas" \
+            and hasattr(configs, "columns"):         # a DataFrame: one column per parameter
+        configs = {str(c): configs[c] for c in configs.columns}
     if configs is not None:
         if isinstance(configs, Mapping):
             return trials(**configs)
@@ -203,6 +237,7 @@ def trials(configs: Sequence[Mapping] | None = None, /, **columns) -> Grid:
         columns = {k: [c[k] for c in configs] for k in keys}
     if not columns:
         raise ValueError("gs.trials needs at least one parameter column")
+    columns = {k: _host(v) for k, v in columns.items()}
     n = None
     for name, values in columns.items():
         if _is_list_like(values) and not (isinstance(values, np.ndarray) and values.ndim == 0):

@@ -61,3 +61,30 @@ def test_a_dict_of_columns_is_accepted_as_trials():
     s = gs.schedule(lambda t, a: a * t)
     got = gs.evaluate(s, {"a": [1.0, 2.0]}, steps=3, dtype="float64")
     np.testing.assert_array_equal(got, [[0, 1, 2], [0, 2, 4]])
+
+
+def test_axes_and_trials_from_the_arrays_sweep_tools_hold():
+    """torch tensors (grad or not, 0-d too), JAX arrays, pandas Series and DataFrames, ranges
+    and NumPy scalars give the same configs as plain lists (issue 17)."""
+    import numpy as np
+    torch = pytest.importorskip("torch")
+    jnp = pytest.importorskip("jax.numpy")
+    pd = pytest.importorskip("pandas")
+    lrs, ts = [0.5, 0.25], [10, 20]
+    want = gs.grid(base_lr=lrs, T_max=ts)
+    s = gs.compat.torch.CosineAnnealingLR()
+    ref = gs.evaluate(s, want, steps=30, dtype="float64", backend="numpy")
+    for g in (gs.grid(base_lr=torch.tensor(lrs, requires_grad=True), T_max=range(10, 30, 10)),
+              gs.grid(base_lr=jnp.array(lrs), T_max=jnp.array(ts)),
+              gs.grid(base_lr=pd.Series(lrs), T_max=pd.Index(ts)),
+              gs.grid(base_lr=[np.float32(0.5), torch.tensor(0.25)], T_max=ts)):
+        assert [g[i] for i in range(len(g))] == [want[i] for i in range(len(want))]
+        np.testing.assert_array_equal(gs.evaluate(s, g, steps=30, dtype="float64",
+                                                  backend="numpy"), ref)
+    frame = pd.DataFrame({"base_lr": [0.5, 0.25, 0.5], "T_max": [10, 10, 20]})
+    for t in (gs.trials(frame), gs.trials(base_lr=torch.tensor([0.5, 0.25, 0.5]),
+                                           T_max=torch.tensor([10, 10, 20]))):
+        assert [t[i] for i in range(3)] == frame.to_dict("records")
+    assert gs.grid(base_lr=torch.tensor(0.5), T_max=10)[0] == {"base_lr": 0.5, "T_max": 10}
+    with pytest.raises(TypeError, match="parameter 'base_lr' = <object .* at config 0"):
+        gs.grid(base_lr=[object()], T_max=[10])
