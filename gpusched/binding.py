@@ -184,7 +184,8 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
     unknown = [k for k in columns if k not in sched.param_specs]
     if unknown:
         raise ValueError(f"unknown parameter {unknown[0]!r} in the grid for schedule "
-                         f"{sched.name!r}; its parameters are {', '.join(sched.params)}")
+                         f"{sched.name!r}; its parameters are {', '.join(sched.params)} "
+                         f"(schedule.select(configs) keeps only those of a sweep's configs)")
     missing = [k for k in sched.params if k not in columns and k not in sched.values]
     if missing:
         raise ValueError(f"parameter {missing[0]!r} of schedule {sched.name!r} is required: give "

@@ -131,6 +131,25 @@ class Schedule:
             return (_from_spec, (text,))
         return super().__reduce_ex__(protocol)
 
+    def select(self, configs):
+        """Only this schedule's parameters from a sweep's configs, which also hold other keys
+        (``batch_size``, ``seed``): a dict gives a dict, a list of dicts a list, a
+        ``gs.grid``/``gs.trials`` a grid of the same configs (rows) without the other
+        columns. Evaluating with unknown keys stays an error, so a typo is never ignored."""
+        from collections.abc import Mapping
+        from .grid import Grid
+        mine = self.param_specs
+        if isinstance(configs, Mapping):
+            return {k: v for k, v in configs.items() if k in mine}
+        if isinstance(configs, Grid):
+            cols = {k: c for k, c in configs.columns.items() if k in mine}
+            whole = configs.axes is not None and set(configs.axes) <= set(mine)
+            return Grid(cols, len(configs), configs.axes if whole else None)
+        if isinstance(configs, (list, tuple)) and all(isinstance(c, Mapping) for c in configs):
+            return [self.select(c) for c in configs]
+        raise TypeError(f"select takes a dict, a list of dicts or a grid, got "
+                        f"{type(configs).__name__}")
+
     # -- derivation ----------------------------------------------------------------------------
     def with_values(self, **values) -> "Schedule":
         """A copy whose parameters take these values unless a grid gives them."""

@@ -88,3 +88,22 @@ def test_axes_and_trials_from_the_arrays_sweep_tools_hold():
     assert gs.grid(base_lr=torch.tensor(0.5), T_max=10)[0] == {"base_lr": 0.5, "T_max": 10}
     with pytest.raises(TypeError, match="parameter 'base_lr' = <object .* at config 0"):
         gs.grid(base_lr=[object()], T_max=[10])
+
+
+def test_select_keeps_a_schedules_own_keys_of_a_sweep_config():
+    import numpy as np
+    s = gs.compat.torch.CosineAnnealingLR(T_max=100)
+    config = {"base_lr": 0.1, "batch_size": 256, "seed": 3, "eta_min": 1e-4}
+    assert s.select(config) == {"base_lr": 0.1, "eta_min": 1e-4}
+    mixed = gs.grid(base_lr=[0.1, 0.2], seed=[0, 1, 2])
+    with pytest.raises(ValueError, match="unknown parameter 'seed'.*schedule.select"):
+        gs.evaluate(s, mixed, steps=5)
+    own = s.select(mixed)
+    assert len(own) == 6 and own.names == ("base_lr",) and own.axes is None
+    assert [own[i]["base_lr"] for i in range(6)] == [0.1] * 3 + [0.2] * 3
+    got = gs.evaluate(s, own, steps=5, backend="numpy")
+    np.testing.assert_array_equal(got[2], got[0])
+    trials = [{"base_lr": 0.1, "seed": 1}, {"base_lr": 0.3, "seed": 2}]
+    assert s.select(trials) == [{"base_lr": 0.1}, {"base_lr": 0.3}]
+    whole = s.select(gs.grid(base_lr=[0.1, 0.2], T_max=[10, 20]))
+    assert whole.axes is not None and len(whole) == 4
