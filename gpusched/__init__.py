@@ -16,6 +16,7 @@ from .expr import (ceil, clip, cos, count_cumsum_le, count_le, count_lt, cumprod
 from .grid import Grid, grid, trials
 from .interop import to_jax, to_numpy, to_torch
 from .timing import CallTiming, last_call
+from .labels import to_pandas, to_xarray
 from . import api, backends, expr
 from .params import Check, Param
 from .schedule import Schedule, schedule
@@ -37,7 +38,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'gpusched' has no attribute {name!r}")
 
 __all__ = [
-    "evaluate", "reduce", "last_call", "CallTiming", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
+    "evaluate", "reduce", "last_call", "CallTiming", "to_pandas", "to_xarray", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
     "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",
     "plot", "spec",
