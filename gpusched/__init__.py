@@ -31,6 +31,8 @@ def __getattr__(name):
     import importlib
     if name == "dask":      # gs.dask.evaluate / gs.dask.reduce; Dask is an optional extra
         return importlib.import_module("gpusched.dask")
+    if name == "to_jax_fn":   # JAX is an optional extra
+        return importlib.import_module("gpusched.integrations.jax").to_jax_fn
     if name == "plot":      # matplotlib is an optional extra, imported when a plot is drawn
         return importlib.import_module("gpusched.plotting").plot
     if name in ("spec", "integrations", "outputs", "catalog"):

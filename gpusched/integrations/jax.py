@@ -1,10 +1,18 @@
-"""JAX: gpusched schedules as optax-compatible callables, and ensemble tables.
+"""JAX: gpusched schedules as native JAX functions, optax schedules and ensemble tables.
 
-``optax_schedule(schedule, config, steps)`` tabulates one config's values for steps
-``0..steps-1`` once and returns ``count -> value``, jittable (a clipped table lookup; past the
-end the last value holds), usable wherever optax takes a schedule
-(``optax.adam(learning_rate=fn)``, ``inject_hyperparams``). ``ensemble_table`` gives the
-``(M, T)`` table for a ``jax.vmap`` ensemble.
+``to_jax_fn(schedule, **values)`` (also ``gs.to_jax_fn``) writes the schedule's expression
+graph as ``jax.numpy`` code: ``fn(step, **overrides)``, exact at every step (no table, nothing
+to run past), jittable, vmappable over the step and over any scalar parameter, differentiable
+in the float parameters. ``optax_schedule(schedule, config)`` is that function as an optax
+schedule (``optax.adam(learning_rate=fn)``, ``inject_hyperparams``). ``ensemble_table`` gives
+the ``(M, T)`` table for a ``jax.vmap`` ensemble.
+
+JAX computes in float32 unless ``jax_enable_x64`` is set (then float64, equal to gpusched's
+float64 tables, except that XLA's ``log`` is not the C library's: at a boundary of a cycle
+computed through a logarithm (timm's ``cycle_mul``, fairseq's ``t_mult``, keras' ``t_mul``) the cycle
+may change one step early or late). Running products and host scans (MultiplicativeLR, plateau rules, chains)
+and random draws have no closed form here: those schedules are refused, use
+``ensemble_table``.
 """
 
 from __future__ import annotations
@@ -15,21 +23,104 @@ from ..api import evaluate
 from ..grid import trials
 from ..interop import to_jax
 
-__all__ = ["optax_schedule", "ensemble_table"]
+__all__ = ["to_jax_fn", "optax_schedule", "ensemble_table"]
 
 
-def optax_schedule(schedule, config: dict | None = None, steps: int = 10000, *,
-                   dtype="float32"):
-    """A jittable ``count -> value`` for one config (``config`` binds the parameters the
-    schedule does not fix)."""
-    grid = trials([config]) if config else None
-    table = jnp.asarray(to_jax(evaluate(schedule, grid, steps=steps, dtype=dtype,
-                                        backend="numpy"))).reshape(-1)
-    last = table.shape[0] - 1
+def to_jax_fn(schedule, **values):
+    """``fn(step, **overrides)``: ``schedule`` as a pure ``jax.numpy`` function of the step,
+    with its parameters bound to ``values`` (validated now, like a one-config grid); an
+    override replaces a scalar parameter at call time (a JAX value: traced, vmapped or
+    differentiated; not validated)."""
+    from ..api import _as_schedule
+    from ..binding import bind
+    from ..plan import compile_plan
+    sched = _as_schedule(schedule)
+    bound = bind(sched, trials([values]) if values else None)
+    plan = compile_plan(sched.expr, bound.kinds)
+    missing = sorted({n.op for n in plan.nodes} & _NO_CLOSED_FORM)
+    if missing:
+        raise ValueError(f"schedule {sched.name!r} uses {', '.join(missing)} (a running "
+                         f"product, host scan, host table or random draw), which has no "
+                         f"closed form in JAX; use gpusched.integrations.jax.ensemble_table")
+    scalars = {k: v.reshape(-1)[0].item() for k, v in bound.scalars.items()}
+    lists = {k: jnp.asarray(v[0, :int(n[0, 0])]) for k, (v, n) in bound.lists.items()}
 
-    def fn(count):
-        return table[jnp.clip(jnp.asarray(count, dtype=jnp.int32), 0, last)]
+    def fn(step, **overrides):
+        unknown = sorted(set(overrides) - set(scalars))
+        if unknown:
+            raise TypeError(f"{unknown[0]!r} is not a scalar parameter of {sched.name!r}; "
+                            f"those are {', '.join(scalars) or '(none)'}")
+        env = {**scalars, **overrides}
+        vals = {}
+        for n in plan.nodes:
+            vals[id(n)] = _jax_node(n, [vals.get(id(a)) for a in n.args], step, env, lists,
+                                    plan.kinds)
+        out = vals[id(plan.root)]
+        return jnp.asarray(out, dtype=jnp.result_type(float))
+    fn.__name__ = f"{sched.name}_jax"
+    fn.__doc__ = f"{sched.name} as jax.numpy code of the step (gpusched.to_jax_fn)."
     return fn
+
+
+_NO_CLOSED_FORM = frozenset({"cumprod", "scan", "table", "random_uniform", "random_below"})
+_BINARY = {"add": jnp.add, "sub": jnp.subtract, "mul": jnp.multiply, "truediv": jnp.true_divide,
+           "floordiv": jnp.floor_divide, "mod": jnp.mod, "minimum": jnp.minimum,
+           "maximum": jnp.maximum, "lt": jnp.less, "le": jnp.less_equal, "gt": jnp.greater,
+           "ge": jnp.greater_equal, "eq": jnp.equal, "ne": jnp.not_equal,
+           "and": jnp.logical_and, "or": jnp.logical_or}
+_UNARY = {"cos": jnp.cos, "sin": jnp.sin, "exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt,
+          "tanh": jnp.tanh, "log1p": jnp.log1p, "expm1": jnp.expm1, "neg": jnp.negative,
+          "abs": jnp.abs, "not": jnp.logical_not}
+
+
+def _jax_node(n, a, step, env, lists, kinds):
+    """One graph node in jax.numpy, from its operands' values ``a``."""
+    op = n.op
+    if op == "step":
+        return jnp.asarray(step)
+    if op == "const":
+        return n.value
+    if op == "param":
+        return env.get(n.value)            # list parameters are read by the list ops
+    if op in _BINARY:
+        return _BINARY[op](*a)
+    if op in _UNARY:
+        return _UNARY[op](a[0])
+    if op == "pow":
+        return jnp.power(jnp.asarray(a[0], dtype=jnp.result_type(float)), a[1])
+    if op == "where":
+        return jnp.where(*a)
+    if op in ("floor", "ceil"):
+        return a[0] if kinds[id(n.args[0])] != "float" else \
+            (jnp.floor if op == "floor" else jnp.ceil)(a[0])
+    if op == "float":
+        return jnp.asarray(a[0], dtype=jnp.result_type(float))
+    if op == "int":
+        return jnp.trunc(a[0]).astype(jnp.result_type(int)) \
+            if kinds[id(n.args[0])] == "float" else jnp.asarray(a[0]).astype(int)
+    lst = lists[n.args[0].value] if op in ("count_lt", "count_le", "count_cumsum_le", "take",
+                                          "length", "prod_first", "sum_first") else None
+    if op == "length":
+        return lst.shape[0]
+    if op in ("count_lt", "count_le", "count_cumsum_le"):
+        ref = jnp.cumsum(lst) if op == "count_cumsum_le" else lst
+        cmp = jnp.less if op == "count_lt" else jnp.less_equal
+        return cmp(ref, jnp.expand_dims(jnp.asarray(a[1]), -1)).sum(-1)
+    if op == "take":
+        return lst[jnp.clip(a[1], 0, lst.shape[0] - 1)]
+    if op in ("prod_first", "sum_first"):
+        first = jnp.ones(1, lst.dtype) if op == "prod_first" else jnp.zeros(1, lst.dtype)
+        run = jnp.concatenate([first, (jnp.cumprod if op == "prod_first" else jnp.cumsum)(lst)])
+        return run[jnp.clip(jnp.asarray(a[1]).astype(int), 0, lst.shape[0])]
+    raise NotImplementedError(f"JAX export: operation {op!r}")
+
+
+def optax_schedule(schedule, config: dict | None = None, steps: int | None = None, *,
+                   dtype="float32"):
+    """``schedule`` for one config as an optax schedule: ``to_jax_fn(schedule, **config)``,
+    exact at every count (``steps`` and ``dtype`` are accepted for compatibility; there is no
+    table and no last step any more)."""
+    return to_jax_fn(schedule, **(config or {}))
 
 
 def ensemble_table(schedule, grid, steps, *, dtype="float32", backend="auto"):
