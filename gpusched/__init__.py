@@ -33,6 +33,8 @@ def __getattr__(name):
         return importlib.import_module("gpusched.dask")
     if name == "to_jax_fn":   # JAX is an optional extra
         return importlib.import_module("gpusched.integrations.jax").to_jax_fn
+    if name == "to_torch_scheduler":   # torch is an optional extra
+        return importlib.import_module("gpusched.integrations.torch").to_torch_scheduler
     if name == "plot":      # matplotlib is an optional extra, imported when a plot is drawn
         return importlib.import_module("gpusched.plotting").plot
     if name in ("spec", "integrations", "outputs", "catalog"):

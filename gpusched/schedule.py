@@ -197,11 +197,38 @@ class Schedule:
                 elif name in self.values and name not in self.list_params:
                     mapping[E.param(name)] = E.const(self.values[name])
             return E.substitute(self.expr, mapping)
-        from .api import evaluate
         import numpy as np
+        if isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)):
+            return self._scalar(params)(t)         # one value: plain Python, microseconds
+        from .api import evaluate
         steps = np.atleast_1d(np.asarray(t))
         vals = evaluate(self.with_values(**params), steps=steps, dtype="float64")
         return vals if np.ndim(t) else float(vals[0])
+
+    def _scalar(self, params: dict):
+        """The ScalarFunction of this schedule with ``params`` (the last few kept); a
+        schedule that needs every step (running products, host scans) falls back to a
+        one-step table."""
+        from .scalar import ScalarFunction
+        cache = self.__dict__.setdefault("_scalars", {})
+        key = repr(sorted(params.items()))
+        fn = cache.get(key)
+        if fn is None:
+            try:
+                fn = ScalarFunction(self, params)
+            except ValueError as err:
+                if "needs every step" not in str(err):
+                    raise
+                sched = self.with_values(**params)
+
+                def fn(t):
+                    import numpy as np
+                    from .api import evaluate
+                    return float(evaluate(sched, steps=np.array([t]), dtype="float64")[0])
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[key] = fn
+        return fn
 
 
 def _renamed_check(check: Check, mapping: dict) -> Check:

@@ -1,9 +1,14 @@
-"""torch: replay precomputed schedules in a training loop.
+"""torch: gpusched schedules in a training loop.
 
-``TableLR(optimizer, values)`` is an ``LRScheduler`` whose lr at step ``t`` is
-``values[t]`` (one row for every param group, or one row per group); ``ensemble_table``
-gives the ``(M, T)`` learning rates of ``M`` ensemble members (a ``torch.func``/vmap
-ensemble, one config each) as a tensor, without a copy where the devices match.
+``ScheduleLR(optimizer, schedule, **values)`` (also ``gs.to_torch_scheduler``) is an
+``LRScheduler`` that computes the schedule's value at each step from its graph (plain Python,
+the same scalar code as the Numba kernels: exact at every step, no table, no last step), and
+can drive the momentum (``momentum=`` a schedule, e.g. OneCycleLR's ``output="momentum"``
+twin) as torch's OneCycleLR and CyclicLR do. ``TableLR(optimizer, values)`` replays a
+precomputed row instead (``values[t]``, one row for every param group or one per group);
+``ensemble_table`` gives the ``(M, T)`` learning rates of ``M`` ensemble members (a
+``torch.func``/vmap ensemble, one config each) as a tensor, without a copy where the devices
+match.
 """
 
 from __future__ import annotations
@@ -15,7 +20,78 @@ from torch.optim.lr_scheduler import LRScheduler
 from ..api import evaluate
 from ..interop import to_torch
 
-__all__ = ["TableLR", "ensemble_table"]
+__all__ = ["ScheduleLR", "to_torch_scheduler", "TableLR", "ensemble_table"]
+
+
+class ScheduleLR(LRScheduler):
+    """Each param group's lr is ``schedule`` at the step (``values`` bind its parameters;
+    a ``base_lr`` left unbound is each group's initial lr, as torch's schedulers take it).
+
+    ``momentum``: a schedule of the momentum, written to each group's ``momentum`` (SGD,
+    RMSprop) or ``betas[0]`` (Adam-like) at every step. Checkpoints (``state_dict``) hold the
+    step only, as tensors and numbers (default ``torch.load`` reads them).
+    """
+
+    def __init__(self, optimizer, schedule, *, momentum=None, last_epoch: int = -1,
+                 **values):
+        from ..api import _as_schedule
+        from ..scalar import ScalarFunction
+        sched = _as_schedule(schedule)
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        self._lr_fns = [ScalarFunction(sched, self._group_values(sched, group, values))
+                        for group in optimizer.param_groups]
+        self._momentum_fns = None
+        if momentum is not None:
+            msched = _as_schedule(momentum)
+            keys = set(msched.param_specs)
+            self._momentum_fns = [ScalarFunction(msched, self._group_values(
+                msched, group, {k: v for k, v in values.items() if k in keys}))
+                for group in optimizer.param_groups]
+            for group in optimizer.param_groups:
+                if "momentum" not in group and "betas" not in group:
+                    raise ValueError(f"momentum=: the optimizer {type(optimizer).__name__} has "
+                                     f"neither momentum nor betas to drive")
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _group_values(sched, group, values) -> dict:
+        out = dict(values)
+        if "base_lr" in sched.param_specs and "base_lr" not in out \
+                and "base_lr" not in sched.values:
+            out["base_lr"] = group["initial_lr"]
+        return out
+
+    def get_lr(self):
+        t = max(self.last_epoch, 0)
+        if self._momentum_fns is not None:
+            for group, fn in zip(self.optimizer.param_groups, self._momentum_fns):
+                m = fn(t)
+                if "betas" in group:
+                    group["betas"] = (m, *group["betas"][1:])
+                else:
+                    group["momentum"] = m
+        return [fn(t) for fn in self._lr_fns]
+
+    def _get_closed_form_lr(self):
+        return self.get_lr()
+
+    def state_dict(self) -> dict:
+        """torch's state without the generated functions (rebuilt by the constructor)."""
+        return {k: v for k, v in super().state_dict().items()
+                if k not in ("_lr_fns", "_momentum_fns")}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        keep = self._lr_fns, self._momentum_fns
+        super().load_state_dict(state_dict)
+        self._lr_fns, self._momentum_fns = keep
+
+
+def to_torch_scheduler(schedule, optimizer, *, momentum=None, last_epoch: int = -1,
+                       **values) -> ScheduleLR:
+    """``ScheduleLR(optimizer, schedule, momentum=..., **values)``."""
+    return ScheduleLR(optimizer, schedule, momentum=momentum, last_epoch=last_epoch, **values)
 
 
 class TableLR(LRScheduler):

@@ -1,0 +1,83 @@
+"""One config of a schedule as a plain Python function of the step.
+
+``ScalarFunction(schedule, values)`` binds and validates the values once, writes the plan as
+Python (the same scalar code the Numba kernels compile, from :func:`codegen.python_sections`),
+runs what does not depend on the step once, and returns a closure over the rest: a single
+value in microseconds, computed with Python's ``math`` (the C library, as torch's own
+schedulers use), for ``schedule(t)``, training loops (:func:`gpusched.to_torch_scheduler`) and
+sweep-tool callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import codegen
+
+__all__ = ["ScalarFunction"]
+
+# no closed form at one step: running products, host scans and host tables need every step
+NOT_SCALAR = frozenset({"cumprod", "scan", "table"})
+
+
+class _BadStep(ValueError):
+    pass
+
+
+def _bad(t):
+    return _BadStep(t)
+
+
+class ScalarFunction:
+    """``f(t) -> float``: ``schedule`` with ``values`` (validated now) at integer step ``t``."""
+
+    def __init__(self, schedule, values: dict | None = None):
+        from .backends import scalar_helpers as helpers
+        from .backends.inputs import arg_names, flat_inputs, prologue
+        from .binding import bind
+        from .grid import trials
+        from .plan import compile_plan
+        self.schedule = schedule
+        bound = bind(schedule, trials([values]) if values else None)
+        plan = compile_plan(schedule.expr, bound.kinds)
+        missing = sorted({n.op for n in plan.nodes} & NOT_SCALAR)
+        if missing:
+            raise ValueError(f"schedule {schedule.name!r} uses {', '.join(missing)} (a running "
+                             f"product, host scan or host table): it needs every step; "
+                             f"evaluate a table with gs.evaluate instead")
+        layout = codegen.Layout.of(plan, bound.kinds)
+        cfg, stp, root = codegen.python_sections(plan, layout, "raise _bad(t)")
+        names = arg_names(layout)
+        source = "\n".join(
+            [f"def make({', '.join(names)}):", "    c = 0", "    j = 0", "    t = 0"]
+            + ["    " + ln for ln in prologue(layout) + cfg]
+            + ["    def f(t):"] + ["        " + ln for ln in stp]
+            + [f"        return {root}", "    return f"])
+        namespace = {"math": math, "np": np, "_bad": _bad,
+                     **{h: getattr(helpers, h) for h in helpers.ORDER}}
+        exec(compile(source, f"<gpusched scalar {schedule.name}>", "exec"),  # noqa: S102
+             namespace)      # generated from the validated graph, as the Numba modules are
+        self.source = source
+        try:
+            self._f = namespace["make"](*flat_inputs(plan, layout, bound, np.zeros(1, np.int64)))
+        except _BadStep:
+            raise ValueError(f"schedule {schedule.name!r}: an integer division by zero (or a "
+                             f"random bound outside [1, 2**32)) in its parameters") from None
+
+    def __call__(self, t) -> float:
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)):
+            raise TypeError(f"step must be an int, got {t!r}")
+        if t < 0:
+            raise ValueError(f"step {t}: steps count optimizer updates and must be >= 0")
+        try:
+            out = float(self._f(int(t)))
+        except _BadStep:
+            raise ValueError(f"schedule {self.schedule.name!r} at step {t}: an integer division"
+                             f" by zero or a random bound outside [1, 2**32)") from None
+        except (ValueError, OverflowError, ZeroDivisionError) as err:
+            raise ValueError(f"schedule {self.schedule.name!r} at step {t}: {err}") from None
+        if not math.isfinite(out):
+            raise ValueError(f"schedule {self.schedule.name!r} is {out} at step {t}")
+        return out

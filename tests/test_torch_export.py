@@ -1,0 +1,91 @@
+"""gs.to_torch_scheduler and schedule(t): the graph as plain Python at one step, exact at
+every step (no table), with the momentum TableLR lost (issue 17)."""
+
+import io
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+
+from catalog_cases import build, cases
+
+torch = pytest.importorskip("torch")
+
+
+def _loop(make_sched, opt_cls=torch.optim.SGD, steps=200, **opt_kw):
+    params = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))]
+    opt = opt_cls([{"params": params[:1]}, {"params": params[1:], "lr": opt_kw.pop("lr2", 0.1)}],
+                  **opt_kw)
+    sched = make_sched(opt)
+    lrs, moms = [], []
+    for _ in range(steps):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        moms.append([g["betas"][0] if "betas" in g else g.get("momentum", 0.0)
+                     for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    return np.array(lrs), np.array(moms)
+
+
+@pytest.mark.parametrize("opt_cls, kw", [(torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+                                          (torch.optim.AdamW, {"lr": 0.1})])
+def test_one_cycle_lr_and_momentum_equal_torchs_own(opt_cls, kw):
+    L = torch.optim.lr_scheduler
+    want = _loop(lambda o: L.OneCycleLR(o, max_lr=[0.1, 0.3], total_steps=200), opt_cls,
+                 **dict(kw))
+    ours = gs.compat.torch.OneCycleLR(total_steps=200)
+    mom = gs.compat.torch.OneCycleLR(total_steps=200, output="momentum")
+    got = _loop(lambda o: gs.to_torch_scheduler(ours, o, momentum=mom, max_lr=0.1), opt_cls,
+                **dict(kw))
+    # (torch's max_lr is per group; ours is one value: compare the first group)
+    np.testing.assert_array_equal(got[0][:, 0], want[0][:, 0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_base_lr_comes_from_each_group_as_in_torch():
+    L = torch.optim.lr_scheduler
+    want = _loop(lambda o: L.CosineAnnealingLR(o, T_max=50, eta_min=1e-4), lr=0.1, lr2=0.01)
+    got = _loop(lambda o: gs.to_torch_scheduler(
+        gs.compat.torch.CosineAnnealingLR(T_max=50, eta_min=1e-4), o), lr=0.1, lr2=0.01)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-10)   # torch steps a recurrence
+
+
+def test_no_table_end_and_checkpoints_load_with_defaults():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    s = gs.to_torch_scheduler(gs.compat.torch.StepLR(step_size=1000, gamma=0.5), opt)
+    for _ in range(12_345):
+        opt.step()
+        s.step()
+    assert opt.param_groups[0]["lr"] == 0.1 * 0.5 ** 12
+    buf = io.BytesIO()
+    torch.save(s.state_dict(), buf)
+    buf.seek(0)
+    state = torch.load(buf)                      # weights_only=True: plain values only
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    s2 = gs.to_torch_scheduler(gs.compat.torch.StepLR(step_size=1000, gamma=0.5), opt2)
+    s2.load_state_dict(state)
+    s.step()
+    s2.step()
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == 0.1 * 0.5 ** 12
+    with pytest.raises(ValueError, match="needs every step"):
+        gs.to_torch_scheduler(gs.compat.torch.MultiplicativeLR(lambda e, g: g, g=0.9), opt)
+    with pytest.raises(ValueError, match="neither momentum nor betas"):
+        gs.to_torch_scheduler(gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=10),
+                              torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(1))]),
+                              momentum=gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=10,
+                                                                  output="momentum"))
+
+
+def test_single_values_equal_the_float64_table_for_every_twin():
+    steps = [0, 1, 7, 99, 250, 1499]
+    done = 0
+    for cid, lib, name, kw in cases(with_metrics=False):
+        s = build(lib, name, kw)
+        want = gs.evaluate(s, steps=np.array(steps), dtype="float64", backend="numpy")
+        got = [s(t) for t in steps]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=cid)
+        done += 1
+    assert done >= 80
+    with pytest.raises(TypeError, match="step must be an int"):
+        gs.compat.torch.StepLR(step_size=3, base_lr=0.1)._scalar({})(2.5)
