@@ -41,9 +41,13 @@ _REMEMBER = 4096
 
 
 def step_operations(plan) -> int:
-    """Operations of ``plan`` that run for every (config, step) pair."""
-    return sum(1 for n in plan.nodes
-               if "step" in n.deps and n.op not in ("step", "const", "param"))
+    """Operations of ``plan`` that run for every (config, step) pair (counted once a plan)."""
+    count = plan.__dict__.get("_step_operations")
+    if count is None:
+        count = sum(1 for n in plan.nodes
+                    if "step" in n.deps and n.op not in ("step", "const", "param"))
+        plan.__dict__["_step_operations"] = count
+    return count
 
 
 def estimates(plan, pairs: int, threads: int) -> tuple:

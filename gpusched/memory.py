@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 
 __all__ = ["default_memory_limit", "call_limit", "limited", "gib", "check"]
 
 _limit: contextvars.ContextVar = contextvars.ContextVar("gpusched_memory_limit", default=None)
 
 
+_READ_EVERY_S = 0.5       # small calls come in streams: read /proc/meminfo at most this often
+_last_read = [-1.0, 0]
+
+
 def default_memory_limit() -> int:
-    """Half of the memory available now (from /proc/meminfo), or 4 GiB where unknown."""
+    """Half of the memory available now (from /proc/meminfo, read at most twice a second),
+    or 4 GiB where unknown."""
+    now = time.monotonic()
+    if now - _last_read[0] < _READ_EVERY_S:
+        return _last_read[1]
+    _last_read[1], _last_read[0] = _read_limit(), now
+    return _last_read[1]
+
+
+def _read_limit() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:

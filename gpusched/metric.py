@@ -64,20 +64,29 @@ def _plateau_table(top, metrics, base_lr, mode, factor, patience, threshold, thr
     bad = np.zeros(rows, dtype=np.int64)
     cool = np.zeros(rows, dtype=np.int64)
     out[:, 0] = lr
-    for t in range(top):
-        a = series[:, t]
-        better = _is_better(a, best, c["mode"], c["threshold"], c["threshold_mode"])
-        best = np.where(better, a, best)
-        bad = np.where(better, 0, bad + 1)
-        in_cool = cool > 0
-        cool = np.where(in_cool, cool - 1, cool)
-        bad = np.where(in_cool, 0, bad)
-        reduce = bad > c["patience"]
-        new = np.maximum(lr * c["factor"], c["min_lr"])
-        lr = np.where(reduce & (lr - new > c["eps"]), new, lr)
-        cool = np.where(reduce, c["cooldown"], cool)
-        bad = np.where(reduce, 0, bad)
-        out[:, t + 1] = lr
+    # _is_better as one comparison: sign * a < sign * (best * mul + add), bit for bit the
+    # same (x * 1.0 + -thr == x - thr, x * m + 0.0 == x * m), with the per-config constants
+    # out of the loop (it runs once per step)
+    is_min, is_rel, thr = c["mode"] == 0, c["threshold_mode"] == 0, c["threshold"]
+    mul = np.where(is_rel, np.where(is_min, 1.0 - thr, thr + 1.0), 1.0)
+    add = np.where(is_rel, 0.0, np.where(is_min, -thr, thr))
+    sign = np.where(is_min, 1.0, -1.0)
+    patience, factor, min_lr, eps = c["patience"], c["factor"], c["min_lr"], c["eps"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(top):
+            a = series[:, t]
+            better = sign * a < sign * (best * mul + add)
+            best = np.where(better, a, best)
+            in_cool = cool > 0
+            bad = np.where(better | in_cool, 0, bad + 1)
+            cool = cool - in_cool
+            reduce = bad > patience
+            if reduce.any():
+                new = np.maximum(lr * factor, min_lr)
+                lr = np.where(reduce & (lr - new > eps), new, lr)
+                cool = np.where(reduce, c["cooldown"], cool)
+                bad = np.where(reduce, 0, bad)
+            out[:, t + 1] = lr
     return out
 
 

@@ -44,9 +44,24 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 256
 
 
+_params: "OrderedDict[int, tuple]" = OrderedDict()     # id(root) -> (root, parameter names)
+
+
+def _param_names(root: E.Expr) -> list:
+    hit = _params.get(id(root))
+    if hit is not None and hit[0] is root:
+        return hit[1]
+    names = sorted(n.value for n in E.all_nodes(root) if n.op == "param")
+    with _cache_lock:
+        _params[id(root)] = (root, names)      # holding root keeps its id from being reused
+        while len(_params) > _CACHE_SIZE:
+            _params.popitem(last=False)
+    return names
+
+
 def compile_plan(root: E.Expr, kinds: dict) -> Plan:
     """The plan of ``root`` for parameter kinds ``kinds`` (name -> "int" | "float")."""
-    names = sorted(n.value for n in E.all_nodes(root) if n.op == "param")
+    names = _param_names(root)
     key = (root, tuple((n, kinds.get(n)) for n in names))
     with _cache_lock:
         plan = _cache.get(key)

@@ -152,6 +152,32 @@ def startup(backends) -> dict:
     return out
 
 
+def latency(backends, calls: int = 300) -> dict:
+    """Per-call cost of small calls, as sweep tools and training loops make them (median over
+    ``calls``, after warm-up calls): a 1-config x 1,000-step table and mean with each backend
+    (``auto`` included), and one value, ``schedule(t)``."""
+    s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=1000)
+    g = gs.grid(pct_start=[0.25])
+
+    def median(fn):
+        for _ in range(5):
+            fn()
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+    out = {}
+    for be in ["auto"] + [b for b in backends if b not in GPU_BACKENDS]:
+        out[f"evaluate 1 x 1000, {be}"] = median(
+            lambda: gs.evaluate(s, g, steps=1000, backend=be))
+        out[f"reduce mean 1 x 1000, {be}"] = median(
+            lambda: gs.reduce(s, g, steps=1000, backend=be))
+    out["schedule(t), one value"] = median(lambda: s(317))
+    return out
+
+
 def synchronize(backend: str) -> None:
     """Wait for the device (GPU backends return before their work is surely done)."""
     if backend == "cupy":
@@ -215,7 +241,8 @@ def main(argv=None) -> int:
               "device_write_bandwidth_bytes_per_s": _or_none(write_bandwidth, True) if gpu
               else None,
               "gpu": _or_none(gpu_name) if gpu else None,
-              "startup": startup(["auto"] + backends), "rows": []}
+              "startup": startup(["auto"] + backends), "latency": latency(backends),
+              "rows": []}
     for w in workloads(args.quick, gpu=gpu):
         if wanted and w.name not in wanted:
             continue
@@ -296,6 +323,9 @@ def markdown(result) -> str:
     for be, s in result["startup"].items():
         lines.append(f"| {be} | {s['import_s']:.3f} s | {s['first_call_cold_cache_s']:.3f} s | "
                      f"{s['first_call_warm_cache_s']:.3f} s |")
+    if result.get("latency"):
+        lines += ["", "| per-call latency (warm, median) | time |", "|---|---:|"]
+        lines += [f"| {k} | {v * 1e6:,.0f} us |" for k, v in result["latency"].items()]
     return "\n".join(lines)
 
 

@@ -9,9 +9,10 @@ the ``(M, T)`` table for a ``jax.vmap`` ensemble.
 
 JAX computes in float32 unless ``jax_enable_x64`` is set (then float64, equal to gpusched's
 float64 tables, except that XLA's ``log`` is not the C library's: at a boundary of a cycle
-computed through a logarithm (timm's ``cycle_mul``, fairseq's ``t_mult``, keras' ``t_mul``) the cycle
-may change one step early or late). Running products and host scans (MultiplicativeLR, plateau rules, chains)
-and random draws have no closed form here: those schedules are refused, use
+computed through a logarithm (timm's ``cycle_mul``, fairseq's ``t_mult``, keras' ``t_mul``)
+the cycle may change one step early or late). Running products and host scans
+(MultiplicativeLR, plateau rules, chains) and random draws have no closed form here: those
+schedules are refused, use
 ``ensemble_table``.
 """
 
