@@ -382,7 +382,13 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()          # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:     # `gpusched list --names | head -1`: the reader left, fine
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, RuntimeError, OSError) as err:
         print(f"gpusched: error: {err}", file=sys.stderr)
         hint = _HINTS.get(args.func.__name__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import os
 import threading
 import weakref
 
@@ -14,7 +15,9 @@ ALIGN = 64  # bytes: JAX takes CPU buffers through DLPack without copying only w
 
 
 POOL_FROM = 8 << 20        # tables from this size come from the pool of host buffers
-POOL_KEEP_BYTES = 1 << 30  # idle bytes the pool keeps at most
+# idle bytes the pool keeps at most: small by default, as sweep tools run many worker
+# processes (GPUSCHED_POOL_BYTES sets it; 0 turns the pool off)
+POOL_KEEP_BYTES = int(os.environ.get("GPUSCHED_POOL_BYTES", 256 << 20))
 _pool_lock = threading.Lock()
 _idle: list = []           # mmaps no array refers to any more, oldest first
 
@@ -57,8 +60,8 @@ def aligned_empty(shape, dtype) -> np.ndarray:
     memory pool: a buffer returns to the pool only when no array (or view, or DLPack
     consumer) refers to it any more, and the next table of a similar size reuses it. A fresh
     buffer costs a page fault every 4 KiB on first write, which on a small machine can take
-    longer than computing the table. At most 1 GiB of idle buffers is kept
-    (:func:`release_pool` frees them).
+    longer than computing the table. At most ``GPUSCHED_POOL_BYTES`` (default 256 MiB) of
+    idle buffers is kept (:func:`release_pool` frees them; 0 keeps none).
     """
     dtype = np.dtype(dtype)
     n = int(np.prod(shape)) * dtype.itemsize

@@ -236,3 +236,20 @@ def test_catalog_out_writes_the_reference(tmp_path):
     from gpusched import catalog
     assert catalog.main(["--out", str(tmp_path / "s.md")]) == 0
     assert (tmp_path / "s.md").read_text() == catalog.markdown()
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    """`gpusched list --names | head -1` printed `Broken pipe` and exited 2 (issue 17)."""
+    proc = subprocess.run(f"{sys.executable} -m gpusched list --names | head -1; "
+                          f"exit ${{PIPESTATUS[0]}}", shell=True, executable="/bin/bash",
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert len(proc.stdout.splitlines()) == 1
+
+
+def test_package_metadata_is_single_sourced():
+    from importlib.metadata import metadata, version
+    assert version("gpusched") == gs.__version__
+    meta = metadata("gpusched")
+    assert "Typing :: Typed" in meta.get_all("Classifier")
+    assert any("3.13" in c for c in meta.get_all("Classifier"))

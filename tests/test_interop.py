@@ -72,3 +72,20 @@ def test_large_tables_reuse_pooled_buffers_only_when_nothing_refers_to_them():
     del t, c
     gc.collect()
     assert release_pool() >= 2 * 64 * steps * 8
+
+
+def test_the_host_pool_keeps_little_by_default_and_can_be_turned_off():
+    """Sweep tools run many worker processes: the pool keeps 256 MiB idle unless told
+    otherwise (it kept 1 GiB per process, issue 17)."""
+    import subprocess
+    import sys
+    from gpusched import interop
+    assert interop.POOL_KEEP_BYTES == 256 << 20
+    code = ("import gpusched as gs, gpusched.interop as i\n"
+            "a = i.aligned_empty((4, 2 ** 20), 'float64'); del a\n"
+            "print(i.release_pool())")
+    for env, want in (({"GPUSCHED_POOL_BYTES": "0"}, 0), ({}, 32 << 20)):
+        import os
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **env}, check=True).stdout
+        assert int(out.strip()) == want
