@@ -142,6 +142,10 @@ def _prepare(sched, grid, steps, dtype, reserve: int = 0):
     grid = as_grid(grid)
     dt = _dtype(dtype)
     bound = bind(sched, grid)
+    if reserve and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+        # the table and the steps array it implies, before building the steps
+        check_memory(reserve + max(int(steps), 0) * 8, _table_text(bound.n, count_steps(steps),
+                                                                   reserve, 0), _TABLE_HINT)
     steps = normalize_steps(steps)
     expr = sched.expr
     if bound.n * steps.size >= SPECIALIZE_PAIRS:
@@ -156,12 +160,17 @@ def _prepare(sched, grid, steps, dtype, reserve: int = 0):
                      "evaluate smaller steps or fewer configs at once, or write the schedule "
                      "in closed form")
     check_memory(reserve + steps.nbytes + host,
-                 f"the evaluation of {bound.n:,} configs x {steps.size:,} steps (the table "
-                 f"{memory.gib(reserve)}, the steps and host tables "
-                 f"{memory.gib(steps.nbytes + host)})",
-                 "use gs.reduce(...) for per-config summaries, out='table.npy' to stream the "
-                 "table to disk, or evaluate fewer configs or steps per call")
+                 _table_text(bound.n, steps.size, reserve, steps.nbytes + host), _TABLE_HINT)
     return sched, grid, steps, dt, bound, plan
+
+
+_TABLE_HINT = ("use gs.reduce(...) for per-config summaries, out='table.npy' to stream the "
+               "table to disk, or evaluate fewer configs or steps per call")
+
+
+def _table_text(n: int, n_steps: int, table: int, other: int) -> str:
+    return (f"the evaluation of {n:,} configs x {n_steps:,} steps (the table "
+            f"{memory.gib(table)}, the steps and host tables {memory.gib(other)})")
 
 
 def _gib(n: int) -> str:

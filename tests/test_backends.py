@@ -194,7 +194,7 @@ def test_evaluating_from_several_threads_at_once(backend, tmp_path, monkeypatch)
             np.testing.assert_allclose(table[i], want, rtol=1e-15)
 
 
-def test_numba_cuda_records_the_first_bad_step_atomically(tmp_path):
+def test_numba_cuda_records_the_first_bad_step_atomically(cuda_simulator_run):
     """Many GPU threads share a row: the bad step is an atomic min, not the last writer
     (issue 14.11); on the simulator, several bad steps name the first."""
     pytest.importorskip("numba.cuda")
@@ -208,12 +208,10 @@ def test_numba_cuda_records_the_first_bad_step_atomically(tmp_path):
     table = src.split("def gs_table")[1].split("def gs_reduce")[0]
     assert table.count("cuda.atomic.min(errstep, c, j)") >= 2      # domain error, non-finite
     assert "errstep[c] = j" not in table
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", GPUSCHED_CACHE_DIR=str(tmp_path))
-    here = os.path.dirname(__file__)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           os.path.join(here, "test_gpu.py"), "-k", "first_bad and numba-cuda"],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-3000:]
+    from conftest import simulated
+    run = cuda_simulator_run
+    assert simulated(run, "test_gpu_errors_name_the_first_bad_config_and_step"), \
+        run.stdout[-3000:] + run.stderr[-2000:]
 
 
 def test_driver_probe_spawns_nothing_and_runs_once(monkeypatch):

@@ -102,7 +102,7 @@ def test_bench_quick_smoke(tmp_path, capsys, monkeypatch):
     before = sorted(p.name for p in results.iterdir())
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert main(["bench", "--quick", "--workloads", "W4,W2", "--peers", "numpy",
-                 "--repeat", "1"]) == 0
+                 "--backends", "numpy", "--repeat", "1"]) == 0
     assert sorted(p.name for p in results.iterdir()) == before
     folder, = tmp_path.glob("gpusched-bench-*")
     printed = capsys.readouterr()

@@ -37,7 +37,8 @@ def test_cli_huge_values_are_one_line_errors(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["eval", "torch.StepLR(step_size=3, base_lr=0.1)", "--steps",
                      "9223372036854775807"]) == 2
-    assert "the array of steps would need" in capsys.readouterr().err
+    err = capsys.readouterr().err       # refused before the steps array is built
+    assert "1 configs x 9,223,372,036,854,775,807 steps (the table 3.44e+10 GiB" in err
 
 
 def test_a_name_with_a_trailing_newline_is_refused():
@@ -137,8 +138,12 @@ def test_the_table_and_its_host_tables_share_one_budget(monkeypatch):
 
 
 def test_steps_are_checked_before_they_are_built():
-    with pytest.raises(ValueError, match="the array of steps would need"):
+    # a table: the table and its steps are refused together, before either is built
+    with pytest.raises(ValueError, match=r"1 configs x 1,099,511,627,776 steps \(the table"):
         gs.evaluate(S.with_values(base_lr=.1), steps=2 ** 40, memory_limit=2 ** 30)
+    # a reduction has no table: the steps array alone is refused
+    with pytest.raises(ValueError, match="the array of steps would need"):
+        gs.reduce(S.with_values(base_lr=.1), steps=2 ** 40, memory_limit=2 ** 30)
 
 
 def test_spec_rename_and_with_values_need_a_schedule():

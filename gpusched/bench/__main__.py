@@ -241,7 +241,8 @@ def main(argv=None) -> int:
               "device_write_bandwidth_bytes_per_s": _or_none(write_bandwidth, True) if gpu
               else None,
               "gpu": _or_none(gpu_name) if gpu else None,
-              "startup": startup(["auto"] + backends), "latency": latency(backends),
+              "startup": startup(["auto"] + backends),
+              "latency": latency(backends, 30 if args.quick else 300),
               "rows": []}
     for w in workloads(args.quick, gpu=gpu):
         if wanted and w.name not in wanted:
