@@ -5,7 +5,7 @@ first time a graph is seen, a load from the kernel cache in each new process, an
 start-up the first time a process uses it. With ``pairs`` (config, step) pairs and ``nodes``
 step-dependent operations in the graph::
 
-    numpy_s = pairs * nodes * NUMPY_NS * 1e-9
+    numpy_s = pairs * nodes * NUMPY_NS * 1e-9 + all_nodes * NUMPY_NODE_S
     numba_s = pairs * nodes * NUMBA_NS * 1e-9 / threads
     setup_s = START_S (Numba not imported yet)
               + COMPILE_S[0] + COMPILE_S[1] * all_nodes   (kernel neither in this process
@@ -19,7 +19,9 @@ twice what the better choice would have cost, and a one-off job never waits for 
 The per-operation costs are medians over the catalog (the spread is wide: transcendental
 calls cost both backends alike, cheap arithmetic is many times faster in a kernel); they and
 the compile line are fitted on a 2-core CPU by ``python -m gpusched.bench.compile --twins``
-(``bench/results/compile-cpu-2core-amd-epyc.md``).
+(``bench/results/compile-cpu-2core-amd-epyc.md``); NUMPY_NODE_S and CALL_S from the
+per-call latency of 1-config x 1,000-step calls (CosineAnnealingLR, 15 plan nodes: 0.65 ms on
+NumPy; OneCycleLR, 64 nodes: 1.44 ms on NumPy, 0.91 ms on a compiled Numba kernel).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import threading
 from collections import OrderedDict
 
 NUMPY_NS = 3.4          # ns per (pair x step-dependent operation), NumPy broadcasting
+NUMPY_NODE_S = 16e-6    # the interpreter's own cost per plan node and call (small calls)
 NUMBA_NS = 2.1          # the same on one thread of a Numba kernel
 START_S = 1.2           # importing Numba and its first dispatch in a fresh process
 LOAD_S = 0.015          # loading a kernel from Numba's cache
-CALL_S = 3e-4           # a compiled kernel's call: arguments, thread pool
+CALL_S = 5e-4           # a compiled kernel's call: arguments, thread pool
 COMPILE_S = (0.95, 0.0126)   # seconds: a + b * plan nodes (median 1.2 s, max 2.4 s)
 
 _rent: OrderedDict = OrderedDict()     # graph signature -> NumPy seconds spent on it
@@ -53,7 +56,8 @@ def step_operations(plan) -> int:
 def estimates(plan, pairs: int, threads: int) -> tuple:
     """(numpy_s, numba_s) to compute ``pairs`` pairs of ``plan``."""
     work = pairs * step_operations(plan) * 1e-9
-    return work * NUMPY_NS, work * NUMBA_NS / max(threads, 1)
+    return (work * NUMPY_NS + len(plan.nodes) * NUMPY_NODE_S,
+            work * NUMBA_NS / max(threads, 1))
 
 
 def setup_seconds(plan, state: str) -> float:
@@ -71,10 +75,10 @@ def choose(numba, plan, bound, steps, work_limit) -> tuple:
     from .backends.workers import thread_count
     numpy_s, numba_s = estimates(plan, bound.n * steps.size, thread_count())
     if numba_s + setup_seconds(plan, "process") + CALL_S >= numpy_s:
-        return "numpy", f"auto: NumPy, est. {numpy_s:.3f} s, faster than a compiled kernel"
+        return "numpy", f"auto: NumPy, est. {_t(numpy_s)}, faster than a compiled kernel"
     setup = setup_seconds(plan, numba.kernel_state(plan, bound, steps, work_limit)) + CALL_S
     if numba_s + setup <= numpy_s:
-        return "numba", f"auto: Numba, setup {setup:.2f} s < NumPy's est. {numpy_s:.2f} s"
+        return "numba", f"auto: Numba, setup {_t(setup)} < NumPy's est. {_t(numpy_s)}"
     return _rented(plan, numpy_s, setup)
 
 
@@ -83,9 +87,13 @@ def _rented(plan, numpy_s: float, setup: float) -> tuple:
     with _lock:
         spent = _rent.pop(key, 0.0)
         if spent + numpy_s > setup:
-            return "numba", (f"auto: Numba, NumPy has spent {spent:.2f} s on this schedule, "
-                             f"more than Numba's setup ({setup:.2f} s)")
+            return "numba", (f"auto: Numba, NumPy has spent {_t(spent)} on this schedule, "
+                             f"more than Numba's setup ({_t(setup)})")
         _rent[key] = spent + numpy_s
         while len(_rent) > _REMEMBER:
             _rent.popitem(last=False)
-    return "numpy", f"auto: NumPy, est. {numpy_s:.3f} s < Numba's setup {setup:.2f} s"
+    return "numpy", f"auto: NumPy, est. {_t(numpy_s)} < Numba's setup {_t(setup)}"
+
+
+def _t(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1e3:.2f} ms"
