@@ -22,6 +22,20 @@ __all__ = ["ScalarFunction"]
 NOT_SCALAR = frozenset({"cumprod", "scan", "table"})
 
 
+def one_config(schedule, values: dict | None, refused: frozenset, why: str):
+    """(bound, plan) of ``schedule`` with ``values`` validated as a one-config grid; a plan
+    using an operation in ``refused`` is a ValueError ending with ``why``."""
+    from .binding import bind
+    from .grid import trials
+    from .plan import compile_plan
+    bound = bind(schedule, trials([values]) if values else None)
+    plan = compile_plan(schedule.expr, bound.kinds)
+    missing = sorted({n.op for n in plan.nodes} & refused)
+    if missing:
+        raise ValueError(f"schedule {schedule.name!r} uses {', '.join(missing)} {why}")
+    return bound, plan
+
+
 class _BadStep(ValueError):
     pass
 
@@ -36,17 +50,10 @@ class ScalarFunction:
     def __init__(self, schedule, values: dict | None = None):
         from .backends import scalar_helpers as helpers
         from .backends.inputs import arg_names, flat_inputs, prologue
-        from .binding import bind
-        from .grid import trials
-        from .plan import compile_plan
         self.schedule = schedule
-        bound = bind(schedule, trials([values]) if values else None)
-        plan = compile_plan(schedule.expr, bound.kinds)
-        missing = sorted({n.op for n in plan.nodes} & NOT_SCALAR)
-        if missing:
-            raise ValueError(f"schedule {schedule.name!r} uses {', '.join(missing)} (a running "
-                             f"product, host scan or host table): it needs every step; "
-                             f"evaluate a table with gs.evaluate instead")
+        bound, plan = one_config(schedule, values, NOT_SCALAR, "(a running product, host scan "
+                                 "or host table): it needs every step; evaluate a table with "
+                                 "gs.evaluate instead")
         layout = codegen.Layout.of(plan, bound.kinds)
         cfg, stp, root = codegen.python_sections(plan, layout, "raise _bad(t)")
         names = arg_names(layout)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..api import evaluate
-from ..grid import trials
 from ..interop import to_jax
 
 __all__ = ["to_jax_fn", "optax_schedule", "ensemble_table"]
@@ -33,16 +32,11 @@ def to_jax_fn(schedule, **values):
     override replaces a scalar parameter at call time (a JAX value: traced, vmapped or
     differentiated; not validated)."""
     from ..api import _as_schedule
-    from ..binding import bind
-    from ..plan import compile_plan
+    from ..scalar import one_config
     sched = _as_schedule(schedule)
-    bound = bind(sched, trials([values]) if values else None)
-    plan = compile_plan(sched.expr, bound.kinds)
-    missing = sorted({n.op for n in plan.nodes} & _NO_CLOSED_FORM)
-    if missing:
-        raise ValueError(f"schedule {sched.name!r} uses {', '.join(missing)} (a running "
-                         f"product, host scan, host table or random draw), which has no "
-                         f"closed form in JAX; use gpusched.integrations.jax.ensemble_table")
+    bound, plan = one_config(sched, values, _NO_CLOSED_FORM, "(a running product, host scan, "
+                             "host table or random draw), which has no closed form in JAX; use "
+                             "gpusched.integrations.jax.ensemble_table")
     scalars = {k: v.reshape(-1)[0].item() for k, v in bound.scalars.items()}
     lists = {k: jnp.asarray(v[0, :int(n[0, 0])]) for k, (v, n) in bound.lists.items()}
 
