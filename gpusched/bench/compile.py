@@ -6,7 +6,9 @@ Each entry of ``gpusched.examples.check_catalog()`` (with ``--twins``, also ever
 of the test suite's catalog, from a source checkout) is evaluated, a table then a mean
 reduction (400 steps) with ``backend="numba"``, in one fresh process whose kernel cache is an
 empty temporary folder: every entry pays its code generation and Numba compile once (the
-table and the reduction share one kernel). For each entry it also records the plan's size,
+table and the reduction share one kernel). What a process pays once whatever it compiles,
+Numba's start and the scalar helpers kernels call (list searches, Philox, floor...), is timed
+first and reported apart. For each entry it also records the plan's size,
 the generated source's lines, and the NumPy and (warm, one thread) Numba times of a larger
 job, from which it fits the constants of :mod:`gpusched.auto` (printed; copy them there).
 Prints the time per entry, the median and the max; ``--out`` also writes ``compile.json``.
@@ -41,6 +43,18 @@ if sys.argv[2] == "1":
     for cid, lib, name, kw in cases(with_metrics=False):
         entries.append((cid, build(lib, name, kw), None))
 gs.evaluate(gs.schedule(lambda t, a: a * t), gs.grid(a=[1.0]), steps=2, backend="numba")
+# the helpers kernels call (list searches, Philox, floor...) compile once per process, like
+# Numba's own start: both are timed here, apart from the entries
+t0 = time.perf_counter()
+gs.evaluate(gs.schedule(lambda t, l, f, s: gs.take(l, gs.count_le(l, t)) + gs.count_lt(l, t)
+                        + gs.count_cumsum_le(l, t) + gs.sum_first(l, t) + gs.prod_first(f, t)
+                        + gs.random_uniform(s, t) + gs.random_below(5, s, t)
+                        + gs.floor(t / 3.0) + gs.ceil(t / 7.0) + gs.minimum(t, 3)
+                        + gs.maximum(t / 2.0, 1.0) + gs.minimum(t / 2.0, 9.0)
+                        + gs.maximum(t, 2)),
+            gs.trials(l=[[1, 5], [2]], f=[[0.5, 0.25], [2.0]], s=[1, 2]), steps=3,
+            backend="numba")
+helpers_s = time.perf_counter() - t0
 rows = []
 for label, s, g in entries:
     t0 = time.perf_counter()
@@ -70,7 +84,7 @@ for label, s, g in entries:
                      operations=auto.step_operations(plan),
                      lines=src.count("\n"), pairs=bound.n * n_steps, numpy_s=times["numpy"],
                      numba_s=times["numba"]))
-print(json.dumps(rows))
+print(json.dumps({"rows": rows, "helpers_s": helpers_s}))
 """
 
 _START = r"""
@@ -128,7 +142,8 @@ def main(argv=None) -> int:
                     help="also every twin case of tests/catalog_cases.py (source checkout)")
     ap.add_argument("--out", help="folder for compile.json")
     args = ap.parse_args(argv)
-    rows = measure(args.entries, args.twins)
+    measured = measure(args.entries, args.twins)
+    rows, helpers_s = measured["rows"], measured["helpers_s"]
     start_s = numba_start()
     print(f"{'entry':45s} {'cold s':>7s} {'compile':>7s} {'nodes':>5s} {'lines':>5s} "
           f"{'numpy ns/el':>11s} {'numba ns/el':>11s}")
@@ -141,7 +156,8 @@ def main(argv=None) -> int:
     median = cold[len(cold) // 2]
     print(f"{len(rows)} entries: cold table + reduce median {median:.2f} s, max {cold[-1]:.2f} s,"
           f" total {sum(cold):.1f} s; generated lines median {lines[len(lines) // 2]}, max "
-          f"{lines[-1]}; Numba start in a fresh process {start_s:.2f} s")
+          f"{lines[-1]}; once per process: Numba's start {start_s:.2f} s, the helpers "
+          f"{helpers_s:.2f} s")
     constants = fit(rows, start_s)
     print("gpusched/auto.py constants from this run:",
           ", ".join(f"{k} = {v!r}" for k, v in constants.items()))
@@ -149,6 +165,7 @@ def main(argv=None) -> int:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "compile.json"), "w") as f:
             json.dump({"rows": rows, "median": median, "max": cold[-1], "auto": constants,
+                       "helpers_s": helpers_s, "numba_start_s": start_s,
                        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f,
                       indent=1)
     return 0
