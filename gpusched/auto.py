@@ -79,7 +79,10 @@ def choose(numba, plan, bound, steps, work_limit) -> tuple:
     setup = setup_seconds(plan, numba.kernel_state(plan, bound, steps, work_limit)) + CALL_S
     if numba_s + setup <= numpy_s:
         return "numba", f"auto: Numba, setup {_t(setup)} < NumPy's est. {_t(numpy_s)}"
-    return _rented(plan, numpy_s, setup)
+    chosen = _rented(plan, numpy_s, setup)
+    if chosen[0] == "numpy":
+        numba.forget_precomputed()      # kernel_state's tables: no Numba run will read them
+    return chosen
 
 
 def _rented(plan, numpy_s: float, setup: float) -> tuple:

@@ -54,6 +54,9 @@ def test_numpy_until_its_time_would_pay_for_the_compile_then_numba(numba_auto, m
     for _ in range(8):
         got = gs.reduce(s, g, steps=2000, op="sum", dtype="float64")
         used.append(gs.last_call().backend)
+        if used[-1] == "numpy":     # the factorized tables kernel_state made are not kept
+            from gpusched.backends.numba_backend import _memo
+            assert getattr(_memo, "last", None) is None
         if numpy_s is None:
             from gpusched import api
             *_, plan = api._prepare(s, g, 2000, "float64")

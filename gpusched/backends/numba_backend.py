@@ -180,6 +180,10 @@ class NumbaBackend(Backend):
         _memo.last = (plan, bound, steps, pre)
         return pre
 
+    @staticmethod
+    def forget_precomputed() -> None:
+        _memo.last = None
+
     def kernel_state(self, plan, bound, steps, work_limit) -> str:
         """``"process"``, ``"disk"`` or ``"none"``: what running this plan costs before it
         computes (nothing, a cache load, a compile)."""
