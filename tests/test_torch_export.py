@@ -41,6 +41,13 @@ def test_one_cycle_lr_and_momentum_equal_torchs_own(opt_cls, kw):
     # (torch's max_lr is per group; ours is one value: compare the first group)
     np.testing.assert_array_equal(got[0][:, 0], want[0][:, 0])
     np.testing.assert_array_equal(got[1], want[1])
+    # momentum="auto" (the default) derives the twin's own momentum, as torch cycles it
+    auto = _loop(lambda o: gs.to_torch_scheduler(ours.with_values(pct_start=0.3), o,
+                                                 max_lr=0.1), opt_cls, **dict(kw))
+    np.testing.assert_array_equal(auto[1], want[1])
+    off = _loop(lambda o: gs.to_torch_scheduler(ours, o, momentum=None, max_lr=0.1), opt_cls,
+                **dict(kw))
+    assert len(set(off[1][:, 0])) == 1                    # left alone
 
 
 def test_base_lr_comes_from_each_group_as_in_torch():
@@ -89,3 +96,15 @@ def test_single_values_equal_the_float64_table_for_every_twin():
     assert done >= 80
     with pytest.raises(TypeError, match="step must be an int"):
         gs.compat.torch.StepLR(step_size=3, base_lr=0.1)._scalar({})(2.5)
+
+
+def test_cyclic_lr_momentum_is_derived_as_torch_cycles_it():
+    L = torch.optim.lr_scheduler
+    kw = dict(base_lr=0.01, max_lr=0.1, step_size_up=7, mode="triangular2")
+    want = _loop(lambda o: L.CyclicLR(o, **kw), lr=0.01, momentum=0.9, lr2=0.01)
+    got = _loop(lambda o: gs.to_torch_scheduler(gs.compat.torch.CyclicLR(**kw), o), lr=0.01,
+                momentum=0.9, lr2=0.01)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+    assert gs.integrations.torch.momentum_twin(
+        gs.compat.torch.CyclicLR(cycle_momentum=False, **kw)) is None

@@ -28,15 +28,20 @@ class ScheduleLR(LRScheduler):
     a ``base_lr`` left unbound is each group's initial lr, as torch's schedulers take it).
 
     ``momentum``: a schedule of the momentum, written to each group's ``momentum`` (SGD,
-    RMSprop) or ``betas[0]`` (Adam-like) at every step. Checkpoints (``state_dict``) hold the
-    step only, as tensors and numbers (default ``torch.load`` reads them).
+    RMSprop) or ``betas[0]`` (Adam-like) at every step; ``"auto"`` (the default) is the
+    twin's own momentum for ``torch.OneCycleLR`` and ``torch.CyclicLR`` (unless built with
+    ``cycle_momentum=False``), as torch cycles it, and none otherwise; ``None``: none.
+    Checkpoints (``state_dict``) hold the step only, as tensors and numbers (default
+    ``torch.load`` reads them).
     """
 
-    def __init__(self, optimizer, schedule, *, momentum=None, last_epoch: int = -1,
+    def __init__(self, optimizer, schedule, *, momentum="auto", last_epoch: int = -1,
                  **values):
         from ..api import _as_schedule
         from ..scalar import ScalarFunction
         sched = _as_schedule(schedule)
+        if isinstance(momentum, str) and momentum == "auto":
+            momentum = momentum_twin(sched)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -88,7 +93,21 @@ class ScheduleLR(LRScheduler):
         self._lr_fns, self._momentum_fns = keep
 
 
-def to_torch_scheduler(schedule, optimizer, *, momentum=None, last_epoch: int = -1,
+def momentum_twin(schedule):
+    """The momentum torch cycles alongside ``schedule`` when it is a ``torch.OneCycleLR`` or
+    ``torch.CyclicLR`` twin (the same call with ``output="momentum"``), else None."""
+    import re
+    from ..spec import loads
+    m = re.fullmatch(r"torch\.(OneCycleLR|CyclicLR)\((.*)\)", schedule.spec or "", re.S)
+    if m is None or "output=" in m.group(2) or "cycle_momentum=False" in m.group(2):
+        return None
+    args = m.group(2)
+    twin = loads(f"torch.{m.group(1)}({args}{', ' if args else ''}output='momentum')")
+    given = {k: v for k, v in schedule.spec_values.items() if k in twin.param_specs}
+    return twin.with_values(**given) if given else twin
+
+
+def to_torch_scheduler(schedule, optimizer, *, momentum="auto", last_epoch: int = -1,
                        **values) -> ScheduleLR:
     """``ScheduleLR(optimizer, schedule, momentum=..., **values)``."""
     return ScheduleLR(optimizer, schedule, momentum=momentum, last_epoch=last_epoch, **values)
