@@ -107,6 +107,8 @@ def _column(name: str, values) -> np.ndarray | RaggedColumn:
         return values
     if isinstance(values, np.ndarray) and values.ndim == 2:
         return RaggedColumn.from_lists(list(values), name)
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iuf":
+        return values.copy()         # numbers already: no walk over the elements
     seq = [_number(_host(v)) for v in values]
     if any(_is_list_like(v) for v in seq):
         if not all(_is_list_like(v) for v in seq):

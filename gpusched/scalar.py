@@ -16,15 +16,16 @@ import numpy as np
 
 from . import codegen
 
-__all__ = ["ScalarFunction"]
+__all__ = ["ScalarFunction", "NeedsEveryStep"]
 
 # no closed form at one step: running products, host scans and host tables need every step
 NOT_SCALAR = frozenset({"cumprod", "scan", "table"})
 
 
-def one_config(schedule, values: dict | None, refused: frozenset, why: str):
+def one_config(schedule, values: dict | None, refused: frozenset, why: str,
+               error: type = ValueError):
     """(bound, plan) of ``schedule`` with ``values`` validated as a one-config grid; a plan
-    using an operation in ``refused`` is a ValueError ending with ``why``."""
+    using an operation in ``refused`` is an ``error`` ending with ``why``."""
     from .binding import bind
     from .grid import trials
     from .plan import compile_plan
@@ -32,8 +33,12 @@ def one_config(schedule, values: dict | None, refused: frozenset, why: str):
     plan = compile_plan(schedule.expr, bound.kinds)
     missing = sorted({n.op for n in plan.nodes} & refused)
     if missing:
-        raise ValueError(f"schedule {schedule.name!r} uses {', '.join(missing)} {why}")
+        raise error(f"schedule {schedule.name!r} uses {', '.join(missing)} {why}")
     return bound, plan
+
+
+class NeedsEveryStep(ValueError):
+    """The schedule has no value at one step alone (a running product, host scan, table)."""
 
 
 class _BadStep(ValueError):
@@ -53,7 +58,7 @@ class ScalarFunction:
         self.schedule = schedule
         bound, plan = one_config(schedule, values, NOT_SCALAR, "(a running product, host scan "
                                  "or host table): it needs every step; evaluate a table with "
-                                 "gs.evaluate instead")
+                                 "gs.evaluate instead", NeedsEveryStep)
         layout = codegen.Layout.of(plan, bound.kinds)
         cfg, stp, root = codegen.python_sections(plan, layout, "raise _bad(t)")
         names = arg_names(layout)

@@ -131,6 +131,11 @@ class Schedule:
             return (_from_spec, (text,))
         return super().__reduce_ex__(protocol)
 
+    def __getstate__(self):
+        """Fields for pickling, without the generated single-value functions (rebuilt on
+        use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_scalars"}
+
     def select(self, configs):
         """Only this schedule's parameters from a sweep's configs, which also hold other keys
         (``batch_size``, ``seed``): a dict gives a dict, a list of dicts a list, a
@@ -209,25 +214,28 @@ class Schedule:
         """The ScalarFunction of this schedule with ``params`` (the last few kept); a
         schedule that needs every step (running products, host scans) falls back to a
         one-step table."""
-        from .scalar import ScalarFunction
+        from .keys import digest
+        from .scalar import NeedsEveryStep, ScalarFunction
         cache = self.__dict__.setdefault("_scalars", {})
-        key = repr(sorted(params.items()))
-        fn = cache.get(key)
+        try:
+            key = digest(params)        # every value by content (a repr elides long arrays)
+        except TypeError:
+            key = None                  # a value digest cannot key: not cached
+        fn = cache.get(key) if key is not None else None
         if fn is None:
             try:
                 fn = ScalarFunction(self, params)
-            except ValueError as err:
-                if "needs every step" not in str(err):
-                    raise
+            except NeedsEveryStep:
                 sched = self.with_values(**params)
 
                 def fn(t):
                     import numpy as np
                     from .api import evaluate
                     return float(evaluate(sched, steps=np.array([t]), dtype="float64")[0])
-            if len(cache) >= 8:
-                cache.pop(next(iter(cache)))
-            cache[key] = fn
+            if key is not None:
+                if len(cache) >= 8:
+                    cache.pop(next(iter(cache)))
+                cache[key] = fn
         return fn
 
 

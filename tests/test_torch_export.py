@@ -108,3 +108,14 @@ def test_cyclic_lr_momentum_is_derived_as_torch_cycles_it():
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
     assert gs.integrations.torch.momentum_twin(
         gs.compat.torch.CyclicLR(cycle_momentum=False, **kw)) is None
+
+
+def test_single_values_are_cached_by_the_content_of_every_parameter():
+    """schedule(t, **params) keeps its generated function per parameter values: two long
+    lists whose reprs are equal (NumPy elides the middle) must not share one."""
+    s = gs.schedule(lambda t, lst, a: a * gs.take(lst, gs.to_int(t)))
+    a = np.arange(2000.0)
+    b = a.copy()
+    b[1000] = -5.0
+    assert repr(a) == repr(b)
+    assert s(1000, lst=a, a=1.0) == 1000.0 and s(1000, lst=b, a=1.0) == -5.0
