@@ -101,7 +101,7 @@ def _limit(memory_limit, backend=None) -> int:
 SPECIALIZE_PAIRS = 1_000_000
 
 
-def _backend_for(name, pairs: int = 0):
+def _backend_for(name):
     """The backend named (``auto``: the first usable of cupy, numba-cuda, numba, numpy); NumPy
     under ``auto`` when the kernel cache folder is unusable (with a warning). A Numba backend
     whose cache folder is unusable is a clear error before any work. Between Numba and NumPy,

@@ -42,6 +42,15 @@ def _meta(backend_name: str, dt, ndim: int):
     return np.empty((0,) * ndim, dtype=dt)
 
 
+def _choose(backend, plan, bound, steps) -> str:
+    """The backend for every block (``auto`` decides once, for the whole job)."""
+    be = api._refine(backend, api._backend_for(backend), plan, bound, steps, api.WORK_LIMIT)
+    forget = getattr(be, "forget_precomputed", None)
+    if forget is not None:
+        forget()        # the whole grid's tables: the blocks make their own
+    return be.name
+
+
 def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
              step_chunks: int | None = None, backend: str = "auto", dtype="float32"):
     """A lazy ``(len(grid), n_steps)`` Dask array of the table (see :func:`gpusched.evaluate`).
@@ -52,8 +61,7 @@ def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
     import dask.array as da
 
     sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
-    name = api._refine(backend, api._backend_for(backend), plan, bound, steps,
-                       api.WORK_LIMIT).name
+    name = _choose(backend, plan, bound, steps)
     S = steps.size
     if step_chunks is None:
         step_chunks = min(S, max(1, api.CHUNK_BYTES // dt.itemsize))
@@ -83,8 +91,7 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
 
     api.check_reduction(op, threshold)
     sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
-    name = api._refine(backend, api._backend_for(backend), plan, bound, steps,
-                       api.WORK_LIMIT).name
+    name = _choose(backend, plan, bound, steps)
     if config_chunks is None:
         config_chunks = max(1, -(-bound.n // 64))
     out_dt = np.dtype(np.int64) if op in api.INT_OPS else dt

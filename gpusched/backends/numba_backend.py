@@ -89,7 +89,7 @@ _ACCUMULATE = "x = float({root})\n" + _VALUE + _FOLD
 # whole call. A table checks the value it stored rather than converting first: measured, that
 # keeps tables as fast as a table-only kernel (W1 765 vs 514 M/s converting first).
 TABLE = -1
-_CPU_STEP = ("x = float({root})\nif op == -1:\n    if f32:\n"
+_CPU_STEP = (f"x = float({{root}})\nif op == {TABLE}:\n    if f32:\n"
              + _indent(_STORE["cpu"].format(out="out32"), 8) + "\n    else:\n"
              + _indent(_STORE["cpu"].format(out="out64"), 8) + "\nelse:\n"
              + _indent(_VALUE + _FOLD, 4) + "\n")
@@ -129,7 +129,7 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     if target == "cpu":
         body = {"kernel": ("out32, out64, acc, arg, op, f32, thr, err, errstep, gs_c0, gs_c1",
                            table_loop, pro + start, step_loop, _CPU_STEP.format(root=root),
-                           ["if op != -1:"] + ["    " + ln for ln in finish])}
+                           [f"if op != {TABLE}:"] + ["    " + ln for ln in finish])}
     else:
         body = {"table": ("out, err, errstep", table_loop, pro, step_loop,
                           _STORE[target].format(root=root), ""),

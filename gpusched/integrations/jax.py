@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .. import expr as E
 from ..api import evaluate
 from ..interop import to_jax
 
@@ -93,8 +94,7 @@ def _jax_node(n, a, step, env, lists, kinds):
     if op == "int":
         return jnp.trunc(a[0]).astype(jnp.result_type(int)) \
             if kinds[id(n.args[0])] == "float" else jnp.asarray(a[0]).astype(int)
-    lst = lists[n.args[0].value] if op in ("count_lt", "count_le", "count_cumsum_le", "take",
-                                          "length", "prod_first", "sum_first") else None
+    lst = lists[n.args[0].value] if op in E.LIST_OPS else None
     if op == "length":
         return lst.shape[0]
     if op in ("count_lt", "count_le", "count_cumsum_le"):
