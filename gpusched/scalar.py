@@ -67,10 +67,15 @@ class ScalarFunction:
             + ["    " + ln for ln in prologue(layout) + cfg]
             + ["    def f(t):"] + ["        " + ln for ln in stp]
             + [f"        return {root}", "    return f"])
+        # The source holds only identifiers gpusched made or validated (parameter names pass
+        # params.validate_name; nodes are v<k>; helpers are scalar_helpers.ORDER) and numeric
+        # literals (codegen.py_literal): the same code the Numba modules import. Nothing the
+        # user wrote as text (not even the schedule's name) reaches it.
+        if not all(n.isidentifier() for n in names):
+            raise ValueError(f"generated code: argument names {names} are not identifiers")
         namespace = {"math": math, "np": np, "_bad": _bad,
                      **{h: getattr(helpers, h) for h in helpers.ORDER}}
-        exec(compile(source, f"<gpusched scalar {schedule.name}>", "exec"),  # noqa: S102
-             namespace)      # generated from the validated graph, as the Numba modules are
+        exec(compile(source, "<gpusched scalar>", "exec"), namespace)  # noqa: S102
         self.source = source
         try:
             self._f = namespace["make"](*flat_inputs(plan, layout, bound, np.zeros(1, np.int64)))

@@ -119,3 +119,16 @@ def test_single_values_are_cached_by_the_content_of_every_parameter():
     b[1000] = -5.0
     assert repr(a) == repr(b)
     assert s(1000, lst=a, a=1.0) == 1000.0 and s(1000, lst=b, a=1.0) == -5.0
+
+
+def test_single_value_code_holds_no_user_text():
+    """The generated Python holds validated identifiers and numeric literals only: a
+    schedule's name (free text) never reaches it, and a parameter name must be an
+    identifier before any code exists."""
+    from gpusched.scalar import ScalarFunction
+    s = gs.schedule(lambda t, a: a * t)
+    s.name = "x'); __import__('os').system('echo pwned'); ('"
+    fn = ScalarFunction(s, {"a": 2.0})
+    assert fn(3) == 6.0 and "pwned" not in fn.source and "import" not in fn.source
+    with pytest.raises(ValueError, match="invalid parameter name"):
+        s.rename(a="a); import os; (")
