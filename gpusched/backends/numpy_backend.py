@@ -272,11 +272,11 @@ def scan_table(node, bound, top: int) -> np.ndarray:
     if table is None:
         table = np.asarray(rule.fn(top, **columns), dtype=np.float64)
         table.flags.writeable = False
-        with _scans_lock:      # a step loop per call: reductions of one sweep share it
-            _scans[key] = (rule.fn, table)     # holding fn keeps its id from being reused
-            while len(_scans) > 1 and sum(t.nbytes for _, t in _scans.values()) \
-                    > _SCANS_BYTES:
-                _scans.popitem(last=False)
+        if table.nbytes <= _SCANS_BYTES:   # a step loop per call: one sweep's calls share it
+            with _scans_lock:
+                _scans[key] = (rule.fn, table)     # holding fn keeps its id from being reused
+                while sum(t.nbytes for _, t in _scans.values()) > _SCANS_BYTES:
+                    _scans.popitem(last=False)
     return np.broadcast_to(table, (rows, top + 1)) if table.shape[0] == 1 else table
 
 
