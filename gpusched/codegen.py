@@ -16,7 +16,8 @@ from . import expr as E
 from .params import validate_name
 from .plan import Plan
 
-__all__ = ["Layout", "Entry", "python_sections", "c_function", "c_literal", "py_literal"]
+__all__ = ["Layout", "Entry", "python_sections", "c_sections", "c_literal", "py_literal",
+           "PRECISIONS"]
 
 _C_TYPE = {"int": "long long", "float": "double", "bool": "bool"}
 
@@ -285,77 +286,104 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
 
 
 # ----------------------------------------------------------------------------------- CUDA C
-# operations whose C form is fixed: {0}, {1}, {2} are the operands, {T} the result type
-_C_TEMPLATES = {
-    "truediv": "((double)({0}) / (double)({1}))", "pow": "pow((double)({0}), (double)({1}))",
-    "minimum": "gs_min(({T})({0}), ({T})({1}))", "maximum": "gs_max(({T})({0}), ({T})({1}))",
-    "neg": "(-({T})({0}))", "abs": "gs_abs(({T})({0}))", "not": "(!({0}))",
-    "where": "(({0}) ? ({T})({1}) : ({T})({2}))", "float": "((double)({0}))",
-    "int": "((long long)({0}))",
-    **{m: m + "((double)({0}))" for m in ("cos", "sin", "exp", "log", "sqrt", "tanh", "log1p",
-                                          "expm1")},
-}
+PRECISIONS = ("exact", "fast")
+# per precision: the C type of a float value, and the suffix of its libm functions
+_C_FLOAT = {"exact": ("double", ""), "fast": ("float", "f")}
+_C_MATH = ("cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1")
+
+
+def _c_templates(F: str, f: str) -> dict:
+    """Operations whose C form is fixed: {0}, {1}, {2} are the operands, {T} the result type;
+    ``F`` is the float type and ``f`` the libm suffix of the precision."""
+    return {
+        "truediv": f"(({F})({{0}}) / ({F})({{1}}))", "pow": f"pow{f}(({F})({{0}}), ({F})({{1}}))",
+        "minimum": "gs_min(({T})({0}), ({T})({1}))", "maximum": "gs_max(({T})({0}), ({T})({1}))",
+        "neg": "(-({T})({0}))", "abs": "gs_abs(({T})({0}))", "not": "(!({0}))",
+        "where": "(({0}) ? ({T})({1}) : ({T})({2}))", "float": f"(({F})({{0}}))",
+        "int": "((long long)({0}))",
+        **{m: f"{m}{f}(({F})({{0}}))" for m in _C_MATH},
+    }
+
+
 _C_BIN = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
           "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
 
 
-_C_PARAMS = {
-    "scalar": lambda e: [f"{e.ctype} p_{e.key}"],
-    "list": lambda e: [f"const {e.ctype}* l_{e.key}", f"long long n_{e.key}"],
-    "table": lambda e: [f"double tab{e.key}"],
-    "cumprod": lambda e: [f"const double* cp{e.key}", f"long long w{e.key}"],
-}
+def c_float(precision: str) -> str:
+    """The C type float values have under ``precision``."""
+    return _C_FLOAT[precision][0]
 
 
-def c_params(layout: Layout) -> list[str]:
-    """The device function's parameter declarations, in layout order."""
-    return ["long long t", *layout.format(_C_PARAMS)]
+def c_value_literal(v, precision: str) -> str:
+    """A literal of the precision's float type (``1.5f`` under ``fast``)."""
+    text = c_literal(v)
+    if precision == "fast" and isinstance(v, float):
+        return "HUGE_VALF" if text == "HUGE_VAL" else "(-HUGE_VALF)" if text == "(-HUGE_VAL)" \
+            else text + "f"
+    return text
 
 
-def c_function(plan: Plan, layout: Layout, name: str) -> str:
-    """A ``GS_FN double name(...)`` computing one element; NaN where the NumPy backend raises
-    (integer division by zero, a random bound outside [1, 2**32))."""
-    body = ["    bool gs_bad = false;"]
+@dataclass
+class CSections:
+    """C statements of one element: ``config`` lines run once per config (they read only
+    parameters; errors set ``gs_cbad``), ``step`` lines once per step (they read ``t`` and the
+    config values; errors set ``gs_bad``, which starts as ``gs_cbad``); ``root`` is the
+    value's expression, of C type ``ctype``."""
+
+    config: list
+    step: list
+    root: str
+    ctype: str
+
+
+def c_sections(plan: Plan, layout: Layout, precision: str = "exact") -> CSections:
+    """The plan as C statements split into a config section and a step section. Under
+    ``exact`` floats are doubles (the float64 arithmetic of the NumPy backend); under
+    ``fast`` they are floats with the float libm functions (no FP64 instruction)."""
+    F, f = _C_FLOAT[precision]
+    ctypes = {**_C_TYPE, "float": F}
+    templates = _c_templates(F, f)
+    cfg, stp = [], []
 
     def emit(k, n, v, a, tables, cumprods):
         op, kind = n.op, plan.kinds[id(n)]
-        T = _C_TYPE[kind]
+        T = ctypes[kind]
+        step = "step" in n.deps
+        bad = "gs_bad" if step else "gs_cbad"
         if op in _C_BIN:
             e = f"({a[0]} {_C_BIN[op]} {a[1]})"
-        elif op in _C_TEMPLATES:
-            e = _C_TEMPLATES[op].format(*a, T=T, op=op)
+        elif op in templates:
+            e = templates[op].format(*a, T=T, op=op)
         elif op in ("floordiv", "mod"):
-            suffix = "i64" if kind == "int" else "f64"
-            cast = "(long long)" if kind == "int" else "(double)"
-            extra = ", gs_bad" if kind == "int" else ""
-            e = f"gs_{op}_{suffix}({cast}({a[0]}), {cast}({a[1]}){extra})"
+            if kind == "int":
+                e = f"gs_{op}_i64((long long)({a[0]}), (long long)({a[1]}), {bad})"
+            else:
+                e = f"gs_{op}_fp(({F})({a[0]}), ({F})({a[1]}))"
         elif op in ("floor", "ceil"):
-            e = f"({T})({a[0]})" if kind == "int" else f"{op}({a[0]})"
+            e = f"({T})({a[0]})" if kind == "int" else f"{op}{f}({a[0]})"
         elif op in ("count_lt", "count_le", "count_cumsum_le"):
             L = n.args[0].value
             e = f"gs_{op}(l_{L}, n_{L}, {a[1]})"
         elif op in ("take", "prod_first", "sum_first"):
             L = n.args[0].value
-            e = f"gs_{op}(l_{L}, n_{L}, (long long)({a[1]}))"
+            e = f"({T})gs_{op}(l_{L}, n_{L}, (long long)({a[1]}))"
         elif op == "length":
             e = f"n_{n.args[0].value}"
         elif op == "random_uniform":
-            e = f"gs_random_uniform((long long)({a[0]}), (long long)({a[1]}), {n.value}u)"
+            e = f"({F})gs_random_uniform((long long)({a[0]}), (long long)({a[1]}), {n.value}u)"
         elif op == "random_below":
             e = (f"gs_random_below((long long)({a[0]}), (long long)({a[1]}), "
-                 f"(long long)({a[2]}), {n.value}u, gs_bad)")
+                 f"(long long)({a[2]}), {n.value}u, {bad})")
         elif op == "table":
-            e = f"tab{tables[id(n)]}"
+            e = f"tab{tables[id(n)]}[j]"
         elif op in HOST_SEQUENCES:
             q = cumprods[id(n)]
             at = a[1] if op == "cumprod" else a[0]
             e = f"cp{q}[gs_clamp_i64((long long)({at}), 0LL, w{q} - 1)]"
         else:
             raise NotImplementedError(f"C codegen: {op}")
-        body.append(f"    const {T} {v} = {e};")
+        (stp if step else cfg).append(f"const {T} {v} = {e};")
 
-    root = _walk(plan, layout, c_literal, lambda name: f"p_{name}", emit)
-    body.append(f"    return gs_bad ? NAN : (double)({root});")
-    sig = ",\n        ".join(c_params(layout))
-    return f"GS_FN double {name}(\n        {sig})\n{{\n" + "\n".join(body) + "\n}\n"
-
+    root = _walk(plan, layout, lambda v: c_value_literal(v, precision),
+                 lambda name: f"p_{name}", emit)
+    return CSections(cfg, stp, root, F)

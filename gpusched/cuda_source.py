@@ -1,11 +1,31 @@
-"""CUDA C translation units for a plan: the element function plus a table wrapper.
+"""CUDA C translation units for a plan: 2-D table and reduction kernels around the generated
+element code, their launch shape and their arguments.
 
-The same text compiles with nvcc (a grid-stride ``__global__`` kernel, for every architecture in
-:data:`CUDA_ARCHS`) and with g++ as host C++ (a plain loop behind ``extern "C"``, called
-through ctypes), so the generated math is checked numerically on machines without a GPU.
+Kernel shape (one design for tables and reductions): configs on the grid's y axis (a
+grid-stride loop past 65,535), blocks of steps on its x axis. A thread loads its config's
+parameters and computes the config section (values that do not depend on the step) once,
+then walks its steps; ``t`` is computed (``t0 + j * dt``) when the steps are a range, read
+otherwise. A table thread computes ``16 / sizeof(OUT)`` consecutive steps per iteration and
+stores them with one 16-byte store; a reduction thread folds its steps into a register,
+its block folds the threads in shared memory, and the blocks of one config leave partial
+results that the host folds (so 64 configs split over enough blocks still fill a GPU). The
+non-finite check is one flag per thread, combined per warp into one atomic per config that
+has a bad value; the host explains that config on the NumPy backend.
+
+Why not CuPy's ElementwiseKernel/ReductionKernel (the first design): a 1-D elementwise index
+is divided by the step count for every element, config-only work is redone per element and
+a ReductionKernel gives each config one block at most; the generated device code is the same.
+
+The same text compiles with nvcc (``__global__`` templates, instantiated for the launch
+needed) and with g++ as host C++, where ``extern "C"`` launchers run every (block, thread)
+one after the other, so the generated kernels are executed and checked without a GPU.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
 
 from . import codegen
 from .keys import digest
@@ -14,65 +34,267 @@ from .keys import digest
 # Dockerfile's CUDA_ARCHS must equal it.
 CUDA_ARCHS = ("75", "80", "86", "89", "90", "100", "103", "120", "121")
 
-
-def function_name(plan) -> str:
-    """The kernel's C name: the full hash of the plan's signature (graph and parameter kinds)."""
-    return "gpusched_" + digest(plan.signature)
-
-
-_WRAPPER_PARAMS = {   # arrays, with a per-config flag m_ (else one shared row)
-    "scalar": lambda e: [f"const {e.ctype}* p_{e.key}", f"long long m_{e.key}"],
-    "list": lambda e: [f"const {e.ctype}* l_{e.key}", f"const long long* n_{e.key}",
-                       f"long long k_{e.key}", f"long long m_{e.key}"],
-    "table": lambda e: [f"const double* tab{e.key}"],
-    "cumprod": lambda e: [f"const double* cp{e.key}", f"long long w{e.key}",
-                          f"long long mc{e.key}"],
-}
-_CALL_ARGS = {       # the element function's arguments for config c at step position j
-    "scalar": lambda e: [f"p_{e.key}[m_{e.key} ? c : 0]"],
-    "list": lambda e: [f"l_{e.key} + (m_{e.key} ? c : 0) * k_{e.key}",
-                       f"n_{e.key}[m_{e.key} ? c : 0]"],
-    "table": lambda e: [f"tab{e.key}[j]"],
-    "cumprod": lambda e: [f"cp{e.key} + (mc{e.key} ? c : 0) * w{e.key}", f"w{e.key}"],
-}
+TABLE_THREADS = 128
+REDUCE_THREADS = 256
+REDUCE_OPS = {"sum": 0, "min": 1, "max": 2}     # the fused reductions (mean = sum / steps)
+_OUT_C = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
-def wrapper_params(layout) -> list[str]:
-    """Arguments of the table wrapper."""
-    return ["long long C", "long long S", "const long long* steps",
-            *layout.format(_WRAPPER_PARAMS), "double* out"]
+def function_name(plan, precision: str = "exact") -> str:
+    """The kernels' C name: the full hash of the plan's signature (graph and parameter kinds),
+    and the precision."""
+    return "gpusched_" + digest(plan.signature) + ("_fast" if precision == "fast" else "")
 
 
-def call_args(layout) -> list[str]:
-    return ["steps[j]", *layout.format(_CALL_ARGS)]
+def out_ctype(dtype) -> str:
+    return _OUT_C[np.dtype(dtype)]
 
 
-def translation_unit(plan, layout, include: str = '#include "gpusched.cuh"') -> str:
-    fn = function_name(plan)
-    params = ",\n    ".join(wrapper_params(layout))
-    call = f"{fn}({', '.join(call_args(layout))})"
-    return f"""{include}
+def _ctype(entry_ctype: str, precision: str) -> str:
+    return codegen.c_float(precision) if entry_ctype == "double" else entry_ctype
 
-{codegen.c_function(plan, layout, fn)}
-#ifdef __CUDACC__
-extern "C" __global__ void {fn}_table(
-    {params})
+
+def _entry_params(precision):
+    F = codegen.c_float(precision)
+    return {   # per-config arrays with a flag m_ (1: one row per config, 0: a shared row)
+        "scalar": lambda e: [f"const {_ctype(e.ctype, precision)}* P_{e.key}",
+                             f"long long m_{e.key}"],
+        "list": lambda e: [f"const {_ctype(e.ctype, precision)}* L_{e.key}",
+                           f"const long long* N_{e.key}", f"long long k_{e.key}",
+                           f"long long m_{e.key}"],
+        "table": lambda e: [f"const {F}* tab{e.key}"],
+        "cumprod": lambda e: [f"const {F}* CP{e.key}", f"long long w{e.key}",
+                              f"long long mc{e.key}"],
+    }
+
+
+def _row_loads(precision):
+    F = codegen.c_float(precision)
+    return {   # config c's values and rows, once per config
+        "scalar": lambda e: [f"const {_ctype(e.ctype, precision)} p_{e.key} = "
+                             f"P_{e.key}[m_{e.key} ? c : 0];"],
+        "list": lambda e: [f"const {_ctype(e.ctype, precision)}* l_{e.key} = L_{e.key} + "
+                           f"(m_{e.key} ? c : 0) * k_{e.key};",
+                           f"const long long n_{e.key} = N_{e.key}[m_{e.key} ? c : 0];"],
+        "table": lambda e: [],
+        "cumprod": lambda e: [f"const {F}* cp{e.key} = CP{e.key} + (mc{e.key} ? c : 0) * "
+                              f"w{e.key};"],
+    }
+
+
+def _head_params(layout, precision) -> list[str]:
+    return ["long long C", "long long S", "const long long* steps", "long long t0",
+            "long long dt", *layout.format(_entry_params(precision))]
+
+
+def _names(params: list[str]) -> list[str]:
+    return [p.split()[-1].lstrip("*") for p in params]
+
+
+def _indent(lines, n):
+    return "\n".join(" " * n + ln for ln in lines)
+
+
+def translation_unit(plan, layout, precision: str = "exact",
+                     include: str = '#include "gpusched.cuh"', instantiate=(), host=()) -> str:
+    """The kernels ``<name>_table<OUT, RANGE>`` and ``<name>_reduce<OUT, OP, RANGE>`` for
+    ``plan`` under ``precision``; explicit instantiations ``instantiate`` (e.g.
+    ``"table<float, true>"``) for nvcc, and host launchers (``extern "C"``, for g++ only) of
+    the instantiations in ``host``: ``(kind, out type, op or None, range)`` tuples."""
+    fn = function_name(plan, precision)
+    sec = codegen.c_sections(plan, layout, precision)
+    F = sec.ctype
+    head = _head_params(layout, precision)
+    loads = layout.format(_row_loads(precision))
+    config = ["bool gs_cbad = false;", *loads, *sec.config]
+    value = f"gs_bad ? (OUT)NAN : (OUT)({sec.root})"
+    step = ["bool gs_bad = gs_cbad;", *sec.step]
+    table_params = ",\n    ".join([*head, "OUT* out", "unsigned long long* bad"])
+    reduce_params = ",\n    ".join([*head, "double* partial", "unsigned long long* bad"])
+    text = f"""{include}
+
+template <typename OUT, bool RANGE>
+GS_GLOBAL void {fn}_table(
+    {table_params})
 {{
-    const long long total = C * S;
-    const long long stride = (long long)blockDim.x * gridDim.x;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += stride) {{
-        const long long c = i / S, j = i % S;
-        out[i] = {call};
+    constexpr int V = 16 / sizeof(OUT);                 // consecutive steps per thread
+    const bool wide = S % V == 0 && ((unsigned long long)out % 16) == 0;
+    for (long long c = blockIdx.y; c < C; c += gridDim.y) {{
+{_indent(config, 8)}
+        OUT* row = out + c * S;
+        bool gs_ok = true;
+#pragma unroll 1
+        for (long long j0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * V; j0 < S;
+             j0 += (long long)gridDim.x * blockDim.x * V) {{
+            OUT gs_v[V];
+#pragma unroll
+            for (int k = 0; k < V; ++k) {{
+                const long long j = j0 + k < S ? j0 + k : S - 1;   // past the row: not stored
+                const long long t = RANGE ? t0 + j * dt : steps[j];
+{_indent(step, 16)}
+                gs_v[k] = {value};
+                gs_ok &= (bool)isfinite(gs_v[k]);
+            }}
+            gs_store<OUT, V>(row, j0, S, gs_v, wide);
+        }}
+        gs_flag_config(gs_ok, c, bad);
     }}
 }}
-#else
-extern "C" void {fn}_table(
-    {params})
+
+template <typename OUT, int OP, bool RANGE>
+GS_GLOBAL void {fn}_reduce(
+    {reduce_params})
 {{
-    for (long long i = 0; i < C * S; ++i) {{
-        const long long c = i / S, j = i % S;
-        out[i] = {call};
+    GS_SHARED double gs_sh[1024];
+    for (long long c = blockIdx.y; c < C; c += gridDim.y) {{
+{_indent(config, 8)}
+        gs_acc<OP, {F}> acc;
+        bool gs_ok = true;
+#pragma unroll 1
+        for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < S;
+             j += (long long)gridDim.x * blockDim.x) {{
+            const long long t = RANGE ? t0 + j * dt : steps[j];
+{_indent(step, 12)}
+            const OUT v = {value};
+            gs_ok &= (bool)isfinite(v);
+            acc.add(({F})v);
+        }}
+        gs_flag_config(gs_ok, c, bad);
+        double r;
+        if (gs_block_fold<OP>(acc.get(), gs_sh, r)) partial[c * gridDim.x + blockIdx.x] = r;
     }}
 }}
-#endif
 """
+    return text + _host_launchers(fn, head, host) + _instantiations(fn, head, instantiate)
+
+
+def host_launcher_name(fn, kind, o, op, ranged) -> str:
+    return f"{fn}_host_{kind}_{op + '_' if op else ''}{o}_{'range' if ranged else 'steps'}"
+
+
+def _host_launchers(fn, head, which) -> str:
+    """``extern "C"`` functions that run a kernel over every (block, thread), for g++ (a
+    reduction's launcher needs ``gy`` equal to the number of configs: a block's threads run
+    one after the other, each for one config)."""
+    if not which:
+        return ""
+    out = ["#ifndef __CUDACC__"]
+    args = ", ".join(_names(head))
+    shape = "long long gx, long long gy, long long bx, " + ", ".join(head)
+    for kind, o, op, ranged in which:
+        rng = "true" if ranged else "false"
+        name = host_launcher_name(fn, kind, o, op, ranged)
+        if kind == "table":
+            out.append(_host_loop(name, f"{shape}, {o}* out, unsigned long long* bad",
+                                  f"{fn}_table<{o}, {rng}>({args}, out, bad);"))
+        else:
+            out.append(_host_loop(name, f"{shape}, double* partial, unsigned long long* bad",
+                                  f"{fn}_reduce<{o}, {REDUCE_OPS[op]}, {rng}>({args}, partial, "
+                                  f"bad);"))
+    out.append("#endif")
+    return "\n".join(out) + "\n"
+
+
+def _host_loop(name, params, call) -> str:
+    return f"""extern "C" void {name}({params})
+{{
+    gridDim = gs_dim3{{(unsigned)gx, (unsigned)gy, 1u}};
+    blockDim = gs_dim3{{(unsigned)bx, 1u, 1u}};
+    for (unsigned y = 0; y < gridDim.y; ++y)
+        for (unsigned x = 0; x < gridDim.x; ++x)
+            for (unsigned i = 0; i < blockDim.x; ++i) {{
+                blockIdx = gs_dim3{{x, y, 0u}};
+                threadIdx = gs_dim3{{i, 0u, 0u}};
+                {call}
+            }}
+}}
+"""
+
+
+def _instantiations(fn, head, instantiate) -> str:
+    if not instantiate:
+        return ""
+    lines = ["#ifdef __CUDACC__"]
+    for spec in instantiate:
+        kind, targs = spec.split("<", 1)
+        out = "OUT* out" if kind == "table" else "double* partial"
+        o = targs.split(",")[0].strip()
+        params = ", ".join([*head, out.replace("OUT", o), "unsigned long long* bad"])
+        lines.append(f"template __global__ void {fn}_{kind}<{targs}({params});")
+    lines.append("#endif")
+    return "\n".join(lines) + "\n"
+
+
+def kernel_template(plan, precision, kind, dtype, ranged, op=None) -> str:
+    """The name expression of one kernel instantiation (for NVRTC's name_expressions)."""
+    o, r = out_ctype(dtype), "true" if ranged else "false"
+    fn = function_name(plan, precision)
+    if kind == "table":
+        return f"{fn}_table<{o}, {r}>"
+    return f"{fn}_reduce<{o}, {REDUCE_OPS[op]}, {r}>"
+
+
+# ------------------------------------------------------------------------ launch and arguments
+@dataclass(frozen=True)
+class Launch:
+    grid: tuple           # (blocks along steps, blocks along configs)
+    block: int            # threads per block
+
+    @property
+    def blocks(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+
+def table_launch(n_configs: int, n_steps: int, sms: int, dtype) -> Launch:
+    """Blocks of steps per config: as few as fill the device (8 blocks per SM), so each
+    thread walks many steps and its config section is paid once for them."""
+    per_block = TABLE_THREADS * (16 // np.dtype(dtype).itemsize)
+    need = -(-n_steps // per_block)
+    gy = min(n_configs, 65535)
+    gx = max(1, min(need, -(-8 * sms // gy)))
+    return Launch((gx, gy), TABLE_THREADS)
+
+
+def reduce_launch(n_configs: int, n_steps: int, sms: int) -> Launch:
+    """A config's steps split over several blocks when there are few configs: 64 configs on
+    132 SMs take 9 blocks each (576 blocks, every SM busy); at least 4 steps per thread."""
+    most = max(1, -(-n_steps // (4 * REDUCE_THREADS)))
+    gy = min(n_configs, 65535)
+    gx = max(1, min(most, -(-4 * sms // gy)))
+    return Launch((gx, gy), REDUCE_THREADS)
+
+
+def step_range(steps: np.ndarray):
+    """``(t0, dt)`` when the steps are an arithmetic progression, else None."""
+    if steps.size == 1:
+        return int(steps[0]), 1
+    dt = int(steps[1]) - int(steps[0])
+    if np.all(np.diff(steps) == dt):
+        return int(steps[0]), dt
+    return None
+
+
+def launch_args(plan, layout, bound, steps, precision: str) -> list[tuple]:
+    """The kernels' arguments after ``C, S, steps, t0, dt``, as ("array", ndarray) or
+    ("i64", int), in the order of :func:`translation_unit`'s parameters: arrays of float
+    values in the precision's type."""
+    from .backends.inputs import kernel_inputs
+    fdt = np.float32 if precision == "fast" else np.float64
+
+    def arr(a):
+        a = np.asarray(a)
+        return ("array", np.ascontiguousarray(a, dtype=fdt if a.dtype.kind == "f" else a.dtype))
+
+    out = []
+    for e, arrays in kernel_inputs(plan, layout, bound, steps):
+        first = arrays[0]
+        per_config = ("i64", int(first.shape[0] > 1))
+        if e.role == "scalar":
+            out += [arr(first), per_config]
+        elif e.role == "list":
+            out += [arr(first), arr(arrays[1]), ("i64", first.shape[1]), per_config]
+        elif e.role == "table":
+            out.append(arr(first))
+        else:
+            out += [arr(first), ("i64", first.shape[1]), per_config]
+    return out

@@ -8,11 +8,25 @@
 
 #ifdef __CUDACC__
 #define GS_FN __device__ __forceinline__
+#define GS_MEMBER __device__ __forceinline__
+#define GS_GLOBAL __global__
+#define GS_SHARED __shared__
 #else
+// Host C++: a kernel is a plain function called once per (block, thread) by a launcher that
+// sets these, one thread after the other (the host harness of `gpusched check-kernels`).
 #include <cmath>
 #include <cstdint>
 #define GS_FN static inline
+#define GS_MEMBER inline
+#define GS_GLOBAL static
+#define GS_SHARED static
 using std::isnan;
+using std::isfinite;
+using std::fmod;
+using std::copysign;
+using std::floor;
+struct gs_dim3 { unsigned x, y, z; };
+static gs_dim3 blockIdx, threadIdx, blockDim, gridDim;
 #endif
 
 #ifndef NAN
@@ -20,6 +34,9 @@ using std::isnan;
 #endif
 #ifndef HUGE_VAL
 #define HUGE_VAL __builtin_huge_val()
+#endif
+#ifndef HUGE_VALF
+#define HUGE_VALF __builtin_huge_valf()
 #endif
 
 typedef unsigned long long gs_u64;
@@ -39,27 +56,30 @@ GS_FN long long gs_mod_i64(long long a, long long b, bool& bad) {
     return m;
 }
 
-// ---- float floor division and modulo as CPython's float_divmod
-GS_FN double gs_mod_f64(double a, double b) {
-    double m = fmod(a, b);
-    if (m != 0.0) {
-        if ((b < 0.0) != (m < 0.0)) m += b;
+// ---- float floor division and modulo as CPython's float_divmod (double: exact precision;
+// float: the same steps in float32 for precision="fast")
+template <typename F>
+GS_FN F gs_mod_fp(F a, F b) {
+    F m = fmod(a, b);
+    if (m != F(0)) {
+        if ((b < F(0)) != (m < F(0))) m += b;
     } else {
-        m = copysign(0.0, b);
+        m = copysign(F(0), b);
     }
     return m;
 }
 
-GS_FN double gs_floordiv_f64(double a, double b) {
-    double m = fmod(a, b);
-    double d = (a - m) / b;
-    if (m != 0.0 && ((b < 0.0) != (m < 0.0))) d -= 1.0;
-    if (d != 0.0) {
-        double q = floor(d);
-        if (d - q > 0.5) q += 1.0;
+template <typename F>
+GS_FN F gs_floordiv_fp(F a, F b) {
+    F m = fmod(a, b);
+    F d = (a - m) / b;
+    if (m != F(0) && ((b < F(0)) != (m < F(0)))) d -= F(1);
+    if (d != F(0)) {
+        F q = floor(d);
+        if (d - q > F(0.5)) q += F(1);
         return q;
     }
-    return copysign(0.0, a / b);
+    return copysign(F(0), a / b);
 }
 
 // ---- NaN-propagating minimum/maximum (np.minimum / np.maximum)
@@ -67,7 +87,10 @@ GS_FN double gs_min(double a, double b) { return (a != a) ? a : (b != b) ? b : (
 GS_FN double gs_max(double a, double b) { return (a != a) ? a : (b != b) ? b : (a >= b ? a : b); }
 GS_FN long long gs_min(long long a, long long b) { return a <= b ? a : b; }
 GS_FN long long gs_max(long long a, long long b) { return a >= b ? a : b; }
+GS_FN float gs_min(float a, float b) { return (a != a) ? a : (b != b) ? b : (a <= b ? a : b); }
+GS_FN float gs_max(float a, float b) { return (a != a) ? a : (b != b) ? b : (a >= b ? a : b); }
 GS_FN double gs_abs(double a) { return fabs(a); }
+GS_FN float gs_abs(float a) { return fabsf(a); }
 GS_FN long long gs_abs(long long a) { return a < 0 ? -a : a; }
 GS_FN long long gs_clamp_i64(long long x, long long lo, long long hi) {
     return x < lo ? lo : (x > hi ? hi : x);
@@ -113,6 +136,12 @@ GS_FN double gs_prod_first(const T* row, long long n, long long k) {
     return p;
 }
 
+GS_FN float gs_prod_first(const float* row, long long n, long long k) {   // fast precision
+    float p = 1.0f;
+    for (long long i = 0; i < k && i < n; ++i) p *= row[i];
+    return p;
+}
+
 template <typename T>
 GS_FN T gs_sum_first(const T* row, long long n, long long k) {
     T s = 0;
@@ -154,4 +183,89 @@ GS_FN long long gs_random_below(long long n, long long seed, long long counter, 
     gs_u64 w0, w1;
     gs_philox_w01((gs_u64)seed, (gs_u64)counter, stream, w0, w1);
     return (long long)((w0 * (gs_u64)n) >> 32);
+}
+
+// ---- the 2-D kernels' pieces (gpusched/cuda_source.py)
+
+// Whether a config's values were all finite, told to the host once per warp: the index of
+// the first config with a non-finite value (the host then explains it on the NumPy backend).
+GS_FN void gs_flag_config(bool ok, long long c, gs_u64* bad) {
+#ifdef __CUDACC__
+    if (__any_sync(0xffffffffu, !ok) && (threadIdx.x & 31u) == 0u)
+        atomicMin(bad, (gs_u64)c);
+#else
+    if (!ok && (gs_u64)c < *bad) *bad = (gs_u64)c;
+#endif
+}
+
+// Store `V` consecutive values of one row: one 16-byte store when the row allows it.
+template <typename OUT, int V>
+GS_FN void gs_store(OUT* row, long long j0, long long S, const OUT* v, bool wide) {
+#ifdef __CUDACC__
+    if (wide && j0 + V <= S) {
+        if constexpr (sizeof(OUT) == 4) {
+            *reinterpret_cast<float4*>(row + j0) = make_float4(v[0], v[1], v[2], v[3]);
+        } else {
+            *reinterpret_cast<double2*>(row + j0) = make_double2(v[0], v[1]);
+        }
+        return;
+    }
+#endif
+#pragma unroll
+    for (int k = 0; k < V; ++k)
+        if (j0 + k < S) row[j0 + k] = v[k];
+}
+
+// Accumulators of the fused reductions (OP 0 sum, 1 min, 2 max) over values of type F: a
+// double sum (exact), a compensated float sum (fast: no FP64 instruction per step).
+template <int OP, typename F> struct gs_acc;
+template <> struct gs_acc<0, double> {
+    double s = 0.0;
+    GS_MEMBER void add(double v) { s += v; }
+    GS_MEMBER double get() const { return s; }
+};
+template <> struct gs_acc<0, float> {
+    float s = 0.0f, lost = 0.0f;                      // Kahan summation
+    GS_MEMBER void add(float v) { float y = v - lost, u = s + y; lost = (u - s) - y; s = u; }
+    GS_MEMBER double get() const { return (double)s - (double)lost; }
+};
+template <typename F> struct gs_acc<1, F> {
+    F m = F(HUGE_VAL);
+    GS_MEMBER void add(F v) { m = gs_min(m, v); }
+    GS_MEMBER double get() const { return (double)m; }
+};
+template <typename F> struct gs_acc<2, F> {
+    F m = -F(HUGE_VAL);
+    GS_MEMBER void add(F v) { m = gs_max(m, v); }
+    GS_MEMBER double get() const { return (double)m; }
+};
+
+template <int OP>
+GS_FN double gs_fold(double a, double b) {
+    return OP == 0 ? a + b : OP == 1 ? gs_min(a, b) : gs_max(a, b);
+}
+
+// One block's partial results folded in a fixed tree order (blockDim.x a power of two, at
+// most 1024); true for the thread that holds the block's result in `r`. The host harness
+// runs a block's threads one after the other: the last one folds.
+template <int OP>
+GS_FN bool gs_block_fold(double v, double* sh, double& r) {
+    const unsigned tid = threadIdx.x, n = blockDim.x;
+    sh[tid] = v;
+#ifdef __CUDACC__
+    __syncthreads();
+    for (unsigned s = n / 2; s > 0; s >>= 1) {
+        if (tid < s) sh[tid] = gs_fold<OP>(sh[tid], sh[tid + s]);
+        __syncthreads();
+    }
+    r = sh[0];
+    __syncthreads();                                  // sh is reused by the next config
+    return tid == 0;
+#else
+    if (tid != n - 1) return false;
+    for (unsigned s = n / 2; s > 0; s >>= 1)
+        for (unsigned i = 0; i < s; ++i) sh[i] = gs_fold<OP>(sh[i], sh[i + s]);
+    r = sh[0];
+    return true;
+#endif
 }
