@@ -12,6 +12,7 @@ import numpy as np
 from .backends import resolve_backend
 from .backends.numpy_backend import host_table_bytes
 from .binding import bind
+from .codegen import PRECISIONS
 from .grid import as_grid
 from .interop import aligned_empty, to_numpy
 from . import memory, timing
@@ -179,7 +180,7 @@ def _gib(n: int) -> str:
 
 def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = "auto",
              dtype="float32", memory_limit: int | None = None, out=None,
-             progress: bool | None = None, verbose: bool = False):
+             progress: bool | None = None, verbose: bool = False, precision: str = "exact"):
     """Values of ``schedule`` for every config of ``grid`` at every step.
 
     Returns shape ``(len(grid), n_steps)``, or ``(n_steps,)`` without a grid, in ``dtype``
@@ -197,7 +198,14 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     ``backend="auto"`` runs Numba only when its compile (or start-up) pays for itself in this
     job, else NumPy (:mod:`gpusched.auto`). ``gs.last_call()`` tells which backend ran and the
     time spent compiling; ``verbose=True`` prints it to stderr.
+
+    ``precision="fast"`` (with ``dtype="float32"``) lets GPU kernels compute in float32 with
+    the float libm functions, no FP64 instruction: several times faster on GPUs with slow FP64
+    (L4, RTX), within about 1e-6 of each config's scale but for values that land on the other
+    side of a step boundary (docs/precision.md). Backends without a fast path (CPU backends,
+    numba-cuda) compute ``"exact"``: float64 arithmetic rounded once to ``dtype``.
     """
+    check_precision(precision, dtype)
     if isinstance(out, (str, os.PathLike)):
         out = check_npy_out(out)
     g = as_grid(grid)
@@ -208,13 +216,42 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
     with limited(limit), timing.call(n_configs * n_steps, verbose) as info:
         return _evaluate(schedule, g, steps, dtype, (backend, be), limit, out, progress,
                          n_configs * n_steps * _dtype(dtype).itemsize if in_memory else 0,
-                         info)
+                         info, precision)
 
 
-def _evaluate(schedule, grid, steps, dtype, backend, limit, out, progress, reserve, info):
+def check_precision(precision, dtype) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision = {precision!r}: must be one of {', '.join(PRECISIONS)}")
+    if precision == "fast" and _dtype(dtype) != np.float32:
+        raise ValueError(f"precision = 'fast' computes in float32; it needs dtype='float32' "
+                         f"(got dtype={_dtype(dtype).name!r})")
+
+
+class _FastKernels:
+    """A backend whose table and reduce calls run its ``precision="fast"`` kernels."""
+
+    def __init__(self, backend):
+        self._backend = backend
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def table(self, *args, **kw):
+        return self._backend.table(*args, precision="fast", **kw)
+
+    def reduce(self, *args, **kw):
+        return self._backend.reduce(*args, precision="fast", **kw)
+
+
+def _with_precision(be, precision):
+    return _FastKernels(be) if precision in be.precisions and precision != "exact" else be
+
+
+def _evaluate(schedule, grid, steps, dtype, backend, limit, out, progress, reserve, info,
+              precision="exact"):
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype, reserve)
     work = min(WORK_LIMIT, limit)
-    be = _refine(*backend, plan, bound, steps, work, info)
+    be = _with_precision(_refine(*backend, plan, bound, steps, work, info), precision)
     shape = (bound.n, steps.size)
     need = bound.n * steps.size * dt.itemsize
     if isinstance(out, (str, os.PathLike)):
@@ -353,7 +390,7 @@ def check_reduction(op, threshold) -> None:
 def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
            threshold=None, backend: str = "auto", dtype="float32",
            memory_limit: int | None = None, progress: bool | None = None,
-           verbose: bool = False) -> np.ndarray:
+           verbose: bool = False, precision: str = "exact") -> np.ndarray:
     """A per-config summary over steps, without building the table.
 
     ``op``: ``sum``, ``mean``, ``min``, ``max`` (of the values rounded to ``dtype``, accumulated
@@ -361,22 +398,25 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     ``count_above``/``count_below`` (the number of steps whose value is ``> threshold`` /
     ``< threshold``, int64) or ``last`` (the value at the last step given). A step range is a
     ``steps`` array, e.g. ``np.arange(1000, 2000)``. Returns shape ``(len(grid),)``, or a 0-d
-    array without a grid. ``progress``, ``verbose`` and ``auto`` as for :func:`evaluate`.
+    array without a grid. ``progress``, ``verbose``, ``precision`` and ``auto`` as for
+    :func:`evaluate`.
     """
     check_reduction(op, threshold)
+    check_precision(precision, dtype)
     g = as_grid(grid)
     be = _backend_for(backend)
     limit = _limit(memory_limit, be)
     pairs = (len(g) if g is not None else 1) * count_steps(steps)
     with limited(limit), timing.call(pairs, verbose) as info:
         return _reduce(schedule, g, steps, op, threshold, dtype, (backend, be), limit, progress,
-                       info)
+                       info, precision)
 
 
-def _reduce(schedule, grid, steps, op, threshold, dtype, backend, limit, progress, info):
+def _reduce(schedule, grid, steps, op, threshold, dtype, backend, limit, progress, info,
+            precision="exact"):
     sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
     work = min(WORK_LIMIT, limit)
-    be = _refine(*backend, plan, bound, steps, work, info)
+    be = _with_precision(_refine(*backend, plan, bound, steps, work, info), precision)
     if _show_progress(progress, bound.n * steps.size) and be.device == "cpu":
         rows = max(1, -(-bound.n // 100))
         parts = []

@@ -168,6 +168,11 @@ GS_GLOBAL void {fn}_reduce(
     return text + _host_launchers(fn, head, host) + _instantiations(fn, head, instantiate)
 
 
+# every instantiation a backend launches, as host launchers (kind, out type, op, range)
+ALL_HOST = tuple((kind, o, op, ranged) for o in ("float", "double") for ranged in (True, False)
+                 for kind, op in (("table", None), *(("reduce", op) for op in REDUCE_OPS)))
+
+
 def host_launcher_name(fn, kind, o, op, ranged) -> str:
     return f"{fn}_host_{kind}_{op + '_' if op else ''}{o}_{'range' if ranged else 'steps'}"
 

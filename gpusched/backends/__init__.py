@@ -43,6 +43,9 @@ class Backend:
         return None
 
     writes_host_out = False     # table(..., out=host array) fills it in place
+    # the arithmetic modes its kernels have; table/reduce take ``precision=`` when there
+    # is more than "exact" (float64 arithmetic, rounded once)
+    precisions: tuple = ("exact",)
 
     def table(self, plan, bound, steps, dtype, *, work_limit: int):
         """The (n_configs, n_steps) table in ``dtype``, as this backend's array type."""

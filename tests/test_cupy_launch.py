@@ -1,0 +1,153 @@
+"""The CuPy backend's launches without a GPU: a stand-in ``cupy`` module whose RawModule
+builds the very text the backend hands to NVRTC as host C++ (g++), and whose kernels run
+every (block, thread) of the backend's own launch shape. What this checks: the argument
+order and types, the launch shapes, the step-range and explicit-steps paths, the partial
+folds of the split reductions, the bad-config flag, and both precisions."""
+
+import ctypes
+import re
+import shutil
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+from gpusched.cuda_source import REDUCE_OPS, host_launcher_name
+from gpusched.kernel_cache import kernels_dir
+
+pytestmark = pytest.mark.skipif(not shutil.which("g++"), reason="needs g++")
+
+
+class _DeviceArray(np.ndarray):
+    def get(self):
+        return np.asarray(self)
+
+
+def _dev(a):
+    return np.ascontiguousarray(a).view(_DeviceArray)
+
+
+class _Kernel:
+    def __init__(self, dll, template):
+        name, kind = re.fullmatch(r"(\w+)_(table|reduce)<.*>", template).groups()
+        args = [a.strip() for a in template.split("<", 1)[1].rstrip(">").split(",")]
+        op = None if kind == "table" else {v: k for k, v in REDUCE_OPS.items()}[int(args[1])]
+        self.kind = kind
+        self.fn = getattr(dll, host_launcher_name(name, kind, args[0], op, args[-1] == "true"))
+        self.fn.restype = None
+
+    def __call__(self, grid, block, args):
+        c_args = []
+        for a in args:
+            if isinstance(a, np.ndarray):
+                c_args.append(ctypes.c_void_p(a.ctypes.data))
+            else:
+                assert isinstance(a, np.int64), f"a kernel scalar must be np.int64, got {a!r}"
+                c_args.append(ctypes.c_longlong(int(a)))
+        n_configs = int(args[0])
+        gy = n_configs if self.kind == "reduce" else grid[1]   # host folds: one config per row
+        assert grid[1] == min(n_configs, 65535) and block[0] % 32 == 0
+        self.fn(ctypes.c_longlong(grid[0]), ctypes.c_longlong(gy), ctypes.c_longlong(block[0]),
+                *c_args)
+
+
+class _RawModule:
+    built = []
+    _dlls: dict = {}     # code -> host build (g++ builds every instantiation at once)
+
+    def __init__(self, code, options, name_expressions):
+        import tempfile
+        from pathlib import Path
+        if code not in self._dlls:
+            work = Path(tempfile.mkdtemp())
+            (work / "k.cpp").write_text(code)
+            subprocess.run(["g++", "-O0", "-std=c++17", "-shared", "-fPIC",
+                            f"-I{kernels_dir()}", str(work / "k.cpp"), "-o", str(work / "k.so")],
+                           check=True)
+            self._dlls[code] = ctypes.CDLL(str(work / "k.so"))
+        self.dll = self._dlls[code]
+        assert f"-I{kernels_dir()}" in options and "--std=c++17" in options
+        _RawModule.built.append(tuple(name_expressions))
+
+    def get_function(self, template):
+        return _Kernel(self.dll, template)
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    cp = types.ModuleType("cupy")
+    cp.uint64, cp.float64, cp.int64 = np.uint64, np.float64, np.int64
+    cp.asarray = _dev
+    cp.empty = lambda shape, dtype: _dev(np.empty(shape, dtype))
+    cp.zeros = lambda shape, dtype: _dev(np.zeros(shape, dtype))
+    cp.full = lambda shape, v, dtype: _dev(np.full(shape, v, dtype))
+    cp.RawModule = _RawModule
+    cp.__getattr__ = lambda name: getattr(np, name)     # the array functions reductions use
+    device = types.SimpleNamespace(attributes={"MultiProcessorCount": 3})
+    cp.cuda = types.SimpleNamespace(Device=lambda: device)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    from gpusched.backends import cupy_backend
+    monkeypatch.setattr(cupy_backend, "_kernels", {})
+    _RawModule.built.clear()
+    return cupy_backend.CupyBackend()
+
+
+CASES = [
+    ("onecycle", gs.compat.torch.OneCycleLR(max_lr=0.1),
+     gs.grid(total_steps=[300, 1000], three_phase=[False, True])),
+    ("multistep (lists)", gs.compat.torch.MultiStepLR(base_lr=0.1),
+     gs.trials(milestones=[[10, 50, 90], [30]], gamma=[0.5, 0.1])),
+    ("multiplicative (running product)", gs.compat.torch.MultiplicativeLR(
+        lr_lambda=lambda e: 0.99), gs.grid(base_lr=[0.1, 0.2])),
+]
+
+
+@pytest.mark.parametrize("label,sched,grid", CASES, ids=[c[0] for c in CASES])
+def test_cupy_backend_launches_match_numpy(fake_cupy, label, sched, grid, monkeypatch):
+    from gpusched.api import _prepare
+    be = fake_cupy
+    for steps in (np.arange(0, 301), np.array([0, 5, 17, 299, 1200])):
+        _, _, st, dt, bound, plan = _prepare(sched, grid, steps, "float64")
+        want = gs.evaluate(sched, grid, steps=steps, dtype="float64", backend="numpy")
+        got = be.table(plan, bound, st, np.dtype("float64"), work_limit=1 << 26)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=0)
+        fast = be.table(plan, bound, st, np.dtype("float32"), work_limit=1 << 26,
+                        precision="fast")
+        scale = np.abs(want).max(axis=1, keepdims=True)
+        assert np.abs(np.asarray(fast) - want).max() <= 1e-5 * scale.max()
+    for op in ("sum", "mean", "min", "max", "argmax"):
+        want = gs.reduce(sched, grid, steps=1000, op=op, dtype="float64", backend="numpy")
+        _, _, st, dt, bound, plan = _prepare(sched, grid, 1000, "float64")
+        got = be.reduce(plan, bound, st, op, np.dtype("float64"), work_limit=1 << 26)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
+    # one instantiation per module: only what a call needs is compiled
+    assert all(len(x) == 1 for x in _RawModule.built)
+    assert any("_table<double, true>" in x[0] for x in _RawModule.built)
+    assert any("_table<double, false>" in x[0] for x in _RawModule.built)
+    assert any("_fast_table<float" in x[0] for x in _RawModule.built)
+
+
+def test_cupy_backend_flags_the_first_bad_config(fake_cupy):
+    from gpusched.api import _prepare
+    from gpusched.backends.numpy_backend import ScheduleError
+    s = gs.schedule(lambda t, a: 1.0 / (t - a))
+    grid = gs.grid(a=[-1.0, -2.0, 7.0, 9.0])
+    _, _, st, _, bound, plan = _prepare(s, grid, 20, "float32")
+    with pytest.raises(ScheduleError, match=r"config 2 \(a=7"):
+        fake_cupy.table(plan, bound, st, np.dtype("float32"), work_limit=1 << 26)
+    with pytest.raises(ScheduleError, match=r"config 2 \(a=7"):
+        fake_cupy.reduce(plan, bound, st, "mean", np.dtype("float32"), work_limit=1 << 26)
+
+
+def test_precision_is_validated_before_any_work():
+    s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=100)
+    with pytest.raises(ValueError, match="precision = 'turbo': must be one of exact, fast"):
+        gs.evaluate(s, steps=10, precision="turbo")
+    with pytest.raises(ValueError, match="needs dtype='float32'"):
+        gs.reduce(s, steps=10, precision="fast", dtype="float64")
+    # backends without a fast path compute exact values
+    np.testing.assert_array_equal(gs.evaluate(s, steps=100, precision="fast", backend="numpy"),
+                                  gs.evaluate(s, steps=100, backend="numpy"))
