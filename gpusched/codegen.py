@@ -336,10 +336,13 @@ class CSections:
     ctype: str
 
 
-def c_sections(plan: Plan, layout: Layout, precision: str = "exact") -> CSections:
+def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
+               precomputed: dict | None = None) -> CSections:
     """The plan as C statements split into a config section and a step section. Under
     ``exact`` floats are doubles (the float64 arithmetic of the NumPy backend); under
-    ``fast`` they are floats with the float libm functions (no FP64 instruction)."""
+    ``fast`` they are floats with the float libm functions (no FP64 instruction).
+    ``precomputed`` maps node ids to the C expression that reads their value from a
+    factorized table (backends/factorized.py); what only they need is not emitted."""
     F, f = _C_FLOAT[precision]
     ctypes = {**_C_TYPE, "float": F}
     templates = _c_templates(F, f)
@@ -350,7 +353,9 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact") -> CSection
         T = ctypes[kind]
         step = "step" in n.deps
         bad = "gs_bad" if step else "gs_cbad"
-        if op in _C_BIN:
+        if a is None:
+            e = precomputed[id(n)]
+        elif op in _C_BIN:
             e = f"({a[0]} {_C_BIN[op]} {a[1]})"
         elif op in templates:
             e = templates[op].format(*a, T=T, op=op)
@@ -385,5 +390,5 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact") -> CSection
         (stp if step else cfg).append(f"const {T} {v} = {e};")
 
     root = _walk(plan, layout, lambda v: c_value_literal(v, precision),
-                 lambda name: f"p_{name}", emit)
+                 lambda name: f"p_{name}", emit, precomputed)
     return CSections(cfg, stp, root, F)

@@ -40,10 +40,11 @@ REDUCE_OPS = {"sum": 0, "min": 1, "max": 2}     # the fused reductions (mean = s
 _OUT_C = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
-def function_name(plan, precision: str = "exact") -> str:
-    """The kernels' C name: the full hash of the plan's signature (graph and parameter kinds),
-    and the precision."""
-    return "gpusched_" + digest(plan.signature) + ("_fast" if precision == "fast" else "")
+def function_name(plan, precision: str = "exact", pre=None) -> str:
+    """The kernels' C name: the full hash of the plan's signature (graph and parameter kinds)
+    and of the factorized nodes it reads from tables, and the precision."""
+    sig = digest(plan.signature) if pre is None else digest(plan.signature, pre.key)
+    return "gpusched_" + sig + ("_fast" if precision == "fast" else "")
 
 
 def out_ctype(dtype) -> str:
@@ -82,9 +83,24 @@ def _row_loads(precision):
     }
 
 
-def _head_params(layout, precision) -> list[str]:
-    return ["long long C", "long long S", "const long long* steps", "long long t0",
-            "long long dt", *layout.format(_entry_params(precision))]
+def _head_params(layout, precision, pre=None) -> list[str]:
+    out = ["long long C", "long long S", "const long long* steps", "long long t0",
+           "long long dt", *layout.format(_entry_params(precision))]
+    if pre is not None:
+        out += [x for k, n in enumerate(pre.nodes)
+                for x in (f"const {_pre_ctype(pre, k, precision)}* pre{k}",
+                          f"const long long* PB{k}")]
+    return out
+
+
+def _pre_ctype(pre, k, precision) -> str:
+    return "long long" if pre.arrays[k].dtype.kind == "i" else codegen.c_float(precision)
+
+
+def _pre_rows(pre) -> list[str]:
+    """Config c's row offset in each factorized table (computed on the host: no 64-bit
+    division per config here)."""
+    return [f"const long long pb{k} = PB{k}[c];" for k in range(len(pre.nodes))]
 
 
 def _names(params: list[str]) -> list[str]:
@@ -96,16 +112,20 @@ def _indent(lines, n):
 
 
 def translation_unit(plan, layout, precision: str = "exact",
-                     include: str = '#include "gpusched.cuh"', instantiate=(), host=()) -> str:
+                     include: str = '#include "gpusched.cuh"', instantiate=(), host=(),
+                     pre=None) -> str:
     """The kernels ``<name>_table<OUT, RANGE>`` and ``<name>_reduce<OUT, OP, RANGE>`` for
     ``plan`` under ``precision``; explicit instantiations ``instantiate`` (e.g.
     ``"table<float, true>"``) for nvcc, and host launchers (``extern "C"``, for g++ only) of
-    the instantiations in ``host``: ``(kind, out type, op or None, range)`` tuples."""
-    fn = function_name(plan, precision)
-    sec = codegen.c_sections(plan, layout, precision)
+    the instantiations in ``host``: ``(kind, out type, op or None, range)`` tuples.
+    ``pre`` (a factorized.Precomputed): its nodes are read from tables indexed by the
+    config's grid axes instead of computed per config."""
+    fn = function_name(plan, precision, pre)
+    reads = {id(n): f"pre{k}[pb{k} + j]" for k, n in enumerate(pre.nodes)} if pre else None
+    sec = codegen.c_sections(plan, layout, precision, reads)
     F = sec.ctype
-    head = _head_params(layout, precision)
-    loads = layout.format(_row_loads(precision))
+    head = _head_params(layout, precision, pre)
+    loads = layout.format(_row_loads(precision)) + (_pre_rows(pre) if pre else [])
     config = ["bool gs_cbad = false;", *loads, *sec.config]
     value = f"gs_bad ? (OUT)NAN : (OUT)({sec.root})"
     step = ["bool gs_bad = gs_cbad;", *sec.step]
@@ -230,10 +250,10 @@ def _instantiations(fn, head, instantiate) -> str:
     return "\n".join(lines) + "\n"
 
 
-def kernel_template(plan, precision, kind, dtype, ranged, op=None) -> str:
+def kernel_template(plan, precision, kind, dtype, ranged, op=None, pre=None) -> str:
     """The name expression of one kernel instantiation (for NVRTC's name_expressions)."""
     o, r = out_ctype(dtype), "true" if ranged else "false"
-    fn = function_name(plan, precision)
+    fn = function_name(plan, precision, pre)
     if kind == "table":
         return f"{fn}_table<{o}, {r}>"
     return f"{fn}_reduce<{o}, {REDUCE_OPS[op]}, {r}>"
@@ -279,10 +299,10 @@ def step_range(steps: np.ndarray):
     return None
 
 
-def launch_args(plan, layout, bound, steps, precision: str) -> list[tuple]:
+def launch_args(plan, layout, bound, steps, precision: str, pre=None) -> list[tuple]:
     """The kernels' arguments after ``C, S, steps, t0, dt``, as ("array", ndarray) or
     ("i64", int), in the order of :func:`translation_unit`'s parameters: arrays of float
-    values in the precision's type."""
+    values in the precision's type; then the factorized tables of ``pre``."""
     from .backends.inputs import kernel_inputs
     fdt = np.float32 if precision == "fast" else np.float64
 
@@ -302,4 +322,7 @@ def launch_args(plan, layout, bound, steps, precision: str) -> list[tuple]:
             out.append(arr(first))
         else:
             out += [arr(first), ("i64", first.shape[1]), per_config]
+    if pre is not None:
+        for k, a in enumerate(pre.arrays):
+            out += [arr(a), arr(pre.row_offsets(k))]
     return out

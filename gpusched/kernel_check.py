@@ -31,6 +31,7 @@ from .binding import bind
 from .cuda_source import (CUDA_ARCHS, REDUCE_OPS, function_name, host_launcher_name,
                           launch_args, out_ctype, step_range, translation_unit)
 from .kernel_cache import kernels_dir
+from .backends.factorized import precompute
 from .plan import compile_plan
 
 RTOL = 1e-12
@@ -81,26 +82,49 @@ HOST_LAUNCHERS = {
 }
 
 
-def source(us: list[Unit], precision="exact", instantiate=GATE_INSTANCES, host=()) -> str:
-    """One translation unit holding every distinct generated kernel of ``precision``."""
+def source(us: list[Unit], precision="exact", instantiate=GATE_INSTANCES, host=(),
+           pres=None) -> str:
+    """One translation unit holding every distinct generated kernel of ``precision``
+    (``pres``: unit index -> factorized tables its kernel reads)."""
     seen, parts = set(), []
-    for u in us:
-        if u.name(precision) not in seen:
-            seen.add(u.name(precision))
+    for k, u in enumerate(us):
+        pre = (pres or {}).get(k)
+        name = function_name(u.plan, precision, pre)
+        if name not in seen:
+            seen.add(name)
             parts.append(translation_unit(u.plan, u.layout, precision,
                                           include="" if parts else '#include "gpusched.cuh"',
-                                          instantiate=instantiate, host=host))
+                                          instantiate=instantiate, host=host, pre=pre))
     return "\n".join(parts)
+
+
+PRE_BUDGET = 1 << 28
+
+
+def _unit_steps(u) -> np.ndarray:
+    # running products are tabulated up to the largest step: keep those moderate
+    return normalize_steps(CHECK_STEPS[CHECK_STEPS < 10 ** 5] if u.layout.cumprods
+                           else CHECK_STEPS)
 
 
 class HostKernels:
     """A host-C++ build of the kernels of ``us``, run through ctypes as a GPU would: every
     (block, thread) of a launch, one after the other."""
 
-    def __init__(self, us: list[Unit], workdir: Path, precision="exact", cxx="g++"):
+    def __init__(self, us: list[Unit], workdir: Path, precision="exact", cxx="g++",
+                 factorize=False):
         self.precision = precision
+        self.factorize = factorize
+        self.pres = {}
+        if factorize:           # the kernels that read factorized tables, as on a full grid
+            for k, u in enumerate(us):
+                pre = precompute(u.plan, u.bound, _unit_steps(u), PRE_BUDGET)
+                if pre is not None:
+                    self.pres[k] = pre
+        self.keys = {id(u): self.pres[k].key for k, u in enumerate(us) if k in self.pres}
         src = workdir / f"gpusched_host_{precision}.cpp"
-        src.write_text(source(us, precision, instantiate=(), host=HOST_LAUNCHERS[precision]))
+        src.write_text(source(us, precision, instantiate=(), host=HOST_LAUNCHERS[precision],
+                              pres=self.pres))
         lib = workdir / f"libgpusched_host_{precision}.so"
         cmd = [cxx, "-O1", "-std=c++17", "-shared", "-fPIC", "-fno-fast-math",
                f"-I{kernels_dir()}", str(src), "-o", str(lib)]
@@ -110,6 +134,11 @@ class HostKernels:
 
     def _call(self, u, name, steps, shape, result, gy):
         keep = [steps, result]
+        pre = None
+        if id(u) in self.keys:
+            pre = precompute(u.plan, u.bound, steps, PRE_BUDGET)
+            assert pre is not None and pre.key == self.keys[id(u)], \
+                f"{u.label}: the factorized nodes differ between step sets"
 
         def c_arg(kind, v):
             if kind == "i64":
@@ -122,11 +151,12 @@ class HostKernels:
                 ctypes.c_void_p(None if rng else steps.ctypes.data),
                 ctypes.c_longlong(rng[0] if rng else 0), ctypes.c_longlong(rng[1] if rng else 0)]
         bad = np.full(1, np.iinfo(np.uint64).max, dtype=np.uint64)
-        fn = getattr(self.dll, host_launcher_name(u.name(self.precision), *name, rng is not None))
+        fn = getattr(self.dll, host_launcher_name(function_name(u.plan, self.precision, pre),
+                                                  *name, rng is not None))
         fn.restype = None
         fn(ctypes.c_longlong(shape[0]), ctypes.c_longlong(gy), ctypes.c_longlong(shape[1]),
            *head, *[c_arg(k, v) for k, v in launch_args(u.plan, u.layout, u.bound, steps,
-                                                         self.precision)],
+                                                         self.precision, pre)],
            ctypes.c_void_p(result.ctypes.data), ctypes.c_void_p(bad.ctypes.data))
         return int(bad[0]) if bad[0] != np.iinfo(np.uint64).max else None
 
@@ -159,15 +189,15 @@ def _worst(got, want):
 
 def check_host(us: list[Unit], workdir: Path, cxx: str = "g++") -> list[tuple[str, bool, str]]:
     """Build the exact kernels as host C++, run them, compare with the NumPy backend:
-    float64 tables on explicit steps and on a range, and the fused reductions."""
-    k = HostKernels(us, workdir, "exact", cxx)
+    float64 tables on explicit steps and on a range, and the fused reductions. Kernels read
+    factorized tables where the grid allows (as the CuPy backend's on a whole grid); the fast
+    check runs the unfactorized form."""
+    k = HostKernels(us, workdir, "exact", cxx, factorize=True)
     if k.dll is None:
         return [("host compile", False, k.error)]
     results = []
     for u in us:
-        # running products are tabulated up to the largest step: keep those moderate
-        steps = normalize_steps(CHECK_STEPS[CHECK_STEPS < 10 ** 5] if u.layout.cumprods
-                                else CHECK_STEPS)
+        steps = _unit_steps(u)
         worst = 0.0
         for at in (steps, RANGE_STEPS):
             want = evaluate(u.schedule, u.grid, steps=at, dtype="float64", backend="numpy")
@@ -177,7 +207,8 @@ def check_host(us: list[Unit], workdir: Path, cxx: str = "g++") -> list[tuple[st
             want = reduce(u.schedule, u.grid, steps=RANGE_STEPS, op=op, dtype="float64",
                           backend="numpy")
             worst = max(worst, _worst(k.reduce(u, RANGE_STEPS, op, np.float64), want)[0])
-        results.append((u.label, worst <= RTOL, f"max relative difference {worst:.2e}"))
+        form = " (factorized)" if id(u) in k.keys else ""
+        results.append((u.label, worst <= RTOL, f"max relative difference {worst:.2e}{form}"))
     return results
 
 
@@ -202,7 +233,8 @@ def fast_errors(us: list[Unit], workdir: Path, steps=FAST_STEPS, cxx: str = "g++
         raise RuntimeError(f"host compile of the fast kernels failed: {k.error}")
     out = []
     for u in us:
-        want = evaluate(u.schedule, u.grid, steps=steps, dtype="float64", backend="numpy")
+        want = evaluate(u.schedule, u.grid, steps=steps, dtype="float64",
+                        backend="numpy").reshape(u.bound.n, -1)
         got, _ = k.table(u, steps, np.float32)
         diff = np.abs(got.astype(np.float64) - want)
         diff[~np.isfinite(got)] = np.inf

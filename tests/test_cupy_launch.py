@@ -96,6 +96,9 @@ def fake_cupy(monkeypatch):
 
 
 CASES = [
+    ("warmup-cosine (factorized)", __import__("gpusched.bench.workloads", fromlist=["x"])
+     .warmup_cosine(), gs.grid(peak=[0.1, 0.3, 1.0], warmup_steps=[10, 50], end_value=[0.0],
+                               total=[300, 700])),
     ("onecycle", gs.compat.torch.OneCycleLR(max_lr=0.1),
      gs.grid(total_steps=[300, 1000], three_phase=[False, True])),
     ("multistep (lists)", gs.compat.torch.MultiStepLR(base_lr=0.1),
@@ -123,6 +126,17 @@ def test_cupy_backend_launches_match_numpy(fake_cupy, label, sched, grid, monkey
         _, _, st, dt, bound, plan = _prepare(sched, grid, 1000, "float64")
         got = be.reduce(plan, bound, st, op, np.dtype("float64"), work_limit=1 << 26)
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
+    # a whole cartesian grid reads the expensive step-dependent nodes from factorized tables;
+    # a block of its rows (a chunk) computes them per config
+    from gpusched.backends.cupy_backend import _factorized
+    _, _, st, _, bound, plan = _prepare(sched, grid, 300, "float64")
+    if label.endswith("(factorized)"):
+        assert _factorized(plan, bound, st, 1 << 26) is not None
+    part = bound.rows(1, bound.n)
+    assert _factorized(plan, part, st, 1 << 26) is None
+    want = gs.evaluate(sched, grid, steps=300, dtype="float64", backend="numpy")[1:]
+    got = be.table(plan, part, st, np.dtype("float64"), work_limit=1 << 26)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=0)
     # one instantiation per module: only what a call needs is compiled
     assert all(len(x) == 1 for x in _RawModule.built)
     assert any("_table<double, true>" in x[0] for x in _RawModule.built)

@@ -20,6 +20,7 @@ from ..cuda_source import (ALL_HOST, REDUCE_OPS, kernel_template, launch_args, r
 from ..kernel_cache import kernels_dir
 from ..reductions import Accumulator
 from . import Backend, cuda_driver_present
+from .factorized import precompute
 from .numpy_backend import explain
 
 _kernels: dict = {}
@@ -31,8 +32,9 @@ def _options():
     return (f"-I{kernels_dir()}", "--std=c++17")
 
 
-def _kernel(plan, layout, precision: str, template: str):
-    """The compiled instantiation ``template`` of the plan's kernels under ``precision``."""
+def _kernel(plan, layout, precision: str, template: str, pre=None):
+    """The compiled instantiation ``template`` of the plan's kernels under ``precision``
+    (``template`` names the function, whose name holds the factorized nodes' key)."""
     import cupy
     key = (plan.signature, precision, template)
     with _lock:
@@ -40,7 +42,7 @@ def _kernel(plan, layout, precision: str, template: str):
         if k is None:
             # (the host launchers in the text are for g++: NVRTC defines __CUDACC__)
             module = cupy.RawModule(code=translation_unit(plan, layout, precision,
-                                                          host=ALL_HOST),
+                                                          host=ALL_HOST, pre=pre),
                                     options=_options(), name_expressions=[template])
             k = _kernels[key] = module.get_function(template)
     return k
@@ -60,9 +62,15 @@ def _launch_head(bound, steps, cupy):
                              np.int64(dt)]
 
 
-def _device_args(plan, layout, bound, steps, precision, cupy):
+def _device_args(plan, layout, bound, steps, precision, cupy, pre):
     return [cupy.asarray(v) if kind == "array" else np.int64(v)
-            for kind, v in launch_args(plan, layout, bound, steps, precision)]
+            for kind, v in launch_args(plan, layout, bound, steps, precision, pre)]
+
+
+def _factorized(plan, bound, steps, work_limit):
+    """Tables of the expensive step-dependent nodes over only the grid axes they depend on
+    (a whole cartesian grid: W1's cosine is 4 x steps for 1,024 configs), or None."""
+    return precompute(plan, bound, steps, work_limit)
 
 
 class CupyBackend(Backend):
@@ -97,14 +105,16 @@ class CupyBackend(Backend):
     def table(self, plan, bound, steps, dtype, *, work_limit, precision="exact"):
         import cupy
         layout = codegen.Layout.of(plan, bound.kinds)
+        pre = _factorized(plan, bound, steps, work_limit)
         ranged, head = _launch_head(bound, steps, cupy)
         kernel = _kernel(plan, layout, precision,
-                         kernel_template(plan, precision, "table", dtype, ranged))
+                         kernel_template(plan, precision, "table", dtype, ranged, pre=pre), pre)
         out = cupy.empty((bound.n, steps.size), dtype=dtype)
         bad = cupy.full(1, _NO_BAD, dtype=cupy.uint64)
         launch = table_launch(bound.n, steps.size, _sms(), dtype)
         kernel(launch.grid, (launch.block,),
-               (*head, *_device_args(plan, layout, bound, steps, precision, cupy), out, bad))
+               (*head, *_device_args(plan, layout, bound, steps, precision, cupy, pre), out,
+                bad))
         self._raise_if_bad(plan, bound, steps, bad, dtype)
         return out
 
@@ -125,14 +135,16 @@ class CupyBackend(Backend):
                                  precision)
         layout = codegen.Layout.of(plan, bound.kinds)
         fold = "sum" if op == "mean" else op
+        pre = _factorized(plan, bound, steps, work_limit)
         ranged, head = _launch_head(bound, steps, cupy)
         kernel = _kernel(plan, layout, precision,
-                         kernel_template(plan, precision, "reduce", dtype, ranged, fold))
+                         kernel_template(plan, precision, "reduce", dtype, ranged, fold, pre),
+                         pre)
         launch = reduce_launch(bound.n, steps.size, _sms())
         partial = cupy.empty((bound.n, launch.grid[0]), dtype=cupy.float64)
         bad = cupy.full(1, _NO_BAD, dtype=cupy.uint64)
         kernel(launch.grid, (launch.block,),
-               (*head, *_device_args(plan, layout, bound, steps, precision, cupy), partial,
+               (*head, *_device_args(plan, layout, bound, steps, precision, cupy, pre), partial,
                 bad))
         self._raise_if_bad(plan, bound, steps, bad, dtype)
         acc = getattr(partial, fold)(axis=1)

@@ -42,6 +42,15 @@ class Precomputed:
         return [self.sizes, self.config_strides] + [x for a, s in zip(self.arrays, self.strides)
                                                     for x in (a, s)]
 
+    def row_offsets(self, k: int) -> np.ndarray:
+        """Every config's offset of its row in table ``k`` (the Python prologue's sum, done
+        once here for kernels that take it as an array)."""
+        c = np.arange(int(np.prod(self.sizes)), dtype=np.int64)
+        out = np.zeros_like(c)
+        for size, cstride, stride in zip(self.sizes, self.config_strides, self.strides[k]):
+            out += ((c // cstride) % size) * stride
+        return out
+
     def prologue(self) -> list:
         """Per config: the offset of its row in each table."""
         lines = []

@@ -1,0 +1,347 @@
+"""``python -m bench.gpu_model``: GPU speed projected from the machine code nvcc emits.
+
+For each standard workload (W1, W1L, W2, W3a, W3b, W3c, W4) and precision (exact, fast) it
+generates the CuPy backend's kernel (the 2-D table or reduction kernel of
+gpusched/cuda_source.py, the instantiation a float32 call on a step range launches),
+compiles it with nvcc for sm_90, sm_89 and sm_120 (``--resource-usage`` gives registers and
+spills), disassembles it with ``cuobjdump -sass`` and counts the instructions of the hot loop
+(the step loop; inner list loops weighted by their trip count) by class, divided by the
+elements one iteration computes, plus the per-thread config work spread over the thread's
+steps. A roofline per GPU then takes the slowest of: instruction issue, each pipe (FP32,
+FP64, MUFU, integer, conversions, load/store) at its published per-SM rate, and DRAM
+bandwidth for the bytes written. It writes ``gpu-model.json`` (one record per workload x
+precision x backend x GPU) and ``gpu-model.md``.
+
+Everything here is a **projection**: it assumes enough warps to hide latency, sustained boost
+clocks and no pipe contention beyond the counts; a GPU run (bench/gpu_run.sh) replaces it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import sass as S
+
+# Per-SM results per clock (CUDA C++ Programming Guide, "Arithmetic Instructions" throughput
+# table, compute capabilities 8.9, 9.0, 12.0) and the issue rate (4 schedulers x 1 warp
+# instruction per clock = 128 thread instructions). Loads/stores: one warp instruction per
+# clock per SM (32). 64-bit integer and uniform instructions take an integer issue slot.
+PIPES = {
+    "90": {"fp32": 128, "fp64": 64, "mufu": 16, "int": 64, "conversion": 16, "lsu": 32},
+    "89": {"fp32": 128, "fp64": 2, "mufu": 16, "int": 64, "conversion": 16, "lsu": 32},
+    "120": {"fp32": 128, "fp64": 2, "mufu": 16, "int": 64, "conversion": 16, "lsu": 32},
+}
+ISSUE = 128
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    sm: str              # the architecture its kernels compile for
+    sms: int
+    clock_ghz: float     # boost clock
+    bandwidth: float     # DRAM bytes/s
+    source: str
+
+
+# SM counts, boost clocks and memory bandwidth from the vendor's data sheets
+GPUS = (
+    Gpu("H100 SXM", "90", 132, 1.98, 3.35e12, "NVIDIA H100 Tensor Core GPU datasheet / "
+        "Hopper architecture whitepaper (132 SMs, 1.98 GHz, HBM3 3.35 TB/s)"),
+    Gpu("H200", "90", 132, 1.98, 4.8e12, "NVIDIA H200 datasheet (H100's GH100 die, HBM3e "
+        "4.8 TB/s)"),
+    Gpu("L4", "89", 58, 2.04, 300e9, "NVIDIA L4 datasheet (58 SMs, 2.04 GHz boost, GDDR6 "
+        "300 GB/s)"),
+    Gpu("RTX 4090", "89", 128, 2.52, 1008e9, "NVIDIA Ada Lovelace architecture whitepaper "
+        "(128 SMs, 2.52 GHz boost, 1008 GB/s)"),
+    Gpu("RTX 5090", "120", 170, 2.41, 1792e9, "NVIDIA RTX Blackwell GPU architecture "
+        "whitepaper (170 SMs, 2.41 GHz boost, 1792 GB/s)"),
+)
+ARCHS = ("90", "89", "120")
+_PIPE_OF = {"fp32": "fp32", "fp64": "fp64", "mufu": "mufu", "int": "int", "int64": "int",
+            "uniform": "int", "conversion": "conversion", "local": "lsu"}
+
+
+def tool(name: str) -> str | None:
+    """nvcc / cuobjdump: on PATH, in /usr/local/cuda/bin, or from the nvidia-cuda-cuobjdump
+    wheel (``nvidia/cu13/bin``)."""
+    found = shutil.which(name) or next((str(p) for p in [Path("/usr/local/cuda/bin") / name]
+                                        if p.exists()), None)
+    if found:
+        return found
+    try:
+        import nvidia
+        for base in nvidia.__path__:
+            for p in Path(base).glob(f"*/bin/{name}"):
+                return str(p)
+    except ImportError:
+        pass
+    return None
+
+
+@dataclass
+class KernelCounts:
+    """One compiled kernel: instructions per element by class, registers, spills."""
+
+    per_element: dict
+    registers: int
+    spills: int
+    elements_per_iteration: int
+    hot_instructions: int
+    rare_per_element: float = 0.0   # slow-path instructions left out (see sass.rare_addresses)
+
+
+def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration: int,
+                      list_length: int = 1, steps_per_thread: float = 1.0,
+                      workdir: Path | None = None) -> KernelCounts:
+    """Compile ``source`` (one kernel) for ``sm_<arch>``, count its hot loop per element.
+
+    ``kind`` "table": the hot loop is the innermost loop with a store (the one with the
+    widest store where the compiler made several copies); "reduce": the largest loop with no
+    barrier. Loops inside it run ``list_length / loads per iteration`` times. The config
+    work (the enclosing loop's other instructions) is spread over ``steps_per_thread``."""
+    nvcc, cuobjdump = tool("nvcc"), tool("cuobjdump")
+    if not nvcc or not cuobjdump:
+        raise RuntimeError("the GPU cost model needs nvcc and cuobjdump "
+                           "(pip install nvidia-cuda-cuobjdump)")
+    from ..kernel_cache import kernels_dir
+    work = workdir or Path(tempfile.mkdtemp(prefix="gpusched-model-"))
+    src, cubin = work / f"k_{arch}.cu", work / f"k_{arch}.cubin"
+    src.write_text(source)
+    proc = subprocess.run([nvcc, "-cubin", f"-arch=sm_{arch}", "-std=c++17",
+                           f"-I{kernels_dir()}", "--resource-usage", str(src), "-o", str(cubin)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    usage = proc.stdout + proc.stderr
+    listing = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True,
+                             check=True).stdout
+    fns = {n: c for n, c in S.functions(listing).items() if "_table" in n or "_reduce" in n}
+    if len(fns) != 1:
+        raise RuntimeError(f"expected one kernel in the cubin, found {sorted(fns)}")
+    name, code = next(iter(fns.items()))
+    return _count_kernel(code, kind, elements_per_iteration, list_length, steps_per_thread,
+                         _registers(usage, name), _spills(usage, name))
+
+
+def _registers(usage: str, name: str) -> int:
+    block = usage[usage.find(name):] if name in usage else usage
+    m = re.search(r"Used (\d+) registers", block)
+    return int(m.group(1)) if m else -1
+
+
+def _spills(usage: str, name: str) -> int:
+    block = usage[usage.find(name):] if name in usage else usage
+    m = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", block)
+    return int(m.group(1)) + int(m.group(2)) if m else -1
+
+
+def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spills):
+    lps = S.loops(code)
+    has = lambda lp, pred: any(pred(i) for i in lp.body(code))   # noqa: E731
+    if kind == "table":
+        stores = [lp for lp in lps if has(lp, lambda i: i.base == "STG")]
+        inner = [lp for lp in stores if not any(lp.contains(o) for o in stores)]
+        hot = max(inner, key=lambda lp: (has(lp, lambda i: i.opcode.startswith("STG") and
+                                             ".128" in i.opcode), lp.end - lp.start))
+    else:   # the step loop: no barrier, and the floating-point work (a config prologue's
+        # loops are integer only)
+        free = [lp for lp in lps if not has(lp, lambda i: i.base == "BAR")]
+        fp = lambda lp: sum(S.classify(i) in ("fp32", "fp64")   # noqa: E731
+                            for i in lp.body(code))
+        hot = max(free, key=lambda lp: (fp(lp) > 0, lp.end - lp.start))
+    weights = {}
+    for lp in lps:                        # inner loops: list scans, run per element
+        if hot.contains(lp):
+            loads = sum(1 for i in lp.body(code) if i.base == "LDG")
+            for i in lp.body(code):
+                weights[i.address] = max(weights.get(i.address, 1),
+                                         max(1.0, list_length / max(1, loads)))
+    body = hot.body(code)
+    rare = S.rare_addresses(code, body)
+    hot_counts = S.count([i for i in body if i.address not in rare], weights)
+    rare_count = S.count([i for i in body if i.address in rare])
+    outer = [lp for lp in lps if lp.contains(hot) and not lp.contains(hot) is False]
+    config = min(outer, key=lambda lp: lp.end - lp.start) if outer else None
+    per = {k: v / per_iter for k, v in hot_counts.items()}
+    if config is not None:                # the config section, once per thread and config
+        copies = [lp for lp in lps if config.contains(lp) and not any(
+            o.contains(lp) and config.contains(o) for o in lps)]
+        inside = {i.address for lp in copies for i in lp.body(code)}
+        rest = S.count([i for i in config.body(code) if i.address not in inside])
+        for k, v in rest.items():
+            per[k] = per.get(k, 0.0) + v / max(1.0, steps_per_thread)
+    return KernelCounts(per, regs, spills, per_iter, sum(hot_counts.values()),
+                        sum(rare_count.values()) / per_iter)
+
+
+@dataclass
+class Record:
+    workload: str
+    precision: str
+    backend: str
+    gpu: str
+    sm: str
+    instructions_per_element: float
+    fp64_per_element: float
+    fp32_per_element: float
+    mufu_per_element: float
+    int_per_element: float
+    conversions_per_element: float
+    memory_per_element: float
+    branches_per_element: float
+    calls_per_element: float
+    local_per_element: float
+    slow_path_per_element: float     # in the loop but on libm slow paths: not counted above
+    registers: int
+    spills: int
+    bytes_per_element: float
+    bound: str
+    projected_elements_per_s: float
+    bandwidth_fraction: float
+    sm_fraction: float
+
+
+def project(counts: KernelCounts, gpu: Gpu, bytes_per_element: float) -> tuple:
+    """(bound, elements/s, fraction of DRAM bandwidth) on ``gpu``."""
+    pipes = PIPES[gpu.sm]
+    rate = gpu.sms * gpu.clock_ghz * 1e9
+    per = counts.per_element
+    times = {"issue": sum(per.values()) / (ISSUE * rate)}
+    load = {}
+    for k, v in per.items():
+        pipe = _PIPE_OF.get(k, "lsu" if k[:2] in ("LD", "ST", "AT", "RE") else None)
+        if pipe:
+            load[pipe] = load.get(pipe, 0.0) + v
+    for pipe, v in load.items():
+        times[pipe] = v / (pipes[pipe] * rate)
+    if bytes_per_element:
+        times["memory"] = bytes_per_element / gpu.bandwidth
+    bound = max(times, key=times.get)
+    eps = 1.0 / times[bound]
+    return bound, eps, (eps * bytes_per_element / gpu.bandwidth if bytes_per_element else 0.0)
+
+
+def _group(per, *keys):
+    return sum(v for k, v in per.items() if k in keys or any(k.startswith(p) for p in keys
+                                                               if p.endswith(".")))
+
+
+def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast"),
+          archs=ARCHS, out=print) -> list[Record]:
+    import numpy as np
+
+    from .. import codegen
+    from ..backends.factorized import precompute
+    from ..binding import bind
+    from ..cuda_source import reduce_launch, table_launch, translation_unit
+    from ..plan import compile_plan
+    from .workloads import workloads
+
+    records = []
+    for w in workloads(quick=False, gpu=True):
+        if workloads_filter and w.name not in workloads_filter:
+            continue
+        bound = bind(w.schedule, w.grid)
+        plan = compile_plan(w.schedule.expr, bound.kinds)
+        layout = codegen.Layout.of(plan, bound.kinds)
+        # the longest list parameter: the trip count of list scans (milestone counts)
+        lists = max([int(np.max(c.lengths)) for c in w.grid.columns.values()
+                     if hasattr(c, "lengths")] + [1])
+        kind = "reduce" if w.kind == "reduce" else "table"
+        # the factorized tables the backend reads on a whole grid (as in CupyBackend)
+        pre = precompute(plan, bound, np.arange(w.steps), 1 << 28)
+        for precision in precisions:
+            inst = "reduce<float, 0, true>" if kind == "reduce" else "table<float, true>"
+            src = translation_unit(plan, layout, precision, instantiate=(inst,), pre=pre)
+            for arch in archs:
+                gpus = [g for g in GPUS if g.sm == arch]
+                for gpu in gpus:
+                    if kind == "table":
+                        launch = table_launch(len(w.grid), w.steps, gpu.sms, np.float32)
+                        per_iter, nbytes = 4, 4.0
+                    else:
+                        launch = reduce_launch(len(w.grid), w.steps, gpu.sms)
+                        per_iter, nbytes = 1, 0.0
+                    steps_per_thread = w.steps / (launch.grid[0] * launch.block * per_iter) \
+                        * per_iter
+                    counts = compile_and_count(src, arch, kind, per_iter, lists,
+                                               steps_per_thread)
+                    bound_by, eps, frac = project(counts, gpu, nbytes)
+                    small = reduce_launch(64, w.steps, gpu.sms) if kind == "reduce" else \
+                        table_launch(64, w.steps, gpu.sms, np.float32)
+                    per = counts.per_element
+                    rec = Record(
+                        w.name, precision, "cupy", gpu.name, f"sm_{arch}",
+                        round(sum(per.values()), 2), round(per.get("fp64", 0.0), 2),
+                        round(per.get("fp32", 0.0), 2), round(per.get("mufu", 0.0), 2),
+                        round(per.get("int", 0.0) + per.get("int64", 0.0)
+                              + per.get("uniform", 0.0), 2),
+                        round(per.get("conversion", 0.0), 2),
+                        round(sum(v for k, v in per.items() if k[:2] in ("LD", "ST", "AT",
+                                                                          "RE")), 2),
+                        round(per.get("branch", 0.0), 2), round(per.get("call", 0.0), 2),
+                        round(per.get("local", 0.0), 2), round(counts.rare_per_element, 2),
+                        counts.registers, counts.spills,
+                        nbytes, bound_by, float(f"{eps:.4g}"), round(frac, 4),
+                        round(min(1.0, small.blocks / gpu.sms), 3))
+                    records.append(rec)
+                    out(f"{w.name:4s} {precision:5s} {gpu.name:9s} {rec.instructions_per_element:7.1f} "
+                        f"instr/elem ({rec.fp64_per_element:5.1f} FP64), {rec.registers} regs, "
+                        f"bound by {bound_by}: {eps:.3g} elem/s"
+                        + (f", {frac:.0%} of bandwidth" if nbytes else ""))
+    return records
+
+
+def markdown(records: list[Record]) -> str:
+    lines = ["# GPU cost model (projection, not a measurement)", "",
+             "Generated by `python -m bench.gpu_model` from the SASS nvcc emits for the CuPy "
+             "backend's kernels (float32 results, steps given as a range). Instructions per "
+             "element of the hot loop by class, then a roofline per GPU; *bound* is the "
+             "limiting resource. Assumes full occupancy and boost clocks; see "
+             "`gpusched/bench/gpu_model.py` for the throughput table and its sources.", "",
+             "| workload | precision | GPU | instr/elem | FP64/elem | MUFU/elem | regs | spills "
+             "| bound | projected elem/s | % of bandwidth | SMs used by 64 configs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        bw = f"{r.bandwidth_fraction:.0%}" if r.bytes_per_element else "n/a (reduction)"
+        lines.append(f"| {r.workload} | {r.precision} | {r.gpu} | {r.instructions_per_element} "
+                     f"| {r.fp64_per_element} | {r.mufu_per_element} | {r.registers} | "
+                     f"{r.spills} | {r.bound} | {r.projected_elements_per_s:.3g} | {bw} | "
+                     f"{r.sm_fraction:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.gpu_model", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=None, help="folder for gpu-model.json and gpu-model.md "
+                   "(default: bench/results in a checkout, else the current folder)")
+    p.add_argument("--workloads", default="", help="comma-separated subset, e.g. W1,W2")
+    args = p.parse_args(argv)
+    if not tool("nvcc") or not tool("cuobjdump"):
+        print("needs nvcc and cuobjdump (pip install nvidia-cuda-cuobjdump)", file=sys.stderr)
+        return 2
+    folder = Path(args.out) if args.out else (Path("bench/results") if Path("bench/results")
+                                              .is_dir() else Path("."))
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {w for w in args.workloads.split(",") if w}
+    recs = model(workloads_filter=wanted or None)
+    (folder / "gpu-model.json").write_text(json.dumps([asdict(r) for r in recs], indent=1) + "\n")
+    (folder / "gpu-model.md").write_text(markdown(recs))
+    print(f"wrote {folder / 'gpu-model.json'} and {folder / 'gpu-model.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

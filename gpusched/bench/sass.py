@@ -1,0 +1,147 @@
+"""Machine code of a compiled kernel, read from ``cuobjdump -sass``: instructions, loops, and
+the count of a loop's instructions by class (what the GPU cost model projects from)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_.]*)([^;]*);")
+_TARGET = re.compile(r"0x([0-9a-f]+)")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    address: int
+    opcode: str          # with modifiers, e.g. "IMAD.WIDE.U32"
+    operands: str
+    predicated: bool
+
+    @property
+    def base(self) -> str:
+        return self.opcode.split(".")[0]
+
+    def branch_target(self) -> int | None:
+        if self.base in ("BRA", "JMP"):
+            m = _TARGET.search(self.operands)
+            return int(m.group(1), 16) if m else None
+        return None
+
+
+def functions(sass: str) -> dict[str, list[Instruction]]:
+    """The instructions of every function in a ``cuobjdump -sass`` listing."""
+    out: dict = {}
+    current = None
+    for line in sass.splitlines():
+        head = re.match(r"\s*Function : (\S+)", line)
+        if head:
+            current = out.setdefault(head.group(1), [])
+            continue
+        m = _LINE.search(line)
+        if m and current is not None:
+            current.append(Instruction(int(m.group(1), 16), m.group(3), m.group(4).strip(),
+                                       bool(m.group(2))))
+    return out
+
+
+@dataclass(frozen=True)
+class Loop:
+    start: int           # the address a backward branch jumps to
+    end: int             # the branch's address
+
+    def contains(self, other: "Loop") -> bool:
+        return self.start <= other.start and other.end <= self.end and self != other
+
+    def body(self, code: list[Instruction]) -> list[Instruction]:
+        return [i for i in code if self.start <= i.address <= self.end]
+
+
+def loops(code: list[Instruction]) -> list[Loop]:
+    """Every backward branch as a loop (start, end), outermost first."""
+    found = {Loop(t, i.address) for i in code
+             if (t := i.branch_target()) is not None and t <= i.address}
+    return sorted(found, key=lambda lp: (lp.start, -lp.end))
+
+
+# instruction classes; the first rule that matches wins
+def classify(i: Instruction) -> str:
+    op, base = i.opcode, i.base
+    if base == "NOP":
+        return "nop"
+    if base in ("LDL", "STL"):
+        return "local"
+    if base in ("LDG", "STG", "LDS", "STS", "LD", "ST", "ATOM", "ATOMG", "RED", "ATOMS",
+                "LDGSTS"):
+        width = next((w for w in ("128", "64") if f".{w}" in op), "32")
+        return f"{base}.{width}"
+    if base in ("CALL", "RET"):
+        return "call"
+    if base in ("BRA", "BRX", "JMP", "JMX", "BSSY", "BSYNC", "EXIT", "WARPSYNC", "BREAK",
+                "BMOV", "YIELD", "KILL"):
+        return "branch"
+    if base == "MUFU":
+        return "mufu"
+    if base in ("DADD", "DMUL", "DFMA", "DSETP", "DMNMX", "DSET"):
+        return "fp64"
+    if base in ("F2F", "F2I", "I2F", "I2FP", "F2IP", "FRND", "I2I", "F2FP"):
+        return "conversion"
+    if base in ("FADD", "FMUL", "FFMA", "FSETP", "FMNMX", "FSEL", "FSET", "FCHK", "FSWZADD",
+                "FADD32I", "FMUL32I", "FFMA32I"):
+        return "fp32"
+    if base.startswith("U") or base in ("S2UR", "R2UR"):
+        return "uniform"           # the uniform datapath: one per warp, still an issue slot
+    if base in ("IADD3", "IMAD", "ISETP", "LOP3", "SHF", "LEA", "SEL", "IMNMX", "IABS", "POPC",
+                "FLO", "BMSK", "PRMT", "VIADD", "VIMNMX", "IADD", "IMUL", "ISCADD", "SHL",
+                "SHR", "LOP", "BREV", "IDP", "VIADDMNMX", "IADD32I", "LOP32I", "IMAD32I",
+                "ISETP32I"):
+        wide = any(m in op for m in (".WIDE", ".X", ".EX", ".64", ".HI.X")) or \
+            (base == "SHF" and ".64" in op)
+        return "int64" if wide else "int"
+    if base in ("MOV", "MOV32I", "S2R", "CS2R", "PLOP3", "P2R", "R2P", "SHFL", "VOTE", "VOTEU",
+                "LDC", "BAR", "DEPBAR", "MEMBAR", "ERRBAR", "CCTL", "FENCE", "MATCH", "REDUX"):
+        return "other"
+    return "other"
+
+
+def count(code: list[Instruction], weights: dict | None = None) -> Counter:
+    """Instructions by class; ``weights`` maps an address to how many times it runs."""
+    c: Counter = Counter()
+    for i in code:
+        k = classify(i)
+        if k != "nop":
+            c[k] += (weights or {}).get(i.address, 1)
+    return c
+
+
+def blocks(code: list[Instruction]) -> list[list[Instruction]]:
+    """Basic blocks: split before every branch target and after every branch."""
+    targets = {t for i in code if (t := i.branch_target()) is not None}
+    out, cur = [], []
+    for i in code:
+        if i.address in targets and cur:
+            out.append(cur)
+            cur = []
+        cur.append(i)
+        if i.base in ("BRA", "BRX", "JMP", "EXIT", "CALL", "RET"):
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
+def rare_addresses(code: list[Instruction], region: list[Instruction]) -> set:
+    """Addresses in ``region`` on a slow path: the basic blocks that touch local memory or
+    call a subroutine (the libm slow paths: Payne-Hanek argument reduction for huge trig
+    arguments, division fix-ups), and any loop inside ``region`` that touches local memory."""
+    span = {i.address for i in region}
+    rare = set()
+    for b in blocks([i for i in code if i.address in span]):
+        if any(i.base in ("LDL", "STL", "CALL") for i in b):
+            rare.update(i.address for i in b)
+    for lp in loops(code):
+        body = [i for i in lp.body(code) if i.address in span]
+        if body and len(body) < len(region) and any(i.base in ("LDL", "STL") for i in body):
+            rare.update(i.address for i in body)
+    return rare
