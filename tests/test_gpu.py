@@ -85,6 +85,39 @@ def test_gpu_every_twin_case_and_huge_steps(name):
 
 
 @pytest.mark.parametrize("name", GPU_BACKENDS)
+def test_gpu_split_reduction_and_step_range(name):
+    """A config's steps split over several blocks (2,100 steps: three blocks per config on
+    the simulator's 2 SMs), folded per block then on the host; a step range computed, not
+    read."""
+    ok, why = gs.backends.available_backends()[name]
+    if not ok:
+        pytest.skip(why)
+    s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=2100)
+    g = gs.grid(pct_start=[0.2, 0.45])
+    for op in ("sum", "min", "argmax", "count_below"):
+        kw = {"threshold": 0.05} if op == "count_below" else {}
+        got = gs.to_numpy(gs.reduce(s, g, steps=2100, op=op, dtype="float64", backend=name,
+                                    **kw))
+        want = gs.reduce(s, g, steps=2100, op=op, dtype="float64", backend="numpy", **kw)
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=op)
+    at = np.arange(7, 2100, 3)
+    np.testing.assert_allclose(
+        gs.to_numpy(gs.evaluate(s, g, steps=at, dtype="float64", backend=name)),
+        gs.evaluate(s, g, steps=at, dtype="float64", backend="numpy"), rtol=1e-13)
+    # a whole cartesian grid: the cosine read from a table over (warmup_steps, total) only
+    from gpusched.bench.workloads import warmup_cosine
+    w1 = gs.grid(peak=[0.1, 1.0], warmup_steps=[5, 20], end_value=[0.0, 1e-3], total=[200])
+    for red in (False, True):
+        run = gs.reduce if red else gs.evaluate
+        kw = {"op": "mean"} if red else {}
+        np.testing.assert_allclose(
+            gs.to_numpy(run(warmup_cosine(), w1, steps=200, dtype="float64", backend=name,
+                            **kw)),
+            run(warmup_cosine(), w1, steps=200, dtype="float64", backend="numpy", **kw),
+            rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", GPU_BACKENDS)
 def test_gpu_errors_name_the_first_bad_config_and_step(name):
     """Several elements go non-finite at once (one flag per table on CuPy, set with atomicMin
     in the same pass): the error names the first in row-major order, as on the CPU."""

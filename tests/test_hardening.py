@@ -243,3 +243,12 @@ def test_every_twin_in_the_numba_cuda_simulator(cuda_simulator_run):
     run = cuda_simulator_run
     assert simulated(run, "test_gpu_every_twin_case_and_huge_steps"), \
         run.stdout[-3000:] + run.stderr[-2000:]
+
+
+def test_split_reduction_in_the_numba_cuda_simulator(cuda_simulator_run):
+    """Reductions split over blocks (shared-memory fold, host fold) and computed step ranges
+    on the Numba CUDA simulator."""
+    from conftest import simulated
+    run = cuda_simulator_run
+    assert simulated(run, "test_gpu_split_reduction_and_step_range"), \
+        run.stdout[-3000:] + run.stderr[-2000:]

@@ -103,12 +103,43 @@ TARGETS = {
             "for ci in range(gs_c0, gs_c1):\n    c = np.int64(ci)",
             "for ci in range(gs_c0, gs_c1):\n    c = np.int64(ci)",
             "for j in range(S):"),
-    "cuda": ("from numba import cuda", "lambda f: cuda.jit(device=True)(f)", "@cuda.jit",
+    "cuda": ("from numba import cuda, float64, int64", "lambda f: cuda.jit(device=True)(f)",
+             "@cuda.jit",
              "for c in range(np.int64(cuda.blockIdx.y), out.shape[0], np.int64(cuda.gridDim.y)):",
-             "for c in range(np.int64(cuda.grid(1)), acc.shape[0], np.int64(cuda.gridsize(1))):",
+             "for c in range(np.int64(cuda.blockIdx.y), acc.shape[0], np.int64(cuda.gridDim.y)):",
              "for j in range(np.int64(cuda.blockIdx.x) * cuda.blockDim.x + cuda.threadIdx.x, S,"
              " np.int64(cuda.blockDim.x) * cuda.gridDim.x):"),
 }
+# the step: read, or computed when the steps are a range (CUDA kernels take t0, dt, ranged)
+_STEP = {"cpu": "t = steps[j]", "cuda": "t = gs_t0 + j * gs_dt if gs_ranged else steps[j]"}
+CUDA_REDUCE_THREADS = 256       # the most threads per block the block fold below holds
+
+# CUDA reductions: a config's steps are split over the blocks of the x axis; each block folds
+# its threads' (total, best step position) pairs in shared memory, in a fixed tree order (the
+# earlier step wins a tie, as on the CPU), and leaves one partial per (config, block) for the
+# host to fold the same way.
+_BLOCK_FOLD = f"""gs_tid = cuda.threadIdx.x
+gs_sht[gs_tid] = total
+gs_shb[gs_tid] = best
+cuda.syncthreads()
+gs_s = cuda.blockDim.x // 2
+while gs_s > 0:
+    if gs_tid < gs_s:
+        gs_a = gs_sht[gs_tid]
+        gs_b = gs_sht[gs_tid + gs_s]
+        if op == 0 or op >= 5:
+            gs_sht[gs_tid] = gs_a + gs_b
+        elif sgn * gs_b < sgn * gs_a or (gs_b == gs_a and gs_shb[gs_tid + gs_s] < gs_shb[gs_tid]):
+            gs_sht[gs_tid] = gs_b
+            gs_shb[gs_tid] = gs_shb[gs_tid + gs_s]
+    cuda.syncthreads()
+    gs_s //= 2
+if gs_tid == 0:
+    acc[c, cuda.blockIdx.x] = gs_sht[0]
+    arg[c, cuda.blockIdx.x] = gs_shb[0]
+cuda.syncthreads()"""
+_SHARED = [f"gs_sht = cuda.shared.array({CUDA_REDUCE_THREADS}, float64)",
+           f"gs_shb = cuda.shared.array({CUDA_REDUCE_THREADS}, int64)"]
 
 
 def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
@@ -123,23 +154,26 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     from .scalar_helpers import ORDER
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
     pro = prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
-    reduce_step_loop = "for j in range(S):"   # one thread per config walks every step
     start = [_TOTAL, "sgn = -1.0 if op == 2 or op == 4 or op == 5 else 1.0", "best = 0"]
-    finish = ["acc[c] = total", "arg[c] = steps[best]"]
     if target == "cpu":
+        finish = ["acc[c] = total", "arg[c] = steps[best]"]
         body = {"kernel": ("out32, out64, acc, arg, op, f32, thr, err, errstep, gs_c0, gs_c1",
                            table_loop, pro + start, step_loop, _CPU_STEP.format(root=root),
-                           [f"if op != {TABLE}:"] + ["    " + ln for ln in finish])}
+                           [f"if op != {TABLE}:"] + ["    " + ln for ln in finish], [])}
     else:
-        body = {"table": ("out, err, errstep", table_loop, pro, step_loop,
-                          _STORE[target].format(root=root), ""),
-                "reduce": ("acc, arg, op, f32, thr, err, errstep", reduce_loop, pro + start,
-                           reduce_step_loop, _ACCUMULATE.format(root=root), finish)}
+        rng = "gs_t0, gs_dt, gs_ranged, gs_nsteps"
+        body = {"table": (f"out, err, errstep, {rng}", table_loop, pro, step_loop,
+                          _STORE[target].format(root=root), "", []),
+                "reduce": (f"acc, arg, op, f32, thr, err, errstep, {rng}", reduce_loop,
+                           pro + start, step_loop, _ACCUMULATE.format(root=root),
+                           _BLOCK_FOLD, _SHARED)}
     out = [_HEADER.format(sig=sig, imports=imports, jit=jit, target=target, helpers=helpers)]
-    for kind, (extra, loop, pre, inner, store, post) in body.items():
-        out.append(f"\n\n{deco}\ndef gs_{kind}(steps, {extra}{args}):\n    S = steps.shape[0]\n"
-                   f"{_indent(loop, 4)}\n{_indent(pre, 8)}\n{_indent(inner, 8)}\n"
-                   f"{_indent(['t = steps[j]'] + stp, 12)}\n{_indent(store, 12)}\n"
+    for kind, (extra, loop, pre, inner, store, post, shared) in body.items():
+        n_steps = "steps.shape[0]" if target == "cpu" else "gs_nsteps"  # (a range: no steps)
+        out.append(f"\n\n{deco}\ndef gs_{kind}(steps, {extra}{args}):\n    S = {n_steps}\n"
+                   + (f"{_indent(shared, 4)}\n" if shared else "")
+                   + f"{_indent(loop, 4)}\n{_indent(pre, 8)}\n{_indent(inner, 8)}\n"
+                   f"{_indent([_STEP[target]] + stp, 12)}\n{_indent(store, 12)}\n"
                    + (f"{_indent(post, 8)}\n" if post else ""))
     return "".join(out)
 

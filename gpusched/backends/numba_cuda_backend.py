@@ -1,5 +1,9 @@
 """The Numba CUDA backend: the same generated scalar code as the Numba CPU backend, launched as
-a ``@cuda.jit`` kernel (steps along x, configs along a grid-stride y loop).
+``@cuda.jit`` kernels of the CuPy backend's 2-D shape (gpusched/cuda_source.py): configs along
+a grid-stride y loop, blocks of steps along x, as few step blocks as fill the device so each
+thread computes its config section once for many steps, ``t`` computed when the steps are a
+range; reductions split a config's steps over blocks, fold each block in shared memory and
+leave one partial per (config, block) that the host folds.
 
 Results stay on the device: a CuPy array when CuPy is installed (zero-copy through
 ``__cuda_array_interface__``), else Numba's device array; ``gs.to_numpy`` copies either back.
@@ -14,12 +18,45 @@ from .. import codegen
 from ..kernel_cache import load_module
 from ..keys import digest
 from . import Backend, cuda_driver_present
+from .factorized import precompute
 from .inputs import flat_inputs
+from ..cuda_source import reduce_launch, step_range
 from ..reductions import CODES
-from .numba_backend import check_errors, finish, module_source
+from .numba_backend import CUDA_REDUCE_THREADS, check_errors, finish, module_source
 
 THREADS = 256
+SIM_THREADS = 32                     # the simulator runs a Python thread per GPU thread
 NO_STEP = np.iinfo(np.int64).max     # errstep's start: the kernels take the min of bad steps
+
+
+def _sms() -> int:
+    from numba import cuda
+    if _simulated():
+        return 2
+    return int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
+
+
+def _steps_args(steps):
+    """(device steps, t0, dt, ranged, count): a range is computed by the kernel, not
+    uploaded."""
+    from numba import cuda
+    rng = step_range(steps)
+    n = np.int64(steps.size)
+    if rng is None:
+        return cuda.to_device(steps), np.int64(0), np.int64(0), False, n
+    return cuda.to_device(steps[:1]), np.int64(rng[0]), np.int64(rng[1]), True, n
+
+
+def fold_partials(acc, arg, op):
+    """Per config, the blocks' partial results folded as the block fold does: sums add,
+    extremes keep the earlier step on a tie. Returns (totals, best step positions)."""
+    if CODES[op] == 0 or CODES[op] >= 5:
+        return acc.sum(axis=1), arg[:, 0]
+    sgn = -1.0 if CODES[op] in (2, 4) else 1.0
+    key = sgn * acc
+    best = key.min(axis=1)
+    pos = np.where(key == best[:, None], arg, np.iinfo(np.int64).max).min(axis=1)
+    return sgn * best, pos
 
 
 def _simulated() -> bool:
@@ -56,29 +93,34 @@ class NumbaCudaBackend(Backend):
             return None
         return int(cuda.current_context().get_memory_info().free)
 
-    def _module(self, plan, bound):
+    def _module(self, plan, bound, pre=None):
         layout = codegen.Layout.of(plan, bound.kinds)
         sig = plan.signature
-        name = "cuda_" + digest("cuda", sig, _simulated())
-        return layout, load_module(name, lambda: module_source(plan, layout, sig, "cuda"),
+        name = "cuda_" + digest("cuda", sig, _simulated(), pre.key if pre else None)
+        return layout, load_module(name, lambda: module_source(plan, layout, sig, "cuda", pre),
                                    "numba")
 
-    def _inputs(self, plan, layout, bound, steps):
+    def _inputs(self, plan, layout, bound, steps, pre=None):
+        """Parameters, then the factorized tables (expensive step-dependent nodes over only
+        the grid axes they depend on, computed by NumPy on the host) when there are any."""
         from numba import cuda
         return [cuda.to_device(np.ascontiguousarray(a))
-                for a in flat_inputs(plan, layout, bound, steps)]
+                for a in flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])]
 
     def table(self, plan, bound, steps, dtype, *, work_limit):
         from numba import cuda
-        layout, mod = self._module(plan, bound)
+        pre = precompute(plan, bound, steps, work_limit)
+        layout, mod = self._module(plan, bound, pre)
         n, S = bound.n, steps.size
         out = cuda.device_array((n, S), dtype=dtype)
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
         errstep = cuda.to_device(np.full(n, NO_STEP, dtype=np.int64))
-        threads = min(THREADS, 32 * -(-S // 32))
-        blocks = (min(-(-S // threads), 1024), min(n, 65535))
-        mod.gs_table[blocks, threads](cuda.to_device(steps), out, err, errstep,
-                                      *self._inputs(plan, layout, bound, steps))
+        threads = min(SIM_THREADS if _simulated() else THREADS, 32 * -(-S // 32))
+        gy = min(n, 65535)
+        blocks = (max(1, min(-(-S // threads), -(-8 * _sms() // gy))), gy)
+        dev_steps, *rng = _steps_args(steps)
+        mod.gs_table[blocks, threads](dev_steps, out, err, errstep, *rng,
+                                      *self._inputs(plan, layout, bound, steps, pre))
         check_errors(plan, bound, steps, err.copy_to_host(), errstep.copy_to_host(), dtype)
         return _as_cupy(out)
 
@@ -86,20 +128,24 @@ class NumbaCudaBackend(Backend):
         from numba import cuda
         if op == "last":
             return self.table(plan, bound, steps[-1:], dtype, work_limit=work_limit)[:, 0]
-        layout, mod = self._module(plan, bound)
+        pre = precompute(plan, bound, steps, work_limit)
+        layout, mod = self._module(plan, bound, pre)
         n = bound.n
-        acc = cuda.device_array(n, dtype=np.float64)
-        arg = cuda.to_device(np.zeros(n, dtype=np.int64))
+        launch = reduce_launch(n, steps.size, _sms())
+        threads = SIM_THREADS if _simulated() else min(launch.block, CUDA_REDUCE_THREADS)
+        gx = launch.grid[0]
+        acc = cuda.device_array((n, gx), dtype=np.float64)
+        arg = cuda.device_array((n, gx), dtype=np.int64)
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
         errstep = cuda.to_device(np.full(n, NO_STEP, dtype=np.int64))
-        threads = min(THREADS, 32 * -(-n // 32))
-        blocks = min(-(-n // threads), 65535)
-        mod.gs_reduce[blocks, threads](cuda.to_device(steps), acc, arg, CODES[op],
-                                       np.dtype(dtype) == np.float32, float(threshold or 0.0),
-                                       err, errstep, *self._inputs(plan, layout, bound, steps))
+        dev_steps, *rng = _steps_args(steps)
+        mod.gs_reduce[(gx, launch.grid[1]), threads](
+            dev_steps, acc, arg, CODES[op], np.dtype(dtype) == np.float32,
+            float(threshold or 0.0), err, errstep, *rng,
+            *self._inputs(plan, layout, bound, steps, pre))
         check_errors(plan, bound, steps, err.copy_to_host(), errstep.copy_to_host(), dtype)
-        return _as_cupy(finish(acc.copy_to_host(), arg.copy_to_host(), op, steps.size,
-                                    dtype))
+        total, best = fold_partials(acc.copy_to_host(), arg.copy_to_host(), op)
+        return _as_cupy(finish(total, steps[best], op, steps.size, dtype))
 
 
 def _as_cupy(arr):

@@ -100,6 +100,59 @@ class KernelCounts:
     rare_per_element: float = 0.0   # slow-path instructions left out (see sass.rare_addresses)
 
 
+def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per_thread):
+    listing = subprocess.run([tool("cuobjdump"), "-sass", str(cubin)], capture_output=True,
+                             text=True, check=True).stdout
+    fns = {n: c for n, c in S.functions(listing).items() if "_table" in n or "_reduce" in n}
+    if len(fns) != 1:
+        raise RuntimeError(f"expected one kernel in the cubin, found {sorted(fns)}")
+    name, code = next(iter(fns.items()))
+    return _count_kernel(code, kind, per_iter, list_length, steps_per_thread,
+                         _registers(usage, name), _spills(usage, name))
+
+
+def numba_cuda_counts(plan, layout, bound, pre, n_steps: int, arch: str, kind: str,
+                      list_length: int, steps_per_thread: float,
+                      workdir: Path | None = None) -> KernelCounts:
+    """The Numba CUDA backend's kernel (``gs_table`` or ``gs_reduce`` of its generated
+    module), compiled to PTX by Numba (NVVM) for ``sm_<arch>``, then by ptxas."""
+    import numpy as np
+    from numba import cuda, typeof
+
+    from ..backends.inputs import flat_inputs
+    from ..backends.numba_backend import module_source
+    from ..kernel_cache import load_module
+    from ..keys import digest
+    ptxas = tool("ptxas")
+    if not ptxas:
+        raise RuntimeError("the GPU cost model needs ptxas (the CUDA toolkit)")
+    name = "model_" + digest("model", plan.signature, pre.key if pre else None)
+    mod = load_module(name, lambda: module_source(plan, layout, plan.signature, "cuda", pre),
+                      "numba")
+    steps = np.arange(n_steps, dtype=np.int64)
+    inputs = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
+    i64 = np.zeros(1, dtype=np.int64)
+    rng = [np.int64(0), np.int64(1), True, np.int64(n_steps)]
+    if kind == "table":
+        fn, args = mod.gs_table, [steps[:1], np.zeros((1, 1), np.float32), i64, i64, *rng]
+    else:
+        fn, args = mod.gs_reduce, [steps[:1], np.zeros((1, 1)), np.zeros((1, 1), np.int64),
+                                   np.int64(0), True, 0.0, i64, i64, *rng]
+    sig = tuple(typeof(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a)
+                for a in [*args, *inputs])
+    cc = (int(arch[:-1]), int(arch[-1]))
+    ptx, _ = cuda.compile_ptx(fn.py_func, sig, cc=cc)
+    work = workdir or Path(tempfile.mkdtemp(prefix="gpusched-model-"))
+    (work / "n.ptx").write_text(ptx)
+    cubin = work / f"n_{arch}.cubin"
+    proc = subprocess.run([ptxas, f"-arch=sm_{arch}", "--verbose", str(work / "n.ptx"), "-o",
+                           str(cubin)], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    return _disassemble(cubin, proc.stdout + proc.stderr, kind, None, list_length,
+                        steps_per_thread)
+
+
 def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration: int,
                       list_length: int = 1, steps_per_thread: float = 1.0,
                       workdir: Path | None = None) -> KernelCounts:
@@ -122,15 +175,8 @@ def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration:
                           capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-2000:])
-    usage = proc.stdout + proc.stderr
-    listing = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True,
-                             check=True).stdout
-    fns = {n: c for n, c in S.functions(listing).items() if "_table" in n or "_reduce" in n}
-    if len(fns) != 1:
-        raise RuntimeError(f"expected one kernel in the cubin, found {sorted(fns)}")
-    name, code = next(iter(fns.items()))
-    return _count_kernel(code, kind, elements_per_iteration, list_length, steps_per_thread,
-                         _registers(usage, name), _spills(usage, name))
+    return _disassemble(cubin, proc.stdout + proc.stderr, kind, elements_per_iteration,
+                        list_length, steps_per_thread)
 
 
 def _registers(usage: str, name: str) -> int:
@@ -146,19 +192,31 @@ def _spills(usage: str, name: str) -> int:
 
 
 def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spills):
+    """``per_iter`` None: Numba's kernels, where LLVM unrolls and unswitches the step loop;
+    the elements of an iteration are counted from the code: a float32 table's 4-byte stores,
+    a float32 reduction's float64 -> float32 roundings (one per element)."""
     lps = S.loops(code)
     has = lambda lp, pred: any(pred(i) for i in lp.body(code))   # noqa: E731
+    n_of = lambda lp, pred: sum(1 for i in lp.body(code) if pred(i))   # noqa: E731
+    store32 = lambda i: i.opcode.startswith("STG") and S.classify(i) == "STG.32"  # noqa: E731
+    round32 = lambda i: i.opcode.startswith("F2F.F32.F64")   # noqa: E731
     if kind == "table":
         stores = [lp for lp in lps if has(lp, lambda i: i.base == "STG")]
         inner = [lp for lp in stores if not any(lp.contains(o) for o in stores)]
         hot = max(inner, key=lambda lp: (has(lp, lambda i: i.opcode.startswith("STG") and
                                              ".128" in i.opcode), lp.end - lp.start))
+        if per_iter is None:
+            per_iter = max(1, n_of(hot, store32))
     else:   # the step loop: no barrier, and the floating-point work (a config prologue's
         # loops are integer only)
         free = [lp for lp in lps if not has(lp, lambda i: i.base == "BAR")]
         fp = lambda lp: sum(S.classify(i) in ("fp32", "fp64")   # noqa: E731
                             for i in lp.body(code))
-        hot = max(free, key=lambda lp: (fp(lp) > 0, lp.end - lp.start))
+        if per_iter is None:
+            hot = max(free, key=lambda lp: (n_of(lp, round32), lp.end - lp.start))
+            per_iter = max(1, n_of(hot, round32))
+        else:
+            hot = max(free, key=lambda lp: (fp(lp) > 0, lp.end - lp.start))
     weights = {}
     for lp in lps:                        # inner loops: list scans, run per element
         if hot.contains(lp):
@@ -236,8 +294,23 @@ def _group(per, *keys):
                                                                if p.endswith(".")))
 
 
+BACKENDS = ("cupy", "numba-cuda")
+
+
+def numba_cuda_available() -> bool:
+    """Whether Numba can compile CUDA PTX here (NVVM and NVRTC found, no GPU needed)."""
+    try:
+        from numba import cuda
+        cuda.compile_ptx(lambda x: None, "void(float64)", cc=(9, 0))
+        return True
+    except Exception:  # noqa: BLE001 - any missing library means no Numba CUDA path here
+        return False
+
+
 def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast"),
-          archs=ARCHS, out=print) -> list[Record]:
+          archs=ARCHS, backends=BACKENDS, out=print) -> list[Record]:
+    """Records for every workload x precision x backend x GPU (numba-cuda: exact only, it
+    has no fast path; skipped, with a line, where Numba finds no NVVM)."""
     import numpy as np
 
     from .. import codegen
@@ -247,7 +320,12 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
     from ..plan import compile_plan
     from .workloads import workloads
 
+    if "numba-cuda" in backends and not numba_cuda_available():
+        out("numba-cuda: skipped (Numba finds no NVVM/NVRTC: pip install nvidia-nvvm "
+            "nvidia-cuda-nvrtc)")
+        backends = tuple(b for b in backends if b != "numba-cuda")
     records = []
+    skipped: list = []
     for w in workloads(quick=False, gpu=True):
         if workloads_filter and w.name not in workloads_filter:
             continue
@@ -258,66 +336,95 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
         lists = max([int(np.max(c.lengths)) for c in w.grid.columns.values()
                      if hasattr(c, "lengths")] + [1])
         kind = "reduce" if w.kind == "reduce" else "table"
-        # the factorized tables the backend reads on a whole grid (as in CupyBackend)
+        # the factorized tables the GPU backends read on a whole grid
         pre = precompute(plan, bound, np.arange(w.steps), 1 << 28)
-        for precision in precisions:
-            inst = "reduce<float, 0, true>" if kind == "reduce" else "table<float, true>"
-            src = translation_unit(plan, layout, precision, instantiate=(inst,), pre=pre)
-            for arch in archs:
-                gpus = [g for g in GPUS if g.sm == arch]
-                for gpu in gpus:
-                    if kind == "table":
-                        launch = table_launch(len(w.grid), w.steps, gpu.sms, np.float32)
-                        per_iter, nbytes = 4, 4.0
-                    else:
-                        launch = reduce_launch(len(w.grid), w.steps, gpu.sms)
-                        per_iter, nbytes = 1, 0.0
-                    steps_per_thread = w.steps / (launch.grid[0] * launch.block * per_iter) \
-                        * per_iter
-                    counts = compile_and_count(src, arch, kind, per_iter, lists,
-                                               steps_per_thread)
-                    bound_by, eps, frac = project(counts, gpu, nbytes)
-                    small = reduce_launch(64, w.steps, gpu.sms) if kind == "reduce" else \
-                        table_launch(64, w.steps, gpu.sms, np.float32)
-                    per = counts.per_element
-                    rec = Record(
-                        w.name, precision, "cupy", gpu.name, f"sm_{arch}",
-                        round(sum(per.values()), 2), round(per.get("fp64", 0.0), 2),
-                        round(per.get("fp32", 0.0), 2), round(per.get("mufu", 0.0), 2),
-                        round(per.get("int", 0.0) + per.get("int64", 0.0)
-                              + per.get("uniform", 0.0), 2),
-                        round(per.get("conversion", 0.0), 2),
-                        round(sum(v for k, v in per.items() if k[:2] in ("LD", "ST", "AT",
-                                                                          "RE")), 2),
-                        round(per.get("branch", 0.0), 2), round(per.get("call", 0.0), 2),
-                        round(per.get("local", 0.0), 2), round(counts.rare_per_element, 2),
-                        counts.registers, counts.spills,
-                        nbytes, bound_by, float(f"{eps:.4g}"), round(frac, 4),
-                        round(min(1.0, small.blocks / gpu.sms), 3))
+        for backend in backends:
+            for precision in precisions:
+                if backend == "numba-cuda" and precision != "exact":
+                    continue
+                inst = "reduce<float, 0, true>" if kind == "reduce" else "table<float, true>"
+                src = translation_unit(plan, layout, precision, instantiate=(inst,), pre=pre)
+                for gpu in (g for a in archs for g in GPUS if g.sm == a):
+                    try:
+                        rec = _record(w, kind, backend, precision, gpu, src, plan, layout,
+                                      bound, pre, lists, np, table_launch, reduce_launch)
+                    except Exception as err:  # noqa: BLE001 - Numba typing without a device
+                        if backend == "cupy":
+                            raise
+                        out(f"{w.name:4s} {backend:10s} {precision:5s}: not modelled ("
+                            f"{type(err).__name__}: Numba types this kernel's device "
+                            f"functions only with a CUDA driver)")
+                        skipped.append(f"{w.name} on {backend}")
+                        break
                     records.append(rec)
-                    out(f"{w.name:4s} {precision:5s} {gpu.name:9s} {rec.instructions_per_element:7.1f} "
-                        f"instr/elem ({rec.fp64_per_element:5.1f} FP64), {rec.registers} regs, "
-                        f"bound by {bound_by}: {eps:.3g} elem/s"
-                        + (f", {frac:.0%} of bandwidth" if nbytes else ""))
+                    out(f"{w.name:4s} {backend:10s} {precision:5s} {gpu.name:9s} "
+                        f"{rec.instructions_per_element:7.1f} instr/elem "
+                        f"({rec.fp64_per_element:5.1f} FP64), {rec.registers} regs, bound by "
+                        f"{rec.bound}: {rec.projected_elements_per_s:.3g} elem/s"
+                        + (f", {rec.bandwidth_fraction:.0%} of bandwidth"
+                           if rec.bytes_per_element else ""))
+    model.skipped = skipped
     return records
 
 
-def markdown(records: list[Record]) -> str:
+def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lists, np,
+            table_launch, reduce_launch) -> Record:
+    cupy = backend == "cupy"
+    if kind == "table":
+        per_iter, nbytes = (4 if cupy else 1), 4.0
+        if cupy:
+            launch = table_launch(len(w.grid), w.steps, gpu.sms, np.float32)
+        else:     # NumbaCudaBackend.table's shape: 256 threads, one step each per iteration
+            gy = min(len(w.grid), 65535)
+            launch = type(table_launch(1, 1, 1, np.float32))(
+                (max(1, min(-(-w.steps // 256), -(-8 * gpu.sms // gy))), gy), 256)
+    else:
+        per_iter, nbytes = 1, 0.0
+        launch = reduce_launch(len(w.grid), w.steps, gpu.sms)
+    steps_per_thread = w.steps / (launch.grid[0] * launch.block)
+    if cupy:
+        counts = compile_and_count(src, gpu.sm, kind, per_iter, lists, steps_per_thread)
+    else:
+        counts = numba_cuda_counts(plan, layout, bound, pre, w.steps, gpu.sm, kind, lists,
+                                   steps_per_thread)
+    bound_by, eps, frac = project(counts, gpu, nbytes)
+    small = reduce_launch(64, w.steps, gpu.sms) if kind == "reduce" else \
+        table_launch(64, w.steps, gpu.sms, np.float32)
+    per = counts.per_element
+    return Record(
+        w.name, precision, backend, gpu.name, f"sm_{gpu.sm}",
+        round(sum(per.values()), 2), round(per.get("fp64", 0.0), 2),
+        round(per.get("fp32", 0.0), 2), round(per.get("mufu", 0.0), 2),
+        round(per.get("int", 0.0) + per.get("int64", 0.0) + per.get("uniform", 0.0), 2),
+        round(per.get("conversion", 0.0), 2),
+        round(sum(v for k, v in per.items() if k[:2] in ("LD", "ST", "AT", "RE")), 2),
+        round(per.get("branch", 0.0), 2), round(per.get("call", 0.0), 2),
+        round(per.get("local", 0.0), 2), round(counts.rare_per_element, 2),
+        counts.registers, counts.spills, nbytes, bound_by, float(f"{eps:.4g}"), round(frac, 4),
+        round(min(1.0, small.blocks / gpu.sms), 3))
+
+
+def markdown(records: list[Record], skipped=()) -> str:
     lines = ["# GPU cost model (projection, not a measurement)", "",
-             "Generated by `python -m bench.gpu_model` from the SASS nvcc emits for the CuPy "
-             "backend's kernels (float32 results, steps given as a range). Instructions per "
+             "Generated by `python -m bench.gpu_model` from the SASS of the CuPy backend's "
+             "kernels (nvcc) and the Numba CUDA backend's (Numba's PTX, then ptxas), float32 "
+             "results, steps given as a range. Instructions per "
              "element of the hot loop by class, then a roofline per GPU; *bound* is the "
              "limiting resource. Assumes full occupancy and boost clocks; see "
              "`gpusched/bench/gpu_model.py` for the throughput table and its sources.", "",
-             "| workload | precision | GPU | instr/elem | FP64/elem | MUFU/elem | regs | spills "
-             "| bound | projected elem/s | % of bandwidth | SMs used by 64 configs |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| workload | backend | precision | GPU | instr/elem | FP64/elem | MUFU/elem | regs "
+             "| spills | bound | projected elem/s | % of bandwidth | SMs used by 64 configs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         bw = f"{r.bandwidth_fraction:.0%}" if r.bytes_per_element else "n/a (reduction)"
-        lines.append(f"| {r.workload} | {r.precision} | {r.gpu} | {r.instructions_per_element} "
+        lines.append(f"| {r.workload} | {r.backend} | {r.precision} | {r.gpu} | "
+                     f"{r.instructions_per_element} "
                      f"| {r.fp64_per_element} | {r.mufu_per_element} | {r.registers} | "
                      f"{r.spills} | {r.bound} | {r.projected_elements_per_s:.3g} | {bw} | "
                      f"{r.sm_fraction:.0%} |")
+    if skipped:
+        lines += ["", "Not modelled (Numba types the device functions these kernels call, the "
+                  "list helpers, only with a CUDA driver): " + ", ".join(skipped) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -337,7 +444,7 @@ def main(argv=None) -> int:
     wanted = {w for w in args.workloads.split(",") if w}
     recs = model(workloads_filter=wanted or None)
     (folder / "gpu-model.json").write_text(json.dumps([asdict(r) for r in recs], indent=1) + "\n")
-    (folder / "gpu-model.md").write_text(markdown(recs))
+    (folder / "gpu-model.md").write_text(markdown(recs, getattr(model, "skipped", ())))
     print(f"wrote {folder / 'gpu-model.json'} and {folder / 'gpu-model.md'}")
     return 0
 
