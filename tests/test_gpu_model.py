@@ -57,10 +57,22 @@ def test_projection_is_bounded_by_the_slowest_resource():
 @needs_tools
 def test_model_of_a_workload_writes_every_field(tmp_path):
     recs = M.model(workloads_filter={"W4"}, precisions=("fast",), archs=("89",),
-                   out=lambda *a: None)
+                   backends=("cupy",), out=lambda *a: None)
     assert [r.gpu for r in recs] == ["L4", "RTX 4090"]
     r = recs[0]
     assert r.fp64_per_element == 0             # fast: no FP64 in the hot loop
     assert r.spills == 0 and r.instructions_per_element > 5
     assert r.bound in ("issue", "fp32", "mufu", "int", "conversion", "lsu", "memory")
-    assert "| W4 | fast | L4 |" in M.markdown(recs)
+    assert "| W4 | cupy | fast | L4 |" in M.markdown(recs)
+
+
+@needs_tools
+@pytest.mark.skipif(not M.numba_cuda_available(), reason="Numba finds no NVVM/NVRTC")
+def test_numba_cuda_kernels_are_modelled_per_element():
+    """LLVM unrolls Numba's step loop: the elements of one iteration are read off the code
+    (the float32 stores), so a per-element count does not depend on the unroll factor."""
+    recs = M.model(workloads_filter={"W4"}, precisions=("exact",), archs=("90",),
+                   backends=("numba-cuda",), out=lambda *a: None)
+    assert {r.backend for r in recs} == {"numba-cuda"} and len(recs) == 2
+    r = recs[0]
+    assert 10 < r.instructions_per_element < 1000 and r.spills == 0
