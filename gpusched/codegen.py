@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import expr as E
 from .params import validate_name
 from .plan import Plan
 

@@ -228,7 +228,7 @@ def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spi
     rare = S.rare_addresses(code, body)
     hot_counts = S.count([i for i in body if i.address not in rare], weights)
     rare_count = S.count([i for i in body if i.address in rare])
-    outer = [lp for lp in lps if lp.contains(hot) and not lp.contains(hot) is False]
+    outer = [lp for lp in lps if lp.contains(hot)]
     config = min(outer, key=lambda lp: lp.end - lp.start) if outer else None
     per = {k: v / per_iter for k, v in hot_counts.items()}
     if config is not None:                # the config section, once per thread and config
@@ -315,9 +315,8 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
 
     from .. import codegen
     from ..backends.factorized import precompute
-    from ..binding import bind
+    from ..api import _prepare
     from ..cuda_source import reduce_launch, table_launch, translation_unit
-    from ..plan import compile_plan
     from .workloads import workloads
 
     if "numba-cuda" in backends and not numba_cuda_available():
@@ -329,8 +328,9 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
     for w in workloads(quick=False, gpu=True):
         if workloads_filter and w.name not in workloads_filter:
             continue
-        bound = bind(w.schedule, w.grid)
-        plan = compile_plan(w.schedule.expr, bound.kinds)
+        # the plan a call compiles: choices all configs share folded (specialize), integer
+        # ranges widened, as api.evaluate/reduce prepare it
+        _, _, _, _, bound, plan = _prepare(w.schedule, w.grid, w.steps, "float32")
         layout = codegen.Layout.of(plan, bound.kinds)
         # the longest list parameter: the trip count of list scans (milestone counts)
         lists = max([int(np.max(c.lengths)) for c in w.grid.columns.values()
