@@ -138,24 +138,40 @@ GS_GLOBAL void {fn}_table(
     {table_params})
 {{
     constexpr int V = 16 / sizeof(OUT);                 // consecutive steps per thread
+    // rows of whole 16-byte vectors (the usual case) take the hot loop: no bounds checks,
+    // one wide store; other rows take a plain loop, one step at a time
     const bool wide = S % V == 0 && ((unsigned long long)out % 16) == 0;
+    const long long first = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * V;
+    const long long stride = (long long)gridDim.x * blockDim.x * V;
     for (long long c = blockIdx.y; c < C; c += gridDim.y) {{
 {_indent(config, 8)}
         OUT* row = out + c * S;
         bool gs_ok = true;
+        if (wide) {{
 #pragma unroll 1
-        for (long long j0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * V; j0 < S;
-             j0 += (long long)gridDim.x * blockDim.x * V) {{
-            OUT gs_v[V];
+            for (long long j0 = first; j0 < S; j0 += stride) {{
+                OUT gs_v[V];
 #pragma unroll
-            for (int k = 0; k < V; ++k) {{
-                const long long j = j0 + k < S ? j0 + k : S - 1;   // past the row: not stored
-                const long long t = RANGE ? t0 + j * dt : steps[j];
-{_indent(step, 16)}
-                gs_v[k] = {value};
-                gs_ok &= (bool)isfinite(gs_v[k]);
+                for (int k = 0; k < V; ++k) {{
+                    const long long j = j0 + k;
+                    const long long t = RANGE ? t0 + j * dt : steps[j];
+{_indent(step, 20)}
+                    gs_v[k] = {value};
+                    gs_ok &= (bool)isfinite(gs_v[k]);
+                }}
+                gs_store_wide<OUT>(row + j0, gs_v);
             }}
-            gs_store<OUT, V>(row, j0, S, gs_v, wide);
+        }} else {{
+#pragma unroll 1
+            for (long long j0 = first; j0 < S; j0 += stride) {{
+#pragma unroll 1
+                for (long long j = j0; j < j0 + V && j < S; ++j) {{
+                    const long long t = RANGE ? t0 + j * dt : steps[j];
+{_indent(step, 20)}
+                    row[j] = {value};
+                    gs_ok &= (bool)isfinite(row[j]);
+                }}
+            }}
         }}
         gs_flag_config(gs_ok, c, bad);
     }}

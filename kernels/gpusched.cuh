@@ -198,22 +198,18 @@ GS_FN void gs_flag_config(bool ok, long long c, gs_u64* bad) {
 #endif
 }
 
-// Store `V` consecutive values of one row: one 16-byte store when the row allows it.
-template <typename OUT, int V>
-GS_FN void gs_store(OUT* row, long long j0, long long S, const OUT* v, bool wide) {
+// Store one 16-byte vector of consecutive values (four floats or two doubles) at `at`.
+template <typename OUT>
+GS_FN void gs_store_wide(OUT* at, const OUT* v) {
 #ifdef __CUDACC__
-    if (wide && j0 + V <= S) {
-        if constexpr (sizeof(OUT) == 4) {
-            *reinterpret_cast<float4*>(row + j0) = make_float4(v[0], v[1], v[2], v[3]);
-        } else {
-            *reinterpret_cast<double2*>(row + j0) = make_double2(v[0], v[1]);
-        }
-        return;
+    if constexpr (sizeof(OUT) == 4) {
+        *reinterpret_cast<float4*>(at) = make_float4(v[0], v[1], v[2], v[3]);
+    } else {
+        *reinterpret_cast<double2*>(at) = make_double2(v[0], v[1]);
     }
+#else
+    for (int k = 0; k < (int)(16 / sizeof(OUT)); ++k) at[k] = v[k];
 #endif
-#pragma unroll
-    for (int k = 0; k < V; ++k)
-        if (j0 + k < S) row[j0 + k] = v[k];
 }
 
 // Accumulators of the fused reductions (OP 0 sum, 1 min, 2 max) over values of type F: a
