@@ -242,6 +242,9 @@ class _FastKernels:
     def reduce(self, *args, **kw):
         return self._backend.reduce(*args, precision="fast", **kw)
 
+    def host_chunks(self, *args, **kw):
+        return self._backend.host_chunks(*args, precision="fast", **kw)
+
 
 def _with_precision(be, precision):
     return _FastKernels(be) if precision in be.precisions and precision != "exact" else be
@@ -285,6 +288,15 @@ def _rows_per_chunk(n_steps: int, itemsize: int) -> int:
 def _fill(target, be, plan, bound, steps, dt, work, progress):
     """Evaluate config chunks into ``target`` (a host array or memmap window maker)."""
     rows = _rows_per_chunk(steps.size, dt.itemsize)
+    if hasattr(be, "host_chunks"):      # a GPU backend: compute and copies overlapped
+        with _bar(progress, bound.n, steps.size) as bar:
+            for c0, c1, host in be.host_chunks(plan, bound, steps, dt, rows, work_limit=work):
+                if callable(target):
+                    target(c0, c1, host)
+                else:
+                    target[c0:c1] = host
+                bar.update(c1 - c0)
+        return
     with _bar(progress, bound.n, steps.size) as bar:
         for c0 in range(0, bound.n, rows):
             c1 = min(bound.n, c0 + rows)

@@ -22,8 +22,28 @@ pytestmark = pytest.mark.skipif(not shutil.which("g++"), reason="needs g++")
 
 
 class _DeviceArray(np.ndarray):
-    def get(self):
-        return np.asarray(self)
+    def get(self, stream=None, out=None, blocking=True):
+        if out is not None:
+            out[...] = self
+            return out
+        return np.asarray(self).copy()
+
+
+class _Stream:
+    """Work on a stream runs at once here; ``record`` gives an event to wait on."""
+
+    def __init__(self, non_blocking=False):
+        self.events = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def record(self):
+        self.events += 1
+        return types.SimpleNamespace(synchronize=lambda: None)
 
 
 def _dev(a):
@@ -87,8 +107,11 @@ def fake_cupy(monkeypatch):
     cp.RawModule = _RawModule
     cp.__getattr__ = lambda name: getattr(np, name)     # the array functions reductions use
     device = types.SimpleNamespace(attributes={"MultiProcessorCount": 3})
-    cp.cuda = types.SimpleNamespace(Device=lambda: device)
+    cp.cuda = types.SimpleNamespace(Device=lambda: device, Stream=_Stream)
     monkeypatch.setitem(sys.modules, "cupy", cp)
+    cpx = types.ModuleType("cupyx")
+    cpx.empty_pinned = lambda shape, dtype: np.empty(shape, dtype)
+    monkeypatch.setitem(sys.modules, "cupyx", cpx)
     from gpusched.backends import cupy_backend
     monkeypatch.setattr(cupy_backend, "_kernels", {})
     _RawModule.built.clear()
@@ -165,3 +188,30 @@ def test_precision_is_validated_before_any_work():
     # backends without a fast path compute exact values
     np.testing.assert_array_equal(gs.evaluate(s, steps=100, precision="fast", backend="numpy"),
                                   gs.evaluate(s, steps=100, backend="numpy"))
+
+
+def test_cupy_streams_a_table_in_chunks_through_pinned_buffers(fake_cupy, monkeypatch, tmp_path):
+    """Tables larger than device memory: chunks computed on two streams, copied into two
+    pinned buffers, handed over in order (the file and the array match NumPy's table)."""
+    from gpusched import api
+    from gpusched.api import _prepare
+    s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=600)
+    grid = gs.grid(pct_start=[0.1, 0.2, 0.3, 0.4, 0.5], three_phase=[False, True])
+    monkeypatch.setattr(api, "CHUNK_BYTES", 3 * 600 * 4)      # 3 configs per chunk: 4 chunks
+    _, _, st, dt, bound, plan = _prepare(s, grid, 600, "float32")
+    want = gs.evaluate(s, grid, steps=600, backend="numpy")
+    seen = []
+    chunks = fake_cupy.host_chunks(plan, bound, st, dt, 3, work_limit=1 << 26)
+    for c0, c1, host in chunks:
+        seen.append((c0, c1))
+        np.testing.assert_allclose(host, want[c0:c1], rtol=1e-6)
+    assert seen == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    out = np.empty_like(want)
+    api._fill(out, fake_cupy, plan, bound, st, dt, 1 << 26, False)
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    # a bad config is explained once its chunk has arrived
+    bad = gs.schedule(lambda t, a: 1.0 / (t - a))
+    _, _, st, dt, bound, plan = _prepare(bad, gs.grid(a=[-1.0, -2.0, -3.0, 7.0]), 20, "float32")
+    from gpusched.backends.numpy_backend import ScheduleError
+    with pytest.raises(ScheduleError, match=r"config 3 \(a=7"):
+        list(fake_cupy.host_chunks(plan, bound, st, dt, 2, work_limit=1 << 26))

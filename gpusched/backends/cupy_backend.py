@@ -103,6 +103,13 @@ class CupyBackend(Backend):
         return int(cupy.cuda.Device().mem_info[0]) + int(pool.free_bytes())
 
     def table(self, plan, bound, steps, dtype, *, work_limit, precision="exact"):
+        out, bad = self._launch_table(plan, bound, steps, dtype, work_limit, precision)
+        self._raise_if_bad(plan, bound, steps, bad, dtype)
+        return out
+
+    def _launch_table(self, plan, bound, steps, dtype, work_limit, precision):
+        """Launch the table kernel on the current stream: (device table, bad-config word),
+        not waited for."""
         import cupy
         layout = codegen.Layout.of(plan, bound.kinds)
         pre = _factorized(plan, bound, steps, work_limit)
@@ -115,8 +122,39 @@ class CupyBackend(Backend):
         kernel(launch.grid, (launch.block,),
                (*head, *_device_args(plan, layout, bound, steps, precision, cupy, pre), out,
                 bad))
-        self._raise_if_bad(plan, bound, steps, bad, dtype)
-        return out
+        return out, bad
+
+    def host_chunks(self, plan, bound, steps, dtype, rows, *, work_limit, precision="exact"):
+        """The table ``rows`` configs at a time, as host arrays, for tables larger than
+        device memory (``out=`` a file or a host array): while the host takes chunk k, chunk
+        k+1 is computed and copied into pinned memory on the other of two streams. Yields
+        ``(c0, c1, host rows)``; a chunk's host rows are valid until the next-but-one."""
+        import cupy
+        import cupyx
+        streams = [cupy.cuda.Stream(non_blocking=True) for _ in range(2)]
+        pinned = [cupyx.empty_pinned((min(rows, bound.n), steps.size), dtype=dtype)
+                  for _ in range(2)]
+        pending = None
+        for k, c0 in enumerate(range(0, bound.n, rows)):
+            c1, slot = min(bound.n, c0 + rows), k % 2
+            # the whole grid in one chunk keeps its axes (factorized evaluation)
+            part = bound if (c0, c1) == (0, bound.n) else bound.rows(c0, c1)
+            with streams[slot]:
+                dev, bad = self._launch_table(plan, part, steps, dtype, work_limit, precision)
+                dev.get(out=pinned[slot][:c1 - c0], stream=streams[slot], blocking=False)
+                flag = bad.get(stream=streams[slot], blocking=False)
+                done = streams[slot].record()
+            if pending is not None:
+                yield self._arrived(plan, steps, dtype, pinned, *pending)
+            pending = (c0, c1, slot, part, flag, done)
+        if pending is not None:
+            yield self._arrived(plan, steps, dtype, pinned, *pending)
+
+    def _arrived(self, plan, steps, dtype, pinned, c0, c1, slot, part, flag, done):
+        done.synchronize()
+        if int(flag[0]) != _NO_BAD:
+            explain(plan, part, steps, int(flag[0]), -1, dtype)
+        return c0, c1, pinned[slot][:c1 - c0]
 
     @staticmethod
     def _raise_if_bad(plan, bound, steps, bad, dtype):
