@@ -6,8 +6,9 @@ import pytest
 
 from gpusched.bench import gpu_model as M
 
-needs_tools = pytest.mark.skipif(not (M.tool("nvcc") and M.tool("cuobjdump")),
-                                 reason="needs nvcc and cuobjdump")
+needs_tools = pytest.mark.skipif(not (M.tool("nvcc") and M.tool("cuobjdump")
+                                      and M.tool("nvdisasm")),
+                                 reason="needs nvcc, cuobjdump and nvdisasm")
 
 KNOWN = r"""
 extern "C" __global__ void known_table(double* out, long long S, double a, double b)

@@ -25,7 +25,9 @@ from ..reductions import CODES
 from .numba_backend import CUDA_REDUCE_THREADS, check_errors, finish, module_source
 
 THREADS = 256
-SIM_THREADS = 32                     # the simulator runs a Python thread per GPU thread
+# The simulator runs a Python thread per GPU thread and polls them at every barrier: there,
+# blocks are small and few (every config still goes through the kernels' grid-stride loops)
+SIM_THREADS, SIM_BLOCKS = 2, 2       # threads per block, blocks of steps (one of configs)
 NO_STEP = np.iinfo(np.int64).max     # errstep's start: the kernels take the min of bad steps
 
 
@@ -116,8 +118,9 @@ class NumbaCudaBackend(Backend):
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
         errstep = cuda.to_device(np.full(n, NO_STEP, dtype=np.int64))
         threads = min(SIM_THREADS if _simulated() else THREADS, 32 * -(-S // 32))
-        gy = min(n, 65535)
-        blocks = (max(1, min(-(-S // threads), -(-8 * _sms() // gy))), gy)
+        gy = min(n, 1 if _simulated() else 65535)
+        gx = max(1, min(-(-S // threads), -(-8 * _sms() // gy)))
+        blocks = (min(gx, SIM_BLOCKS) if _simulated() else gx, gy)
         dev_steps, *rng = _steps_args(steps)
         mod.gs_table[blocks, threads](dev_steps, out, err, errstep, *rng,
                                       *self._inputs(plan, layout, bound, steps, pre))
@@ -133,13 +136,15 @@ class NumbaCudaBackend(Backend):
         n = bound.n
         launch = reduce_launch(n, steps.size, _sms())
         threads = SIM_THREADS if _simulated() else min(launch.block, CUDA_REDUCE_THREADS)
-        gx = launch.grid[0]
+        gx, gy = launch.grid
+        if _simulated():
+            gx, gy = min(gx, SIM_BLOCKS), 1
         acc = cuda.device_array((n, gx), dtype=np.float64)
         arg = cuda.device_array((n, gx), dtype=np.int64)
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
         errstep = cuda.to_device(np.full(n, NO_STEP, dtype=np.int64))
         dev_steps, *rng = _steps_args(steps)
-        mod.gs_reduce[(gx, launch.grid[1]), threads](
+        mod.gs_reduce[(gx, gy), threads](
             dev_steps, acc, arg, CODES[op], np.dtype(dtype) == np.float32,
             float(threshold or 0.0), err, errstep, *rng,
             *self._inputs(plan, layout, bound, steps, pre))

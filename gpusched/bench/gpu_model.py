@@ -101,8 +101,16 @@ class KernelCounts:
 
 
 def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per_thread):
-    listing = subprocess.run([tool("cuobjdump"), "-sass", str(cubin)], capture_output=True,
-                             text=True, check=True).stdout
+    # cuobjdump runs nvdisasm: found on PATH (the wheels put both in nvidia/cu13/bin)
+    nvdisasm = tool("nvdisasm")
+    env = dict(os.environ)
+    if nvdisasm:
+        env["PATH"] = os.path.dirname(nvdisasm) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([tool("cuobjdump"), "-sass", str(cubin)], capture_output=True,
+                          text=True, env=env)
+    if proc.returncode:
+        raise RuntimeError(f"cuobjdump failed: {proc.stderr.strip()[-500:]}")
+    listing = proc.stdout
     fns = {n: c for n, c in S.functions(listing).items() if "_table" in n or "_reduce" in n}
     if len(fns) != 1:
         raise RuntimeError(f"expected one kernel in the cubin, found {sorted(fns)}")
@@ -163,9 +171,9 @@ def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration:
     barrier. Loops inside it run ``list_length / loads per iteration`` times. The config
     work (the enclosing loop's other instructions) is spread over ``steps_per_thread``."""
     nvcc, cuobjdump = tool("nvcc"), tool("cuobjdump")
-    if not nvcc or not cuobjdump:
-        raise RuntimeError("the GPU cost model needs nvcc and cuobjdump "
-                           "(pip install nvidia-cuda-cuobjdump)")
+    if not nvcc or not cuobjdump or not tool("nvdisasm"):
+        raise RuntimeError("the GPU cost model needs nvcc, cuobjdump and nvdisasm "
+                           "(pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm)")
     from ..kernel_cache import kernels_dir
     work = workdir or Path(tempfile.mkdtemp(prefix="gpusched-model-"))
     src, cubin = work / f"k_{arch}.cu", work / f"k_{arch}.cubin"
@@ -435,8 +443,9 @@ def main(argv=None) -> int:
                    "(default: bench/results in a checkout, else the current folder)")
     p.add_argument("--workloads", default="", help="comma-separated subset, e.g. W1,W2")
     args = p.parse_args(argv)
-    if not tool("nvcc") or not tool("cuobjdump"):
-        print("needs nvcc and cuobjdump (pip install nvidia-cuda-cuobjdump)", file=sys.stderr)
+    if not (tool("nvcc") and tool("cuobjdump") and tool("nvdisasm")):
+        print("needs nvcc, cuobjdump and nvdisasm (pip install nvidia-cuda-cuobjdump "
+              "nvidia-cuda-nvdisasm)", file=sys.stderr)
         return 2
     folder = Path(args.out) if args.out else (Path("bench/results") if Path("bench/results")
                                               .is_dir() else Path("."))
