@@ -174,17 +174,24 @@ def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration:
     if not nvcc or not cuobjdump or not tool("nvdisasm"):
         raise RuntimeError("the GPU cost model needs nvcc, cuobjdump and nvdisasm "
                            "(pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm)")
-    from ..kernel_cache import kernels_dir
-    work = workdir or Path(tempfile.mkdtemp(prefix="gpusched-model-"))
-    src, cubin = work / f"k_{arch}.cu", work / f"k_{arch}.cubin"
-    src.write_text(source)
-    proc = subprocess.run([nvcc, "-cubin", f"-arch=sm_{arch}", "-std=c++17",
-                           f"-I{kernels_dir()}", "--resource-usage", str(src), "-o", str(cubin)],
-                          capture_output=True, text=True)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    return _disassemble(cubin, proc.stdout + proc.stderr, kind, elements_per_iteration,
-                        list_length, steps_per_thread)
+    key = (source, arch)
+    if key not in _compiled:          # GPUs of one architecture share the machine code
+        from ..kernel_cache import kernels_dir
+        work = workdir or Path(tempfile.mkdtemp(prefix="gpusched-model-"))
+        src, cubin = work / f"k_{arch}.cu", work / f"k_{arch}.cubin"
+        src.write_text(source)
+        proc = subprocess.run([nvcc, "-cubin", f"-arch=sm_{arch}", "-std=c++17",
+                               f"-I{kernels_dir()}", "--resource-usage", str(src), "-o",
+                               str(cubin)], capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(proc.stderr[-2000:])
+        _compiled[key] = (cubin, proc.stdout + proc.stderr)
+    cubin, usage = _compiled[key]
+    return _disassemble(cubin, usage, kind, elements_per_iteration, list_length,
+                        steps_per_thread)
+
+
+_compiled: dict = {}     # (source, arch) -> (cubin, ptxas report)
 
 
 def _registers(usage: str, name: str) -> int:
