@@ -19,10 +19,10 @@ export GPUSCHED_CACHE_DIR=${GPUSCHED_CACHE_DIR:-/tmp/gpusched-cache}
 { nvidia-smi; $PY -c "import cupy, numba, jax; print('cupy', cupy.__version__, 'numba',
 numba.__version__, 'jax', jax.__version__, jax.devices())"; } >"$OUT/info.txt" 2>&1
 $PY -m gpusched info >>"$OUT/info.txt" 2>&1
-$PY -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py >"$OUT/gpu-tests.txt" 2>&1
+$PY -m pytest -q -o addopts= -m gpu -p no:cacheprovider tests/test_gpu.py >"$OUT/gpu-tests.txt" 2>&1
 echo "exit $?" >>"$OUT/gpu-tests.txt"
 # the cross-backend tests run once per usable backend: here with cupy and numba-cuda too
-$PY -m pytest -q -p no:cacheprovider tests/test_backends.py tests/test_evaluate.py \
+$PY -m pytest -q -o addopts= -p no:cacheprovider tests/test_backends.py tests/test_evaluate.py \
     tests/test_scale.py tests/test_interop.py >>"$OUT/gpu-tests.txt" 2>&1
 echo "exit $?" >>"$OUT/gpu-tests.txt"
 $PY -m gpusched check-kernels --arch 90 >"$OUT/check-kernels.txt" 2>&1

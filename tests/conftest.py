@@ -41,7 +41,9 @@ def cuda_simulator_run(tmp_path_factory):
     here = Path(__file__).parent
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", GPUSCHED_FORCE_GPU="1",
                GPUSCHED_CACHE_DIR=str(tmp_path_factory.mktemp("cudasim-cache")))
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider",
+    # one process: the suite's addopts (-n auto) would start workers for three tests
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-o", "addopts=",
+                           "-p", "no:cacheprovider",
                            str(here / "test_gpu.py"), "-k", "(every_twin or first_bad or split_reduction) and "
                            "numba-cuda"], capture_output=True, text=True, env=env, timeout=900,
                           cwd=here.parent)
