@@ -8,7 +8,8 @@
 """
 
 from .api import evaluate, reduce
-from .expr import (ceil, clip, cos, count_cumsum_le, count_le, count_lt, cumprod, e, exp, expm1, floor, length,
+from .expr import (ceil, clip, cos, count_cumsum_le, count_le, count_lt, cumprod, e, exp, expm1,
+                   floor, length,
                    log, log1p, logical_and, logical_not, logical_or, maximum, minimum, pi,
                    prod_first, random_below, random_uniform, sin, sqrt, sum_first, take, tanh,
                    to_float, to_int, where,
@@ -42,12 +43,14 @@ def __getattr__(name):
     raise AttributeError(f"module 'gpusched' has no attribute {name!r}")
 
 __all__ = [
-    "evaluate", "reduce", "last_call", "CallTiming", "to_pandas", "to_xarray", "schedule", "Schedule", "grid", "trials", "Grid", "Param", "Check",
+    "evaluate", "reduce", "last_call", "CallTiming", "to_pandas", "to_xarray", "schedule",
+    "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
     "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",
     "plot", "spec",
     "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
-    "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
-    "random_below", "pi", "e", "to_numpy", "to_torch", "to_jax", "TracerBoolError", "TracerConversionError", "__version__",
+    "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
+    "sum_first", "cumprod", "random_uniform", "random_below", "pi", "e", "to_numpy", "to_torch",
+    "to_jax", "TracerBoolError", "TracerConversionError", "__version__", "api", "backends", "expr",
 ]

@@ -20,7 +20,7 @@ from .memory import check as check_memory, default_memory_limit, limited
 from .plan import compile_plan
 from .ranges import widen_overflows
 from .specialize import specialize
-from .reductions import INT_OPS, OPS as REDUCE_OPS, THRESHOLD_OPS
+from .reductions import OPS as REDUCE_OPS, THRESHOLD_OPS
 from .schedule import Schedule, schedule
 
 __all__ = ["evaluate", "reduce", "REDUCE_OPS", "default_memory_limit"]

@@ -100,7 +100,8 @@ def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
         bad = ~np.isfinite(arr)
         if bad.any():
             i = int(np.argmax(bad))
-            raise ValueError(f"parameter {p.name!r} = {arr[i].item()!r} {_where(i, shared)}: must be "
+            raise ValueError(f"parameter {p.name!r} = {arr[i].item()!r} {_where(i, shared)}: "
+                             f"must be "
                              f"a finite number (NaN and infinities are refused)")
         if p.kind == "int":
             # a column mixing ints and floats arrives as floats: blame a fractional value

@@ -265,7 +265,9 @@ def cmd_info(args) -> int:
     print(f"CUDA archs   {' '.join('sm_' + a for a in CUDA_ARCHS)} (kernel gate)")
     print("backends:")
     for name, (ok, why) in available_backends().items():
-        print(f"  {name:12s} {'available' + (' (' + why + ')' if why else '') if ok else 'unavailable: ' + why}")
+        state = ('available' + (' (' + why + ')' if why else '')) if ok else \
+            'unavailable: ' + why
+        print(f"  {name:12s} {state}")
     _print_devices()
     return 0
 
@@ -277,7 +279,8 @@ def _print_devices():
         rt, drv = cupy.cuda.runtime.runtimeGetVersion(), cupy.cuda.runtime.driverGetVersion()
     except Exception:  # noqa: BLE001 - no CuPy or no driver: nothing more to show
         return
-    print(f"CUDA runtime {rt // 1000}.{rt % 1000 // 10}, driver API {drv // 1000}.{drv % 1000 // 10}")
+    print(f"CUDA runtime {rt // 1000}.{rt % 1000 // 10}, "
+          f"driver API {drv // 1000}.{drv % 1000 // 10}")
     for i in range(n):
         p = cupy.cuda.runtime.getDeviceProperties(i)
         name = p["name"].decode() if isinstance(p["name"], bytes) else p["name"]

@@ -10,7 +10,8 @@ from .expr import (clip, const, cos, count_cumsum_le, count_le, exp, floor, log,
                    minimum, pi, sum_first, take, to_int, where)
 
 __all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "log_fraction",
-           "log_warmup", "lr_range_test", "constant", "linear", "cosine", "cosine_interp", "exponential", "polynomial",
+           "log_warmup", "lr_range_test", "constant", "linear", "cosine", "cosine_interp",
+           "exponential", "polynomial",
            "piecewise_constant", "join", "warmup"]
 
 

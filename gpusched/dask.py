@@ -16,6 +16,7 @@ from . import api
 from .backends import resolve_backend
 from .keys import bound_digest, digest
 from .plan import compile_plan
+from .reductions import INT_OPS
 
 __all__ = ["evaluate", "reduce"]
 
@@ -94,7 +95,7 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
     name = _choose(backend, plan, bound, steps)
     if config_chunks is None:
         config_chunks = max(1, -(-bound.n // 64))
-    out_dt = np.dtype(np.int64) if op in api.INT_OPS else dt
+    out_dt = np.dtype(np.int64) if op in INT_OPS else dt
 
     expr = plan.root      # specialized to the grid's shared choices
 

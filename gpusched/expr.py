@@ -24,8 +24,9 @@ __all__ = [
     "Expr", "TracerBoolError", "TracerConversionError", "step", "param", "const", "as_expr",
     "where", "minimum", "maximum", "clip", "floor", "ceil", "cos", "sin", "exp", "log",
     "sqrt", "tanh", "log1p", "expm1", "to_float", "to_int", "logical_and", "logical_or",
-    "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first", "sum_first", "cumprod", "random_uniform",
-    "random_below", "host_table", "HostScan", "host_scan", "pi", "e", "substitute", "topological", "signature",
+    "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
+    "sum_first", "cumprod", "random_uniform", "random_below", "host_table", "HostScan",
+    "host_scan", "pi", "e", "substitute", "topological", "signature",
 ]
 
 # Operator table: name -> (arity, result-kind rule). Kinds: "int", "float", "bool".
@@ -56,7 +57,8 @@ OPS = {
     # a per-config sequence computed on the host by a HostScan, read at the index operand
     "scan": (-1, "float"),
 }
-LIST_OPS = frozenset({"count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first", "sum_first"})
+LIST_OPS = frozenset({"count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
+                      "sum_first"})
 LEAVES = frozenset({"step", "param", "const", "table"})
 IDENTITY_VALUED = frozenset({"table", "scan"})   # nodes keyed by their value's identity
 
@@ -542,7 +544,8 @@ e = math.e
 _UFUNCS = {
     "add": lambda a, b: _binary("add", a, b), "subtract": lambda a, b: _binary("sub", a, b),
     "multiply": lambda a, b: _binary("mul", a, b),
-    "true_divide": lambda a, b: _binary("truediv", a, b), "divide": lambda a, b: _binary("truediv", a, b),
+    "true_divide": lambda a, b: _binary("truediv", a, b),
+    "divide": lambda a, b: _binary("truediv", a, b),
     "floor_divide": lambda a, b: _binary("floordiv", a, b),
     "remainder": lambda a, b: _binary("mod", a, b), "power": lambda a, b: _binary("pow", a, b),
     "negative": lambda a: _unary("neg", a), "absolute": lambda a: _unary("abs", a),

@@ -100,7 +100,8 @@ def _kind_of(node: E.Expr, kinds: dict, param_kinds: dict) -> str:
         raise TypeError(f"gs.where needs a comparison as its condition (in {E.to_text(node)})")
     if op in ("random_uniform", "random_below") and any(k == "float" for k in arg_kinds):
         raise TypeError(f"{op} takes integer seeds, counters and bounds (in {E.to_text(node)})")
-    if op in ("count_lt", "count_le", "count_cumsum_le", "take", "prod_first", "sum_first") and arg_kinds[1] == "bool":
+    if op in ("count_lt", "count_le", "count_cumsum_le", "take", "prod_first", "sum_first") \
+            and arg_kinds[1] == "bool":
         raise TypeError(f"{op} needs a number, not a comparison (in {E.to_text(node)})")
     if op == "take" and arg_kinds[1] != "int":
         raise TypeError(f"gs.take needs an integer index (use gs.to_int) in {E.to_text(node)}")

@@ -44,9 +44,9 @@ def cuda_simulator_run(tmp_path_factory):
     # one process: the suite's addopts (-n auto) would start workers for three tests
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-o", "addopts=",
                            "-p", "no:cacheprovider",
-                           str(here / "test_gpu.py"), "-k", "(every_twin or first_bad or split_reduction) and "
-                           "numba-cuda"], capture_output=True, text=True, env=env, timeout=900,
-                          cwd=here.parent)
+                           str(here / "test_gpu.py"), "-k",
+                           "(every_twin or first_bad or split_reduction) and numba-cuda"],
+                          capture_output=True, text=True, env=env, timeout=900, cwd=here.parent)
 
 
 def simulated(run, test_name: str) -> bool:

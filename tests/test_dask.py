@@ -39,6 +39,7 @@ def test_dask_validates_before_building_anything():
 def test_dask_is_not_imported_by_gpusched():
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-c", "import gpusched, sys; print('dask' in sys.modules)"],
+    code = "import gpusched, sys; print('dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"

@@ -38,7 +38,7 @@ def test_gpu_catalog_matches_numpy(name, entry):
 
 def test_cupy_table_goes_to_torch_without_a_copy():
     cupy = pytest.importorskip("cupy")
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     out = gs.evaluate(gs.compat.torch.CosineAnnealingLR(T_max=10), gs.grid(base_lr=[0.1, 0.2]),
                       steps=100, backend="cupy")
     assert isinstance(out, cupy.ndarray)

@@ -92,7 +92,8 @@ def test_dask_arrays_over_other_grids_or_steps_do_not_share_keys():
     np.testing.assert_array_equal(y, want_b)
     names = set()
     for kw in ({}, {"steps": 9}, {"dtype": "float64"}, {"config_chunks": 1},
-               {"grid": gs.grid(base_lr=[1, 2])}, {"grid": gs.grid(base_lr=[0.1, 0.2], gamma=[0.5])}):
+               {"grid": gs.grid(base_lr=[1, 2])},
+               {"grid": gs.grid(base_lr=[0.1, 0.2], gamma=[0.5])}):
         args = dict(grid=gs.grid(base_lr=[0.1, 0.2]), steps=8, backend="numpy") | kw
         grid = args.pop("grid")
         names.add(gs.dask.evaluate(s, grid, **args).name)

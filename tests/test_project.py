@@ -1,6 +1,7 @@
 """The repository's promises: CI runs the README's test command; README examples run."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ def test_import_does_not_pull_optional_dependencies():
     import subprocess
     import sys
     code = ("import sys, gpusched, gpusched.compat.torch; "
-            "bad = [m for m in ('cupy', 'numba', 'torch', 'jax', 'dask', 'tqdm') if m in sys.modules];"
+            "bad = [m for m in ('cupy', 'numba', 'torch', 'jax', 'dask', 'tqdm') "
+            "if m in sys.modules];"
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
@@ -80,3 +82,14 @@ def test_docs_figure_script_draws_the_w3_grids(tmp_path):
     out = figures["w3"](tmp_path / "w3.png", steps=2000)
     assert out.read_bytes()[:4] == b"\x89PNG" and out.stat().st_size > 50000
     assert (ROOT / "docs" / "w3.png").stat().st_size > 50000      # the committed figure
+
+
+def test_ruff_finds_nothing():
+    """The tree is lint-clean under pyproject.toml's [tool.ruff] rules (E, F, W at 100)."""
+    import shutil
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it is in the test extra)")
+    proc = subprocess.run([ruff, "check", "gpusched", "tests", "bench", "examples"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]

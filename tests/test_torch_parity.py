@@ -77,7 +77,8 @@ def test_lambda_lr_matches_torch(name, backend):
                        backend=backend)
     for i, cfg in enumerate(g):
         extra = {k: cfg[k] for k in swept}
-        fn = (lambda s, _e=extra: lam(s, **_e))
+        def fn(s, _e=extra):
+            return lam(s, **_e)
         theirs = torch_lrs(lambda o: torch.optim.lr_scheduler.LambdaLR(o, fn), cfg["base_lr"],
                            250)
         if name == "exponential":   # np.power vs Python's **: libm ulps, within the contract
@@ -108,7 +109,8 @@ def test_multiplicative_lr_matches_torch(name, backend):
                        backend=backend)
     for i, cfg in enumerate(g):
         extra = {k: cfg[k] for k in swept}
-        fn = (lambda s, _e=extra: lam(s, **_e))
+        def fn(s, _e=extra):
+            return lam(s, **_e)
         theirs = torch_lrs(lambda o: torch.optim.lr_scheduler.MultiplicativeLR(o, fn),
                            cfg["base_lr"], 300)
         assert_parity(ours[i], theirs[steps], cfg["base_lr"])
@@ -237,7 +239,8 @@ def test_momentum_outputs_match_torch():
 
 
 def test_cyclic_custom_scale_fn_is_traced():
-    fn = (lambda x: 0.5 ** x)
+    def fn(x):
+        return 0.5 ** x
     ours = gs.evaluate(TW.CyclicLR(.01, .1, 3, scale_fn=fn, scale_mode="iterations"),
                        steps=30, dtype="float64")
     theirs = torch_lrs(lambda o: S.CyclicLR(o, .01, .1, 3, scale_fn=fn,

@@ -18,7 +18,8 @@ from .numpy_backend import ScheduleError, _Env, axis_form, run
 
 # operations worth a table lookup instead of recomputing them per config
 EXPENSIVE = frozenset({"cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "pow",
-                       "random_uniform", "random_below", "count_lt", "count_le", "count_cumsum_le", "cumprod",
+                       "random_uniform", "random_below", "count_lt", "count_le", "count_cumsum_le",
+                       "cumprod",
                        "table"})
 
 

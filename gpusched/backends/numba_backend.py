@@ -3,7 +3,8 @@
 A serial kernel over a range of configs, run on gpusched's own thread pool
 (:mod:`~gpusched.backends.workers`: fork-safe, unlike Numba's ``parallel=True``, and without
 its slow parallel-loop compiler passes); config-only sub-expressions are computed once per
-config, outside the loop over steps. On a cartesian grid, expensive step-dependent sub-expressions that
+config, outside the loop over steps. On a cartesian grid, expensive step-dependent sub-expressions
+that
 vary over only some axes are read from tables computed once over those axes
 (:mod:`~gpusched.backends.factorized`). ``math.*`` in Numba calls the same libm as Python, so
 per-config values match Python's arithmetic (torch, transformers, the seeds) bit for bit more
@@ -118,7 +119,7 @@ CUDA_REDUCE_THREADS = 256       # the most threads per block the block fold belo
 # its threads' (total, best step position) pairs in shared memory, in a fixed tree order (the
 # earlier step wins a tie, as on the CPU), and leaves one partial per (config, block) for the
 # host to fold the same way.
-_BLOCK_FOLD = f"""gs_tid = cuda.threadIdx.x
+_BLOCK_FOLD = """gs_tid = cuda.threadIdx.x
 gs_sht[gs_tid] = total
 gs_shb[gs_tid] = best
 cuda.syncthreads()

@@ -205,7 +205,8 @@ def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.nda
     sub = plan.subplans[id(node)]
     rows = bound.n if sub.root.deps & memo["per_config"] else 1
     from ..memory import check
-    check(rows * (top + 1) * _CELL_BYTES["cumprod"], f"the running product (gs.cumprod, MultiplicativeLR) up "
+    check(rows * (top + 1) * _CELL_BYTES["cumprod"],
+          f"the running product (gs.cumprod, MultiplicativeLR) up "
           f"to step {top} for {rows} config(s)", "evaluate smaller steps, or write the "
           "schedule in closed form (a constant factor gamma is gamma ** t)")
     inner = _Env(bound, np.arange(1, top + 1, dtype=np.int64)[None, :], c0, memo)
@@ -261,7 +262,8 @@ def scan_table(node, bound, top: int) -> np.ndarray:
     rows = max([c[0].shape[0] if isinstance(c, tuple) else c.shape[0]
                 for c in columns.values()] or [1])
     from ..memory import check
-    check(rows * (top + 1) * _CELL_BYTES["scan"], f"{rule.name} up to step {top} for {rows} config(s)",
+    check(rows * (top + 1) * _CELL_BYTES["scan"],
+          f"{rule.name} up to step {top} for {rows} config(s)",
           "evaluate fewer steps or configs at once")
     # the rule by identity (a rule object, such as a chain's, holds its own data), the inputs
     # and the length by content

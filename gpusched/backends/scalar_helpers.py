@@ -121,7 +121,8 @@ def random_below(n, seed, counter, stream):
 
 # Helpers in dependency order: a helper's globals are rebound to the compiled versions of
 # those before it, so the same source compiles for Numba's CPU and CUDA targets.
-ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "count_cumsum_le", "take", "prod_first", "sum_first",
+ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le", "count_cumsum_le",
+         "take", "prod_first", "sum_first",
          "philox_w01", "random_uniform", "random_below")
 _compiled: dict = {}
 _lock = threading.Lock()

@@ -103,7 +103,8 @@ import sys, time
 t0 = time.perf_counter()
 import numpy as np, gpusched as gs
 t1 = time.perf_counter()
-s = gs.schedule(lambda t, peak, w: gs.where(t < w, peak * t / w, peak * 0.5 * (1 + gs.cos(gs.pi * t / 1000))))
+s = gs.schedule(lambda t, peak, w: gs.where(t < w, peak * t / w,
+                                            peak * 0.5 * (1 + gs.cos(gs.pi * t / 1000))))
 gs.evaluate(s, gs.grid(peak=[0.1, 0.2], w=[10, 20]), steps=100, backend=sys.argv[1])
 print(t1 - t0, time.perf_counter() - t1)
 """
@@ -302,7 +303,8 @@ def markdown(result) -> str:
              f"(filling 256 MiB): {bw / 1e9:.2f} GB/s = {bw / 4 / 1e6:.0f} M float32/s."
              + (f" Device memory-write bandwidth (CuPy filling 1 GiB): {dbw / 1e9:.1f} GB/s = "
                 f"{dbw / 4 / 1e6:,.0f} M float32/s." if dbw else ""), "",
-             "| workload | runner | M elements/s | best gpusched / this | float32 write bandwidth used | note |",
+             "| workload | runner | M elements/s | best gpusched / this "
+             "| float32 write bandwidth used | note |",
              "|---|---|---:|---:|---:|---|"]
     best = {}
     for r in result["rows"]:
@@ -310,7 +312,8 @@ def markdown(result) -> str:
             best[r["workload"]] = max(best.get(r["workload"], 0), r["rate"])
     for r in result["rows"]:
         if "rate" not in r:
-            lines.append(f"| {r['workload']} | {r['runner']} | — | — | — | skipped: {r['skipped']} |")
+            lines.append(f"| {r['workload']} | {r['runner']} | — | — | — | "
+                         f"skipped: {r['skipped']} |")
             continue
         ratio = best[r["workload"]] / r["rate"]
         table = r.get("title", "").startswith("table")
@@ -319,7 +322,8 @@ def markdown(result) -> str:
         note = r.get("note", f"first call {r.get('first_call_s', 0):.2f} s")
         lines.append(f"| {r['workload']} {r.get('title', '')} | {r['runner']} | "
                      f"{_rate(r['rate'])} | {ratio:,.2f}x | {frac} | {note} |")
-    lines += ["", "| backend | import gpusched (numpy for the reference) | first call, cold kernel cache | first call, warm cache |",
+    lines += ["", "| backend | import gpusched (numpy for the reference) "
+              "| first call, cold kernel cache | first call, warm cache |",
               "|---|---:|---:|---:|"]
     for be, s in result["startup"].items():
         lines.append(f"| {be} | {s['import_s']:.3f} s | {s['first_call_cold_cache_s']:.3f} s | "

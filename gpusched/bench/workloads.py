@@ -34,7 +34,8 @@ def warmup_cosine():
 def custom():
     """A user lambda: step decay with a periodic ripple."""
     return gs.schedule(lambda t, base_lr, gamma, period:
-                       base_lr * gamma ** (t // period) * (1 + 0.1 * gs.cos(2 * gs.pi * t / period)))
+                       base_lr * gamma ** (t // period)
+                       * (1 + 0.1 * gs.cos(2 * gs.pi * t / period)))
 
 
 def workloads(quick: bool, gpu: bool = False) -> list:

@@ -13,7 +13,8 @@ from .. import curves
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, float_param as _f, int_param as _i, param_exprs as _p, twin as _make, drop_unused
+from ._common import (BASE_LR, float_param as _f, int_param as _i, param_exprs as _p,
+                      twin as _make, drop_unused)
 
 __all__ = ["LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "WarmupCosineLR"]
 

@@ -19,7 +19,8 @@ from .. import metric
 from ..blocks import join as _join
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import apart, float_param as _f, int_param as _i, param_exprs as _p, twin as _make, series
+from ._common import (apart, float_param as _f, int_param as _i, param_exprs as _p,
+                      twin as _make, series)
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",

@@ -21,7 +21,8 @@ from .. import expr as E
 from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, user_function, float_param as _f, int_param as _i, param_exprs as _p, series
+from ._common import (BASE_LR, user_function, float_param as _f, int_param as _i,
+                      param_exprs as _p, series)
 
 __all__ = ["CosineLRScheduler", "PolyLRScheduler", "TanhLRScheduler", "StepLRScheduler",
            "MultiStepLRScheduler", "WSDLRScheduler", "PlateauLRScheduler"]

@@ -20,7 +20,8 @@ from ..keys import digest
 from . import _chain
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import BASE_LR, apart, user_function, float_param as _f, int_param as _i, param_exprs as _p, drop_unused
+from ._common import (BASE_LR, apart, user_function, float_param as _f, int_param as _i,
+                      param_exprs as _p, drop_unused)
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",

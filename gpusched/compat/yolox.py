@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .. import curves
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
