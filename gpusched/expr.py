@@ -1,4 +1,4 @@
-"""The expression graph every schedule is traced into (DESIGN.md §1).
+"""The expression graph every schedule is traced into (docs/architecture.md).
 
 A schedule is a Python function of the step ``t`` and named parameters. Calling it once with
 symbolic :class:`Expr` values records a small DAG; code generators and the NumPy interpreter

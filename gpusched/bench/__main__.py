@@ -1,4 +1,4 @@
-"""gpusched benchmarks: the DESIGN §6 workloads on every usable backend and on the peers.
+"""gpusched benchmarks: the standard workloads (W1 .. W4) on every usable backend and on the peers.
 
     gpusched bench [--quick] [--backends numpy,numba] [--peers numpy,jax,optax,torch]
                    [--out DIR]

@@ -206,6 +206,27 @@ def _spills(usage: str, name: str) -> int:
     return int(m.group(1)) + int(m.group(2)) if m else -1
 
 
+def _inner_loop_trips(code, lps, hot, list_length) -> dict:
+    """Times each instruction of the list-scan loops inside the hot loop runs per iteration of
+    it. nvcc unrolls a scan over ``n`` entries into loops of decreasing width (16 loads per
+    iteration, then 4, then straight-line code): a group of consecutive loops of decreasing
+    width shares the list, each running ``remaining // width`` times."""
+    inner = sorted((lp for lp in lps if hot.contains(lp)
+                    and not any(o.contains(lp) and hot.contains(o) for o in lps)),
+                   key=lambda lp: lp.start)
+    weights, remaining, last = {}, list_length, None
+    for lp in inner:
+        width = max(1, sum(1 for i in lp.body(code) if i.base == "LDG"))
+        if last is None or width >= last:        # a new scan starts
+            remaining = list_length
+        trips = remaining // width
+        remaining -= trips * width
+        last = width
+        for i in lp.body(code):
+            weights[i.address] = trips
+    return weights
+
+
 def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spills):
     """``per_iter`` None: Numba's kernels, where LLVM unrolls and unswitches the step loop;
     the elements of an iteration are counted from the code: a float32 table's 4-byte stores,
@@ -232,13 +253,7 @@ def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spi
             per_iter = max(1, n_of(hot, round32))
         else:
             hot = max(free, key=lambda lp: (fp(lp) > 0, lp.end - lp.start))
-    weights = {}
-    for lp in lps:                        # inner loops: list scans, run per element
-        if hot.contains(lp):
-            loads = sum(1 for i in lp.body(code) if i.base == "LDG")
-            for i in lp.body(code):
-                weights[i.address] = max(weights.get(i.address, 1),
-                                         max(1.0, list_length / max(1, loads)))
+    weights = _inner_loop_trips(code, lps, hot, list_length)
     body = hot.body(code)
     rare = S.rare_addresses(code, body)
     hot_counts = S.count([i for i in body if i.address not in rare], weights)

@@ -111,7 +111,7 @@ def count(code: list[Instruction], weights: dict | None = None) -> Counter:
         k = classify(i)
         if k != "nop":
             c[k] += (weights or {}).get(i.address, 1)
-    return c
+    return +c          # (classes that only ran zero times dropped)
 
 
 def blocks(code: list[Instruction]) -> list[list[Instruction]]:

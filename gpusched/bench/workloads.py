@@ -1,4 +1,4 @@
-"""The standard workloads of DESIGN.md §6, as (schedule, grid, steps, kind) for gpusched."""
+"""The standard benchmark workloads (W1 .. W4, README "Speed"), as (schedule, grid, steps, kind) for gpusched."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def custom():
 
 
 def workloads(quick: bool, gpu: bool = False) -> list:
-    """DESIGN §6's workloads at full or quick sizes; with a GPU, also W1 with 100 times the
+    """The standard workloads at full or quick sizes; with a GPU, also W1 with 100 times the
     configs (a 4 GiB float32 table: W1's 41 MB is written in about 15 us at 3 TB/s, less
     than the host's part of a call, so only a larger table shows the bandwidth limit)."""
     steps = 2_000 if quick else 10_000
