@@ -1,4 +1,4 @@
-"""``gpusched check-kernels``: the GPU code gate that runs without a GPU (docs/architecture.md, "GPU code without a GPU").
+"""``gpusched check-kernels``: the GPU code gate that runs without a GPU (docs/architecture.md).
 
 For every schedule of the catalog (twins, core blocks, compositions, traced lambdas) it
 generates the CUDA C translation unit of each precision, then

@@ -1,4 +1,5 @@
-"""The standard benchmark workloads (W1 .. W4, README "Speed"), as (schedule, grid, steps, kind) for gpusched."""
+"""The standard benchmark workloads (W1 .. W4, README "Speed"), as (schedule, grid, steps,
+kind) for gpusched."""
 
 from __future__ import annotations
 
