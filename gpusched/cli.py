@@ -301,6 +301,27 @@ def cmd_check_kernels(args) -> int:
     return run(archs=archs, host=not args.skip_host, device=not args.skip_nvcc, keep=args.keep)
 
 
+def cmd_cache(args) -> int:
+    from . import __version__
+    from .cache_admin import DEFAULT_MAX_BYTES, clear, info, max_bytes
+    from .kernel_cache import cache_root
+    root = cache_root()
+    if args.action == "clear":
+        files, size = clear(root)
+        print(f"removed {files} files ({size / 2 ** 20:.1f} MiB) from {root}")
+        return 0
+    folders = info(root)
+    print(f"kernel cache {root} (GPUSCHED_CACHE_DIR to move it)")
+    print(f"size bound   {max_bytes() / 2 ** 20:.0f} MiB (GPUSCHED_CACHE_MAX_BYTES, default "
+          f"{DEFAULT_MAX_BYTES / 2 ** 20:.0f} MiB)")
+    if not folders:
+        print("empty")
+    for v in folders:
+        mark = "  (this version)" if v.path.name == f"v{__version__}" else ""
+        print(f"  {v.path.name:14s} {v.files:6d} files {v.bytes / 2 ** 20:9.1f} MiB{mark}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench.__main__ import main as bench_main
     return bench_main(args.rest)
@@ -364,6 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--skip-host", action="store_true", help="only the nvcc compile gate")
     k.add_argument("--keep", metavar="DIR", help="keep the generated sources and binaries here")
     k.set_defaults(func=cmd_check_kernels)
+    c = sub.add_parser("cache", help="the kernel cache: what it holds (info) or empty it "
+                       "(clear)", epilog="examples:\n  gpusched cache info\n  gpusched cache "
+                       "clear", formatter_class=raw)
+    c.add_argument("action", choices=("info", "clear"), nargs="?", default="info")
+    c.set_defaults(func=cmd_cache)
     b = sub.add_parser("bench", help="run the benchmarks; results go to --out DIR (default: "
                        "a temporary folder)",
                        epilog="examples:\n  gpusched bench --quick\n  gpusched bench "

@@ -40,11 +40,26 @@ class KernelCacheError(RuntimeError):
     """The kernel cache folder cannot be used (not a folder, not writable, full)."""
 
 
+def cache_root() -> Path:
+    """The folder of every gpusched version's kernels: ``$GPUSCHED_CACHE_DIR``, else the
+    platform's user cache folder (platformdirs' rules): ``$XDG_CACHE_HOME/gpusched`` or
+    ``~/.cache/gpusched`` on Linux, ``~/Library/Caches/gpusched`` on macOS,
+    ``%LOCALAPPDATA%\\gpusched\\Cache`` on Windows."""
+    explicit = os.environ.get("GPUSCHED_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "gpusched"
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(Path.home(), "AppData", "Local")
+        return Path(base) / "gpusched" / "Cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")) \
+        / "gpusched"
+
+
 def _root() -> Path:
-    root = os.environ.get("GPUSCHED_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "gpusched")
     from . import __version__
-    return Path(root) / f"v{__version__}"
+    return cache_root() / f"v{__version__}"
 
 
 def _unsafe(path: Path) -> str:
@@ -118,6 +133,9 @@ def _choose_folder(path: Path, subdir: str) -> Path:
         if not os.access(path / subdir, os.W_OK | os.X_OK):
             raise KernelCacheError(f"the kernel cache folder {path / subdir} is not "
                                    f"writable; set GPUSCHED_CACHE_DIR to a writable folder")
+        from .cache_admin import prune
+        with contextlib.suppress(OSError):     # a bound, not a requirement
+            prune(path.parent, keep=path)
         return path / subdir
     if why not in _warned:
         _warned.add(why)
