@@ -137,6 +137,48 @@ def test_optuna_batch_ask_and_tell_screens_schedules_in_one_call():
         tell_batch(study, trials, [1.0, 2.0, 3.0])
 
 
+def test_optuna_multi_objective_study_with_a_schedule_chosen_per_trial():
+    """Trials choose their schedule (one gs.reduce call per chosen schedule, values back in
+    trial order) and a two-objective study gets both values per trial."""
+    optuna = pytest.importorskip("optuna")
+    from gpusched.integrations.optuna import ask_batch, tell_batch
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=["minimize", "maximize"],
+                                sampler=optuna.samplers.RandomSampler(1))
+    schedules = {"cos": gs.compat.torch.CosineAnnealingLR(T_max=100),
+                 "step": gs.compat.torch.StepLR(step_size=30),
+                 "const": gs.compat.torch.ConstantLR(base_lr=0.05, factor=0.5,
+                                                     total_iters=10)}
+
+    def suggest(trial):
+        name = trial.suggest_categorical("schedule", list(schedules))
+        cfg = {"schedule": name}
+        if name != "const":                      # a schedule with nothing sampled
+            cfg["base_lr"] = trial.suggest_float("base_lr", 1e-3, 1e-1, log=True)
+        return cfg
+
+    trials, batch = ask_batch(study, 24, suggest, schedules=schedules)
+    assert sorted(p[0] for p in batch.parts) == ["const", "cos", "step"]
+    mean, peak = batch.reduce(200, op="mean"), batch.reduce(200, op="max")
+    table = batch.evaluate(200, dtype="float64")
+    for i, trial in enumerate(trials):          # each trial's own schedule and parameters
+        p = dict(trial.params)
+        one = schedules[p.pop("schedule")].with_values(**p)
+        want = gs.evaluate(one, steps=200, dtype="float64", backend="numpy")
+        np.testing.assert_allclose(table[i], want, rtol=1e-12)
+        assert mean[i] == pytest.approx(float(np.float32(want).astype(np.float64).mean()),
+                                        rel=1e-6)
+    tell_batch(study, trials, [mean, peak])
+    assert all(len(t.values) == 2 for t in study.trials)
+    assert study.trials[3].values == pytest.approx([mean[3], peak[3]])
+    trials, batch = ask_batch(study, 4, suggest, schedules=schedules)
+    with pytest.raises(ValueError, match="with 2 objectives"):
+        tell_batch(study, trials, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"trial 0: schedule = 'linear'"):
+        ask_batch(study, 2, lambda t: {"schedule": "linear", "base_lr": 0.1},
+                  schedules=schedules)
+
+
 def test_ray_tune_example_runs(tmp_path):
     """examples/ray_tune.py: spec strings as a Ray Tune grid (in a subprocess: Ray starts
     its own workers)."""

@@ -9,19 +9,59 @@
 
 ``suggest`` maps a trial to the schedule parameters it samples (a dict); the batch becomes
 one :func:`gpusched.trials` grid, in the same order as ``trials``.
+
+A schedule chosen per trial: pass ``schedules`` (name -> schedule) and let ``suggest`` pick
+one under the key ``"schedule"``; ``ask_batch`` then returns a :class:`Batch` whose
+``reduce``/``evaluate`` make one call per chosen schedule and give the values in trial order.
+Multi-objective studies: ``tell_batch`` takes an ``(n_trials, n_objectives)`` array or one
+array per objective.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..grid import trials as make_trials
 
-__all__ = ["ask_batch", "tell_batch"]
+__all__ = ["ask_batch", "tell_batch", "Batch"]
 
 
-def ask_batch(study, n: int, suggest):
-    """Ask ``n`` trials and build their grid: returns (trials, grid)."""
+@dataclass
+class Batch:
+    """Trials grouped by the schedule each chose: ``parts`` is a list of (name, schedule,
+    grid, trial indices)."""
+
+    parts: list
+    n: int
+
+    def reduce(self, steps, op: str = "mean", **kw) -> np.ndarray:
+        """``gs.reduce`` of every trial's schedule (one call per schedule), in trial order."""
+        from ..api import reduce
+        from ..interop import to_numpy
+        out = np.empty(self.n, dtype=np.int64 if op in ("argmin", "argmax", "count_above",
+                                                        "count_below") else np.float64)
+        for _, sched, grid, idx in self.parts:
+            out[idx] = to_numpy(reduce(sched, grid, steps=steps, op=op, **kw))
+        return out
+
+    def evaluate(self, steps, **kw) -> np.ndarray:
+        """Every trial's table, ``(n_trials, n_steps)``, in trial order."""
+        from ..api import evaluate
+        from ..interop import to_numpy
+        rows = None
+        for _, sched, grid, idx in self.parts:
+            part = to_numpy(evaluate(sched, grid, steps=steps, **kw))
+            if rows is None:
+                rows = np.empty((self.n, part.shape[1]), dtype=part.dtype)
+            rows[idx] = part
+        return rows
+
+
+def ask_batch(study, n: int, suggest, schedules: dict | None = None):
+    """Ask ``n`` trials and build their grid: returns (trials, grid); with ``schedules``,
+    (trials, :class:`Batch`)."""
     if n < 1:
         raise ValueError(f"n = {n}: ask at least one trial")
     asked = [study.ask() for _ in range(n)]
@@ -32,13 +72,57 @@ def ask_batch(study, n: int, suggest):
             raise TypeError(f"suggest returned {cfg!r} for trial {i}; return a dict of "
                             f"schedule parameters")
         configs.append(cfg)
-    return asked, make_trials(configs)
+    if schedules is None:
+        return asked, make_trials(configs)
+    return asked, _group(configs, schedules)
+
+
+def _group(configs: list, schedules: dict) -> Batch:
+    chosen: dict = {}
+    for i, cfg in enumerate(configs):
+        name = cfg.get("schedule")
+        if name not in schedules:
+            raise ValueError(f"trial {i}: schedule = {name!r}: suggest must choose one of "
+                             f"{', '.join(map(repr, schedules))} under the key 'schedule'")
+        chosen.setdefault(name, []).append(i)
+    parts = []
+    for name, idx in chosen.items():
+        rows = [{k: v for k, v in configs[i].items() if k != "schedule"} for i in idx]
+        # a schedule none of whose parameters are sampled: the same config, once per trial
+        grid = make_trials(rows) if any(rows) else _repeat(len(rows))
+        parts.append((name, schedules[name], grid, np.asarray(idx)))
+    return Batch(parts, len(configs))
+
+
+def _repeat(n: int):
+    from ..grid import Grid
+    return Grid({}, n)
 
 
 def tell_batch(study, trials, values) -> None:
-    """Tell each trial its objective value (``values[i]`` for ``trials[i]``)."""
-    vals = np.asarray(getattr(values, "get", lambda: values)(), dtype=np.float64).reshape(-1)
-    if vals.size != len(trials):
-        raise ValueError(f"{vals.size} values for {len(trials)} trials")
-    for trial, v in zip(trials, vals):
-        study.tell(trial, float(v))
+    """Tell each trial its objective value(s): ``values[i]`` for ``trials[i]``. For a
+    multi-objective study, ``values`` is ``(n_trials, n_objectives)`` or a list of one array
+    per objective (``[area, peak]``)."""
+    n_obj = len(getattr(study, "directions", [None]))
+    if isinstance(values, (list, tuple)) and n_obj > 1:
+        vals = np.stack([_host(v).reshape(-1) for v in values], axis=1)
+    else:
+        vals = _host(values)
+        vals = vals.reshape(len(trials), -1) if vals.size == len(trials) * n_obj else vals
+    if n_obj == 1:
+        vals = vals.reshape(-1)
+        if vals.size != len(trials):
+            raise ValueError(f"{vals.size} values for {len(trials)} trials")
+        for trial, v in zip(trials, vals):
+            study.tell(trial, float(v))
+        return
+    if vals.ndim != 2 or vals.shape != (len(trials), n_obj):
+        raise ValueError(f"values of shape {vals.shape} for {len(trials)} trials of a study "
+                         f"with {n_obj} objectives: give ({len(trials)}, {n_obj}) or one array "
+                         f"per objective")
+    for trial, row in zip(trials, vals):
+        study.tell(trial, [float(v) for v in row])
+
+
+def _host(values) -> np.ndarray:
+    return np.asarray(getattr(values, "get", lambda: values)(), dtype=np.float64)
