@@ -13,6 +13,19 @@ from .plan import is_list_use
 __all__ = ["Schedule", "schedule", "trace"]
 
 
+_ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+               "/": lambda a, b: a / b}
+
+
+def _same(a, b) -> bool:
+    """Two parameter values (numbers, lists, arrays) are the same value."""
+    try:
+        import numpy as np
+        return bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+    except (TypeError, ValueError):
+        return a is b
+
+
 def trace(fn: Callable, names: Iterable[str]) -> E.Expr:
     """Call ``fn(t, *params)`` once with symbolic values and return the recorded expression."""
     out = fn(E.step(), *(E.param(n) for n in names))
@@ -94,6 +107,67 @@ class Schedule:
         vals = ", ".join(f"{n}={self.values[n]!r}" if n in self.values else f"{n}=?"
                          for n in self.param_specs)
         return f"<gpusched {self.name}({vals})>"
+
+    # -- arithmetic: a new schedule whose parameters stay sweepable --------------------------
+    def _combine(self, other, sym: str, reverse: bool = False):
+        """``self <sym> other`` (``other <sym> self`` when ``reverse``): the expressions
+        combined, the parameters of both kept as parameters (a grid still sweeps them); a
+        name in both must mean the same parameter with the same value."""
+        import numbers
+        if isinstance(other, Schedule):
+            o_expr, o_specs, o_vals = other.expr, other.param_specs, other.values
+            o_checks, o_name, o_text = other.checks, other.name, other.spec_text()
+        elif isinstance(other, numbers.Real) and not isinstance(other, bool):
+            value = other.item() if hasattr(other, "item") else other
+            o_expr, o_specs, o_vals, o_checks = E.const(value), {}, {}, ()
+            o_name = o_text = repr(value)
+        else:
+            return NotImplemented
+        for n in sorted(set(self.param_specs) & set(o_specs)):
+            mine, theirs = self.values.get(n, REQUIRED), o_vals.get(n, REQUIRED)
+            if self.param_specs[n] != o_specs[n] or not _same(mine, theirs):
+                shown = ["no value" if v is REQUIRED else repr(v) for v in (mine, theirs)]
+                raise ValueError(
+                    f"parameter {n!r} is in both schedules ({self.name!r}: {shown[0]}, "
+                    f"{o_name!r}: {shown[1]}) as different parameters; rename one first, "
+                    f"e.g. .rename({n}='{n}_2')")
+        a, b = (o_expr, self.expr) if reverse else (self.expr, o_expr)
+        (an, at), (bn, bt) = (((o_name, o_text), (self.name, self.spec_text())) if reverse
+                              else ((self.name, self.spec_text()), (o_name, o_text)))
+        expr = _ARITHMETIC[sym](a, b)
+        new = Schedule(expr, {**self.param_specs, **o_specs}.values(),
+                       name=f"({an} {sym} {bn})", values={**o_vals, **self.values},
+                       checks=self.checks + tuple(c for c in o_checks if c not in self.checks))
+        if at is not None and bt is not None:
+            new.spec = f"({at} {sym} {bt})"
+        return new
+
+    def __add__(self, other):
+        return self._combine(other, "+")
+
+    def __radd__(self, other):
+        return self._combine(other, "+", reverse=True)
+
+    def __sub__(self, other):
+        return self._combine(other, "-")
+
+    def __rsub__(self, other):
+        return self._combine(other, "-", reverse=True)
+
+    def __mul__(self, other):
+        return self._combine(other, "*")
+
+    def __rmul__(self, other):
+        return self._combine(other, "*", reverse=True)
+
+    def __truediv__(self, other):
+        return self._combine(other, "/")
+
+    def __rtruediv__(self, other):
+        return self._combine(other, "/", reverse=True)
+
+    def __neg__(self):
+        return self._combine(-1, "*", reverse=True)
 
     # -- a value: equality, hashing and pickling by how it was built ---------------------------
     def spec_text(self) -> str | None:

@@ -192,6 +192,10 @@ def _dotted(node) -> str | None:
     return None
 
 
+_SCHEDULE_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+                        ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+
+
 class _Reader:
     def __init__(self, table):
         self.table = table
@@ -218,6 +222,14 @@ class _Reader:
                     for k, v in zip(node.keys, node.values)}
         if isinstance(node, ast.Call):
             return self.call(node, depth)
+        if isinstance(node, ast.BinOp) and type(node.op) in _SCHEDULE_ARITHMETIC:
+            left, right = self.value(node.left, depth + 1), self.value(node.right, depth + 1)
+            if not (isinstance(left, Schedule) or isinstance(right, Schedule)) or \
+                    any(not isinstance(x, (Schedule, int, float)) or isinstance(x, bool)
+                        for x in (left, right)):
+                raise SpecError("arithmetic in a spec combines schedules and numbers, e.g. "
+                                "'0.5 * torch.StepLR(step_size=30)'")
+            return _SCHEDULE_ARITHMETIC[type(node.op)](left, right)
         raise SpecError(f"{type(node).__name__} is not allowed in a spec (only calls of catalog "
                         f"schedules with literal arguments)")
 
