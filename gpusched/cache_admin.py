@@ -10,25 +10,17 @@ kernel_cache.run_kernel).
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from .settings import env_bytes
 
 DEFAULT_MAX_BYTES = 2 ** 30
 
 
 def max_bytes() -> int:
-    raw = os.environ.get("GPUSCHED_CACHE_MAX_BYTES")
-    if raw is None:
-        return DEFAULT_MAX_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"GPUSCHED_CACHE_MAX_BYTES = {raw!r}: must be a number of bytes >= 0")
-    return value
+    return env_bytes("GPUSCHED_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES)
 
 
 def _size(folder: Path) -> tuple[int, int]:

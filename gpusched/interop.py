@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import mmap
-import os
 import threading
 import weakref
 
 import numpy as np
+
+from .settings import env_bytes
 
 __all__ = ["to_numpy", "to_torch", "to_jax", "aligned_empty", "release_pool"]
 
@@ -17,18 +18,7 @@ ALIGN = 64  # bytes: JAX takes CPU buffers through DLPack without copying only w
 POOL_FROM = 8 << 20        # tables from this size come from the pool of host buffers
 # idle bytes the pool keeps at most: small by default, as sweep tools run many worker
 # processes (GPUSCHED_POOL_BYTES sets it; 0 turns the pool off)
-def _pool_bytes() -> int:
-    text = os.environ.get("GPUSCHED_POOL_BYTES", str(256 << 20))
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"GPUSCHED_POOL_BYTES = {text!r}: must be a number of bytes >= 0")
-    return value
-
-
-POOL_KEEP_BYTES = _pool_bytes()
+POOL_KEEP_BYTES = env_bytes("GPUSCHED_POOL_BYTES", 256 << 20)
 _pool_lock = threading.Lock()
 _idle: list = []           # mmaps no array refers to any more, oldest first
 
