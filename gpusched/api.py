@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -228,22 +229,17 @@ def check_precision(precision, dtype) -> None:
 
 
 class _FastKernels:
-    """A backend whose table and reduce calls run its ``precision="fast"`` kernels."""
+    """A backend whose kernel-running methods run its ``precision="fast"`` kernels; it has
+    exactly the methods the backend has."""
+
+    _RUNS_KERNELS = frozenset({"table", "reduce", "host_chunks"})
 
     def __init__(self, backend):
         self._backend = backend
 
     def __getattr__(self, name):
-        return getattr(self._backend, name)
-
-    def table(self, *args, **kw):
-        return self._backend.table(*args, precision="fast", **kw)
-
-    def reduce(self, *args, **kw):
-        return self._backend.reduce(*args, precision="fast", **kw)
-
-    def host_chunks(self, *args, **kw):
-        return self._backend.host_chunks(*args, precision="fast", **kw)
+        attr = getattr(self._backend, name)
+        return functools.partial(attr, precision="fast") if name in self._RUNS_KERNELS else attr
 
 
 def _with_precision(be, precision):

@@ -286,14 +286,20 @@ class Launch:
         return self.grid[0] * self.grid[1]
 
 
-def table_launch(n_configs: int, n_steps: int, sms: int, dtype) -> Launch:
-    """Blocks of steps per config: as few as fill the device (8 blocks per SM), so each
-    thread walks many steps and its config section is paid once for them."""
-    per_block = TABLE_THREADS * (16 // np.dtype(dtype).itemsize)
-    need = -(-n_steps // per_block)
+def vector_steps(dtype) -> int:
+    """Consecutive steps a table thread stores at once: one 16-byte vector."""
+    return 16 // np.dtype(dtype).itemsize
+
+
+def table_launch(n_configs: int, n_steps: int, sms: int, per_thread: int,
+                 threads: int = TABLE_THREADS) -> Launch:
+    """Blocks of steps per config (each thread ``per_thread`` steps per iteration): as few as
+    fill the device (8 blocks per SM), so each thread walks many steps and its config
+    section is paid once for them. Shared by both GPU backends and the cost model."""
+    need = -(-n_steps // (threads * per_thread))
     gy = min(n_configs, 65535)
     gx = max(1, min(need, -(-8 * sms // gy)))
-    return Launch((gx, gy), TABLE_THREADS)
+    return Launch((gx, gy), threads)
 
 
 def reduce_launch(n_configs: int, n_steps: int, sms: int) -> Launch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import replace
 from typing import Callable, Iterable, Mapping
 
@@ -120,7 +121,9 @@ class Schedule:
         elif isinstance(other, numbers.Real) and not isinstance(other, bool):
             value = other.item() if hasattr(other, "item") else other
             o_expr, o_specs, o_vals, o_checks = E.const(value), {}, {}, ()
-            o_name = o_text = repr(value)
+            o_name = repr(value)
+            # a spec holds finite literals only (inf and nan would not parse back)
+            o_text = o_name if math.isfinite(value) else None
         else:
             return NotImplemented
         for n in sorted(set(self.param_specs) & set(o_specs)):

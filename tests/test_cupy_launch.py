@@ -215,3 +215,21 @@ def test_cupy_streams_a_table_in_chunks_through_pinned_buffers(fake_cupy, monkey
     from gpusched.backends.numpy_backend import ScheduleError
     with pytest.raises(ScheduleError, match=r"config 3 \(a=7"):
         list(fake_cupy.host_chunks(plan, bound, st, dt, 2, work_limit=1 << 26))
+
+
+def test_evaluate_precision_fast_reaches_every_kernel_running_method(fake_cupy):
+    """``precision="fast"`` wraps the backend: table, reduce and the streamed chunks run the
+    fast kernels; other attributes are the backend's own."""
+    from gpusched import api
+    from gpusched.api import _prepare
+    fast = api._with_precision(fake_cupy, "fast")
+    assert fast.name == "cupy" and fast.precisions == ("exact", "fast")
+    s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=300)
+    _, _, st, dt, bound, plan = _prepare(s, gs.grid(pct_start=[0.2, 0.4]), 300, "float32")
+    for got in (fast.table(plan, bound, st, dt, work_limit=1 << 26),
+                next(fast.host_chunks(plan, bound, st, dt, 2, work_limit=1 << 26))[2]):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(fake_cupy.table(
+            plan, bound, st, dt, work_limit=1 << 26, precision="fast")))
+    assert any("_fast_table<float" in x[0] for x in _RawModule.built)
+    fast.reduce(plan, bound, st, "sum", dt, work_limit=1 << 26)
+    assert any("_fast_reduce<float" in x[0] for x in _RawModule.built)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import codegen
 from ..cuda_source import (ALL_HOST, REDUCE_OPS, kernel_template, launch_args, reduce_launch,
-                           step_range, table_launch, translation_unit)
+                           step_range, table_launch, translation_unit, vector_steps)
 from ..kernel_cache import kernels_dir
 from ..reductions import Accumulator
 from . import Backend, cuda_driver_present
@@ -118,7 +118,7 @@ class CupyBackend(Backend):
                          kernel_template(plan, precision, "table", dtype, ranged, pre=pre), pre)
         out = cupy.empty((bound.n, steps.size), dtype=dtype)
         bad = cupy.full(1, _NO_BAD, dtype=cupy.uint64)
-        launch = table_launch(bound.n, steps.size, _sms(), dtype)
+        launch = table_launch(bound.n, steps.size, _sms(), vector_steps(dtype))
         kernel(launch.grid, (launch.block,),
                (*head, *_device_args(plan, layout, bound, steps, precision, cupy, pre), out,
                 bad))

@@ -20,7 +20,7 @@ from ..keys import digest
 from . import Backend, cuda_driver_present
 from .factorized import precompute
 from .inputs import flat_inputs
-from ..cuda_source import reduce_launch, step_range
+from ..cuda_source import reduce_launch, step_range, table_launch
 from ..reductions import CODES
 from .numba_backend import CUDA_REDUCE_THREADS, check_errors, finish, module_source
 
@@ -118,8 +118,8 @@ class NumbaCudaBackend(Backend):
         err = cuda.to_device(np.zeros(n, dtype=np.int64))
         errstep = cuda.to_device(np.full(n, NO_STEP, dtype=np.int64))
         threads = min(SIM_THREADS if _simulated() else THREADS, 32 * -(-S // 32))
-        gy = min(n, 1 if _simulated() else 65535)
-        gx = max(1, min(-(-S // threads), -(-8 * _sms() // gy)))
+        launch = table_launch(1 if _simulated() else n, S, _sms(), 1, threads)
+        gx, gy = launch.grid
         blocks = (min(gx, SIM_BLOCKS) if _simulated() else gx, gy)
         dev_steps, *rng = _steps_args(steps)
         mod.gs_table[blocks, threads](dev_steps, out, err, errstep, *rng,

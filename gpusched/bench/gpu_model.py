@@ -346,7 +346,7 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
     from .. import codegen
     from ..backends.factorized import precompute
     from ..api import _prepare
-    from ..cuda_source import reduce_launch, table_launch, translation_unit
+    from ..cuda_source import translation_unit
     from .workloads import workloads
 
     if "numba-cuda" in backends and not numba_cuda_available():
@@ -377,7 +377,7 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
                 for gpu in (g for a in archs for g in GPUS if g.sm == a):
                     try:
                         rec = _record(w, kind, backend, precision, gpu, src, plan, layout,
-                                      bound, pre, lists, np, table_launch, reduce_launch)
+                                      bound, pre, lists)
                     except Exception as err:  # noqa: BLE001 - Numba typing without a device
                         if backend == "cupy":
                             raise
@@ -397,17 +397,16 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
     return records
 
 
-def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lists, np,
-            table_launch, reduce_launch) -> Record:
+def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lists) -> Record:
+    """One workload's kernel on one GPU, launched as its backend launches it (float32)."""
+    from ..backends.numba_cuda_backend import THREADS as NUMBA_THREADS
+    from ..cuda_source import TABLE_THREADS, reduce_launch, table_launch, vector_steps
     cupy = backend == "cupy"
     if kind == "table":
-        per_iter, nbytes = (4 if cupy else 1), 4.0
-        if cupy:
-            launch = table_launch(len(w.grid), w.steps, gpu.sms, np.float32)
-        else:     # NumbaCudaBackend.table's shape: 256 threads, one step each per iteration
-            gy = min(len(w.grid), 65535)
-            launch = type(table_launch(1, 1, 1, np.float32))(
-                (max(1, min(-(-w.steps // 256), -(-8 * gpu.sms // gy))), gy), 256)
+        per_iter, nbytes = (vector_steps("float32") if cupy else 1), 4.0
+        # NumbaCudaBackend.table: one step per thread and iteration
+        launch = table_launch(len(w.grid), w.steps, gpu.sms, per_iter,
+                              TABLE_THREADS if cupy else NUMBA_THREADS)
     else:
         per_iter, nbytes = 1, 0.0
         launch = reduce_launch(len(w.grid), w.steps, gpu.sms)
@@ -419,7 +418,7 @@ def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lis
                                    steps_per_thread)
     bound_by, eps, frac = project(counts, gpu, nbytes)
     small = reduce_launch(64, w.steps, gpu.sms) if kind == "reduce" else \
-        table_launch(64, w.steps, gpu.sms, np.float32)
+        table_launch(64, w.steps, gpu.sms, per_iter, launch.block)
     per = counts.per_element
     return Record(
         w.name, precision, backend, gpu.name, f"sm_{gpu.sm}",

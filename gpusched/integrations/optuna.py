@@ -40,8 +40,8 @@ class Batch:
         """``gs.reduce`` of every trial's schedule (one call per schedule), in trial order."""
         from ..api import reduce
         from ..interop import to_numpy
-        out = np.empty(self.n, dtype=np.int64 if op in ("argmin", "argmax", "count_above",
-                                                        "count_below") else np.float64)
+        from ..reductions import INT_OPS
+        out = np.empty(self.n, dtype=np.int64 if op in INT_OPS else np.float64)
         for _, sched, grid, idx in self.parts:
             out[idx] = to_numpy(reduce(sched, grid, steps=steps, op=op, **kw))
         return out
@@ -104,20 +104,23 @@ def tell_batch(study, trials, values) -> None:
     multi-objective study, ``values`` is ``(n_trials, n_objectives)`` or a list of one array
     per objective (``[area, peak]``)."""
     n_obj = len(getattr(study, "directions", [None]))
-    if isinstance(values, (list, tuple)) and n_obj > 1:
-        vals = np.stack([_host(v).reshape(-1) for v in values], axis=1)
-    else:
-        vals = _host(values)
-        vals = vals.reshape(len(trials), -1) if vals.size == len(trials) * n_obj else vals
     if n_obj == 1:
-        vals = vals.reshape(-1)
+        vals = _host(values).reshape(-1)
         if vals.size != len(trials):
             raise ValueError(f"{vals.size} values for {len(trials)} trials")
         for trial, v in zip(trials, vals):
             study.tell(trial, float(v))
         return
-    if vals.ndim != 2 or vals.shape != (len(trials), n_obj):
-        raise ValueError(f"values of shape {vals.shape} for {len(trials)} trials of a study "
+    # one array per objective, or (n_trials, n_objectives); nothing else is reshaped
+    if isinstance(values, (list, tuple)):
+        cols = [_host(v) for v in values]
+        shape = [c.shape for c in cols]
+        vals = np.stack(cols, axis=1) if cols and len(set(shape)) == 1 else None
+    else:
+        vals = _host(values)
+        shape = vals.shape
+    if vals is None or vals.shape != (len(trials), n_obj):
+        raise ValueError(f"values of shape {shape} for {len(trials)} trials of a study "
                          f"with {n_obj} objectives: give ({len(trials)}, {n_obj}) or one array "
                          f"per objective")
     for trial, row in zip(trials, vals):
