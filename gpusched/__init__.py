@@ -24,6 +24,8 @@ from .schedule import Schedule, schedule
 from .blocks import (constant, cosine, cosine_restarts, exponential, join, linear, log_warmup,
                      lr_range_test, piecewise_constant, polynomial, tri_stage, warmup)
 from . import compat, metric
+from . import laws
+from .laws import predict_loss
 
 __version__ = "0.1.0"
 
@@ -43,7 +45,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'gpusched' has no attribute {name!r}")
 
 __all__ = [
-    "evaluate", "reduce", "last_call", "CallTiming", "to_pandas", "to_xarray", "schedule",
+    "evaluate", "reduce", "predict_loss", "laws", "last_call", "CallTiming", "to_pandas", "to_xarray", "schedule",
     "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
     "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",

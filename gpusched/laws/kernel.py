@@ -1,0 +1,121 @@
+"""The loss laws fused with a schedule's generated code: one Numba CPU kernel, no table.
+
+Per config, the multi-power law walks the steps backwards from each prediction step (the
+suffix area grows by one rate per step, so the final loss is one pass, O(T)); the annealing
+law walks forwards once and records the loss at each prediction step (O(T + N)). The
+arithmetic is :mod:`gpusched.laws.model`'s, written as a loop. A config whose rates are
+negative or not finite, or whose area is 0, is flagged; the host explains it with NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import codegen, timing
+from ..backends.inputs import arg_names, flat_inputs, prologue
+from ..backends.numba_backend import _HEADER, ON_ERROR, TARGETS, _indent
+from ..backends.scalar_helpers import ORDER
+from ..backends.workers import run_ranges
+from ..kernel_cache import load_module, run_kernel
+from ..keys import digest
+
+# the value at step j, as the table would hold it; a bad rate flags the config
+_RATE = """x = float({root})
+if f32:
+    x = float(np.float32(x))
+if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
+    err[c] = 1
+    errstep[c] = j"""
+
+_MULTIPOWER = """L0 = lp[0, r]
+A = lp[1, r]
+alpha = lp[2, r]
+B = lp[3, r]
+C = lp[4, r]
+beta = lp[5, r]
+gamma = lp[6, r]
+for q in range(ends.shape[0]):
+    e = ends[q]
+    suf = 0.0
+    ld = 0.0
+    nxt = 0.0
+    for jj in range(e, -1, -1):
+        j = jj
+        t = steps[j]
+{step}
+{rate}
+        if jj < e:
+            gap = nxt - x
+            if gap != 0.0 and suf > 0.0 and C > 0.0:
+                ld += gap * (1.0 - (1.0 + C * nxt ** -gamma * suf) ** -beta)
+        suf += x
+        nxt = x
+    out[c, q] = L0 + A * suf ** -alpha + B * ld"""
+
+_ANNEALING = """L0 = lp[0, r]
+A = lp[1, r]
+alpha = lp[2, r]
+C = lp[3, r]
+lam = lp[4, r]
+s1 = 0.0
+m = 0.0
+s2 = 0.0
+prv = 0.0
+q = 0
+for jj in range(0, ends[ends.shape[0] - 1] + 1):
+    j = jj
+    t = steps[j]
+{step}
+{rate}
+    if jj > 0:
+        m = lam * m + (prv - x)
+        s2 += m
+    s1 += x
+    prv = x
+    while q < ends.shape[0] and ends[q] == jj:
+        out[c, q] = L0 + A * s1 ** -alpha - C * s2
+        q += 1"""
+
+
+def module_source(plan, layout, sig: str) -> str:
+    """``gs_law(steps, law, ends, f32, lp, out, err, errstep, c0, c1, inputs...)``: the
+    predicted loss of configs ``c0..c1`` at steps ``ends`` (ascending for the annealing law)
+    into ``out``; ``lp`` holds the law's constants, one column per config (or one shared)."""
+    imports, jit, deco, loop, _, _ = TARGETS["cpu"]
+    cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR["cpu"], remember=True)
+    rate = _RATE.format(root=root)
+    laws = "\n".join([
+        "if law == 0:",
+        _indent(_MULTIPOWER.format(step=_indent(stp, 8), rate=_indent(rate, 8)), 4),
+        "else:",
+        _indent(_ANNEALING.format(step=_indent(stp, 4), rate=_indent(rate, 4)), 4)]).split("\n")
+    args = "".join(", " + a for a in arg_names(layout))
+    body = prologue(layout) + ["j = -1"] + cfg + ["r = c * (lp.shape[1] > 1)"] + laws
+    helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
+    return (_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers)
+            + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_c0, "
+            f"gs_c1{args}):\n{_indent(loop, 4)}\n{_indent(body, 8)}\n")
+
+
+def run(plan, bound, steps, law_code: int, ends, f32: bool, const) -> tuple:
+    """(predictions (n, len(ends)) float64, error flags, flagged steps)."""
+    layout = codegen.Layout.of(plan, bound.kinds)
+    args = flat_inputs(plan, layout, bound, steps)
+    out = np.empty((bound.n, ends.size), dtype=np.float64)
+    err = np.zeros(bound.n, dtype=np.int64)
+    errstep = np.full(bound.n, -1, dtype=np.int64)
+    name = "law_" + digest("law", plan.signature)
+
+    def load():
+        with timing.compiling():
+            return load_module(name, lambda: module_source(plan, layout, plan.signature),
+                               "numba")
+
+    def launch(mod):
+        def kernel(c0, c1):
+            mod.gs_law(steps, law_code, ends, f32, const, out, err, errstep, c0, c1, *args)
+        with timing.compiling():        # no configs: compiles or loads, computes nothing
+            kernel(0, 0)
+        run_ranges(kernel, bound.n, steps.size * ends.size)
+    run_kernel(load, launch)
+    return out, err, errstep
