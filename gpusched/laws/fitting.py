@@ -122,6 +122,7 @@ def _runs(runs, train=None) -> list[Run]:
             return [named[k] for k in train]
         return list(named.values())
     items = [run_of(r, str(i)) for i, r in enumerate(runs)]
+    items = [r if r.name else dataclasses.replace(r, name=str(i)) for i, r in enumerate(items)]
     return [items[i] for i in train] if train is not None else items
 
 

@@ -74,7 +74,7 @@ class Law:
                 ok = np.array([_RULES[self.RULES[k]][0](float(x)) for x in col])
                 if not ok.all():
                     j = int(np.argmin(ok))
-                    raise ValueError(f"{type(self).__name__}: {k} = {col[j]!r} (grid column "
+                    raise ValueError(f"{type(self).__name__}: {k} = {float(col[j])!r} (grid column "
                                      f"{v!r}) at config {j}: must be {_RULES[self.RULES[k]][1]}")
                 out[i] = col
             else:

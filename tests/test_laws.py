@@ -1,0 +1,320 @@
+"""Loss laws: gs.predict_loss against direct transcriptions of each paper's formula (written
+here, independently of gpusched.laws), on the backends, over the catalog; the published
+multi-power fits against the reference's own data and metrics; fitting; errors."""
+
+import zlib
+
+import numpy as np
+import pytest
+
+import gpusched as gs
+from catalog_cases import build, cases
+from gpusched.laws import LawError
+
+REF_DATA = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "reference" \
+    / "loss-curves"
+# published multi-power fits, [L0, A, alpha, B, C, beta, gamma] (reference README, 2025)
+PUBLISHED = {"25M": [3.04045406, 0.52468604, 0.50786857, 363.78751622, 2.06560812, 0.58279013,
+                     0.64142257],
+             "100M": [2.6514477, 0.60115152, 0.45295811, 437.9464276, 2.13245612, 0.59785199,
+                      0.65523644]}
+# their test-set metrics (means over the 6 held-out curves)
+PUBLISHED_TEST = {"25M": dict(R2=0.9988, MAE=0.00376, RMSE=0.00465, PredE=0.00110,
+                              WorstE=0.00409),
+                  "100M": dict(R2=0.9983, MAE=0.00435, RMSE=0.00592, PredE=0.00142,
+                               WorstE=0.00583)}
+TRAIN = ["cosine_24000", "constant_24000", "wsdcon_9"]
+
+
+def multipower_direct(eta, s, L0, A, alpha, B, C, beta, gamma):
+    """The multi-power law at step s, as the reference code evaluates it: S1 = sum(eta[0..s]),
+    LD = sum_{k=1..s} (eta_k - eta_{k-1}) (1 - (1 + C eta_k^-gamma sum(eta[k..s]))^-beta),
+    a term whose suffix area is 0 counting 0."""
+    lr_sum = np.cumsum(eta)
+    k = np.arange(1, s + 1)
+    suffix = lr_sum[s] - lr_sum[k - 1]
+    gap = eta[k] - eta[k - 1]
+    with np.errstate(all="ignore"):
+        term = gap * (1 - (1 + C * eta[k] ** (-gamma) * suffix) ** (-beta))
+    term = np.where((gap == 0) | (suffix == 0) | (C == 0), 0.0, term)
+    return L0 + A * lr_sum[s] ** (-alpha) + B * term.sum()
+
+
+def annealing_direct(eta, s, L0, A, alpha, C, decay):
+    """L0 + A S1^-alpha - C S2, S2 = sum_{k=1..s} m_k, m_k = decay m_{k-1} + eta_{k-1} - eta_k."""
+    m, s2 = 0.0, 0.0
+    for k in range(1, s + 1):
+        m = decay * m + (eta[k - 1] - eta[k])
+        s2 += m
+    return L0 + A * np.sum(eta[: s + 1]) ** (-alpha) - C * s2
+
+
+def random_multipower(rng):
+    return gs.laws.MultiPower(L0=rng.uniform(1, 4), A=rng.uniform(0.1, 1),
+                              alpha=rng.uniform(0.2, 0.8), B=rng.uniform(10, 1000),
+                              C=rng.uniform(0.1, 3), beta=rng.uniform(0.2, 1),
+                              gamma=rng.uniform(0.2, 0.9))
+
+
+def random_annealing(rng):
+    return gs.laws.Annealing(L0=rng.uniform(1, 4), A=rng.uniform(0.1, 1),
+                             alpha=rng.uniform(0.2, 0.8), C=rng.uniform(0.01, 2),
+                             decay=rng.uniform(0.9, 0.9999))
+
+
+def direct(law, eta, s):
+    f = multipower_direct if isinstance(law, gs.laws.MultiPower) else annealing_direct
+    return f(eta, s, *law.constants().values())
+
+
+STEPS = 300
+CATALOG = [c for c in cases(with_metrics=False)]
+
+
+def _usable(sched):
+    """The schedule's rates over STEPS steps when the laws apply (finite, >= 0, some > 0)."""
+    eta = gs.evaluate(sched, steps=STEPS, dtype="float64", backend="numpy")
+    if not (np.isfinite(eta).all() and (eta >= 0).all() and eta.sum() > 0):
+        return None
+    return eta
+
+
+@pytest.mark.parametrize("case", CATALOG, ids=[c[0] for c in CATALOG])
+def test_numpy_predictions_equal_the_formulas_over_the_catalog(case):
+    label, lib, name, kw = case
+    sched = build(lib, name, kw)
+    eta = _usable(sched)
+    if eta is None:
+        pytest.skip("rates negative or all zero: the laws do not apply")
+    rng = np.random.default_rng(zlib.crc32(label.encode()))
+    first = int(np.argmax(np.cumsum(eta) > 0))
+    at = np.unique(np.concatenate([[STEPS - 1], rng.integers(first, STEPS, 4)]))[::-1]
+    for law in (random_multipower(rng), random_annealing(rng)):
+        want = np.array([direct(law, eta, int(s)) for s in at])
+        got = gs.predict_loss(sched, steps=STEPS, law=law, at=at, backend="numpy")
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=0, err_msg=type(law).__name__)
+        final = gs.predict_loss(sched, steps=STEPS, law=law, backend="numpy")
+        assert final.shape == () and abs(final - want[0]) <= 1e-10 * abs(want[0])
+
+
+# the fused Numba kernel compiles once per graph: a sample of the catalog, every kind of
+# graph (lists, host scans, running products, choices)
+NUMBA_SAMPLE = [c for c in CATALOG if c[2] in (
+    "OneCycleLR", "MultiStepLR", "CosineAnnealingWarmRestarts", "get_wsd_schedule",
+    "MultiplicativeLR", "tri_stage")][:8]
+
+
+@pytest.mark.parametrize("case", NUMBA_SAMPLE, ids=[c[0] for c in NUMBA_SAMPLE])
+def test_numba_kernel_equals_the_formulas(case):
+    pytest.importorskip("numba")
+    label, lib, name, kw = case
+    sched = build(lib, name, kw)
+    eta = _usable(sched)
+    if eta is None:
+        pytest.skip("rates negative or all zero: the laws do not apply")
+    rng = np.random.default_rng(7)
+    first = int(np.argmax(np.cumsum(eta) > 0))
+    at = np.array([STEPS - 1, (first + STEPS) // 2, first])
+    for law in (random_multipower(rng), random_annealing(rng)):
+        want = np.array([direct(law, eta, int(s)) for s in at])
+        got = gs.predict_loss(sched, steps=STEPS, law=law, at=at, backend="numba")
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=0, err_msg=type(law).__name__)
+
+
+WSD = gs.compat.transformers.get_wsd_schedule(num_training_steps=2000, min_lr_ratio=0.1)
+WSD_GRID = gs.grid(num_decay_steps=[100, 700, 1500], decay_type=["linear", "1-sqrt"],
+                   base_lr=[1e-4, 3e-4], num_warmup_steps=[50, 300])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_grid_on_each_backend_equals_the_formulas(backend, dtype):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    table = gs.evaluate(WSD, WSD_GRID, steps=2000, dtype=dtype, backend="numpy")
+    table = table.astype(np.float64)      # the rates as a float32 run holds them
+    rng = np.random.default_rng(3)
+    at = [1999, 250, 1000]
+    for law in (random_multipower(rng), random_annealing(rng)):
+        got = gs.predict_loss(WSD, WSD_GRID, steps=2000, law=law, at=at, backend=backend,
+                              dtype=dtype)
+        assert got.shape == (len(WSD_GRID), 3) and got.dtype == np.float64
+        want = np.array([[direct(law, row, s) for s in at] for row in table])
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=0)
+        final = gs.predict_loss(WSD, WSD_GRID, steps=2000, law=law, backend=backend,
+                                dtype=dtype)
+        np.testing.assert_allclose(final, want[:, 0], rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_law_constants_swept_as_grid_columns(backend):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    law = gs.laws.MultiPower(L0="L0", A=0.6, alpha=0.45, B="B", C=2.0, beta=0.6, gamma=0.65)
+    g = gs.grid(base_lr=[1e-4, 3e-4], L0=[2.5, 2.7], B=[100.0, 400.0])
+    sched = gs.compat.transformers.get_cosine_schedule_with_warmup(num_warmup_steps=50,
+                                                                   num_training_steps=800)
+    got = gs.predict_loss(sched, g, steps=800, law=law, backend=backend)
+    for i, cfg in enumerate(g):
+        eta = gs.evaluate(sched, gs.trials(base_lr=[cfg["base_lr"]]), steps=800,
+                          dtype="float64", backend="numpy")[0]
+        want = multipower_direct(eta, 799, cfg["L0"], 0.6, 0.45, cfg["B"], 2.0, 0.6, 0.65)
+        assert abs(got[i] - want) <= 1e-10 * abs(want)
+    # law columns alone, the schedule fixed: one prediction per row of law constants
+    fixed = gs.compat.transformers.get_cosine_schedule_with_warmup(
+        num_warmup_steps=50, num_training_steps=800, base_lr=3e-4)
+    only = gs.predict_loss(fixed, gs.trials(L0=[2.5, 2.7], B=[100.0, 100.0]), steps=800,
+                           law=law, backend=backend)
+    assert only.shape == (2,) and only[1] - only[0] == pytest.approx(0.2, abs=1e-12)
+
+
+def test_the_table_is_never_built(monkeypatch):
+    """The NumPy pass asks its backend for blocks of at most STEP_BLOCK steps."""
+    from gpusched.backends.numpy_backend import NumpyBackend
+    from gpusched.laws import predict
+    seen = []
+    real = NumpyBackend.table
+
+    def spy(self, plan, bound, steps, dtype, **kw):
+        seen.append(steps.size)
+        return real(self, plan, bound, steps, dtype, **kw)
+    monkeypatch.setattr(NumpyBackend, "table", spy)
+    monkeypatch.setattr(predict, "STEP_BLOCK", 512)
+    law = gs.laws.MultiPower(*PUBLISHED["100M"])
+    gs.predict_loss(WSD, WSD_GRID, steps=2000, law=law, backend="numpy")
+    assert seen and max(seen) <= 512 and sum(seen) == 2 * 2000   # two passes
+
+
+def test_errors_name_the_config_the_step_and_the_parameter():
+    law = gs.laws.MultiPower(*PUBLISHED["100M"])
+    neg = gs.schedule(lambda t, a: a - 0.001 * t)
+    with pytest.raises(LawError, match=r"config 1 \(a=0.1\), step 101.*>= 0"):
+        gs.predict_loss(neg, gs.trials(a=[1.0, 0.1]), steps=200, law=law, backend="numpy")
+    warm = gs.compat.transformers.get_linear_schedule_with_warmup(
+        num_warmup_steps=10, num_training_steps=100, base_lr=0.1)
+    with pytest.raises(LawError, match=r"sum to 0 up to step 0"):
+        gs.predict_loss(warm, steps=100, law=law, at=[0, 50], backend="numpy")
+    with pytest.raises(ValueError, match=r"at\[1\] = 100: must be a step in 0..99"):
+        gs.predict_loss(warm, steps=100, law=law, at=[5, 100])
+    with pytest.raises(ValueError, match=r"steps = 0"):
+        gs.predict_loss(warm, steps=0, law=law)
+    with pytest.raises(TypeError, match=r"law must be"):
+        gs.predict_loss(warm, steps=10, law="multipower")
+    with pytest.raises(ValueError, match=r"MultiPower: B = -1.0: must be a finite number >= 0"):
+        gs.laws.MultiPower(L0=2, A=1, alpha=0.5, B=-1, C=1, beta=0.5, gamma=0.5)
+    with pytest.raises(ValueError, match=r"Annealing: decay = 1.0: must be in \(0, 1\)"):
+        gs.laws.Annealing(L0=2, A=1, alpha=0.5, C=1, decay=1.0)
+    with pytest.raises(ValueError, match=r"grid column 'LL' is not in the grid"):
+        gs.predict_loss(warm, gs.grid(base_lr=[0.1]), steps=100,
+                        law=gs.laws.Annealing(L0="LL", A=1, alpha=0.5, C=1))
+    with pytest.raises(ValueError, match=r"A = -0.5 \(grid column 'a'\) at config 1"):
+        gs.predict_loss(warm, gs.trials(a=[0.5, -0.5]), steps=100,
+                        law=gs.laws.Annealing(L0=2, A="a", alpha=0.5, C=1))
+
+
+def test_numba_flags_are_explained_like_numpy():
+    pytest.importorskip("numba")
+    law = gs.laws.Annealing(L0=2, A=1, alpha=0.5, C=1)
+    neg = gs.schedule(lambda t, a: a - 0.001 * t)
+    with pytest.raises(LawError, match=r"config 1 \(a=0.1\), step 101"):
+        gs.predict_loss(neg, gs.trials(a=[1.0, 0.1]), steps=200, law=law, backend="numba")
+
+
+# ---- the reference data ------------------------------------------------------------------
+
+def reference_lrs(name: str, peak=3e-4, warmup=2160) -> np.ndarray:
+    """The schedules of the reference curves (loss-laws.md): warmup np.linspace(0, peak,
+    2160), then cosine to 3e-5, constant, WSD (exponential or linear decay over the last
+    4000 steps) or a step to N * 1e-5 at step 8000 (16000 steps)."""
+    kind, *rest = name.split("_")
+    T = 16000 if kind == "wsdcon" else int(rest[-1])
+    t = np.arange(T, dtype=np.float64)
+    if kind == "cosine":
+        eta = 3e-5 + 0.5 * (peak - 3e-5) * (1 + np.cos(np.pi * (t - warmup) / (T - warmup)))
+    elif kind in ("wsd", "wsdld"):
+        D = int(rest[0])
+        x = (t - D) / (T - D)
+        decay = peak ** (1 - x) * 3e-5 ** x if kind == "wsd" else peak + (3e-5 - peak) * x
+        eta = np.where(t < D, peak, decay)
+    elif kind == "wsdcon":
+        eta = np.where(t < 8000, peak, int(rest[0]) * 1e-5)
+    else:
+        eta = np.full(T, peak)
+    eta[:warmup] = np.linspace(0, peak, warmup)
+    return eta
+
+
+def reference_runs(model):
+    if not REF_DATA.is_dir():
+        pytest.skip("the reference loss curves (../shared/reference/loss-curves) are absent")
+    curves = gs.laws.read_curves(REF_DATA / model)
+    return {k: c.run(reference_lrs(k)) for k, c in curves.items()}   # checks the file's lr
+
+
+@pytest.mark.parametrize("model", ["25M", "100M"])
+def test_published_fits_reproduce_the_published_test_metrics(model):
+    runs = reference_runs(model)
+    assert len(runs) == 9
+    test = {k: r for k, r in runs.items() if k not in TRAIN}
+    law = gs.laws.MultiPower(*PUBLISHED[model])
+    got = gs.laws.metrics(law, test)["mean"]
+    for k, v in PUBLISHED_TEST[model].items():    # to the digits published
+        assert got[k] == pytest.approx(v, abs=6e-5 if k == "R2" else 6e-6), k
+    # each prediction is the reference formula at that step
+    r = runs["wsd_20000_24000"]
+    want = [multipower_direct(r.lrs, int(s), *PUBLISHED[model]) for s in r.steps[::20]]
+    np.testing.assert_allclose(law.predict(r.lrs, at=r.steps[::20]), want, rtol=1e-10)
+
+
+def test_predict_loss_on_the_reference_schedules_built_by_gpusched():
+    """cosine_24000 written with gpusched's blocks gives the rates of the reference file and
+    the same prediction as the array."""
+    runs = reference_runs("100M")
+    peak, W, T = 3e-4, 2160, 24000
+    sched = gs.schedule(lambda t: gs.where(
+        t < W, peak * t / (W - 1),
+        3e-5 + 0.5 * (peak - 3e-5) * (1 + gs.cos(gs.pi * (t - W) / (T - W)))))
+    law = gs.laws.MultiPower(*PUBLISHED["100M"])
+    r = runs["cosine_24000"]
+    got = gs.predict_loss(sched, steps=T, law=law, at=r.steps, backend="numpy")
+    np.testing.assert_allclose(got, law.predict(r.lrs, at=r.steps), rtol=1e-10)
+
+
+def test_read_curves_refuses_what_it_cannot_read(tmp_path):
+    (tmp_path / "a.csv").write_text("step,loss\n1,2\n")
+    with pytest.raises(ValueError, match="first line must be 'step,lr,loss'"):
+        gs.laws.read_curves(tmp_path)
+    (tmp_path / "a.csv").write_text("step,lr,loss\n5,0.1,3.0\n4,0.1,2.9\n")
+    with pytest.raises(ValueError, match="increasing integers"):
+        gs.laws.read_curves(tmp_path)
+    (tmp_path / "a.csv").write_text("step,lr,loss\n1,0.1,3.0\n2,0.1,2.9\n")
+    curve = gs.laws.read_curves(tmp_path)["a"]
+    with pytest.raises(ValueError, match="differ from the file's at step 2"):
+        curve.run([0.1, 0.1, 0.2])
+
+
+def test_annealing_fit_recovers_its_constants():
+    """Losses made by a known annealing law are fitted back (L-BFGS-B from the starts)."""
+    pytest.importorskip("scipy")
+    true = gs.laws.Annealing(L0=2.7, A=0.6, alpha=0.45, C=0.5)
+    runs = {}
+    for name in ("cosine_24000", "constant_24000", "wsdcon_9"):
+        lrs = reference_lrs(name)
+        steps = np.arange(2160, lrs.size, 256)
+        runs[name] = (lrs, steps, true.predict(lrs, at=steps))
+    got = gs.laws.fit(gs.laws.Annealing, runs)
+    for k in ("L0", "A", "alpha", "C"):
+        assert getattr(got, k) == pytest.approx(getattr(true, k), rel=1e-3), k
+
+
+def test_runs_from_a_schedule_and_values():
+    law = gs.laws.Annealing(L0=2.7, A=0.6, alpha=0.45, C=0.5)
+    sched = gs.compat.transformers.get_cosine_schedule_with_warmup(num_warmup_steps=10,
+                                                                   num_training_steps=500)
+    steps = np.arange(20, 500, 20)
+    lrs = gs.evaluate(sched, gs.trials(base_lr=[0.01]), steps=500, dtype="float64")[0]
+    loss = law.predict(lrs, at=steps)
+    run = gs.laws.run_of(((sched, {"base_lr": 0.01}, 500), steps, loss))
+    np.testing.assert_array_equal(run.lrs, lrs)
+    m = gs.laws.metrics(law, [run])
+    assert m["0"]["R2"] == 1.0 and m["mean"]["WorstE"] == 0.0
