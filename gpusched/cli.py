@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threshold", type=float, help="for count_above / count_below")
     r.add_argument("--out", help="write the values: .npy, .npz, .csv or .parquet")
     r.set_defaults(func=cmd_reduce)
+    from .laws.cli import add_commands
+    add_commands(sub, problem)
     pl = sub.add_parser("plot", help="plot a schedule's curves over a grid (needs matplotlib)",
                         epilog=EPILOG_PLOT, formatter_class=raw)
     problem(pl)
@@ -431,6 +433,8 @@ _HINTS = {
                 "`gpusched eval --help` has examples",
     "cmd_reduce": "`gpusched reduce --help` has examples",
     "cmd_plot": "`gpusched plot --help` has examples",
+    "cmd_predict_loss": "`gpusched predict-loss --help` has examples",
+    "cmd_fit_law": "`gpusched fit-law --help` has examples",
 }
 
 

@@ -30,6 +30,7 @@ called in Python (each call is recorded), including values given later with ``wi
 from __future__ import annotations
 
 import ast
+import re
 import functools
 import importlib
 import math
@@ -388,7 +389,16 @@ def parse_values(text: str) -> list:
         if isinstance(node, (ast.List, ast.Tuple)):
             return [lit(x) for x in node.elts]
         return _Reader({}).value(node, 0)
-    return [lit(x) for x in tree.body.elts]
+
+    def word_or_lit(node):
+        # a bare word with dashes (a choice such as 1-sqrt) reads as arithmetic: keep its text
+        if isinstance(node, ast.BinOp):
+            word = ast.get_source_segment(f"[{text}]", node)
+            if word and re.fullmatch(r"[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)+", word) \
+                    and re.search(r"[A-Za-z_]", word):
+                return word
+        return lit(node)
+    return [word_or_lit(x) for x in tree.body.elts]
 
 
 def load_file(path):

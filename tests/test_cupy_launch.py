@@ -233,3 +233,21 @@ def test_evaluate_precision_fast_reaches_every_kernel_running_method(fake_cupy):
     assert any("_fast_table<float" in x[0] for x in _RawModule.built)
     fast.reduce(plan, bound, st, "sum", dt, work_limit=1 << 26)
     assert any("_fast_reduce<float" in x[0] for x in _RawModule.built)
+
+
+def test_loss_laws_over_the_cupy_backends_blocks(fake_cupy):
+    """gs.predict_loss's block pass over the CuPy backend's table kernels (host builds)."""
+    from gpusched.api import _prepare
+    from gpusched.laws.model import check_at
+    from gpusched.laws.predict import _blocks
+    s = gs.compat.transformers.get_wsd_schedule(num_training_steps=700, min_lr_ratio=0.1)
+    g = gs.grid(num_decay_steps=[100, 400], base_lr=[1e-4, 3e-4], num_warmup_steps=[30])
+    _, _, st, dt, bound, plan = _prepare(s, g, 700, "float64")
+    for law in (gs.laws.MultiPower(L0=2.65, A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6,
+                                   gamma=0.65),
+                gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)):
+        ends = check_at([699, 350, 31], 700)
+        got = _blocks(fake_cupy, plan, bound, st, law, ends, dt, law.bind({}, bound.n),
+                      1 << 26, None)
+        want = gs.predict_loss(s, g, steps=700, law=law, at=ends, backend="numpy")
+        np.testing.assert_allclose(got, want, rtol=1e-10)

@@ -134,3 +134,20 @@ def test_gpu_errors_name_the_first_bad_config_and_step(name):
     ok_rows = gs.to_numpy(gs.evaluate(s, gs.trials(a=[1e-9, 1e-12]), steps=4000,
                                       dtype="float64", backend=name))
     assert np.isfinite(ok_rows).all()
+
+
+@pytest.mark.parametrize("name", GPU_BACKENDS)
+def test_gpu_predict_loss_matches_numpy(name):
+    """The loss laws over blocks of a GPU backend's tables equal the NumPy pass."""
+    ok, why = gs.backends.available_backends()[name]
+    if not ok:
+        pytest.skip(why)
+    s = gs.compat.transformers.get_wsd_schedule(num_training_steps=600, min_lr_ratio=0.1)
+    g = gs.grid(num_decay_steps=[100, 400], base_lr=[1e-4, 3e-4], num_warmup_steps=[30])
+    laws = [gs.laws.MultiPower(L0=2.65, A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6,
+                               gamma=0.65),
+            gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)]
+    for law in laws:
+        want = gs.predict_loss(s, g, steps=600, law=law, at=[599, 300], backend="numpy")
+        got = gs.predict_loss(s, g, steps=600, law=law, at=[599, 300], backend=name)
+        np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=type(law).__name__)

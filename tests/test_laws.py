@@ -2,6 +2,7 @@
 here, independently of gpusched.laws), on the backends, over the catalog; the published
 multi-power fits against the reference's own data and metrics; fitting; errors."""
 
+import json
 import zlib
 
 import numpy as np
@@ -318,3 +319,53 @@ def test_runs_from_a_schedule_and_values():
     np.testing.assert_array_equal(run.lrs, lrs)
     m = gs.laws.metrics(law, [run])
     assert m["0"]["R2"] == 1.0 and m["mean"]["WorstE"] == 0.0
+
+
+def test_predict_loss_on_numba_cuda_in_the_simulator(cuda_simulator_run):
+    """tests/test_gpu.py's loss-law check, run on the Numba CUDA simulator."""
+    from conftest import simulated
+    run = cuda_simulator_run
+    assert simulated(run, "test_gpu_predict_loss_matches_numpy"), \
+        run.stdout[-3000:] + run.stderr[-3000:]
+
+
+def test_cli_fit_law_then_predict_loss(tmp_path, capsys):
+    """fit-law writes a law file that predict-loss reads; the printed best configs and the
+    written predictions equal gs.predict_loss."""
+    pytest.importorskip("scipy")
+    from gpusched.cli import main
+    true = gs.laws.Annealing(L0=2.7, A=0.6, alpha=0.45, C=0.5)
+    rates = {"a": 'expr("where(t < 100, 0.01 * t / 99, 0.01 * 0.9995 ** (t - 100))")',
+             "b": 'expr("where(t < 100, 0.01 * t / 99, 0.01)")'}
+    for name, text in rates.items():
+        lrs = gs.evaluate(gs.spec.loads(text), steps=3000, dtype="float64")
+        steps = np.arange(100, 3000, 50)
+        loss = true.predict(lrs, at=steps)
+        rows = "\n".join(f"{s},{float(lrs[s])!r},{float(v)!r}" for s, v in zip(steps, loss))
+        (tmp_path / f"{name}.csv").write_text("step,lr,loss\n" + rows + "\n")
+    args = ["fit-law", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--law", "annealing",
+            "--out", str(tmp_path / "law.json")]
+    assert main(args) == 2                               # sampled steps need --rates
+    assert "--rates a=SPEC" in capsys.readouterr().err
+    args += [f"--rates=a={rates['a']}", f"--rates=b={rates['b']}", "--train", "a.csv"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "b                            test" in out
+    law = gs.laws.fit(gs.laws.Annealing, {"a": gs.laws.read_curves(tmp_path)["a"].run(
+        gs.evaluate(gs.spec.loads(rates["a"]), steps=3000, dtype="float64"))})
+    assert f"{law.L0:.10g}" in out
+    spec = "transformers.get_cosine_schedule_with_warmup(num_training_steps=3000, base_lr=0.01)"
+    assert main(["predict-loss", spec, "--grid", "num_warmup_steps=10,100,400", "--steps",
+                 "3000", "--law", str(tmp_path / "law.json"), "--top", "2", "--out",
+                 str(tmp_path / "p.npy")]) == 0
+    out = capsys.readouterr().out
+    want = gs.predict_loss(gs.spec.loads(spec), gs.grid(num_warmup_steps=[10, 100, 400]),
+                           steps=3000, law=gs.laws.Annealing(**json.loads(
+                               (tmp_path / "law.json").read_text())["constants"]))
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), want)
+    best = int(np.argmin(want))
+    assert f"rows of the grid: {best}, " in out and "the best 2" in out
+    assert main(["predict-loss", spec, "--steps", "3000", "--law", "multipower",
+                 "--law-param", "L0=2"]) == 2
+    assert "multipower needs --law-param for A, alpha, B, C, beta, gamma" in \
+        capsys.readouterr().err

@@ -8,7 +8,7 @@ law on curves, :func:`read_curves` reads ``step,lr,loss`` CSV files.
 
 from .model import Annealing, Law, LawError, MultiPower, LAWS
 from .predict import predict_loss
-from .fitting import Run, fit, metrics, read_curves, run_of
+from .fitting import Curve, Run, fit, metrics, read_curves, read_curves_file, run_of
 
 __all__ = ["MultiPower", "Annealing", "Law", "LawError", "LAWS", "predict_loss", "fit",
-           "metrics", "read_curves", "Run", "run_of"]
+           "metrics", "read_curves", "read_curves_file", "Curve", "Run", "run_of"]

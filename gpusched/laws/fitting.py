@@ -63,23 +63,26 @@ def read_curves(folder) -> dict[str, Curve]:
     files = sorted(folder.glob("*.csv"))
     if not files:
         raise ValueError(f"no .csv files in {os.fspath(folder)!r}")
-    out = {}
-    for path in files:
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
-        if not rows or [c.strip() for c in rows[0]] != ["step", "lr", "loss"]:
-            raise ValueError(f"{os.fspath(path)!r}: the first line must be 'step,lr,loss'")
-        try:
-            data = np.array(rows[1:], dtype=np.float64)
-        except ValueError as err:
-            raise ValueError(f"{os.fspath(path)!r}: {err}") from None
-        if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] != 3:
-            raise ValueError(f"{os.fspath(path)!r}: no rows of three numbers")
-        steps = data[:, 0].astype(np.int64)
-        if (steps != data[:, 0]).any() or (steps < 0).any() or (np.diff(steps) <= 0).any():
-            raise ValueError(f"{os.fspath(path)!r}: steps must be increasing integers >= 0")
-        out[path.stem] = Curve(path.stem, steps, data[:, 1], data[:, 2])
-    return out
+    return {path.stem: read_curves_file(path) for path in files}
+
+
+def read_curves_file(path) -> Curve:
+    """One ``step,lr,loss`` CSV file."""
+    path = Path(path)
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or [c.strip() for c in rows[0]] != ["step", "lr", "loss"]:
+        raise ValueError(f"{os.fspath(path)!r}: the first line must be 'step,lr,loss'")
+    try:
+        data = np.array(rows[1:], dtype=np.float64)
+    except ValueError as err:
+        raise ValueError(f"{os.fspath(path)!r}: {err}") from None
+    if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] != 3:
+        raise ValueError(f"{os.fspath(path)!r}: no rows of three numbers")
+    steps = data[:, 0].astype(np.int64)
+    if (steps != data[:, 0]).any() or (steps < 0).any() or (np.diff(steps) <= 0).any():
+        raise ValueError(f"{os.fspath(path)!r}: steps must be increasing integers >= 0")
+    return Curve(path.stem, steps, data[:, 1], data[:, 2])
 
 
 def run_of(obj, name: str = "") -> Run:
