@@ -18,7 +18,7 @@ from .keys import bound_digest, digest
 from .plan import compile_plan
 from .reductions import INT_OPS
 
-__all__ = ["evaluate", "reduce"]
+__all__ = ["evaluate", "reduce", "predict_loss"]
 
 
 def _sizes(total: int, chunk: int) -> tuple:
@@ -109,3 +109,47 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
                          meta=_meta(name, out_dt, 1),
                          name=f"gpusched-{op}-" + _key(plan, bound, steps, dt, name, op, threshold,
                                                        config_chunks))
+
+
+def predict_loss(schedule, grid=None, *, steps: int, law, at=None,
+                 config_chunks: int | None = None, backend: str = "auto", dtype="float64"):
+    """A lazy Dask array of :func:`gpusched.predict_loss`: ``(len(grid),)``, or
+    ``(len(grid), len(at))`` with ``at``; each block predicts its configs over all steps."""
+    import dask.array as da
+    from .laws.predict import _split_grid, predict_loss as predict
+    from .laws.model import check_at
+    from .grid import as_grid
+
+    g = as_grid(grid)
+    if g is None:
+        raise ValueError("gs.dask.predict_loss needs a grid (blocks are blocks of configs)")
+    # everything validated now, on the whole grid: the schedule, the law and its columns
+    ends = check_at(at, int(steps)) if isinstance(steps, (int, np.integer)) else None
+    sched_grid, law_cols = _split_grid(g, law)
+    constants = law.bind(law_cols, len(g))      # every config's law constants, checked
+    sched, sched_grid, steps_arr, dt, bound, plan = api._prepare(
+        schedule, sched_grid, steps, dtype)
+    name = _choose(backend, plan, bound, steps_arr)
+    if config_chunks is None:
+        config_chunks = max(1, -(-len(g) // 64))
+    chunks = (_sizes(len(g), config_chunks),) + ((len(ends),) if at is not None else ())
+
+    def block(block_info=None):
+        (c0, c1) = block_info[None]["array-location"][0]
+        part = _rows(g, c0, c1)
+        return predict(sched, part, steps=steps, law=law, at=at, backend=name, dtype=dtype)
+
+    return da.map_blocks(block, chunks=chunks, dtype=np.float64,
+                         meta=np.empty((0,) * len(chunks), dtype=np.float64),
+                         name="gpusched-loss-" + _key(plan, bound, steps_arr, dt, name,
+                                                      type(law).__name__, constants,
+                                                      None if at is None else ends,
+                                                      config_chunks))
+
+
+def _rows(g, c0: int, c1: int):
+    """Configs ``c0:c1`` of grid ``g`` as explicit trials."""
+    from .grid import Grid, RaggedColumn
+    cols = {k: (c.take(np.arange(c0, c1)) if isinstance(c, RaggedColumn) else c[c0:c1])
+            for k, c in g.columns.items()}
+    return Grid(cols, c1 - c0)

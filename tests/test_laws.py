@@ -369,3 +369,24 @@ def test_cli_fit_law_then_predict_loss(tmp_path, capsys):
                  "--law-param", "L0=2"]) == 2
     assert "multipower needs --law-param for A, alpha, B, C, beta, gamma" in \
         capsys.readouterr().err
+
+
+def test_dask_blocks_equal_one_call_and_keys_follow_the_law():
+    pytest.importorskip("dask")
+    law = gs.laws.MultiPower(L0="L0", A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6, gamma=0.65)
+    g = gs.grid(num_decay_steps=[100, 400, 700], base_lr=[1e-4, 3e-4], num_warmup_steps=[30],
+                L0=[2.6, 2.7])
+    sched = gs.compat.transformers.get_wsd_schedule(num_training_steps=1000, min_lr_ratio=0.1)
+    lazy = gs.dask.predict_loss(sched, g, steps=1000, law=law, at=[999, 500], config_chunks=5,
+                                backend="numpy")
+    want = gs.predict_loss(sched, g, steps=1000, law=law, at=[999, 500], backend="numpy")
+    assert lazy.chunks == ((5, 5, 2), (2,))
+    np.testing.assert_allclose(lazy.compute(), want, rtol=1e-13)
+    other = gs.laws.MultiPower(L0="L0", A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6,
+                               gamma=0.66)
+    g2 = gs.grid(num_decay_steps=[100, 400, 700], base_lr=[1e-4, 3e-4], num_warmup_steps=[30],
+                 L0=[2.6, 2.8])
+    names = {gs.dask.predict_loss(sched, gg, steps=1000, law=lw, config_chunks=5,
+                                  backend="numpy").name
+             for lw, gg in [(law, g), (other, g), (law, g2)]}
+    assert len(names) == 3      # another constant, another law column: other blocks
