@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codegen, timing
+from ..backends.factorized import precompute
 from ..backends.inputs import arg_names, flat_inputs, prologue
 from ..backends.numba_backend import _HEADER, ON_ERROR, TARGETS, _indent
 from ..backends.scalar_helpers import ORDER
@@ -77,38 +78,43 @@ for jj in range(0, ends[ends.shape[0] - 1] + 1):
         q += 1"""
 
 
-def module_source(plan, layout, sig: str) -> str:
+def module_source(plan, layout, sig: str, pre=None) -> str:
     """``gs_law(steps, law, ends, f32, lp, out, err, errstep, c0, c1, inputs...)``: the
     predicted loss of configs ``c0..c1`` at steps ``ends`` (ascending for the annealing law)
-    into ``out``; ``lp`` holds the law's constants, one column per config (or one shared)."""
+    into ``out``; ``lp`` holds the law's constants, one column per config (or one shared);
+    ``pre`` (a factorized.Precomputed) makes the kernel read those nodes from tables."""
     imports, jit, deco, loop, _, _ = TARGETS["cpu"]
-    cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR["cpu"], remember=True)
+    cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR["cpu"],
+                                             pre.reads(plan) if pre else None, remember=True)
     rate = _RATE.format(root=root)
     laws = "\n".join([
         "if law == 0:",
         _indent(_MULTIPOWER.format(step=_indent(stp, 8), rate=_indent(rate, 8)), 4),
         "else:",
         _indent(_ANNEALING.format(step=_indent(stp, 4), rate=_indent(rate, 4)), 4)]).split("\n")
-    args = "".join(", " + a for a in arg_names(layout))
-    body = prologue(layout) + ["j = -1"] + cfg + ["r = c * (lp.shape[1] > 1)"] + laws
+    args = "".join(", " + a for a in arg_names(layout) + (pre.arg_names() if pre else []))
+    body = prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg + ["r = c * (lp.shape[1] > 1)"] + laws
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
     return (_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers)
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_c0, "
             f"gs_c1{args}):\n{_indent(loop, 4)}\n{_indent(body, 8)}\n")
 
 
-def run(plan, bound, steps, law_code: int, ends, f32: bool, const) -> tuple:
-    """(predictions (n, len(ends)) float64, error flags, flagged steps)."""
+def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int) -> tuple:
+    """(predictions (n, len(ends)) float64, error flags, flagged steps). On a cartesian grid,
+    the expensive step-dependent sub-expressions come from factorized tables, as in the
+    Numba backend's kernels."""
+    pre = precompute(plan, bound, steps, work_limit)
     layout = codegen.Layout.of(plan, bound.kinds)
-    args = flat_inputs(plan, layout, bound, steps)
+    args = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
     out = np.empty((bound.n, ends.size), dtype=np.float64)
     err = np.zeros(bound.n, dtype=np.int64)
     errstep = np.full(bound.n, -1, dtype=np.int64)
-    name = "law_" + digest("law", plan.signature)
+    name = "law_" + digest("law", plan.signature, pre.key if pre else None)
 
     def load():
         with timing.compiling():
-            return load_module(name, lambda: module_source(plan, layout, plan.signature),
+            return load_module(name, lambda: module_source(plan, layout, plan.signature, pre),
                                "numba")
 
     def launch(mod):

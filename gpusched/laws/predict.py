@@ -79,7 +79,7 @@ def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
         order = np.argsort(ends, kind="stable")
         with api._bar(progress, bound.n, steps_arr.size) as bar:
             if be.name == "numba":
-                out = _fused(plan, bound, steps_arr, law, ends, order, dt, const, bar)
+                out = _fused(plan, bound, steps_arr, law, ends, order, dt, const, work, bar)
             else:
                 out = _blocks(be, plan, bound, steps_arr, law, ends, dt, const, work, bar)
     if at is None:
@@ -93,12 +93,12 @@ def _repeat(bound, n: int):
     return Bound(n, dict(bound.scalars), dict(bound.lists), dict(bound.kinds))
 
 
-def _fused(plan, bound, steps, law, ends, order, dt, const, bar):
+def _fused(plan, bound, steps, law, ends, order, dt, const, work, bar):
     from . import kernel
     # the annealing kernel records the steps in ascending order
     kends = ends[order] if law.PASSES == 1 else ends
     out, err, _ = kernel.run(plan, bound, steps, law.CODE, np.ascontiguousarray(kends),
-                             dt == np.float32, np.ascontiguousarray(const))
+                             dt == np.float32, np.ascontiguousarray(const), work)
     bad = np.flatnonzero(err | ~np.isfinite(out).all(axis=1))
     if bad.size:                # explained by the NumPy pass, which names the cause
         c = int(bad[0])
