@@ -45,7 +45,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'gpusched' has no attribute {name!r}")
 
 __all__ = [
-    "evaluate", "reduce", "predict_loss", "laws", "last_call", "CallTiming", "to_pandas", "to_xarray", "schedule",
+    "evaluate", "reduce", "predict_loss", "laws", "last_call", "CallTiming", "to_pandas",
+    "to_xarray", "schedule",
     "Schedule", "grid", "trials", "Grid", "Param", "Check",
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
     "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",

@@ -45,7 +45,8 @@ def cuda_simulator_run(tmp_path_factory):
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-o", "addopts=",
                            "-p", "no:cacheprovider",
                            str(here / "test_gpu.py"), "-k",
-                           "(every_twin or first_bad or split_reduction or predict_loss) and numba-cuda"],
+                           "(every_twin or first_bad or split_reduction or predict_loss) "
+                           "and numba-cuda"],
                           capture_output=True, text=True, env=env, timeout=900, cwd=here.parent)
 
 

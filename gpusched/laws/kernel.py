@@ -93,7 +93,8 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
         "else:",
         _indent(_ANNEALING.format(step=_indent(stp, 4), rate=_indent(rate, 4)), 4)]).split("\n")
     args = "".join(", " + a for a in arg_names(layout) + (pre.arg_names() if pre else []))
-    body = prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg + ["r = c * (lp.shape[1] > 1)"] + laws
+    body = (prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
+            + ["r = c * (lp.shape[1] > 1)"] + laws)
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
     return (_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers)
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_c0, "

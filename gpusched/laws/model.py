@@ -213,7 +213,7 @@ class MultiPower(Law):
         st["ld"] = xp.zeros((st["n"], st["ends"].size))
 
     def second_pass(self, st, block, s0):
-        xp, (L0, A, alpha, B, C, beta, gamma) = st["xp"], st["const"]
+        xp, C, beta, gamma = st["xp"], st["const"][4], st["const"][5], st["const"][6]
         inc = st["area"][:, None] + xp.cumsum(block, axis=1)
         before = xp.concatenate([st["area"][:, None], inc[:, :-1]], axis=1)  # P_{k-1}
         prev = xp.concatenate([(block[:, :1] if st["prev"] is None else st["prev"]),
