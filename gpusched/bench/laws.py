@@ -1,6 +1,10 @@
 """W5: screening a WSD family by the multi-power law's predicted final loss.
 
     python -m gpusched.bench.laws [--quick] [--out DIR]
+    python -m gpusched.bench.laws --fit ../shared/reference/loss-curves
+
+``--fit``: the multi-power law fitted by ``gs.laws.fit`` (both methods) on each model's three
+training curves, its held-out metrics beside the published fit's (``fit-<model>`` records).
 
 100,000+ configs (decay length x decay shape x peak x warmup) at 24,000 steps, law constants of
 the reference's 100M fit. Reported: (config, step) terms per second of each gpusched backend
@@ -117,15 +121,94 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+PUBLISHED = {
+    "25M": ([3.04045406, 0.52468604, 0.50786857, 363.78751622, 2.06560812, 0.58279013,
+             0.64142257], dict(R2=0.9988, MAE=0.00376, RMSE=0.00465, PredE=0.00110,
+                               WorstE=0.00409)),
+    "100M": ([2.6514477, 0.60115152, 0.45295811, 437.9464276, 2.13245612, 0.59785199,
+              0.65523644], dict(R2=0.9983, MAE=0.00435, RMSE=0.00592, PredE=0.00142,
+                                WorstE=0.00583)),
+}
+TRAIN = ("cosine_24000", "constant_24000", "wsdcon_9")
+
+
+def reference_lrs(name: str, peak=3e-4, end=3e-5, warmup=2160) -> np.ndarray:
+    """Every step's rate of a reference curve (loss-laws.md): np.linspace warmup, then cosine,
+    constant, WSD (exponential or linear decay from step D) or a step at 8000."""
+    kind, *rest = name.split("_")
+    T = 16000 if kind == "wsdcon" else int(rest[-1])
+    t = np.arange(T, dtype=np.float64)
+    eta = np.full(T, peak)
+    if kind == "cosine":
+        eta = end + 0.5 * (peak - end) * (1 + np.cos(np.pi * (t - warmup) / (T - warmup)))
+    elif kind in ("wsd", "wsdld"):
+        D = int(rest[0])
+        x = (t - D) / (T - D)
+        eta = np.where(t < D, peak, peak ** (1 - x) * end ** x if kind == "wsd"
+                       else peak + (end - peak) * x)
+    elif kind == "wsdcon":
+        eta = np.where(t < 8000, peak, int(rest[0]) * 1e-5)
+    eta[:warmup] = np.linspace(0, peak, warmup)
+    return eta
+
+
+def fit_reference(folder) -> list:
+    records = []
+    for model, (published, published_test) in PUBLISHED.items():
+        curves = gs.laws.read_curves(Path(folder) / model)
+        runs = {k: c.run(reference_lrs(k)) for k, c in curves.items()}
+        test = {k: r for k, r in runs.items() if k not in TRAIN}
+        rows = [("published", published, None)]
+        for method in ("adam", "lbfgs"):
+            t = time.perf_counter()
+            law = gs.laws.fit(gs.laws.MultiPower, runs, train=list(TRAIN), method=method)
+            rows.append((f"gs.laws.fit method={method}", list(law.constants().values()),
+                         time.perf_counter() - t))
+        for what, constants, seconds in rows:
+            law = gs.laws.MultiPower(*constants)
+            records.append({"model": model, "what": what, "constants": constants,
+                            "seconds": seconds,
+                            "held_out": gs.laws.metrics(law, test)["mean"],
+                            "published_held_out": published_test})
+    return records
+
+
+def fit_markdown(records) -> str:
+    lines = ["# The multi-power law fitted on the reference's training curves", "",
+             "`python -m gpusched.bench.laws --fit ../shared/reference/loss-curves`; held-out "
+             "metrics, means over the 6 test curves (published: the README's figures).", "",
+             "| model | constants | fit s | R2 | MAE | RMSE | PredE | WorstE |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in records:
+        m = r["held_out"]
+        lines.append(f"| {r['model']} | {r['what']} | "
+                     f"{'' if r['seconds'] is None else format(r['seconds'], '.1f')} | "
+                     f"{m['R2']:.5f} | {m['MAE']:.5f} | {m['RMSE']:.5f} | {m['PredE']:.5f} | "
+                     f"{m['WorstE']:.5f} |")
+    for model, (_, pub) in PUBLISHED.items():
+        lines.append(f"| {model} | published metrics | | {pub['R2']} | {pub['MAE']} | "
+                     f"{pub['RMSE']} | {pub['PredE']} | {pub['WorstE']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gpusched.bench.laws", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a small grid (a smoke run)")
     ap.add_argument("--out", help="folder for loss-laws.json/.md (default: a temporary one)")
+    ap.add_argument("--fit", metavar="FOLDER", help="fit the reference curves in FOLDER "
+                    "(25M/, 100M/) instead; writes loss-law-fits.json/.md")
     args = ap.parse_args(argv)
-    res = run(args.quick)
     out = Path(args.out or tempfile.mkdtemp(prefix="gpusched-bench-"))
     out.mkdir(parents=True, exist_ok=True)
+    if args.fit:
+        records = fit_reference(args.fit)
+        (out / "loss-law-fits.json").write_text(json.dumps(records, indent=2) + "\n")
+        (out / "loss-law-fits.md").write_text(fit_markdown(records))
+        print(fit_markdown(records))
+        print(f"wrote {out / 'loss-law-fits.json'} and .md")
+        return 0
+    res = run(args.quick)
     (out / "loss-laws.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / "loss-laws.md").write_text(markdown(res))
     print(markdown(res))

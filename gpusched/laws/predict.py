@@ -13,6 +13,7 @@ from .model import Law, LawError, check_at, check_rates
 __all__ = ["predict_loss"]
 
 STEP_BLOCK = 4096           # steps per block a backend evaluates for the law
+TABLE_BYTES = 2 ** 30       # the most the fused kernel's factorized tables may hold
 
 
 def _split_grid(grid: Grid | None, law: Law):
@@ -79,7 +80,10 @@ def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
         order = np.argsort(ends, kind="stable")
         with api._bar(progress, bound.n, steps_arr.size) as bar:
             if be.name == "numba":
-                out = _fused(plan, bound, steps_arr, law, ends, order, dt, const, work, bar)
+                # factorized tables pay for themselves over a whole sweep: up to a quarter of
+                # the call's budget (a W5 grid's cosine table is 261 MB)
+                tables = max(work, min(limit // 4, TABLE_BYTES))
+                out = _fused(plan, bound, steps_arr, law, ends, order, dt, const, tables, bar)
             else:
                 out = _blocks(be, plan, bound, steps_arr, law, ends, dt, const, work, bar)
     if at is None:
