@@ -248,7 +248,7 @@ def _minimize(f, start, bounds, scale):
     zb = [(lo / s if lo is not None else None, hi / s if hi is not None else None)
           for (lo, hi), s in zip(bounds, scale)]
     res = minimize(f, z0, jac=True, method="L-BFGS-B", bounds=zb,
-                   options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-10})
+                   options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-9})
     return res.fun, res.x * scale
 
 
