@@ -8,6 +8,8 @@ offending config index.
 
 from __future__ import annotations
 
+import functools
+
 import numbers
 from dataclasses import dataclass, field
 
@@ -213,9 +215,11 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
         if shared and isinstance(raw, (list, tuple, np.ndarray)) and np.ndim(raw) > 0:
             raise TypeError(f"parameter {name!r} = {raw!r} (fixed for every config): must be a "
                             f"single value; to sweep it, put it in the grid")
-        arr = _scalar_array(p, raw, shared)
-        if p.kind != "choice":
-            _check_domain(p, arr, shared)
+        arr = _shared_scalar(p, raw) if shared else None
+        if arr is None:
+            arr = _scalar_array(p, raw, shared)
+            if p.kind != "choice":
+                _check_domain(p, arr, shared)
         bound.scalars[name] = arr[:, None]
         bound.kinds[name] = "int" if arr.dtype == np.int64 else "float"
         checks_in[name] = arr
@@ -228,6 +232,32 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
             vals = ", ".join(f"{k}={_value_of(bound, k, i)!r}" for k in chk.names)
             raise ValueError(f"{vals} {_where(i, shared_all)}: {chk.message}")
     return bound
+
+
+_SCALAR_TYPES = (int, float, str, bool)
+
+
+@functools.lru_cache(maxsize=4096)
+def _validated(p: Param, kind: type, text: str, raw) -> np.ndarray:
+    arr = _scalar_array(p, raw, True)
+    if p.kind != "choice":
+        _check_domain(p, arr, True)
+    arr.flags.writeable = False
+    return arr
+
+
+def _shared_scalar(p: Param, raw):
+    """A fixed value's validated array, checked once per (parameter, value): sweep tools call
+    with the same fixed values again and again. Keyed by the value's exact type and repr
+    (1, 1.0, True and -0.0 stay apart); None for what is not a plain scalar."""
+    if type(raw) not in _SCALAR_TYPES:
+        return None
+    try:
+        return _validated(p, type(raw), repr(raw), raw)
+    except TypeError as err:        # an unhashable Param (a list default): no memo
+        if "unhashable" not in str(err):
+            raise
+        return None
 
 
 def _value_of(bound: Bound, name: str, i: int):

@@ -58,8 +58,19 @@ def cache_root() -> Path:
 
 
 def _root() -> Path:
-    from . import __version__
-    return cache_root() / f"v{__version__}"
+    """This version's folder under :func:`cache_root`, rebuilt only when the environment
+    variables it is made of change (every ``auto`` call asks)."""
+    key = tuple(os.environ.get(k) for k in ("GPUSCHED_CACHE_DIR", "XDG_CACHE_HOME", "HOME",
+                                             "LOCALAPPDATA"))
+    got = _roots.get(key)
+    if got is None:
+        from . import __version__
+        got = _roots[key] = cache_root() / f"v{__version__}"
+    return got
+
+
+_roots: dict = {}
+_targets: dict = {}
 
 
 def _unsafe(path: Path) -> str:
@@ -110,7 +121,9 @@ def kernel_folder(subdir: str) -> Path:
     still exists and has room, on every call."""
     with _lock:
         path = _root()
-        target = path / subdir
+        target = _targets.get((path, subdir))
+        if target is None:
+            target = _targets[(path, subdir)] = path / subdir
         known = _checked.get(target)
         if known is None or not known.is_dir():
             known = _checked[target] = _choose_folder(path, subdir)
