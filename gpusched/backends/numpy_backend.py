@@ -62,9 +62,9 @@ def _num(x, kind):
 
 def _apply(plan, node: E.Expr, args: list, env: _Env):
     op = node.op
-    kinds = [plan.kinds[id(a)] for a in node.args]
     if op in _ARITH:
-        args = [_num(a, k) for a, k in zip(args, kinds)]
+        kinds = plan.kinds
+        args = [_num(a, kinds[id(x)]) for a, x in zip(args, node.args)]
     fn = _ELEMENTWISE.get(op)
     if fn is not None:
         return fn(*args)
@@ -145,12 +145,25 @@ def _list_op(op, node, args, env):
     return cmp(values[:, None, :], x2[:, :, None]).sum(axis=2, dtype=np.int64)
 
 
-def run(plan, nodes, values: dict, env: _Env, keep=()) -> dict:
-    """Compute ``nodes`` (dependency order) into ``values``; free temporaries after last use."""
+def _last_uses(plan, nodes) -> dict:
+    """id(node) -> position of its last use in ``nodes``; remembered on the plan for the
+    node lists it keeps (:func:`_split`'s), so small calls do not recount them."""
+    memo = plan.__dict__.setdefault("_last_uses", {})
+    got = memo.get(id(nodes))
+    if got is not None and got[0] is nodes:
+        return got[1]
     last = {}
     for pos, n in enumerate(nodes):
         for a in n.args:
             last[id(a)] = pos
+    if len(memo) < 64:
+        memo[id(nodes)] = (nodes, last)      # holding the list keeps its id unique
+    return last
+
+
+def run(plan, nodes, values: dict, env: _Env, keep=()) -> dict:
+    """Compute ``nodes`` (dependency order) into ``values``; free temporaries after last use."""
+    last = _last_uses(plan, nodes)
     keep_ids = {id(k) for k in keep}
     for pos, n in enumerate(nodes):
         if id(n) in values:
@@ -312,14 +325,25 @@ def _split(plan, bound, n_steps, work_limit):
     otherwise they are computed per chunk like the rest.
     """
     per_config = _per_config_names(bound)
+    memo = plan.__dict__.setdefault("_groups", {})
+    step_only = memo.get((per_config, None))
+    if step_only is None:
+        step_only = memo[(per_config, None)] = sum(
+            1 for n in plan.nodes if plan.axes(n, per_config) == (False, True))
+    fits = step_only * n_steps * 8 <= work_limit // 2
+    groups = memo.get((per_config, fits))
+    if groups is not None:
+        return groups, per_config
     groups = {(False, False): [], (False, True): [], (True, False): [], (True, True): []}
     for n in plan.nodes:
         groups[plan.axes(n, per_config)].append(n)
-    if len(groups[(False, True)]) * n_steps * 8 > work_limit // 2:
+    if not fits:
         moved = {id(n) for n in groups[(False, True)]}
         groups[(True, True)] = [n for n in plan.nodes
                                 if id(n) in moved or plan.axes(n, per_config) == (True, True)]
         groups[(False, True)] = []
+    if len(memo) < 64:
+        memo[(per_config, fits)] = groups
     return groups, per_config
 
 

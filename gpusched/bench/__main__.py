@@ -155,8 +155,9 @@ def startup(backends) -> dict:
 
 def latency(backends, calls: int = 300) -> dict:
     """Per-call cost of small calls, as sweep tools and training loops make them (median over
-    ``calls``, after warm-up calls): a 1-config x 1,000-step table and mean with each backend
-    (``auto`` included), and one value, ``schedule(t)``."""
+    ``calls``, after warm-up calls): a 1-config x 1,000-step table and mean with each backend,
+    then with ``auto`` once the others have run (warm: Numba imported and the kernel
+    compiled, as in a sweep's long-running process), and one value, ``schedule(t)``."""
     s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=1000)
     g = gs.grid(pct_start=[0.25])
 
@@ -170,7 +171,10 @@ def latency(backends, calls: int = 300) -> dict:
             times.append(time.perf_counter() - t0)
         return float(np.median(times))
     out = {}
-    for be in ["auto"] + [b for b in backends if b not in GPU_BACKENDS]:
+    cpu = [b for b in backends if b not in GPU_BACKENDS]
+    for be in cpu + ["auto"]:
+        # auto last: warm, as in a sweep tool's long-running process (the kernel compiled or
+        # cached, so its ski rental has settled on the faster backend)
         out[f"evaluate 1 x 1000, {be}"] = median(
             lambda: gs.evaluate(s, g, steps=1000, backend=be))
         out[f"reduce mean 1 x 1000, {be}"] = median(
