@@ -335,6 +335,8 @@ def markdown(result) -> str:
     if result.get("latency"):
         lines += ["", "| per-call latency (warm, median) | time |", "|---|---:|"]
         lines += [f"| {k} | {v * 1e6:,.0f} us |" for k, v in result["latency"].items()]
+        if result.get("latency_run"):
+            lines += ["", result["latency_run"]]
     return "\n".join(lines)
 
 
