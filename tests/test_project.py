@@ -89,7 +89,7 @@ def test_ruff_finds_nothing():
     import shutil
     ruff = shutil.which("ruff")
     if ruff is None:
-        pytest.skip("ruff is not installed (it is in the test extra)")
+        pytest.skip("ruff is not installed (it is in the dev extra)")
     proc = subprocess.run([ruff, "check", "gpusched", "tests", "bench", "examples"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
