@@ -52,6 +52,12 @@ def _dev(a):
 
 class _Kernel:
     def __init__(self, dll, template):
+        law = re.fullmatch(r"(\w+_law)<(true|false)>", template)
+        if law:             # the loss laws' kernel: one thread per config, a 1-D grid
+            self.kind = "law"
+            self.fn = getattr(dll, f"{law[1]}_host_{'range' if law[2] == 'true' else 'steps'}")
+            self.fn.restype = None
+            return
         name, kind = re.fullmatch(r"(\w+)_(table|reduce)<.*>", template).groups()
         args = [a.strip() for a in template.split("<", 1)[1].rstrip(">").split(",")]
         op = None if kind == "table" else {v: k for k, v in REDUCE_OPS.items()}[int(args[1])]
@@ -67,6 +73,10 @@ class _Kernel:
             else:
                 assert isinstance(a, np.int64), f"a kernel scalar must be np.int64, got {a!r}"
                 c_args.append(ctypes.c_longlong(int(a)))
+        if self.kind == "law":
+            self.fn(ctypes.c_longlong(grid[0]), ctypes.c_longlong(1),
+                    ctypes.c_longlong(block[0]), *c_args)
+            return
         n_configs = int(args[0])
         gy = n_configs if self.kind == "reduce" else grid[1]   # host folds: one config per row
         assert grid[1] == min(n_configs, 65535) and block[0] % 32 == 0
@@ -251,3 +261,35 @@ def test_loss_laws_over_the_cupy_backends_blocks(fake_cupy):
                       1 << 26, None)
         want = gs.predict_loss(s, g, steps=700, law=law, at=ends, backend="numpy")
         np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("steps_given", [False, True])
+def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypatch):
+    """gs.predict_loss's fused CUDA kernel (one thread per config; factorized tables on a
+    cartesian grid) as the CuPy backend launches it, run as host C++: equal to the NumPy pass;
+    a config with a negative rate is flagged and explained."""
+    from gpusched.api import _prepare
+    from gpusched.laws import LawError, cuda, predict
+    from gpusched.laws.model import check_at
+    if steps_given:     # the steps read from an array, not computed from a range
+        monkeypatch.setattr(cuda, "step_range", lambda steps: None)
+        monkeypatch.setattr("gpusched.backends.cupy_backend.step_range", lambda steps: None)
+    s = gs.compat.transformers.get_wsd_schedule(num_training_steps=700, min_lr_ratio=0.1)
+    g = gs.grid(num_decay_steps=[100, 400, 650], base_lr=[1e-4, 3e-4], num_warmup_steps=[30],
+                decay_type=["linear", "cosine"])
+    _, _, st, dt, bound, plan = _prepare(s, g, 700, "float64")
+    for law in (gs.laws.MultiPower(L0=2.65, A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6,
+                                   gamma=0.65),
+                gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)):
+        ends = check_at([699, 350, 31], 700)
+        order = np.argsort(ends, kind="stable")
+        got = predict._fused_cupy(plan, bound, st, law, ends, order, dt,
+                                  law.bind({}, bound.n), 1 << 26, None)
+        want = gs.predict_loss(s, g, steps=700, law=law, at=ends, backend="numpy")
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    neg = gs.schedule(lambda t, a: a - 0.001 * t)
+    _, _, st, dt, bound, plan = _prepare(neg, gs.trials(a=[1.0, 0.1, 0.05]), 200, "float64")
+    law = gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)
+    with pytest.raises(LawError, match=r"config 1 \(a=0.1\), step 101"):
+        predict._fused_cupy(plan, bound, st, law, check_at(None, 200), np.array([0]), dt,
+                            law.bind({}, 3), 1 << 26, None)

@@ -77,3 +77,18 @@ def test_numba_cuda_kernels_are_modelled_per_element():
     assert {r.backend for r in recs} == {"numba-cuda"} and len(recs) == 2
     r = recs[0]
     assert 10 < r.instructions_per_element < 1000 and r.spills == 0
+
+
+@needs_tools
+def test_w5_projection_counts_the_fused_law_kernels_step_loop():
+    """The loss-law kernel (gpusched/laws/cuda.py) compiles for every modelled architecture
+    without spills; its counted loop is the multi-power step loop, two inlined FP64 pows."""
+    from gpusched.bench.laws import project_gpu
+    rows = project_gpu(quick=True)
+    assert {r["gpu"] for r in rows} == {g.name for g in M.GPUS}
+    for r in rows:
+        assert r["spills"] == 0 and r["fp64_per_term"] >= 30, r
+        assert r["projected_terms_per_s"] > 1e9
+    h100 = next(r for r in rows if r["gpu"] == "H100 SXM")
+    l4 = next(r for r in rows if r["gpu"] == "L4")
+    assert h100["projected_terms_per_s"] > 10 * l4["projected_terms_per_s"]   # FP64 rate

@@ -111,7 +111,8 @@ def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per
     if proc.returncode:
         raise RuntimeError(f"cuobjdump failed: {proc.stderr.strip()[-500:]}")
     listing = proc.stdout
-    fns = {n: c for n, c in S.functions(listing).items() if "_table" in n or "_reduce" in n}
+    fns = {n: c for n, c in S.functions(listing).items()
+           if "_table" in n or "_reduce" in n or "_law" in n}
     if len(fns) != 1:
         raise RuntimeError(f"expected one kernel in the cubin, found {sorted(fns)}")
     name, code = next(iter(fns.items()))
@@ -243,6 +244,11 @@ def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spi
                                              ".128" in i.opcode), lp.end - lp.start))
         if per_iter is None:
             per_iter = max(1, n_of(hot, store32))
+    elif kind == "law":     # the loss laws' step loop: the innermost loop with FP64 work
+        inner = [lp for lp in lps if not any(lp.contains(o) and o is not lp for o in lps)]
+        hot = max(inner, key=lambda lp: (n_of(lp, lambda i: S.classify(i) == "fp64"),
+                                         lp.end - lp.start))
+        per_iter = per_iter or 1
     else:   # the step loop: no barrier, and the floating-point work (a config prologue's
         # loops are integer only)
         free = [lp for lp in lps if not has(lp, lambda i: i.base == "BAR")]

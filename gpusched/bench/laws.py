@@ -109,6 +109,37 @@ def run(quick: bool = False) -> dict:
     return result
 
 
+def project_gpu(quick: bool = False) -> list:
+    """W5 on the GPUs of the cost model (gpusched.bench.gpu_model): the fused law kernel as
+    the CuPy backend compiles it (factorized tables as for the whole grid), its hot loop
+    counted per (config, step) term from the SASS nvcc emits. A projection, not a
+    measurement. The loop is counted whole, as if every step changed the rate (the pow
+    calls are on a branch taken only there): an upper bound on the work per term."""
+    from . import gpu_model as M
+    from ..api import _prepare
+    from .. import codegen
+    from ..backends.factorized import precompute
+    from ..laws import cuda
+    sched, grid = wsd_family(*((4, 3, 3) if quick else (40, 25, 34)))
+    _, _, steps, _, bound, plan = _prepare(sched, grid, STEPS, "float64")
+    pre = precompute(plan, bound, steps, 2 ** 30)
+    layout = codegen.Layout.of(plan, bound.kinds)
+    src = cuda.law_unit(plan, layout, pre, instantiate=("true",))
+    out = []
+    for gpu in M.GPUS:
+        counts = M.compile_and_count(src, gpu.sm, "law", 1, 1, float(STEPS))
+        nbytes = 8.0 * len(pre.nodes) if pre else 0.0       # table reads, at most
+        bound_by, eps, _ = M.project(counts, gpu, nbytes)
+        per = counts.per_element
+        out.append({"gpu": gpu.name, "sm": f"sm_{gpu.sm}",
+                    "instructions_per_term": round(sum(per.values()), 1),
+                    "fp64_per_term": round(per.get("fp64", 0.0), 1),
+                    "calls_per_term": round(per.get("call", 0.0), 2),
+                    "registers": counts.registers, "spills": counts.spills,
+                    "bound": bound_by, "projected_terms_per_s": float(f"{eps:.3g}")})
+    return out
+
+
 def markdown(res: dict) -> str:
     lines = [f"# W5: multi-power law, final loss of {res['configs']:,} WSD configs x "
              f"{res['steps']:,} steps", "", "`python -m gpusched.bench.laws` on this machine, "
@@ -118,6 +149,17 @@ def markdown(res: dict) -> str:
     for r in res["rows"]:
         lines.append(f"| {r['what']} | {r['configs']:,} | {r['seconds']:.3f} | "
                      f"{r['terms_per_s']:.3g} | {r['x_reference']:.1f} |")
+    if res.get("gpu_projection"):
+        lines += ["", "Projected, not measured (no GPU was used): the fused CUDA kernel "
+                  "(`gpusched/laws/cuda.py`) for this grid, compiled by nvcc, its loop counted "
+                  "per term from the SASS (`gpusched.bench.gpu_model`), as if every step "
+                  "changed the rate.", "",
+                  "| GPU | arch | instructions/term | FP64/term | calls/term | registers | "
+                  "bound | projected terms/s |", "|---|---|---:|---:|---:|---:|---|---:|"]
+        for g in res["gpu_projection"]:
+            lines.append(f"| {g['gpu']} | {g['sm']} | {g['instructions_per_term']} | "
+                         f"{g['fp64_per_term']} | {g['calls_per_term']} | {g['registers']} | "
+                         f"{g['bound']} | {g['projected_terms_per_s']:.3g} |")
     return "\n".join(lines) + "\n"
 
 
@@ -196,6 +238,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a small grid (a smoke run)")
     ap.add_argument("--out", help="folder for loss-laws.json/.md (default: a temporary one)")
+    ap.add_argument("--project-only", action="store_true",
+                    help="only the GPU projection (needs nvcc, cuobjdump, nvdisasm)")
     ap.add_argument("--fit", metavar="FOLDER", help="fit the reference curves in FOLDER "
                     "(25M/, 100M/) instead; writes loss-law-fits.json/.md")
     args = ap.parse_args(argv)
@@ -208,7 +252,14 @@ def main(argv=None) -> int:
         print(fit_markdown(records))
         print(f"wrote {out / 'loss-law-fits.json'} and .md")
         return 0
-    res = run(args.quick)
+    if args.project_only:
+        path = out / "loss-laws.json"
+        res = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    else:
+        res = run(args.quick)
+    from .gpu_model import tool
+    if tool("nvcc") and tool("cuobjdump") and tool("nvdisasm"):
+        res["gpu_projection"] = project_gpu(args.quick)
     (out / "loss-laws.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / "loss-laws.md").write_text(markdown(res))
     print(markdown(res))

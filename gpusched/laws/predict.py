@@ -79,7 +79,10 @@ def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
         be = api._refine(backend, be, plan, bound, steps_arr, work, info)
         order = np.argsort(ends, kind="stable")
         with api._bar(progress, bound.n, steps_arr.size) as bar:
-            if be.name == "numba":
+            if be.name == "cupy":
+                out = _fused_cupy(plan, bound, steps_arr, law, ends, order, dt, const, work,
+                                  bar)
+            elif be.name == "numba":
                 # factorized tables pay for themselves over a whole sweep: up to a quarter of
                 # the call's budget (a W5 grid's cosine table is 261 MB)
                 tables = max(work, min(limit // 4, TABLE_BYTES))
@@ -103,10 +106,27 @@ def _fused(plan, bound, steps, law, ends, order, dt, const, work, bar):
     kends = ends[order] if law.PASSES == 1 else ends
     out, err, _ = kernel.run(plan, bound, steps, law.CODE, np.ascontiguousarray(kends),
                              dt == np.float32, np.ascontiguousarray(const), work)
-    bad = np.flatnonzero(err | ~np.isfinite(out).all(axis=1))
-    if bad.size:                # explained by the NumPy pass, which names the cause
-        c = int(bad[0])
+    flagged = np.flatnonzero(err)
+    return _checked(plan, bound, steps, law, ends, order, dt, const, out,
+                    int(flagged[0]) if flagged.size else None, bar)
+
+
+def _fused_cupy(plan, bound, steps, law, ends, order, dt, const, work, bar):
+    from . import cuda
+    kends = ends[order] if law.PASSES == 1 else ends
+    out, bad = cuda.run_cupy(plan, bound, steps, law.CODE, kends, np.ascontiguousarray(const),
+                             dt == np.float32, work)
+    return _checked(plan, bound, steps, law, ends, order, dt, const, out, bad, bar)
+
+
+def _checked(plan, bound, steps, law, ends, order, dt, const, out, bad, bar):
+    """A fused kernel's predictions in the caller's order of ``at``; a flagged config (or a
+    non-finite prediction) is explained by the NumPy pass, which names the cause."""
+    flagged = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    first = min([int(x) for x in (bad, *flagged[:1]) if x is not None], default=None)
+    if first is not None:
         from ..backends import get_backend
+        c = first
         _blocks(get_backend("numpy"), plan, bound.rows(c, c + 1), steps, law, ends, dt,
                 const[:, c:c + 1] if const.shape[1] > 1 else const, api.WORK_LIMIT, None)
         raise LawError(f"the law gives a non-finite loss at config {c} "
@@ -115,7 +135,8 @@ def _fused(plan, bound, steps, law, ends, order, dt, const, work, bar):
         back = np.empty_like(out)
         back[:, order] = out
         out = back
-    bar.update(bound.n)
+    if bar is not None:
+        bar.update(bound.n)
     return out
 
 
