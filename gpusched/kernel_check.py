@@ -100,6 +100,19 @@ def source(us: list[Unit], precision="exact", instantiate=GATE_INSTANCES, host=(
     return "\n".join(parts)
 
 
+def law_source(us: list[Unit]) -> str:
+    """The loss laws' fused kernel (gpusched/laws/cuda.py) of every distinct plan, both step
+    forms instantiated, to follow a unit that includes gpusched.cuh."""
+    from .laws.cuda import kernel_name, law_unit
+    seen, parts = set(), []
+    for u in us:
+        name = kernel_name(u.plan)
+        if name not in seen:
+            seen.add(name)
+            parts.append(law_unit(u.plan, u.layout, include="", instantiate=("true", "false")))
+    return "\n".join(parts)
+
+
 PRE_BUDGET = 1 << 28
 
 
@@ -272,8 +285,8 @@ def check_nvcc(us: list[Unit], workdir: Path, archs=CUDA_ARCHS, nvcc: str = "nvc
         full = workdir / f"{tag}_all.cu"
         full.write_text(source(us, "exact", ALL_INSTANCES) + "\n" +
                         source(us, "fast", FAST_INSTANCES)
-                        .replace('#include "gpusched.cuh"', ""))
-        jobs_list.append((FULL_ARCH, full, " all kernels, exact and fast"))
+                        .replace('#include "gpusched.cuh"', "") + "\n" + law_source(us))
+        jobs_list.append((FULL_ARCH, full, " all kernels, exact and fast, loss laws"))
 
     def one(job):
         arch, src, what = job

@@ -20,6 +20,8 @@ from ..cuda_source import (_head_params, _host_loop, _indent, _names, _pre_rows,
 THREADS = 128
 
 _LAW_FLAG = """
+#ifndef GS_LAW_FLAG
+#define GS_LAW_FLAG
 // A config with a bad rate, told to the host: the lowest such index (one thread per config,
 // so no warp vote: lanes past the last config have left the loop)
 GS_FN void gs_law_flag(bool ok, long long c, gs_u64* bad) {
@@ -29,6 +31,7 @@ GS_FN void gs_law_flag(bool ok, long long c, gs_u64* bad) {
     if (!ok && (gs_u64)c < *bad) *bad = (gs_u64)c;
 #endif
 }
+#endif
 """
 
 _BODY = """    for (long long c = (long long)blockIdx.x * blockDim.x + threadIdx.x; c < C;
