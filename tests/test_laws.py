@@ -10,6 +10,7 @@ import pytest
 
 import gpusched as gs
 from catalog_cases import build, cases
+from gpusched.bench.laws import reference_lrs   # the reference curves' schedules
 from gpusched.laws import LawError
 
 REF_DATA = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "reference" \
@@ -222,28 +223,6 @@ def test_numba_flags_are_explained_like_numpy():
 
 
 # ---- the reference data ------------------------------------------------------------------
-
-def reference_lrs(name: str, peak=3e-4, warmup=2160) -> np.ndarray:
-    """The schedules of the reference curves (loss-laws.md): warmup np.linspace(0, peak,
-    2160), then cosine to 3e-5, constant, WSD (exponential or linear decay over the last
-    4000 steps) or a step to N * 1e-5 at step 8000 (16000 steps)."""
-    kind, *rest = name.split("_")
-    T = 16000 if kind == "wsdcon" else int(rest[-1])
-    t = np.arange(T, dtype=np.float64)
-    if kind == "cosine":
-        eta = 3e-5 + 0.5 * (peak - 3e-5) * (1 + np.cos(np.pi * (t - warmup) / (T - warmup)))
-    elif kind in ("wsd", "wsdld"):
-        D = int(rest[0])
-        x = (t - D) / (T - D)
-        decay = peak ** (1 - x) * 3e-5 ** x if kind == "wsd" else peak + (3e-5 - peak) * x
-        eta = np.where(t < D, peak, decay)
-    elif kind == "wsdcon":
-        eta = np.where(t < 8000, peak, int(rest[0]) * 1e-5)
-    else:
-        eta = np.full(T, peak)
-    eta[:warmup] = np.linspace(0, peak, warmup)
-    return eta
-
 
 def reference_runs(model):
     if not REF_DATA.is_dir():
