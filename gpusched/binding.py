@@ -253,7 +253,9 @@ def _shared_scalar(p: Param, raw):
     if type(raw) not in _SCALAR_TYPES:
         return None
     try:
-        return _validated(p, type(raw), repr(raw), raw)
+        # a fresh writeable copy: kernels type read-only arrays apart (Numba would compile a
+        # second specialization for them), and nothing may write into the remembered one
+        return _validated(p, type(raw), repr(raw), raw).copy()
     except TypeError as err:        # an unhashable Param (a list default): no memo
         if "unhashable" not in str(err):
             raise

@@ -269,10 +269,9 @@ def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypa
     cartesian grid) as the CuPy backend launches it, run as host C++: equal to the NumPy pass;
     a config with a negative rate is flagged and explained."""
     from gpusched.api import _prepare
-    from gpusched.laws import LawError, cuda, predict
+    from gpusched.laws import LawError, predict
     from gpusched.laws.model import check_at
     if steps_given:     # the steps read from an array, not computed from a range
-        monkeypatch.setattr(cuda, "step_range", lambda steps: None)
         monkeypatch.setattr("gpusched.backends.cupy_backend.step_range", lambda steps: None)
     s = gs.compat.transformers.get_wsd_schedule(num_training_steps=700, min_lr_ratio=0.1)
     g = gs.grid(num_decay_steps=[100, 400, 650], base_lr=[1e-4, 3e-4], num_warmup_steps=[30],

@@ -108,3 +108,27 @@ def test_a_corrupt_numba_cache_file_is_rebuilt(tmp_path):
             fh.truncate(20)
     assert run() == "1"         # discarded, recompiled, right values
     assert run() == "0"         # and cached again
+
+
+def test_read_only_inputs_never_compile_a_second_kernel():
+    """Numba types read-only arrays apart: a fixed value remembered by the binder, read-only
+    steps or a read-only grid column must reach the kernel writeable, or each call pattern
+    would compile (and cache) another specialization of the same kernel."""
+    pytest.importorskip("numba")
+
+    def signatures():
+        return sum(len(m.gs_kernel.signatures) for m in kernel_cache._modules.values()
+                   if hasattr(m, "gs_kernel"))
+    s = gs.schedule(lambda t, a, b: a * t + b * 0.125 + 3.0)
+    s = s.with_values(b=0.5)
+    gs.evaluate(s, gs.trials(a=[1.0, 2.0]), steps=5, backend="numba")
+    first = signatures()
+    ro_steps = np.arange(5)
+    ro_steps.flags.writeable = False
+    column = np.array([1.0, 3.0])
+    column.flags.writeable = False
+    for steps, a in ((5, [1.0, 2.0]), (ro_steps, [4.0, 5.0]), (5, column)):
+        got = gs.evaluate(s, gs.trials(a=a), steps=steps, backend="numba")
+        np.testing.assert_allclose(got, np.asarray(a, dtype=float)[:, None] * np.arange(5)
+                                   + 0.0625 + 3.0)
+    assert signatures() == first

@@ -32,8 +32,16 @@ def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:
     return out
 
 
+def writeable(a: np.ndarray) -> np.ndarray:
+    """``a``, copied when read-only: Numba types read-only arrays apart and would compile a
+    second kernel for a call whose inputs (a memory map, a broadcast view, a remembered
+    value) happen to be read-only."""
+    return a if a.flags.writeable else a.copy()
+
+
 def flat_inputs(plan, layout, bound, steps) -> list:
-    return [a for _, arrays in kernel_inputs(plan, layout, bound, steps) for a in arrays]
+    return [writeable(a) for _, arrays in kernel_inputs(plan, layout, bound, steps)
+            for a in arrays]
 
 
 _ARG_NAMES = {

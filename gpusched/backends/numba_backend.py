@@ -25,7 +25,7 @@ from ..interop import aligned_empty
 from . import Backend
 from ..reductions import CODES, INT_OPS
 from .factorized import precompute
-from .inputs import arg_names, flat_inputs, prologue
+from .inputs import arg_names, flat_inputs, prologue, writeable
 from .numpy_backend import explain
 from .workers import run_ranges
 
@@ -245,6 +245,7 @@ class NumbaBackend(Backend):
         arg = _NO_ROW[np.int64] if arg is None else arg
         err = np.zeros(bound.n, dtype=np.int64)
         errstep = np.full(bound.n, -1, dtype=np.int64)
+        steps = writeable(steps)
 
         def launch(mod, args):
             def kernel(c0, c1):

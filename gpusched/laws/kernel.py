@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import codegen, timing
 from ..backends.factorized import precompute
-from ..backends.inputs import arg_names, flat_inputs, prologue
+from ..backends.inputs import arg_names, flat_inputs, prologue, writeable
 from ..backends.numba_backend import _HEADER, ON_ERROR, TARGETS, _indent
 from ..backends.scalar_helpers import ORDER
 from ..backends.workers import run_ranges
@@ -108,6 +108,7 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
     pre = precompute(plan, bound, steps, work_limit)
     layout = codegen.Layout.of(plan, bound.kinds)
     args = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
+    steps = writeable(steps)
     out = np.empty((bound.n, ends.size), dtype=np.float64)
     err = np.zeros(bound.n, dtype=np.int64)
     errstep = np.full(bound.n, -1, dtype=np.int64)
