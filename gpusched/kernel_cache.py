@@ -209,7 +209,7 @@ def kernel_state(name: str, subdir: str, function: str) -> str:
     """Where kernel ``function`` of generated module ``name`` is: ``"process"`` (compiled in
     this process), ``"disk"`` (in Numba's cache: a load, not a compile) or ``"none"``."""
     mod = _modules.get((subdir, name))
-    if mod is not None and getattr(mod, function).signatures:
+    if mod is not None and getattr(mod, function).overloads:     # (cheaper than .signatures)
         return "process"
     try:
         folder = kernel_folder(subdir)

@@ -13,6 +13,7 @@ often than NumPy's SIMD ufuncs do; factorized tables come from NumPy, within an 
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -198,8 +199,15 @@ class NumbaBackend(Backend):
         return True, ""
 
     @staticmethod
-    def _name(plan, pre) -> str:
-        return "cpu_" + digest("cpu", plan.signature, pre.key if pre else None)
+    @functools.lru_cache(maxsize=1024)
+    def _module_name(signature: str, pre_key) -> str:
+        return "cpu_" + digest("cpu", signature, pre_key)
+
+    @classmethod
+    def _name(cls, plan, pre) -> str:
+        """The generated module's name: the full hash of the plan's signature (graph and
+        parameter kinds) and the factorized nodes (remembered: asked twice per call)."""
+        return cls._module_name(plan.signature, pre.key if pre else None)
 
     def _module(self, plan, layout, pre=None):
         with timing.compiling():
