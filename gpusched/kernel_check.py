@@ -102,7 +102,7 @@ def source(us: list[Unit], precision="exact", instantiate=GATE_INSTANCES, host=(
 
 def law_source(us: list[Unit]) -> str:
     """The loss laws' fused kernel (gpusched/laws/cuda.py) of every distinct plan, both step
-    forms instantiated, to follow a unit that includes gpusched.cuh."""
+    forms instantiated (after an include of gpusched.cuh)."""
     from .laws.cuda import kernel_name, law_unit
     seen, parts = set(), []
     for u in us:
@@ -285,12 +285,15 @@ def check_nvcc(us: list[Unit], workdir: Path, archs=CUDA_ARCHS, nvcc: str = "nvc
         full = workdir / f"{tag}_all.cu"
         full.write_text(source(us, "exact", ALL_INSTANCES) + "\n" +
                         source(us, "fast", FAST_INSTANCES)
-                        .replace('#include "gpusched.cuh"', "") + "\n" + law_source(us))
-        jobs_list.append((FULL_ARCH, full, " all kernels, exact and fast, loss laws"))
+                        .replace('#include "gpusched.cuh"', ""))
+        jobs_list.append((FULL_ARCH, full, " all kernels, exact and fast"))
+        laws = workdir / f"{tag}_laws.cu"       # its own nvcc call: the jobs run side by side
+        laws.write_text('#include "gpusched.cuh"\n' + law_source(us))
+        jobs_list.append((FULL_ARCH, laws, " loss laws"))
 
     def one(job):
         arch, src, what = job
-        out = workdir / f"{tag}_sm{arch}{'_all' if what else ''}.cubin"
+        out = workdir / f"{tag}_sm{arch}{'_' + src.stem if what else ''}.cubin"
         cmd = [nvcc, "-std=c++17", f"-I{kernels_dir()}", *extra, "-cubin",
                f"-arch=sm_{arch}", str(src), "-o", str(out)]
         t0 = time.perf_counter()
