@@ -53,7 +53,8 @@ def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
     law's uncertainty with the schedule's parameters). ``dtype``: the learning rates are
     rounded to it, as a training run would hold them (the law itself is float64).
     Validation, memory budget, progress and ``backend`` as for :func:`gpusched.reduce`; the
-    Numba backend runs a fused kernel, the others evaluate blocks of steps and fold them.
+    Numba and CuPy backends run a fused kernel (the schedule's code inside the law's loop),
+    the others evaluate blocks of steps and fold them.
     """
     if not isinstance(law, Law):
         raise TypeError(f"law must be gs.laws.MultiPower(...) or gs.laws.Annealing(...), got "
