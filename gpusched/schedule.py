@@ -145,29 +145,16 @@ class Schedule:
             new.spec = f"({at} {sym} {bt})"
         return new
 
-    def __add__(self, other):
-        return self._combine(other, "+")
+    def _operator(sym: str, reverse: bool = False):     # used in the class body, then deleted
+        def apply(self, other):
+            return self._combine(other, sym, reverse=reverse)
+        return apply
 
-    def __radd__(self, other):
-        return self._combine(other, "+", reverse=True)
-
-    def __sub__(self, other):
-        return self._combine(other, "-")
-
-    def __rsub__(self, other):
-        return self._combine(other, "-", reverse=True)
-
-    def __mul__(self, other):
-        return self._combine(other, "*")
-
-    def __rmul__(self, other):
-        return self._combine(other, "*", reverse=True)
-
-    def __truediv__(self, other):
-        return self._combine(other, "/")
-
-    def __rtruediv__(self, other):
-        return self._combine(other, "/", reverse=True)
+    __add__, __radd__ = _operator("+"), _operator("+", True)
+    __sub__, __rsub__ = _operator("-"), _operator("-", True)
+    __mul__, __rmul__ = _operator("*"), _operator("*", True)
+    __truediv__, __rtruediv__ = _operator("/"), _operator("/", True)
+    del _operator
 
     def __neg__(self):
         return self._combine(-1, "*", reverse=True)

@@ -138,7 +138,7 @@ class LawError(ValueError):
 def check_rates(block, s0: int, config0: int = 0, describe=None) -> None:
     """Both laws need finite learning rates >= 0 (``x ** -alpha`` of a negative area is
     undefined): a ``LawError`` names the first bad config and step."""
-    xp = _xp(block)
+    xp = array_module(block)
     bad = ~(block >= 0) | ~xp.isfinite(block)
     if bool(bad.any()):
         i, j = np.unravel_index(int(xp.argmax(bad)), bad.shape)
@@ -147,12 +147,16 @@ def check_rates(block, s0: int, config0: int = 0, describe=None) -> None:
                        f"the loss laws need finite learning rates >= 0")
 
 
-def _xp(a):
-    return np if isinstance(a, np.ndarray) else __import__("cupy").get_array_module(a)
+def array_module(a):
+    """NumPy for NumPy arrays, else CuPy's module for ``a`` (imported only then)."""
+    if isinstance(a, np.ndarray):
+        return np
+    import cupy
+    return cupy.get_array_module(a)
 
 
 def _zero_area(area, ends, config0=0, describe=None):
-    xp = _xp(area)
+    xp = array_module(area)
     bad = ~(area > 0)
     if bool(bad.any()):
         i, q = np.unravel_index(int(xp.argmax(bad)), bad.shape)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import api, timing
-from ..grid import Grid, as_grid, trials
+from ..grid import Grid, as_grid
 from ..interop import to_numpy
 from ..memory import limited
-from .model import Law, LawError, check_at, check_rates
+from .model import Law, LawError, array_module, check_at, check_rates
 
 __all__ = ["predict_loss"]
 
@@ -18,7 +18,7 @@ TABLE_BYTES = 2 ** 30       # the most the fused kernel's factorized tables may 
 
 def _split_grid(grid: Grid | None, law: Law):
     """(the schedule's grid, the law's columns): grid columns that law constants name are
-    taken out (a cartesian grid then becomes explicit trials of the remaining columns)."""
+    taken out (the rest become explicit trials: a cartesian grid loses its axis form)."""
     wanted = law.columns()
     if not wanted:
         return grid, {}
@@ -32,11 +32,7 @@ def _split_grid(grid: Grid | None, law: Law):
     taken = set(wanted.values())
     cols = {c: grid.columns[c] for c in taken}
     rest = {k: v for k, v in grid.columns.items() if k not in taken}
-    if not rest:
-        return None, cols
-    if grid.axes is not None and not (taken & set(grid.axes)):
-        return Grid(rest, grid.n, {k: v for k, v in grid.axes.items()}), cols
-    return trials(**rest) if rest else None, cols
+    return (Grid(rest, grid.n) if rest else None), cols     # columns already validated
 
 
 def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
@@ -158,8 +154,7 @@ def _blocks(be, plan, bound, steps, law, ends, dt, const, work, bar):
             for s0 in range(0, steps.size, width):
                 block = be.table(plan, part, steps[s0:s0 + width], dt, work_limit=work)
                 if xp is None:
-                    xp = np if isinstance(block, np.ndarray) else \
-                        __import__("cupy").get_array_module(block)
+                    xp = array_module(block)
                     state = law.start(cols, c1 - c0, ends, xp)
                 block = block.astype(np.float64)
                 if p == 0:
