@@ -170,6 +170,27 @@ def piecewise_nodes(plan: Plan) -> set:
     return out
 
 
+def _is_memo(n, piecewise: set) -> bool:
+    """Whether a step-dependent node is an expensive operation whose step-dependent inputs
+    are all piecewise constant (its value is remembered while they do not change)."""
+    return n.op in _MEMO_OPS and "step" in n.deps and all(
+        id(x) in piecewise for x in n.args if "step" in x.deps and x.op != "param")
+
+
+def remembered_triggers(plan: Plan) -> list:
+    """The nodes whose change makes a thread recompute a remembered value in
+    ``c_sections(remember=True)``: list counts, and the step-dependent inputs of remembered
+    operations (for the GPU cost model's refresh fraction)."""
+    piecewise = piecewise_nodes(plan)
+    out: dict = {}
+    for n in plan.nodes:
+        if "step" in n.deps and n.op in _SPAN_OPS:
+            out[id(n)] = n
+        elif _is_memo(n, piecewise):
+            out.update((id(x), x) for x in n.args if "step" in x.deps and x.op != "param")
+    return list(out.values())
+
+
 def _remembered(k, n, v, a, line, plan, cfg) -> list:
     """``line`` (computing ``v``) run only when the step-dependent inputs of ``n`` changed
     since the previous step; the remembered values start in ``cfg`` (once per config)."""
@@ -201,8 +222,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
 
     def emit(k, n, v, a, tables, cumprods):
         out = cfg if "step" not in n.deps else stp
-        if out is stp and n.op in _MEMO_OPS and a is not None and \
-                all(id(x) in piecewise for x in n.args if "step" in x.deps and x.op != "param"):
+        if a is not None and _is_memo(n, piecewise):
             line = []
             emit_line(k, n, v, a, tables, cumprods, line)
             stp.extend(_remembered(k, n, v, a, line[0], plan, cfg))
@@ -322,6 +342,42 @@ def c_value_literal(v, precision: str) -> str:
     return text
 
 
+_SPAN_OPS = frozenset({"count_lt", "count_le", "count_cumsum_le"})
+
+
+def _c_span(k, n, v, a, list_ctype, cfg) -> list:
+    """A list count kept in ``ms<k>`` (config section) and recounted, out of line, only when
+    the argument leaves its span (kernels/gpusched.cuh, gs_span)."""
+    L, T = n.args[0].value, list_ctype
+    cfg.append(f"gs_span<{T}> ms{k} = gs_span_none<{T}>();")
+    le = "false" if n.op == "count_lt" else "true"
+    recount = (f"gs_span_cumsum(l_{L}, n_{L}, {a[1]})" if n.op == "count_cumsum_le"
+               else f"gs_span_count<{le}>(l_{L}, n_{L}, {a[1]})")
+    return [f"bool ch{k} = false;",
+            f"if (!gs_span_holds<{le}>(ms{k}, {a[1]})) {{ ms{k} = {recount}; ch{k} = true; }}",
+            f"const long long {v} = ms{k}.k;"]
+
+
+def _c_remembered(k, n, v, a, line, plan, ctypes, cfg, recounted=None) -> list:
+    """C form of :func:`_remembered`: ``line`` (``const T v = e;``) recomputed, out of line
+    (``gs_cold_eval``), only when the step-dependent inputs of ``n`` changed since the
+    thread's previous step; ``recounted``: flags of the list counts that are those inputs
+    (compared only at a step that recounted one)."""
+    T = ctypes[plan.kinds[id(n)]]
+    e = line[len(f"const {T} {v} = "):-1]
+    inputs = [(i, x) for i, x in enumerate(n.args) if "step" in x.deps and x.op != "param"]
+    state = [(f"mv{k}", T), (f"mok{k}", "bool"),
+             *[(f"m{k}_{i}", ctypes[plan.kinds[id(x)]]) for i, x in inputs]]
+    cfg += [f"{t} {name} = 0;" for name, t in state]
+    same = " && ".join([f"mok{k}"] + [f"gs_same(m{k}_{i}, {a[i]})" for i, _ in inputs])
+    keep = " ".join(f"m{k}_{i} = {a[i]};" for i, _ in inputs)
+    refresh = (f"if (!({same})) {{ mv{k} = gs_cold_eval([=] {{ return ({T})({e}); }}); "
+               f"{keep} mok{k} = true; }}")
+    if recounted:
+        refresh = f"if ({' || '.join(recounted)}) {{ {refresh} }}"
+    return [refresh, f"const {T} {v} = mv{k};"]
+
+
 @dataclass
 class CSections:
     """C statements of one element: ``config`` lines run once per config (they read only
@@ -336,18 +392,42 @@ class CSections:
 
 
 def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
-               precomputed: dict | None = None) -> CSections:
+               precomputed: dict | None = None, remember: bool = False) -> CSections:
     """The plan as C statements split into a config section and a step section. Under
     ``exact`` floats are doubles (the float64 arithmetic of the NumPy backend); under
     ``fast`` they are floats with the float libm functions (no FP64 instruction).
     ``precomputed`` maps node ids to the C expression that reads their value from a
-    factorized table (backends/factorized.py); what only they need is not emitted."""
+    factorized table (backends/factorized.py); what only they need is not emitted.
+    ``remember`` (a thread that walks a config's steps): a list count is recounted only
+    when its argument leaves the span where it cannot change (``gs_span``), and an expensive
+    operation on piecewise-constant inputs (``gamma ** milestone_count``) keeps its value
+    while they do not change; the values are the same, bit for bit."""
     F, f = _C_FLOAT[precision]
     ctypes = {**_C_TYPE, "float": F}
     templates = _c_templates(F, f)
     cfg, stp = [], []
+    piecewise = piecewise_nodes(plan) if remember else set()
+    spans: dict = {}        # id(list count node) -> its k (ms<k>, ch<k>)
 
     def emit(k, n, v, a, tables, cumprods):
+        op, step = n.op, "step" in n.deps
+        if remember and step and a is not None:
+            if op in _SPAN_OPS:
+                stp.extend(_c_span(k, n, v, a, ctypes[layout.kinds[n.args[0].value]], cfg))
+                spans[id(n)] = k
+                return
+            if _is_memo(n, piecewise):
+                line = []
+                _emit_c(k, n, v, a, tables, cumprods, line)
+                moving = [x for x in n.args if "step" in x.deps and x.op != "param"]
+                # inputs that are all list counts change only when one is recounted
+                recounted = [f"ch{spans[id(x)]}" for x in moving] if all(
+                    id(x) in spans for x in moving) else None
+                stp.extend(_c_remembered(k, n, v, a, line[0], plan, ctypes, cfg, recounted))
+                return
+        _emit_c(k, n, v, a, tables, cumprods, stp if step else cfg)
+
+    def _emit_c(k, n, v, a, tables, cumprods, out):
         op, kind = n.op, plan.kinds[id(n)]
         T = ctypes[kind]
         step = "step" in n.deps
@@ -386,7 +466,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
             e = f"cp{q}[gs_clamp_i64((long long)({at}), 0LL, w{q} - 1)]"
         else:
             raise NotImplementedError(f"C codegen: {op}")
-        (stp if step else cfg).append(f"const {T} {v} = {e};")
+        out.append(f"const {T} {v} = {e};")
 
     root = _walk(plan, layout, lambda v: c_value_literal(v, precision),
                  lambda name: f"p_{name}", emit, precomputed)

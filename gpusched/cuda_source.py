@@ -122,7 +122,7 @@ def translation_unit(plan, layout, precision: str = "exact",
     config's grid axes instead of computed per config."""
     fn = function_name(plan, precision, pre)
     reads = {id(n): f"pre{k}[pb{k} + j]" for k, n in enumerate(pre.nodes)} if pre else None
-    sec = codegen.c_sections(plan, layout, precision, reads)
+    sec = codegen.c_sections(plan, layout, precision, reads, remember=True)
     F = sec.ctype
     head = _head_params(layout, precision, pre)
     loads = layout.format(_row_loads(precision)) + (_pre_rows(pre) if pre else [])
@@ -141,15 +141,25 @@ GS_GLOBAL void {fn}_table(
     // rows of whole 16-byte vectors (the usual case) take the hot loop: no bounds checks,
     // one wide store; other rows take a plain loop, one step at a time
     const bool wide = S % V == 0 && ((unsigned long long)out % 16) == 0;
-    const long long first = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * V;
-    const long long stride = (long long)gridDim.x * blockDim.x * V;
+    // each warp (the host harness's small blocks: each block) walks one stretch of a row,
+    // V * lanes consecutive steps per iteration: its stores stay whole 512-byte lines, and
+    // a thread's steps stay close, so remembered values (a milestone count) rarely change
+    // (positions counted in vectors, so that the compiler sees every store 16-byte aligned)
+    const unsigned lanes = blockDim.x % 32u == 0u ? 32u : blockDim.x;
+    const long long group = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / lanes;
+    const long long groups = (long long)gridDim.x * blockDim.x / lanes;
+    const long long vectors = (S + V - 1) / V;
+    const long long stretch = (vectors + groups * lanes - 1) / (groups * lanes) * lanes;
+    const long long first = (group * stretch + threadIdx.x % lanes) * V;
+    const long long stride = (long long)lanes * V;
+    const long long end = gs_min(S, (group + 1) * stretch * V);
     for (long long c = blockIdx.y; c < C; c += gridDim.y) {{
 {_indent(config, 8)}
         OUT* row = out + c * S;
         bool gs_ok = true;
         if (wide) {{
 #pragma unroll 1
-            for (long long j0 = first; j0 < S; j0 += stride) {{
+            for (long long j0 = first; j0 < end; j0 += stride) {{
                 OUT gs_v[V];
 #pragma unroll
                 for (int k = 0; k < V; ++k) {{
@@ -163,7 +173,7 @@ GS_GLOBAL void {fn}_table(
             }}
         }} else {{
 #pragma unroll 1
-            for (long long j0 = first; j0 < S; j0 += stride) {{
+            for (long long j0 = first; j0 < end; j0 += stride) {{
 #pragma unroll 1
                 for (long long j = j0; j < j0 + V && j < S; ++j) {{
                     const long long t = RANGE ? t0 + j * dt : steps[j];
@@ -300,6 +310,30 @@ def table_launch(n_configs: int, n_steps: int, sms: int, per_thread: int,
     gy = min(n_configs, 65535)
     gx = max(1, min(need, -(-8 * sms // gy)))
     return Launch((gx, gy), threads)
+
+
+def table_walks(n_steps: int, launch: "Launch", per_thread: int) -> list:
+    """The step positions each thread of a table launch computes, in its order (the
+    ``first``/``stride``/``end`` of the table kernel): for the cost model."""
+    block = launch.block
+    lanes = 32 if block % 32 == 0 else block
+    groups = launch.grid[0] * block // lanes
+    vectors = -(-n_steps // per_thread)
+    stretch = -(-vectors // (groups * lanes)) * lanes
+    stride = lanes * per_thread
+    walks = []
+    for g in range(launch.grid[0] * block):
+        first = ((g // lanes) * stretch + g % lanes) * per_thread
+        end = min(n_steps, (g // lanes + 1) * stretch * per_thread)
+        walks.append([j for j0 in range(first, end, stride)
+                      for j in range(j0, min(j0 + per_thread, n_steps))])
+    return walks
+
+
+def reduce_walks(n_steps: int, launch: "Launch") -> list:
+    """The step positions each thread of a reduction launch folds, in its order."""
+    threads = launch.grid[0] * launch.block
+    return [list(range(g, n_steps, threads)) for g in range(threads)]
 
 
 def reduce_launch(n_configs: int, n_steps: int, sms: int) -> Launch:

@@ -75,6 +75,12 @@ def check_catalog() -> list:
         ("lambda exp/log/tanh/sqrt", schedule(
             lambda t, a: E.exp(-t / a) + E.log1p(t) * E.tanh(t / a) + E.sqrt(t) / (1 + t)),
          grid(a=[50.0, 333.0])),
+        # a milestone count and gamma ** count per config: what a GPU thread remembers
+        # over its steps and recomputes when it passes a milestone (codegen.c_sections)
+        ("lambda gamma ** milestone count", schedule(
+            lambda t, lr, gamma, milestones: lr * gamma ** E.count_le(milestones, t)),
+         _trials(lr=[0.1, 0.5, 1.0], gamma=[0.5, 0.1, 0.9],
+                 milestones=[[30, 80, 150], [10, 200], [3, 3, 397]])),
         ("lambda random uniform", schedule(
             lambda t, seed: E.random_uniform(seed, t, 3) * 0.01 + 0.001), grid(seed=[0, 9])),
     ]

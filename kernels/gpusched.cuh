@@ -11,6 +11,7 @@
 #define GS_MEMBER __device__ __forceinline__
 #define GS_GLOBAL __global__
 #define GS_SHARED __shared__
+#define GS_COLD __device__ __noinline__
 #else
 // Host C++: a kernel is a plain function called once per (block, thread) by a launcher that
 // sets these, one thread after the other (the host harness of `gpusched check-kernels`).
@@ -20,11 +21,13 @@
 #define GS_MEMBER inline
 #define GS_GLOBAL static
 #define GS_SHARED static
+#define GS_COLD static
 using std::isnan;
 using std::isfinite;
 using std::fmod;
 using std::copysign;
 using std::floor;
+using std::signbit;
 struct gs_dim3 { unsigned x, y, z; };
 static gs_dim3 blockIdx, threadIdx, blockDim, gridDim;
 #endif
@@ -149,6 +152,101 @@ GS_FN T gs_sum_first(const T* row, long long n, long long k) {
     return s;
 }
 
+// ---- values a thread remembers over the steps it walks (codegen.c_sections, remember=True)
+//
+// A count of list entries e with e <= x (LE) or e < x has the same value for every x that
+// still counts the largest counted entry `lo` and still does not count the smallest uncounted
+// one `hi` (the counted entries are always the smallest ones; a NaN entry is never counted,
+// so it never matters). Without a counted (uncounted) entry, lo (hi) is the lowest (highest)
+// value of T. A thread recounts only when its x leaves that span (a milestone passed); a
+// span that is not known yet (lo = hi = the highest value) holds for no x.
+template <typename T>
+struct gs_span { long long k; T lo, hi; };
+
+// the highest and lowest values of a type, chosen by an argument of that type
+GS_FN long long gs_highest(long long) { return 9223372036854775807LL; }
+GS_FN double gs_highest(double) { return HUGE_VAL; }
+GS_FN float gs_highest(float) { return HUGE_VALF; }
+GS_FN long long gs_lowest(long long) { return -9223372036854775807LL - 1; }
+GS_FN double gs_lowest(double) { return -HUGE_VAL; }
+GS_FN float gs_lowest(float) { return -HUGE_VALF; }
+
+template <typename T>
+GS_FN gs_span<T> gs_span_none() {
+    gs_span<T> s;
+    s.k = 0; s.lo = gs_highest(T(0)); s.hi = gs_highest(T(0));
+    return s;
+}
+
+template <bool LE, typename T, typename X>
+GS_FN bool gs_counted(T e, X x) { return LE ? (e <= x) : (e < x); }
+
+template <bool LE, typename T, typename X>
+GS_FN bool gs_span_holds(const gs_span<T>& s, X x) {
+    return gs_counted<LE>(s.lo, x) && !gs_counted<LE>(s.hi, x);
+}
+
+// A recomputation runs out of line (GS_COLD: a called function, not inlined), so the step
+// loop holds only the checks. The GPU cost model compiles with GS_MODEL_MARK_COLD, which
+// starts each such function with a performance-monitor trigger (PMTRIG in the machine code)
+// to find them, and counts them at the fraction of steps that recompute.
+#if defined(GS_MODEL_MARK_COLD) && defined(__CUDACC__)
+#define GS_COLD_MARK asm volatile("pmevent 7;")
+#else
+#define GS_COLD_MARK ((void)0)
+#endif
+
+template <bool LE, typename T, typename X>
+GS_FN void gs_span_add(gs_span<T>& s, T e, X x) {
+    const bool c = gs_counted<LE>(e, x);
+    s.k += c ? 1 : 0;
+    s.lo = (c && e > s.lo) ? e : s.lo;
+    s.hi = (!c && e < s.hi) ? e : s.hi;
+}
+
+template <typename T>
+GS_FN gs_span<T> gs_span_start() {
+    gs_span<T> s;
+    s.k = 0; s.lo = gs_lowest(T(0)); s.hi = gs_highest(T(0));
+    return s;
+}
+
+// gs_count_lt / gs_count_le (LE) with the span of x
+template <bool LE, typename T, typename X>
+GS_COLD gs_span<T> gs_span_count(const T* row, long long n, X x) {
+    GS_COLD_MARK;
+    gs_span<T> s = gs_span_start<T>();
+    for (long long i = 0; i < n; ++i) gs_span_add<LE>(s, row[i], x);
+    return s;
+}
+
+// gs_count_cumsum_le with the span of x (the running sums added as gs_count_cumsum_le does)
+template <typename T, typename X>
+GS_COLD gs_span<T> gs_span_cumsum(const T* row, long long n, X x) {
+    GS_COLD_MARK;
+    gs_span<T> s = gs_span_start<T>();
+    T sum = 0;
+    for (long long i = 0; i < n; ++i) {
+        sum += row[i];
+        gs_span_add<true>(s, sum, x);
+    }
+    return s;
+}
+
+// a remembered operation's value, recomputed out of line: f is a lambda holding its inputs
+template <typename F>
+GS_COLD auto gs_cold_eval(F f) {
+    GS_COLD_MARK;
+    return f();
+}
+
+// whether a remembered input equals the new one (floats: -0.0 and 0.0 apart, NaN never)
+GS_FN bool gs_same(long long a, long long b) { return a == b; }
+GS_FN bool gs_same(bool a, bool b) { return a == b; }
+GS_FN bool gs_same(double a, double b) { return a == b && signbit(a) == signbit(b); }
+GS_FN bool gs_same(float a, float b) { return a == b && signbit(a) == signbit(b); }
+
+
 // ---- Philox4x32-10: counter (c0..c3), key (k0, k1); returns the first two words
 GS_FN void gs_philox_w01(gs_u64 seed, gs_u64 counter, unsigned stream, gs_u64& w0, gs_u64& w1) {
     const gs_u64 M = 0xFFFFFFFFull;
@@ -202,10 +300,15 @@ GS_FN void gs_flag_config(bool ok, long long c, gs_u64* bad) {
 template <typename OUT>
 GS_FN void gs_store_wide(OUT* at, const OUT* v) {
 #ifdef __CUDACC__
+    // one 16-byte store in PTX: written as a float4 assignment, the compiler splits it into
+    // four stores when it cannot prove the address's alignment from the index arithmetic
+    const size_t g = __cvta_generic_to_global(at);
     if constexpr (sizeof(OUT) == 4) {
-        *reinterpret_cast<float4*>(at) = make_float4(v[0], v[1], v[2], v[3]);
+        asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};"
+                     :: "l"(g), "f"(v[0]), "f"(v[1]), "f"(v[2]), "f"(v[3]) : "memory");
     } else {
-        *reinterpret_cast<double2*>(at) = make_double2(v[0], v[1]);
+        asm volatile("st.global.v2.f64 [%0], {%1, %2};"
+                     :: "l"(g), "d"(v[0]), "d"(v[1]) : "memory");
     }
 #else
     for (int k = 0; k < (int)(16 / sizeof(OUT)); ++k) at[k] = v[k];

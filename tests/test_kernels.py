@@ -55,8 +55,8 @@ def test_host_check_catches_a_wrong_translation(monkeypatch, tmp_path):
     """If the C generator got cos wrong, the host comparison must fail."""
     original = codegen.c_sections
 
-    def broken(plan, layout, precision="exact", precomputed=None):
-        sec = original(plan, layout, precision, precomputed)
+    def broken(plan, layout, precision="exact", precomputed=None, remember=False):
+        sec = original(plan, layout, precision, precomputed, remember)
         sec.step = [ln.replace("cos((double)", "sin((double)") for ln in sec.step]
         return sec
     monkeypatch.setattr(codegen, "c_sections", broken)

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -98,9 +99,11 @@ class KernelCounts:
     elements_per_iteration: int
     hot_instructions: int
     rare_per_element: float = 0.0   # slow-path instructions left out (see sass.rare_addresses)
+    refresh_fraction: float = 0.0   # steps that recompute a remembered value
 
 
-def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per_thread):
+def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per_thread,
+                 refresh: float = 1.0):
     # cuobjdump runs nvdisasm: found on PATH (the wheels put both in nvidia/cu13/bin)
     nvdisasm = tool("nvdisasm")
     env = dict(os.environ)
@@ -117,7 +120,7 @@ def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per
         raise RuntimeError(f"expected one kernel in the cubin, found {sorted(fns)}")
     name, code = next(iter(fns.items()))
     return _count_kernel(code, kind, per_iter, list_length, steps_per_thread,
-                         _registers(usage, name), _spills(usage, name))
+                         _registers(usage, name), _spills(usage, name), refresh)
 
 
 def numba_cuda_counts(plan, layout, bound, pre, n_steps: int, arch: str, kind: str,
@@ -164,13 +167,16 @@ def numba_cuda_counts(plan, layout, bound, pre, n_steps: int, arch: str, kind: s
 
 def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration: int,
                       list_length: int = 1, steps_per_thread: float = 1.0,
-                      workdir: Path | None = None) -> KernelCounts:
+                      workdir: Path | None = None, refresh: float = 1.0) -> KernelCounts:
     """Compile ``source`` (one kernel) for ``sm_<arch>``, count its hot loop per element.
 
     ``kind`` "table": the hot loop is the innermost loop with a store (the one with the
     widest store where the compiler made several copies); "reduce": the largest loop with no
     barrier. Loops inside it run ``list_length / loads per iteration`` times. The config
-    work (the enclosing loop's other instructions) is spread over ``steps_per_thread``."""
+    work (the enclosing loop's other instructions) is spread over ``steps_per_thread``.
+    Recomputations of remembered values (out-of-line ``GS_COLD`` functions, marked for the
+    model by ``GS_MODEL_MARK_COLD``) count at ``refresh``, the fraction of steps that run
+    them (:func:`refresh_fraction`; 1: as if every step did)."""
     nvcc, cuobjdump = tool("nvcc"), tool("cuobjdump")
     if not nvcc or not cuobjdump or not tool("nvdisasm"):
         raise RuntimeError("the GPU cost model needs nvcc, cuobjdump and nvdisasm "
@@ -182,17 +188,64 @@ def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration:
         src, cubin = work / f"k_{arch}.cu", work / f"k_{arch}.cubin"
         src.write_text(source)
         proc = subprocess.run([nvcc, "-cubin", f"-arch=sm_{arch}", "-std=c++17",
-                               f"-I{kernels_dir()}", "--resource-usage", str(src), "-o",
-                               str(cubin)], capture_output=True, text=True)
+                               "-DGS_MODEL_MARK_COLD", f"-I{kernels_dir()}",
+                               "--resource-usage", str(src), "-o", str(cubin)],
+                              capture_output=True, text=True)
         if proc.returncode:
             raise RuntimeError(proc.stderr[-2000:])
         _compiled[key] = (cubin, proc.stdout + proc.stderr)
     cubin, usage = _compiled[key]
     return _disassemble(cubin, usage, kind, elements_per_iteration, list_length,
-                        steps_per_thread)
+                        steps_per_thread, refresh)
 
 
 _compiled: dict = {}     # (source, arch) -> (cubin, ptxas report)
+
+
+def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int) -> float:
+    """The cost of a launch's recomputations of remembered values, as the fraction of its
+    (config, step) evaluations that would cost as much if each ran them once. A thread walks
+    its steps in kernel order (cuda_source.table_walks / reduce_walks) and recomputes when a
+    remembered list count or an input of a remembered operation differs from its previous
+    step of that config (and at its first step). A warp runs the recomputation once for all
+    its lanes that need it at the same point of their walks, and that costs 32 lanes' issue
+    slots however few need it: so each (warp, walk position) where any lane recomputes
+    counts 32. An upper bound: every recomputation is charged all of them. Values from the
+    NumPy backend's interpreter."""
+    import numpy as np
+
+    from .. import codegen
+    from ..backends.numpy_backend import _Env, _per_config_names, run
+    from ..cuda_source import reduce_walks, table_walks
+    triggers = codegen.remembered_triggers(plan)
+    if not triggers:
+        return 0.0
+    walks = table_walks(n_steps, launch, per_iter) if kind == "table" else \
+        reduce_walks(n_steps, launch)
+    warp = 32
+    width = max(len(w) for w in walks)
+    walks += [[]] * (-len(walks) % warp)
+    pos = np.full((len(walks), width), -1)
+    for g, w in enumerate(walks):
+        pos[g, :len(w)] = w
+    live = pos >= 0
+    steps = np.arange(n_steps, dtype=np.int64)
+    events = 0
+    with np.errstate(all="ignore"):
+        for c0 in range(0, bound.n, 64):
+            part = bound.rows(c0, min(bound.n, c0 + 64))
+            env = _Env(part, steps[None, :], c0, {"max_step": n_steps - 1,
+                                                  "per_config": _per_config_names(part)})
+            values = run(plan, plan.nodes, {}, env, keep=plan.nodes)
+            miss = np.zeros((part.n, *pos.shape), bool)
+            miss[:, :, 0] = True                        # a thread's first step
+            for n in triggers:
+                v = np.broadcast_to(values[id(n)], (part.n, n_steps))[:, np.maximum(pos, 0)]
+                miss[:, :, 1:] |= ~(v[:, :, 1:] == v[:, :, :-1])
+            miss &= live
+            per_warp = miss.reshape(part.n, -1, warp, width).any(axis=2)
+            events += int(per_warp.sum())
+    return events * warp / (bound.n * n_steps)
 
 
 def _registers(usage: str, name: str) -> int:
@@ -228,7 +281,8 @@ def _inner_loop_trips(code, lps, hot, list_length) -> dict:
     return weights
 
 
-def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spills):
+def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spills,
+                  refresh: float = 1.0):
     """``per_iter`` None: Numba's kernels, where LLVM unrolls and unswitches the step loop;
     the elements of an iteration are counted from the code: a float32 table's 4-byte stores,
     a float32 reduction's float64 -> float32 roundings (one per element)."""
@@ -262,11 +316,17 @@ def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spi
     weights = _inner_loop_trips(code, lps, hot, list_length)
     body = hot.body(code)
     rare = S.rare_addresses(code, body)
-    hot_counts = S.count([i for i in body if i.address not in rare], weights)
-    rare_count = S.count([i for i in body if i.address in rare])
+    # the subroutines every element calls (double pow's core) count where they are called
+    counted, weights = S.with_callees(code, [i for i in body if i.address not in rare],
+                                      weights)
+    hot_counts = S.count(counted, weights)
+    cold_counts, cold_sites = _cold_counts(code, lps, body, list_length)
+    rare_count = S.count([i for i in body if i.address in rare - cold_sites])
     outer = [lp for lp in lps if lp.contains(hot)]
     config = min(outer, key=lambda lp: lp.end - lp.start) if outer else None
     per = {k: v / per_iter for k, v in hot_counts.items()}
+    for k, v in cold_counts.items():      # recomputations, at the steps that run them
+        per[k] = per.get(k, 0.0) + refresh * v / per_iter
     if config is not None:                # the config section, once per thread and config
         copies = [lp for lp in lps if config.contains(lp) and not any(
             o.contains(lp) and config.contains(o) for o in lps)]
@@ -275,7 +335,29 @@ def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spi
         for k, v in rest.items():
             per[k] = per.get(k, 0.0) + v / max(1.0, steps_per_thread)
     return KernelCounts(per, regs, spills, per_iter, sum(hot_counts.values()),
-                        sum(rare_count.values()) / per_iter)
+                        sum(rare_count.values()) / per_iter, refresh if cold_counts else 0.0)
+
+
+def _cold_counts(code, lps, body, list_length) -> tuple:
+    """The instructions of the out-of-line recomputations the hot loop calls (callees with a
+    PMTRIG, see kernels/gpusched.cuh, GS_COLD_MARK), each call counted once: the
+    calling block, the callee (its list loops weighted by their trip count) and what it calls
+    on its main path. Also the calling blocks' addresses."""
+    total: Counter = Counter()
+    sites: set = set()
+    for call in (i for i in body if i.base == "CALL"):
+        if not S.out_of_line(code, call):
+            continue
+        callee = S.callee(code, call)
+        site = next(b for b in S.blocks(body) if call in b)
+        sites.update(i.address for i in site)
+        region = S.Loop(callee[0].address, callee[-1].address)
+        weights = _inner_loop_trips(code, lps, region, list_length)
+        rare = S.rare_addresses(code, callee)
+        counted, weights = S.with_callees(code, [i for i in callee if i.address not in rare],
+                                          weights)
+        total += S.count(site) + S.count(counted, weights)
+    return total, sites
 
 
 @dataclass
@@ -303,6 +385,9 @@ class Record:
     projected_elements_per_s: float
     bandwidth_fraction: float
     sm_fraction: float
+    # steps that recompute a remembered value (a milestone count, gamma ** count); their
+    # out-of-line code is counted at this fraction (see refresh_fraction)
+    refresh_fraction: float = 0.0
 
 
 def project(counts: KernelCounts, gpu: Gpu, bytes_per_element: float) -> tuple:
@@ -418,7 +503,9 @@ def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lis
         launch = reduce_launch(len(w.grid), w.steps, gpu.sms)
     steps_per_thread = w.steps / (launch.grid[0] * launch.block)
     if cupy:
-        counts = compile_and_count(src, gpu.sm, kind, per_iter, lists, steps_per_thread)
+        refresh = refresh_fraction(plan, bound, w.steps, kind, launch, per_iter)
+        counts = compile_and_count(src, gpu.sm, kind, per_iter, lists, steps_per_thread,
+                                   refresh=refresh)
     else:
         counts = numba_cuda_counts(plan, layout, bound, pre, w.steps, gpu.sm, kind, lists,
                                    steps_per_thread)
@@ -436,7 +523,7 @@ def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lis
         round(per.get("branch", 0.0), 2), round(per.get("call", 0.0), 2),
         round(per.get("local", 0.0), 2), round(counts.rare_per_element, 2),
         counts.registers, counts.spills, nbytes, bound_by, float(f"{eps:.4g}"), round(frac, 4),
-        round(min(1.0, small.blocks / gpu.sms), 3))
+        round(min(1.0, small.blocks / gpu.sms), 3), round(counts.refresh_fraction, 5))
 
 
 def markdown(records: list[Record], skipped=()) -> str:
@@ -446,7 +533,12 @@ def markdown(records: list[Record], skipped=()) -> str:
              "results, steps given as a range. Instructions per "
              "element of the hot loop by class, then a roofline per GPU; *bound* is the "
              "limiting resource. Assumes full occupancy and boost clocks; see "
-             "`gpusched/bench/gpu_model.py` for the throughput table and its sources.", "",
+             "`gpusched/bench/gpu_model.py` for the throughput table and its sources. "
+             "Subroutines every element calls (double pow's core) count where they are "
+             "called; libm slow paths for rare arguments are left out (`slow_path_per_element` "
+             "in the JSON). Remembered values (a milestone count, `gamma ** count`) are "
+             "recomputed out of line; that code counts at `refresh_fraction` (the JSON; "
+             "each recomputation charged to all 32 lanes of its warp).", "",
              "| workload | backend | precision | GPU | instr/elem | FP64/elem | MUFU/elem | regs "
              "| spills | bound | projected elem/s | % of bandwidth | SMs used by 64 configs |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

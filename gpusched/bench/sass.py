@@ -131,14 +131,94 @@ def blocks(code: list[Instruction]) -> list[list[Instruction]]:
     return out
 
 
+def guarded(code: list[Instruction], call: Instruction) -> bool:
+    """Whether a conditional branch since the enclosing divergence region (``BSSY``) or the
+    last join point can jump over ``call``: a libm slow path taken for rare arguments
+    (division fix-ups, Payne-Hanek reduction), as opposed to a subroutine every evaluation
+    calls (double ``pow``'s core)."""
+    joins = {t for i in code if (t := i.branch_target()) is not None}
+    for i in reversed([i for i in code if i.address < call.address]):
+        if i.base == "BSSY":
+            return False
+        t = i.branch_target()
+        if t is not None and t > call.address and (
+                i.predicated or re.match(r"!?U?P[T0-9]", i.operands)):
+            return True
+        if i.address in joins:      # a loop head or a join: every path comes through here
+            return False
+    return False
+
+
+def out_of_line(code: list[Instruction], call: Instruction) -> bool:
+    """Whether ``call`` runs one of gpusched's out-of-line recomputations (their callee holds
+    the PMTRIG that GS_MODEL_MARK_COLD puts there, kernels/gpusched.cuh)."""
+    return any(i.base == "PMTRIG" for i in callee(code, call))
+
+
+def _target(call: Instruction) -> int | None:
+    m = _TARGET.search(call.operands)
+    return int(m.group(1), 16) if m else None
+
+
+def subroutine(code: list[Instruction], call: Instruction) -> bool:
+    """Whether ``call`` enters a subroutine (laid out after the kernel's last ``EXIT``), not
+    a call-return idiom inside the kernel's own code (sm_89 leaves loops that way)."""
+    target = _target(call)
+    ends = [i.address for i in code if i.base == "EXIT"]
+    return target is not None and bool(ends) and target > max(ends)
+
+
+def callee(code: list[Instruction], call: Instruction) -> list[Instruction]:
+    """The subroutine ``call`` runs: from its target to its first ``RET`` (nothing when it
+    is not a subroutine call, see :func:`subroutine`)."""
+    if not subroutine(code, call):
+        return []
+    target, out = _target(call), []
+    for i in code:
+        if i.address >= target:
+            out.append(i)
+            if i.base == "RET":
+                break
+    return out
+
+
+def with_callees(code: list[Instruction], region: list[Instruction],
+                 weights: dict | None = None) -> tuple[list[Instruction], dict]:
+    """``region`` plus the subroutines its unguarded calls run (and theirs), each weighted by
+    the times it is called: the instructions to count, and their weights."""
+    weights = dict(weights or {})
+    out, seen = list(region), {i.address for i in region}
+    todo = [(i, weights.get(i.address, 1)) for i in region
+            if i.base == "CALL" and subroutine(code, i) and not out_of_line(code, i)]
+    while todo:
+        call, times = todo.pop()
+        body = callee(code, call)
+        rare = rare_addresses(code, body)
+        for i in body:
+            if i.address in rare:
+                continue
+            if i.address not in seen:
+                seen.add(i.address)
+                out.append(i)
+                weights[i.address] = 0
+            weights[i.address] += times
+            if i.base == "CALL" and i.address != call.address and subroutine(code, i) \
+                    and not out_of_line(code, i):
+                todo.append((i, times))
+    return out, weights
+
+
 def rare_addresses(code: list[Instruction], region: list[Instruction]) -> set:
     """Addresses in ``region`` on a slow path: the basic blocks that touch local memory or
-    call a subroutine (the libm slow paths: Payne-Hanek argument reduction for huge trig
-    arguments, division fix-ups), and any loop inside ``region`` that touches local memory."""
+    make a guarded call (see :func:`guarded`; the libm slow paths: Payne-Hanek argument
+    reduction for huge trig arguments, division fix-ups) or an out-of-line recomputation
+    (counted apart, see gpu_model), and any loop inside ``region`` that touches local
+    memory."""
     span = {i.address for i in region}
     rare = set()
     for b in blocks([i for i in code if i.address in span]):
-        if any(i.base in ("LDL", "STL", "CALL") for i in b):
+        if any(i.base in ("LDL", "STL") or (i.base == "CALL" and subroutine(code, i) and (
+                guarded(code, i) or out_of_line(code, i))) for i in b):
             rare.update(i.address for i in b)
     for lp in loops(code):
         body = [i for i in lp.body(code) if i.address in span]
