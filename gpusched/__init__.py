@@ -8,12 +8,11 @@
 """
 
 from .api import evaluate, reduce
-from .expr import (ceil, clip, cos, count_cumsum_le, count_le, count_lt, cumprod, e, exp, expm1,
-                   floor, length,
-                   log, log1p, logical_and, logical_not, logical_or, maximum, minimum, pi,
-                   prod_first, random_below, random_uniform, sin, sqrt, sum_first, take, tanh,
-                   to_float, to_int, where,
+from .expr import (ceil, clip, count_cumsum_le, count_le, count_lt, cumprod, e, floor, length,
+                   logical_and, logical_not, logical_or, maximum, minimum, pi, prod_first,
+                   random_below, random_uniform, sum_first, take, to_float, to_int, where,
                    TracerBoolError, TracerConversionError)
+from .expr import FUNCTIONS as _FUNCTIONS
 from .grid import Grid, grid, trials
 from .interop import to_jax, to_numpy, to_torch
 from .timing import CallTiming, last_call
@@ -26,6 +25,8 @@ from .blocks import (constant, cosine, cosine_restarts, exponential, join, linea
 from . import compat, metric
 from . import laws
 from .laws import predict_loss
+
+globals().update(_FUNCTIONS)      # gs.cos, gs.exp, gs.atan, gs.sign ... (gpusched/ops.py)
 
 __version__ = "0.1.0"
 
@@ -51,7 +52,7 @@ __all__ = [
     "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
     "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",
     "plot", "spec",
-    "cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "floor", "ceil", "where",
+    *_FUNCTIONS, "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
     "sum_first", "cumprod", "random_uniform", "random_below", "pi", "e", "to_numpy", "to_torch",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .ops import OPS, PIECEWISE_KEEPERS, REMEMBERED, function
 from .params import validate_name
 from .plan import Plan
 
@@ -91,9 +92,9 @@ def c_literal(v) -> str:
     return r if ("." in r or "e" in r) else r + ".0"
 
 
-_PY_BIN = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "lt": "<", "le": "<=",
-           "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "and": "and", "or": "or"}
-_MATH = {"cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1"}
+# infix operators (gpusched/ops.py): Python's and C's symbol
+_PY_BIN = {n: op.symbol[0] for n, op in OPS.items() if op.symbol and op.symbol[0]}
+_C_BIN = {n: op.symbol[1] for n, op in OPS.items() if op.symbol and op.symbol[1]}
 
 
 def live_nodes(plan: Plan, stop) -> set:
@@ -142,13 +143,10 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=Non
 _PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "count_le",
                                "count_cumsum_le"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
-# what passes piecewise-constant inputs through as piecewise-constant outputs
-_PIECEWISE_KEEPERS = frozenset({"add", "sub", "mul", "truediv", "neg", "abs", "minimum",
-                                "maximum", "float", "where", "and", "or", "not", "pow", "take",
-                                "prod_first", "sum_first", *_MATH})
-# libm calls worth remembering while their inputs do not change (each remembered value costs
-# compile time: Numba's passes slow down with every branch)
-_MEMO_OPS = frozenset({"pow", *_MATH})
+# what passes piecewise-constant inputs through as piecewise-constant outputs, and the libm
+# calls worth remembering while their inputs do not change (gpusched/ops.py)
+_PIECEWISE_KEEPERS = PIECEWISE_KEEPERS
+_MEMO_OPS = REMEMBERED
 _PY_ZERO = {"float": "0.0", "int": "np.int64(0)", "bool": "False"}
 
 
@@ -274,8 +272,9 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
                 out.append(f"{v} = int({a[0]})")
             else:
                 out.append(f"{v} = {'ffloor' if op == 'floor' else 'fceil'}({a[0]})")
-        elif op in _MATH:
-            out.append(f"{v} = math.{op}({to('float', 0)})")
+        elif (fn := function(op)) is not None:
+            x = to("float", 0) if fn.to_float else a[0]
+            out.append(f"{v} = " + fn.template("python", kind).format(x))
         elif op == "float":
             out.append(f"{v} = {to('float', 0)}")
         elif op == "int":
@@ -308,7 +307,6 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
 PRECISIONS = ("exact", "fast")
 # per precision: the C type of a float value, and the suffix of its libm functions
 _C_FLOAT = {"exact": ("double", ""), "fast": ("float", "f")}
-_C_MATH = ("cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1")
 
 
 def _c_templates(F: str, f: str) -> dict:
@@ -320,12 +318,7 @@ def _c_templates(F: str, f: str) -> dict:
         "neg": "(-({T})({0}))", "abs": "gs_abs(({T})({0}))", "not": "(!({0}))",
         "where": "(({0}) ? ({T})({1}) : ({T})({2}))", "float": f"(({F})({{0}}))",
         "int": "((long long)({0}))",
-        **{m: f"{m}{f}(({F})({{0}}))" for m in _C_MATH},
     }
-
-
-_C_BIN = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-          "eq": "==", "ne": "!=", "and": "&&", "or": "||"}
 
 
 def c_float(precision: str) -> str:
@@ -436,6 +429,8 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
             e = precomputed[id(n)]
         elif op in _C_BIN:
             e = f"({a[0]} {_C_BIN[op]} {a[1]})"
+        elif (fn := function(op)) is not None:
+            e = fn.template("c", kind).format(a[0], F=F, f=f, T=T)
         elif op in templates:
             e = templates[op].format(*a, T=T, op=op)
         elif op in ("floordiv", "mod"):

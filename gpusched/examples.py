@@ -81,6 +81,9 @@ def check_catalog() -> list:
             lambda t, lr, gamma, milestones: lr * gamma ** E.count_le(milestones, t)),
          _trials(lr=[0.1, 0.5, 1.0], gamma=[0.5, 0.1, 0.9],
                  milestones=[[30, 80, 150], [10, 200], [3, 3, 397]])),
+        ("lambda atan/sign", schedule(
+            lambda t, a, s: a * E.atan((t - s) / 7.0) + E.sign(t - s) + 0.1 * E.sign(a - 1.0)),
+         grid(a=[0.5, 1.0, 2.0], s=[0, 50])),
         ("lambda random uniform", schedule(
             lambda t, seed: E.random_uniform(seed, t, 3) * 0.01 + 0.001), grid(seed=[0, 9])),
     ]

@@ -20,43 +20,19 @@ import weakref
 
 import numpy as np
 
+from . import ops as _ops
+
 __all__ = [
     "Expr", "TracerBoolError", "TracerConversionError", "step", "param", "const", "as_expr",
-    "where", "minimum", "maximum", "clip", "floor", "ceil", "cos", "sin", "exp", "log",
-    "sqrt", "tanh", "log1p", "expm1", "to_float", "to_int", "logical_and", "logical_or",
+    "where", "minimum", "maximum", "clip", "floor", "ceil", *(f.public for f in _ops.FUNCTIONS),
+    "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
     "sum_first", "cumprod", "random_uniform", "random_below", "host_table", "HostScan",
     "host_scan", "pi", "e", "substitute", "topological", "signature",
 ]
 
-# Operator table: name -> (arity, result-kind rule). Kinds: "int", "float", "bool".
-#   "num": int if every operand is int/bool, else float     "float": always float
-#   "bool": always bool     "same": kind of the operand (bool -> int)
-#   "int": always int       "branch": like "num" over the 2nd and 3rd operands (where)
-OPS = {
-    "add": (2, "num"), "sub": (2, "num"), "mul": (2, "num"), "truediv": (2, "float"),
-    "floordiv": (2, "num"), "mod": (2, "num"), "pow": (2, "float"),
-    "minimum": (2, "num"), "maximum": (2, "num"),
-    "neg": (1, "same"), "abs": (1, "same"),
-    "lt": (2, "bool"), "le": (2, "bool"), "gt": (2, "bool"), "ge": (2, "bool"),
-    "eq": (2, "bool"), "ne": (2, "bool"),
-    "and": (2, "bool"), "or": (2, "bool"), "not": (1, "bool"),
-    "where": (3, "branch"),
-    "floor": (1, "same"), "ceil": (1, "same"),
-    "cos": (1, "float"), "sin": (1, "float"), "exp": (1, "float"), "log": (1, "float"),
-    "sqrt": (1, "float"), "tanh": (1, "float"), "log1p": (1, "float"), "expm1": (1, "float"),
-    "float": (1, "float"), "int": (1, "int"),
-    # list operations: the first operand is a list parameter
-    "count_lt": (2, "int"), "count_le": (2, "int"), "count_cumsum_le": (2, "int"),
-    "take": (2, "list"), "length": (1, "int"),
-    "prod_first": (2, "float"), "sum_first": (2, "list"),
-    # counter-based randomness: (seed, counter) with a constant stream number in `value`
-    "random_uniform": (2, "float"), "random_below": (3, "int"),
-    # prod_{s=1..t} body(s); the body is a separate graph of the same step variable
-    "cumprod": (2, "float"),
-    # a per-config sequence computed on the host by a HostScan, read at the index operand
-    "scan": (-1, "float"),
-}
+# name -> (arity, result-kind rule), from the table of operations (gpusched/ops.py)
+OPS = {name: (op.arity, op.kind) for name, op in _ops.OPS.items()}
 LIST_OPS = frozenset({"count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
                       "sum_first"})
 LEAVES = frozenset({"step", "param", "const", "table"})
@@ -328,20 +304,7 @@ def host_scan(rule: HostScan, index, params) -> Expr:
 # constant folding: only correctly rounded operations, so folding never changes bits
 # ---------------------------------------------------------------------------------------------
 
-def _py_div(a, b):
-    return a / b
-
-
-_FOLD = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "truediv": _py_div, "floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b,
-    "minimum": lambda a, b: b if b < a else a, "maximum": lambda a, b: b if b > a else a,
-    "lt": lambda a, b: a < b, "le": lambda a, b: a <= b, "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
-    "and": lambda a, b: bool(a) and bool(b), "or": lambda a, b: bool(a) or bool(b),
-    "neg": lambda a: -a, "abs": abs, "not": lambda a: not a,
-    "float": float, "int": int,
-}
+_FOLD = {name: op.fold for name, op in _ops.OPS.items() if op.fold is not None}
 
 
 def _fold(op, args):
@@ -436,14 +399,18 @@ def ceil(x):
     return _unary("ceil", x)
 
 
-def cos(x): return _unary("cos", x)
-def sin(x): return _unary("sin", x)
-def exp(x): return _unary("exp", x)
-def log(x): return _unary("log", x)
-def sqrt(x): return _unary("sqrt", x)
-def tanh(x): return _unary("tanh", x)
-def log1p(x): return _unary("log1p", x)
-def expm1(x): return _unary("expm1", x)
+def _function(op: _ops.Op):
+    """``gs.<op.public>``: the elementwise function ``op`` of a number or traced value."""
+    def fn(x):
+        return _unary(op.name, x)
+    fn.__name__ = fn.__qualname__ = op.public
+    fn.__doc__ = op.doc
+    return fn
+
+
+# gs.cos, gs.exp, gs.atan, gs.sign ...: one per elementwise function of the table
+FUNCTIONS = {op.public: _function(op) for op in _ops.FUNCTIONS}
+globals().update(FUNCTIONS)
 
 
 def to_float(x):
@@ -553,9 +520,9 @@ _UFUNCS = {
     "greater": lambda a, b: _binary("gt", a, b), "greater_equal": lambda a, b: _binary("ge", a, b),
     "equal": lambda a, b: _binary("eq", a, b), "not_equal": lambda a, b: _binary("ne", a, b),
     "minimum": minimum, "maximum": maximum, "fmin": minimum, "fmax": maximum,
-    "floor": floor, "ceil": ceil, "cos": cos, "sin": sin, "exp": exp, "log": log,
-    "sqrt": sqrt, "tanh": tanh, "log1p": log1p, "expm1": expm1,
+    "floor": floor, "ceil": ceil,
     "logical_and": logical_and, "logical_or": logical_or, "logical_not": logical_not,
+    **{u: FUNCTIONS[op.public] for op in _ops.FUNCTIONS for u in op.ufuncs},
 }
 
 

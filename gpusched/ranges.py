@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import expr as E
+from .ops import function
 
 __all__ = ["widen_overflows", "parameter_ranges"]
 
@@ -147,14 +148,14 @@ def _range(node: E.Expr, r: dict, params: dict, step: Range) -> Range:
             return None
         m = max(abs(a[1][0]), abs(a[1][1]))
         return (0 if a[1][0] > 0 else -m, m if a[1][1] >= 0 else 0)
-    if op in ("cos", "sin", "tanh"):
-        return (-1.0, 1.0)
-    if op in ("exp", "sqrt", "log1p", "expm1", "log"):
-        if a[0] is None or (op in ("sqrt", "log") and a[0][0] <= 0) \
-                or (op == "log1p" and a[0][0] <= -1):
+    fn = function(op)
+    if fn is not None:         # what the table of operations says (gpusched/ops.py)
+        if fn.bounds is not None:
+            return fn.bounds
+        if fn.increasing is None or a[0] is None or \
+                (fn.above is not None and a[0][0] <= fn.above):
             return None
-        f = {"exp": math.exp, "sqrt": math.sqrt, "log1p": math.log1p, "expm1": math.expm1,
-             "log": math.log}[op]
+        f = fn.increasing
         return _monotone(lambda x: f(x) if math.isfinite(x) else f(x) if x > 0 else -math.inf,
                          a[0])
     if op in ("count_lt", "count_le", "count_cumsum_le", "length"):

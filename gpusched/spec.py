@@ -53,9 +53,8 @@ CORE = ("constant", "linear", "cosine", "exponential", "polynomial", "piecewise_
         "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test")
 METRIC = ("reduce_on_plateau", "greedy")
 
-FUNCTIONS = {      # functions an ``expr`` formula may call
-    "cos": E.cos, "sin": E.sin, "exp": E.exp, "log": E.log, "sqrt": E.sqrt, "tanh": E.tanh,
-    "log1p": E.log1p, "expm1": E.expm1, "floor": E.floor, "ceil": E.ceil, "abs": abs,
+FUNCTIONS = {      # functions an ``expr`` formula may call (gs.cos, gs.atan ...: gpusched/ops.py)
+    **E.FUNCTIONS, "floor": E.floor, "ceil": E.ceil, "abs": abs,
     "minimum": E.minimum, "maximum": E.maximum, "min": E.minimum, "max": E.maximum,
     "clip": E.clip, "where": E.where, "float": E.to_float, "int": E.to_int,
 }

@@ -14,13 +14,8 @@ import numpy as np
 
 from ..codegen import live_nodes
 from ..keys import digest
+from ..ops import EXPENSIVE
 from .numpy_backend import ScheduleError, _Env, axis_form, run
-
-# operations worth a table lookup instead of recomputing them per config
-EXPENSIVE = frozenset({"cos", "sin", "exp", "log", "sqrt", "tanh", "log1p", "expm1", "pow",
-                       "random_uniform", "random_below", "count_lt", "count_le", "count_cumsum_le",
-                       "cumprod",
-                       "table"})
 
 
 @dataclass

@@ -16,22 +16,16 @@ import numpy as np
 from .. import expr as E
 from .. import rng
 from ..keys import digest
+from ..ops import FUNCTIONS, OPS
 from ..reductions import Accumulator
 from ..interop import aligned_empty
 from . import Backend
 
-_ELEMENTWISE = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "truediv": np.true_divide,
-    "minimum": np.minimum, "maximum": np.maximum,
-    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
-    "eq": np.equal, "ne": np.not_equal,
-    "and": np.logical_and, "or": np.logical_or, "not": np.logical_not,
-    "neg": np.negative, "abs": np.absolute,
-    "cos": np.cos, "sin": np.sin, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
-    "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
-}
+_ELEMENTWISE = {name: op.numpy for name, op in OPS.items() if op.numpy is not None}
+# operations whose boolean operands take part as 0/1 integers
 _ARITH = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "minimum",
-                    "maximum", "neg", "abs", "where", "floor", "ceil", "float", "int"})
+                    "maximum", "neg", "abs", "where", "floor", "ceil", "float", "int"}
+                   | {f.name for f in FUNCTIONS if f.kind != "float"})
 CHUNK_TARGET = 1 << 17  # elements per chunk: temporaries stay in cache
 
 

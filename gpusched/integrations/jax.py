@@ -21,6 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .. import expr as E
+from ..ops import OPS
 from ..api import evaluate
 from ..interop import to_jax
 
@@ -59,14 +60,9 @@ def to_jax_fn(schedule, **values):
 
 
 _NO_CLOSED_FORM = frozenset({"cumprod", "scan", "table", "random_uniform", "random_below"})
-_BINARY = {"add": jnp.add, "sub": jnp.subtract, "mul": jnp.multiply, "truediv": jnp.true_divide,
-           "floordiv": jnp.floor_divide, "mod": jnp.mod, "minimum": jnp.minimum,
-           "maximum": jnp.maximum, "lt": jnp.less, "le": jnp.less_equal, "gt": jnp.greater,
-           "ge": jnp.greater_equal, "eq": jnp.equal, "ne": jnp.not_equal,
-           "and": jnp.logical_and, "or": jnp.logical_or}
-_UNARY = {"cos": jnp.cos, "sin": jnp.sin, "exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt,
-          "tanh": jnp.tanh, "log1p": jnp.log1p, "expm1": jnp.expm1, "neg": jnp.negative,
-          "abs": jnp.abs, "not": jnp.logical_not}
+# elementwise operations by their jax.numpy name (gpusched/ops.py)
+_BINARY = {n: getattr(jnp, op.jax) for n, op in OPS.items() if op.arity == 2 and op.jax}
+_UNARY = {n: getattr(jnp, op.jax) for n, op in OPS.items() if op.arity == 1 and op.jax}
 
 
 def _jax_node(n, a, step, env, lists, kinds):
