@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from .backends import resolve_backend
-from .backends.numpy_backend import host_table_bytes
+from .engine.host_tables import host_table_bytes
 from .binding import bind
 from .codegen import PRECISIONS
 from .grid import as_grid

@@ -209,7 +209,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
     (scalar parameters, loaded by the caller), ``l_<name>``/``n_<name>``/``r_<name>`` (list
     values, lengths, row), ``tab<k>``, ``cp<k>``/``rc<k>``. ``on_error`` is a statement run
     when an integer division by zero or a bad random bound occurs. ``precomputed`` maps node
-    ids to the expression that reads their value (see backends/factorized.py).
+    ids to the expression that reads their value (see engine/factorized.py).
     ``remember``: for a loop walking a config's steps in order, expensive operations on
     piecewise-constant inputs (``gamma ** milestone_count``) keep their last value while
     those inputs do not change.
@@ -390,7 +390,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
     ``exact`` floats are doubles (the float64 arithmetic of the NumPy backend); under
     ``fast`` they are floats with the float libm functions (no FP64 instruction).
     ``precomputed`` maps node ids to the C expression that reads their value from a
-    factorized table (backends/factorized.py); what only they need is not emitted.
+    factorized table (engine/factorized.py); what only they need is not emitted.
     ``remember`` (a thread that walks a config's steps): a list count is recounted only
     when its argument leaves the span where it cannot change (``gs_span``), and an expensive
     operation on piecewise-constant inputs (``gamma ** milestone_count``) keeps its value

@@ -31,7 +31,7 @@ from .binding import bind
 from .cuda_source import (CUDA_ARCHS, REDUCE_OPS, function_name, host_launcher_name,
                           launch_args, out_ctype, step_range, translation_unit)
 from .kernel_cache import kernels_dir
-from .backends.factorized import precompute
+from .engine.factorized import precompute
 from .plan import compile_plan
 
 RTOL = 1e-12

@@ -1,8 +1,8 @@
 """The table of operations: one record per operation of the expression graph.
 
 Everything that knows an operation reads its record here: tracing and constant folding
-(``expr``), the NumPy interpreter (``backends/numpy_backend``), the Python/Numba and CUDA C
-code generators (``codegen``), factorized tables (``backends/factorized``), integer range
+(``expr``), the NumPy interpreter (``engine/interpreter``), the Python/Numba and CUDA C
+code generators (``codegen``), factorized tables (``engine/factorized``), integer range
 analysis (``ranges``), the JAX export (``integrations/jax``), the spec formula whitelist
 (``spec``) and the public ``gs.<function>`` names. Adding an elementwise function (``atan``,
 ``sign``) is one :class:`Op` in :data:`FUNCTIONS`; operations with a structure of their own

@@ -152,7 +152,7 @@ def test_numba_cuda_kernels_in_the_simulator(tmp_path):
 def test_factorized_grids_equal_the_per_config_path(backend):
     """A cartesian grid is evaluated factorized (expensive step-dependent sub-expressions over
     only their axes); the same configs as explicit trials take the per-config path."""
-    from gpusched.backends.factorized import precompute
+    from gpusched.engine.factorized import precompute
     from gpusched.binding import bind
     from gpusched.plan import compile_plan
     s = gs.schedule(lambda t, peak, W, T, seed, gamma:

@@ -179,7 +179,7 @@ def test_cupy_backend_launches_match_numpy(fake_cupy, label, sched, grid, monkey
 
 def test_cupy_backend_flags_the_first_bad_config(fake_cupy):
     from gpusched.api import _prepare
-    from gpusched.backends.numpy_backend import ScheduleError
+    from gpusched.engine import ScheduleError
     s = gs.schedule(lambda t, a: 1.0 / (t - a))
     grid = gs.grid(a=[-1.0, -2.0, 7.0, 9.0])
     _, _, st, _, bound, plan = _prepare(s, grid, 20, "float32")
@@ -222,7 +222,7 @@ def test_cupy_streams_a_table_in_chunks_through_pinned_buffers(fake_cupy, monkey
     # a bad config is explained once its chunk has arrived
     bad = gs.schedule(lambda t, a: 1.0 / (t - a))
     _, _, st, dt, bound, plan = _prepare(bad, gs.grid(a=[-1.0, -2.0, -3.0, 7.0]), 20, "float32")
-    from gpusched.backends.numpy_backend import ScheduleError
+    from gpusched.engine import ScheduleError
     with pytest.raises(ScheduleError, match=r"config 3 \(a=7"):
         list(fake_cupy.host_chunks(plan, bound, st, dt, 2, work_limit=1 << 26))
 

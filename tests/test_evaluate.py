@@ -36,7 +36,7 @@ def test_grid_overrides_values_given_at_construction():
 def test_chunking_gives_the_same_table_as_one_block(monkeypatch):
     g = gs.grid(base_lr=np.linspace(0.1, 1, 37), T=[7, 100, 1000])
     full = gs.evaluate(COS, g, steps=999, dtype="float64")
-    from gpusched.backends import numpy_backend
+    from gpusched.engine import interpreter as numpy_backend
     monkeypatch.setattr(numpy_backend, "CHUNK_TARGET", 97)       # many odd-sized chunks
     chunked = gs.evaluate(COS, g, steps=999, dtype="float64")
     np.testing.assert_array_equal(full, chunked)
@@ -47,7 +47,7 @@ def test_chunking_gives_the_same_table_as_one_block(monkeypatch):
 @pytest.mark.parametrize("op", api.REDUCE_OPS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_reduce_equals_the_reduction_of_the_table(op, dtype, backend, monkeypatch):
-    from gpusched.backends import numpy_backend
+    from gpusched.engine import interpreter as numpy_backend
     monkeypatch.setattr(numpy_backend, "CHUNK_TARGET", 500)      # many chunks of steps
     g = gs.grid(base_lr=[0.1, 0.5], T=[50, 333, 1000])
     steps = np.arange(3, 2000, 3)

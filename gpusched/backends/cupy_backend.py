@@ -20,8 +20,8 @@ from ..cuda_source import (ALL_HOST, REDUCE_OPS, kernel_template, launch_args, r
 from ..kernel_cache import kernels_dir
 from ..reductions import Accumulator
 from . import Backend, cuda_driver_present
-from .factorized import precompute
-from .numpy_backend import explain
+from ..engine.factorized import precompute
+from ..engine.evaluate import explain
 
 _kernels: dict = {}
 _lock = threading.Lock()

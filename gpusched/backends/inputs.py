@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .numpy_backend import cumprod_table, scan_table
+from ..engine.host_tables import cumprod_table, scan_table
 
 
 def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:

@@ -6,7 +6,7 @@ its slow parallel-loop compiler passes); config-only sub-expressions are compute
 config, outside the loop over steps. On a cartesian grid, expensive step-dependent sub-expressions
 that
 vary over only some axes are read from tables computed once over those axes
-(:mod:`~gpusched.backends.factorized`). ``math.*`` in Numba calls the same libm as Python, so
+(:mod:`~gpusched.engine.factorized`). ``math.*`` in Numba calls the same libm as Python, so
 per-config values match Python's arithmetic (torch, transformers, the seeds) bit for bit more
 often than NumPy's SIMD ufuncs do; factorized tables come from NumPy, within an ulp.
 """
@@ -25,9 +25,9 @@ from ..keys import digest
 from ..interop import aligned_empty
 from . import Backend
 from ..reductions import CODES, INT_OPS
-from .factorized import precompute
+from ..engine.factorized import precompute
 from .inputs import arg_names, flat_inputs, prologue, writeable
-from .numpy_backend import explain
+from ..engine.evaluate import explain
 from .workers import run_ranges
 
 _memo = threading.local()   # the last precompute: kernel_state's, reused by the run

@@ -18,7 +18,7 @@ from .. import codegen
 from ..kernel_cache import load_module
 from ..keys import digest
 from . import Backend, cuda_driver_present
-from .factorized import precompute
+from ..engine.factorized import precompute
 from .inputs import flat_inputs
 from ..cuda_source import reduce_launch, step_range, table_launch
 from ..reductions import CODES

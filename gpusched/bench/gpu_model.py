@@ -215,7 +215,8 @@ def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int
     import numpy as np
 
     from .. import codegen
-    from ..backends.numpy_backend import _Env, _per_config_names, run
+    from ..engine.host_tables import per_config_names
+    from ..engine.interpreter import Env, run
     from ..cuda_source import reduce_walks, table_walks
     triggers = codegen.remembered_triggers(plan)
     if not triggers:
@@ -234,8 +235,8 @@ def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int
     with np.errstate(all="ignore"):
         for c0 in range(0, bound.n, 64):
             part = bound.rows(c0, min(bound.n, c0 + 64))
-            env = _Env(part, steps[None, :], c0, {"max_step": n_steps - 1,
-                                                  "per_config": _per_config_names(part)})
+            env = Env(part, steps[None, :], c0, {"max_step": n_steps - 1,
+                                                  "per_config": per_config_names(part)})
             values = run(plan, plan.nodes, {}, env, keep=plan.nodes)
             miss = np.zeros((part.n, *pos.shape), bool)
             miss[:, :, 0] = True                        # a thread's first step
@@ -435,7 +436,7 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
     import numpy as np
 
     from .. import codegen
-    from ..backends.factorized import precompute
+    from ..engine.factorized import precompute
     from ..api import _prepare
     from ..cuda_source import translation_unit
     from .workloads import workloads

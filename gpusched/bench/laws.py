@@ -118,7 +118,7 @@ def project_gpu(quick: bool = False) -> list:
     from . import gpu_model as M
     from ..api import _prepare
     from .. import codegen
-    from ..backends.factorized import precompute
+    from ..engine.factorized import precompute
     from ..laws import cuda
     sched, grid = wsd_family(*((4, 3, 3) if quick else (40, 25, 34)))
     _, _, steps, _, bound, plan = _prepare(sched, grid, STEPS, "float64")

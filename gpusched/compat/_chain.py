@@ -98,9 +98,9 @@ def _bound(columns: dict) -> Bound:
 
 def _table(expr, bound: Bound, steps) -> np.ndarray:
     """``expr`` at ``steps`` for every row: (steps, rows) float64."""
-    from ..backends.numpy_backend import NumpyBackend
+    from ..engine.evaluate import table as host_table
     plan = compile_plan(expr, bound.kinds)
-    table = NumpyBackend().table(plan, bound, steps, np.float64, work_limit=2 ** 62)
+    table = host_table(plan, bound, steps, np.float64, work_limit=2 ** 62)
     return np.ascontiguousarray(np.broadcast_to(table, (bound.n, steps.size)).T)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codegen, timing
-from ..backends.factorized import precompute
+from ..engine.factorized import precompute
 from ..backends.inputs import arg_names, flat_inputs, prologue, writeable
 from ..backends.numba_backend import _HEADER, ON_ERROR, TARGETS, _indent
 from ..backends.scalar_helpers import ORDER

@@ -1,6 +1,7 @@
 """Grid factorization for compiled kernels: expensive step-dependent sub-expressions that vary
-over only some axes of a cartesian grid are computed once over those axes (by the NumPy
-backend's axis form) and read by the kernel by index, instead of once per config.
+over only some axes of a cartesian grid are computed once over those axes (by the
+interpreter on the grid's axis form, engine/axes.py) and read by the kernel by index,
+instead of once per config.
 
 On W1 (a cosine that depends on ``warmup_steps`` and the step, not on ``peak`` or
 ``end_value``) the cosine table is 4 x steps instead of 1,024 x steps.
@@ -15,7 +16,8 @@ import numpy as np
 from ..codegen import live_nodes
 from ..keys import digest
 from ..ops import EXPENSIVE
-from .numpy_backend import ScheduleError, _Env, axis_form, run
+from .axes import axis_form
+from .interpreter import Env, ScheduleError, run
 
 
 @dataclass
@@ -78,7 +80,7 @@ def precompute(plan, bound, steps, budget_bytes: int) -> Precomputed | None:
     if need > budget_bytes:
         return None
     memo = {"max_step": int(steps.max()), "per_config": frozenset()}
-    env = _Env(form, steps.reshape((1,) * len(sizes) + (steps.size,)), 0, memo)
+    env = Env(form, steps.reshape((1,) * len(sizes) + (steps.size,)), 0, memo)
     wanted = _ancestors(plan, cands)
     try:
         with np.errstate(all="ignore"):
