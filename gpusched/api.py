@@ -109,10 +109,10 @@ def _backend_for(name):
     whose cache folder is unusable is a clear error before any work. Between Numba and NumPy,
     ``auto`` decides per call once the plan is known (:func:`_refine`)."""
     be = resolve_backend(name)
-    if be.name in ("numba", "numba-cuda"):
+    if be.kernel_cache is not None:
         from .kernel_cache import KernelCacheError, kernel_folder
         try:
-            kernel_folder("numba")
+            kernel_folder(be.kernel_cache)
         except KernelCacheError as err:
             if name != "auto":
                 raise

@@ -161,12 +161,12 @@ def test_cupy_backend_launches_match_numpy(fake_cupy, label, sched, grid, monkey
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
     # a whole cartesian grid reads the expensive step-dependent nodes from factorized tables;
     # a block of its rows (a chunk) computes them per config
-    from gpusched.backends.cupy_backend import _factorized
+    from gpusched.engine.factorized import precompute
     _, _, st, _, bound, plan = _prepare(sched, grid, 300, "float64")
     if label.endswith("(factorized)"):
-        assert _factorized(plan, bound, st, 1 << 26) is not None
+        assert precompute(plan, bound, st, 1 << 26) is not None
     part = bound.rows(1, bound.n)
-    assert _factorized(plan, part, st, 1 << 26) is None
+    assert precompute(plan, part, st, 1 << 26) is None
     want = gs.evaluate(sched, grid, steps=300, dtype="float64", backend="numpy")[1:]
     got = be.table(plan, part, st, np.dtype("float64"), work_limit=1 << 26)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=0)
@@ -249,7 +249,7 @@ def test_loss_laws_over_the_cupy_backends_blocks(fake_cupy):
     """gs.predict_loss's block pass over the CuPy backend's table kernels (host builds)."""
     from gpusched.api import _prepare
     from gpusched.laws.model import check_at
-    from gpusched.laws.predict import _blocks
+    from gpusched.laws.predict import fold_blocks
     s = gs.compat.transformers.get_wsd_schedule(num_training_steps=700, min_lr_ratio=0.1)
     g = gs.grid(num_decay_steps=[100, 400], base_lr=[1e-4, 3e-4], num_warmup_steps=[30])
     _, _, st, dt, bound, plan = _prepare(s, g, 700, "float64")
@@ -257,7 +257,7 @@ def test_loss_laws_over_the_cupy_backends_blocks(fake_cupy):
                                    gamma=0.65),
                 gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)):
         ends = check_at([699, 350, 31], 700)
-        got = _blocks(fake_cupy, plan, bound, st, law, ends, dt, law.bind({}, bound.n),
+        got = fold_blocks(fake_cupy, plan, bound, st, law, ends, dt, law.bind({}, bound.n),
                       1 << 26, None)
         want = gs.predict_loss(s, g, steps=700, law=law, at=ends, backend="numpy")
         np.testing.assert_allclose(got, want, rtol=1e-10)
@@ -282,7 +282,7 @@ def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypa
                 gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)):
         ends = check_at([699, 350, 31], 700)
         order = np.argsort(ends, kind="stable")
-        got = predict._fused_cupy(plan, bound, st, law, ends, order, dt,
+        got = predict.fused_cupy(plan, bound, st, law, ends, order, dt,
                                   law.bind({}, bound.n), 1 << 26, None)
         want = gs.predict_loss(s, g, steps=700, law=law, at=ends, backend="numpy")
         np.testing.assert_allclose(got, want, rtol=1e-12)
@@ -290,5 +290,5 @@ def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypa
     _, _, st, dt, bound, plan = _prepare(neg, gs.trials(a=[1.0, 0.1, 0.05]), 200, "float64")
     law = gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)
     with pytest.raises(LawError, match=r"config 1 \(a=0.1\), step 101"):
-        predict._fused_cupy(plan, bound, st, law, check_at(None, 200), np.array([0]), dt,
+        predict.fused_cupy(plan, bound, st, law, check_at(None, 200), np.array([0]), dt,
                             law.bind({}, 3), 1 << 26, None)

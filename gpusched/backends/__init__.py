@@ -55,6 +55,19 @@ class Backend:
         """Per-config reduction over steps without building the table (see reductions.py)."""
         raise NotImplementedError
 
+    # the kernel-cache folder its compiled code lives in (kernel_cache.kernel_folder), None
+    # for a backend that writes no compiled code to disk
+    kernel_cache: str | None = None
+
+    def predict_loss(self, plan, bound, steps, law, ends, order, dtype, const, *,
+                     work_limit: int, table_bytes: int, bar=None):
+        """Loss-law predictions (``gs.predict_loss``) of every config at the steps ``ends``
+        (``order`` sorts them), never holding the table: here, blocks of this backend's
+        table folded by the law; compiled backends fuse the law into a kernel (with
+        factorized tables up to ``table_bytes``)."""
+        from ..laws.predict import fold_blocks
+        return fold_blocks(self, plan, bound, steps, law, ends, dtype, const, work_limit, bar)
+
 
 @functools.lru_cache(maxsize=1)
 def cuda_driver_present() -> bool:

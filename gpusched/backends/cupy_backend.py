@@ -25,35 +25,42 @@ from ..engine.evaluate import explain
 
 _kernels: dict = {}
 _lock = threading.Lock()
-_NO_BAD = 2 ** 64 - 1                  # no config with a non-finite value
+NO_BAD = 2 ** 64 - 1                   # no config with a non-finite value
 
 
-def _options():
+def nvrtc_options():
     return (f"-I{kernels_dir()}", "--std=c++17")
+
+
+def compiled(key, source, template: str):
+    """The kernel ``template`` (an NVRTC name expression) of the text ``source()``, compiled
+    once per process under ``key`` (which must name everything the text depends on)."""
+    import cupy
+    with _lock:
+        k = _kernels.get(key)
+        if k is None:
+            module = cupy.RawModule(code=source(), options=nvrtc_options(),
+                                    name_expressions=[template])
+            k = _kernels[key] = module.get_function(template)
+    return k
 
 
 def _kernel(plan, layout, precision: str, template: str, pre=None):
     """The compiled instantiation ``template`` of the plan's kernels under ``precision``
     (``template`` names the function, whose name holds the factorized nodes' key)."""
-    import cupy
-    key = (plan.signature, precision, template)
-    with _lock:
-        k = _kernels.get(key)
-        if k is None:
-            # (the host launchers in the text are for g++: NVRTC defines __CUDACC__)
-            module = cupy.RawModule(code=translation_unit(plan, layout, precision,
-                                                          host=ALL_HOST, pre=pre),
-                                    options=_options(), name_expressions=[template])
-            k = _kernels[key] = module.get_function(template)
-    return k
+    # (the host launchers in the text are for g++: NVRTC defines __CUDACC__)
+    return compiled((plan.signature, precision, template),
+                    lambda: translation_unit(plan, layout, precision, host=ALL_HOST, pre=pre),
+                    template)
 
 
-def _sms() -> int:
+def sms() -> int:
+    """The current device's multiprocessors."""
     import cupy
     return int(cupy.cuda.Device().attributes["MultiProcessorCount"])
 
 
-def _launch_head(bound, steps, cupy):
+def launch_head(bound, steps, cupy):
     """``C, S, steps, t0, dt``: the steps stay on the host when they are a range."""
     rng = step_range(steps)
     dev_steps = cupy.zeros(1, dtype=np.int64) if rng else cupy.asarray(steps)
@@ -67,16 +74,16 @@ def _device_args(plan, layout, bound, steps, precision, cupy, pre):
             for kind, v in launch_args(plan, layout, bound, steps, precision, pre)]
 
 
-def _factorized(plan, bound, steps, work_limit):
-    """Tables of the expensive step-dependent nodes over only the grid axes they depend on
-    (a whole cartesian grid: W1's cosine is 4 x steps for 1,024 configs), or None."""
-    return precompute(plan, bound, steps, work_limit)
-
-
 class CupyBackend(Backend):
     name = "cupy"
     device = "gpu"
     precisions = ("exact", "fast")
+
+    def predict_loss(self, plan, bound, steps, law, ends, order, dtype, const, *,
+                     work_limit, table_bytes, bar=None):
+        """One CUDA thread per config runs the law over its steps (laws/cuda.py)."""
+        from ..laws.predict import fused_cupy
+        return fused_cupy(plan, bound, steps, law, ends, order, dtype, const, work_limit, bar)
 
     def availability(self):
         from importlib.util import find_spec
@@ -112,13 +119,13 @@ class CupyBackend(Backend):
         not waited for."""
         import cupy
         layout = codegen.Layout.of(plan, bound.kinds)
-        pre = _factorized(plan, bound, steps, work_limit)
-        ranged, head = _launch_head(bound, steps, cupy)
+        pre = precompute(plan, bound, steps, work_limit)
+        ranged, head = launch_head(bound, steps, cupy)
         kernel = _kernel(plan, layout, precision,
                          kernel_template(plan, precision, "table", dtype, ranged, pre=pre), pre)
         out = cupy.empty((bound.n, steps.size), dtype=dtype)
-        bad = cupy.full(1, _NO_BAD, dtype=cupy.uint64)
-        launch = table_launch(bound.n, steps.size, _sms(), vector_steps(dtype))
+        bad = cupy.full(1, NO_BAD, dtype=cupy.uint64)
+        launch = table_launch(bound.n, steps.size, sms(), vector_steps(dtype))
         kernel(launch.grid, (launch.block,),
                (*head, *_device_args(plan, layout, bound, steps, precision, cupy, pre), out,
                 bad))
@@ -152,14 +159,14 @@ class CupyBackend(Backend):
 
     def _arrived(self, plan, steps, dtype, pinned, c0, c1, slot, part, flag, done):
         done.synchronize()
-        if int(flag[0]) != _NO_BAD:
+        if int(flag[0]) != NO_BAD:
             explain(plan, part, steps, int(flag[0]), -1, dtype)
         return c0, c1, pinned[slot][:c1 - c0]
 
     @staticmethod
     def _raise_if_bad(plan, bound, steps, bad, dtype):
         first = int(bad.get()[0])           # 8 bytes back; waits for the kernel
-        if first != _NO_BAD:
+        if first != NO_BAD:
             explain(plan, bound, steps, first, -1, dtype)
 
     def reduce(self, plan, bound, steps, op, dtype, *, work_limit, threshold=None,
@@ -173,14 +180,14 @@ class CupyBackend(Backend):
                                  precision)
         layout = codegen.Layout.of(plan, bound.kinds)
         fold = "sum" if op == "mean" else op
-        pre = _factorized(plan, bound, steps, work_limit)
-        ranged, head = _launch_head(bound, steps, cupy)
+        pre = precompute(plan, bound, steps, work_limit)
+        ranged, head = launch_head(bound, steps, cupy)
         kernel = _kernel(plan, layout, precision,
                          kernel_template(plan, precision, "reduce", dtype, ranged, fold, pre),
                          pre)
-        launch = reduce_launch(bound.n, steps.size, _sms())
+        launch = reduce_launch(bound.n, steps.size, sms())
         partial = cupy.empty((bound.n, launch.grid[0]), dtype=cupy.float64)
-        bad = cupy.full(1, _NO_BAD, dtype=cupy.uint64)
+        bad = cupy.full(1, NO_BAD, dtype=cupy.uint64)
         kernel(launch.grid, (launch.block,),
                (*head, *_device_args(plan, layout, bound, steps, precision, cupy, pre), partial,
                 bad))

@@ -191,6 +191,14 @@ def check_errors(plan, bound, steps, err, errstep, dtype):
 class NumbaBackend(Backend):
     name = "numba"
     device = "cpu"
+    kernel_cache = "numba"
+
+    def predict_loss(self, plan, bound, steps, law, ends, order, dtype, const, *,
+                     work_limit, table_bytes, bar=None):
+        """The law fused with the schedule in one Numba kernel (laws/kernel.py)."""
+        from ..laws.predict import fused_numba
+        return fused_numba(plan, bound, steps, law, ends, order, dtype, const, table_bytes,
+                           bar)
 
     def availability(self):
         from importlib.util import find_spec

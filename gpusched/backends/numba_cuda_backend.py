@@ -69,6 +69,7 @@ def _simulated() -> bool:
 class NumbaCudaBackend(Backend):
     name = "numba-cuda"
     device = "gpu"
+    kernel_cache = "numba"
 
     def availability(self):
         import os

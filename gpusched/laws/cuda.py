@@ -158,23 +158,19 @@ def run_cupy(plan, bound, steps, law_code, ends, const, f32, work_limit):
     lowest flagged config or None)."""
     import cupy
     from ..backends import cupy_backend as cb
+    from ..engine.factorized import precompute
     layout = codegen.Layout.of(plan, bound.kinds)
-    pre = cb._factorized(plan, bound, steps, work_limit)
-    ranged, head = cb._launch_head(bound, steps, cupy)
+    pre = precompute(plan, bound, steps, work_limit)
+    ranged, head = cb.launch_head(bound, steps, cupy)
     template = f"{kernel_name(plan, pre)}<{'true' if ranged else 'false'}>"
-    key = (plan.signature, "law", template)
-    with cb._lock:
-        kernel = cb._kernels.get(key)
-        if kernel is None:
-            module = cupy.RawModule(code=law_unit(plan, layout, pre, host=True),
-                                    options=cb._options(), name_expressions=[template])
-            kernel = cb._kernels[key] = module.get_function(template)
+    kernel = cb.compiled((plan.signature, "law", template),
+                         lambda: law_unit(plan, layout, pre, host=True), template)
     rest = arguments(plan, layout, bound, steps, pre, law_code, ends, const, f32)
     out = cupy.empty((bound.n, ends.size), dtype=np.float64)
-    bad = cupy.full(1, cb._NO_BAD, dtype=cupy.uint64)
-    blocks, threads = launch(bound.n, cb._sms())
+    bad = cupy.full(1, cb.NO_BAD, dtype=cupy.uint64)
+    blocks, threads = launch(bound.n, cb.sms())
     kernel((blocks,), (threads,),
            (*head, *[cupy.asarray(v) if kind == "array" else np.int64(v) for kind, v in rest],
             out, bad))
     first = int(bad.get()[0])
-    return np.asarray(out.get()), (None if first == cb._NO_BAD else first)
+    return np.asarray(out.get()), (None if first == cb.NO_BAD else first)

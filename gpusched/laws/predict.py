@@ -76,16 +76,11 @@ def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
         be = api._refine(backend, be, plan, bound, steps_arr, work, info)
         order = np.argsort(ends, kind="stable")
         with api._bar(progress, bound.n, steps_arr.size) as bar:
-            if be.name == "cupy":
-                out = _fused_cupy(plan, bound, steps_arr, law, ends, order, dt, const, work,
-                                  bar)
-            elif be.name == "numba":
-                # factorized tables pay for themselves over a whole sweep: up to a quarter of
-                # the call's budget (a W5 grid's cosine table is 261 MB)
-                tables = max(work, min(limit // 4, TABLE_BYTES))
-                out = _fused(plan, bound, steps_arr, law, ends, order, dt, const, tables, bar)
-            else:
-                out = _blocks(be, plan, bound, steps_arr, law, ends, dt, const, work, bar)
+            # factorized tables pay for themselves over a whole sweep: up to a quarter of the
+            # call's budget (a W5 grid's cosine table is 261 MB)
+            out = be.predict_loss(plan, bound, steps_arr, law, ends, order, dt, const,
+                                  work_limit=work,
+                                  table_bytes=max(work, min(limit // 4, TABLE_BYTES)), bar=bar)
     if at is None:
         out = out[:, 0]
     return out if g is not None else out[0]
@@ -97,7 +92,9 @@ def _repeat(bound, n: int):
     return Bound(n, dict(bound.scalars), dict(bound.lists), dict(bound.kinds))
 
 
-def _fused(plan, bound, steps, law, ends, order, dt, const, work, bar):
+def fused_numba(plan, bound, steps, law, ends, order, dt, const, work, bar):
+    """The Numba backend's way: the law fused with the schedule in one kernel
+    (laws/kernel.py)."""
     from . import kernel
     # the annealing kernel records the steps in ascending order
     kends = ends[order] if law.PASSES == 1 else ends
@@ -108,7 +105,8 @@ def _fused(plan, bound, steps, law, ends, order, dt, const, work, bar):
                     int(flagged[0]) if flagged.size else None, bar)
 
 
-def _fused_cupy(plan, bound, steps, law, ends, order, dt, const, work, bar):
+def fused_cupy(plan, bound, steps, law, ends, order, dt, const, work, bar):
+    """The CuPy backend's way: one CUDA thread per config (laws/cuda.py)."""
     from . import cuda
     kends = ends[order] if law.PASSES == 1 else ends
     out, bad = cuda.run_cupy(plan, bound, steps, law.CODE, kends, np.ascontiguousarray(const),
@@ -124,7 +122,7 @@ def _checked(plan, bound, steps, law, ends, order, dt, const, out, bad, bar):
     if first is not None:
         from ..backends import get_backend
         c = first
-        _blocks(get_backend("numpy"), plan, bound.rows(c, c + 1), steps, law, ends, dt,
+        fold_blocks(get_backend("numpy"), plan, bound.rows(c, c + 1), steps, law, ends, dt,
                 const[:, c:c + 1] if const.shape[1] > 1 else const, api.WORK_LIMIT, None)
         raise LawError(f"the law gives a non-finite loss at config {c} "
                        f"({bound.describe(c)})")
@@ -137,7 +135,7 @@ def _checked(plan, bound, steps, law, ends, order, dt, const, out, bad, bar):
     return out
 
 
-def _blocks(be, plan, bound, steps, law, ends, dt, const, work, bar):
+def fold_blocks(be, plan, bound, steps, law, ends, dt, const, work, bar):
     """The law over blocks of the backend's table: config chunks, each walked over blocks of
     steps once per pass of the law (the table is never held whole)."""
     width = min(steps.size, STEP_BLOCK)
