@@ -17,6 +17,7 @@ import math
 import numbers
 import threading
 import weakref
+from typing import Any
 
 import numpy as np
 
@@ -78,6 +79,10 @@ class Expr:
 
     __slots__ = ("op", "args", "value", "_deps", "__weakref__")
     __array_priority__ = 1000  # numpy scalars defer to our reflected operators
+    op: str
+    args: tuple
+    value: Any
+    _deps: frozenset | None
 
     def __new__(cls, op, args=(), value=None):
         key = (op, tuple(id(a) for a in args),
