@@ -187,6 +187,40 @@ def test_the_table_is_never_built(monkeypatch):
     assert seen and max(seen) <= 512 and sum(seen) == 2 * 2000   # two passes
 
 
+def test_auto_builds_the_factorized_tables_once(monkeypatch):
+    """Under auto, choosing Numba builds the grid's factorized tables (kernel_state); the law
+    kernel reads those, not a second copy; tables a smaller budget refused are retried."""
+    pytest.importorskip("numba")
+    from gpusched.api import _prepare
+    from gpusched.backends import get_backend, numba_backend
+    from gpusched.laws import MultiPower
+    calls = []
+    real = numba_backend.precompute
+
+    def counting(plan, bound, steps, work_limit):
+        calls.append(work_limit)
+        return real(plan, bound, steps, work_limit)
+    from gpusched.laws import kernel
+    monkeypatch.setattr(numba_backend, "precompute", counting)
+    monkeypatch.setattr(kernel, "precompute", counting)
+    be = get_backend("numba")
+    _, _, steps, dt, bound, plan = _prepare(WSD, WSD_GRID, 2000, "float64")
+    law = MultiPower(*PUBLISHED["100M"])
+    ends = np.array([1999])
+    const = law.bind({}, bound.n)
+    be.kernel_state(plan, bound, steps, 1 << 26)             # what auto.choose asks
+    got = be.predict_loss(plan, bound, steps, law, ends, np.arange(1), dt, const,
+                          work_limit=1 << 26, table_bytes=1 << 28)
+    assert calls == [1 << 26]
+    want = gs.predict_loss(WSD, WSD_GRID, steps=2000, law=law, backend="numpy")
+    np.testing.assert_allclose(got[:, 0], want, rtol=1e-10)
+    calls.clear()
+    be.kernel_state(plan, bound, steps, 0)                   # no room: no tables
+    be.predict_loss(plan, bound, steps, law, ends, np.arange(1), dt, const,
+                    work_limit=1 << 26, table_bytes=1 << 28)
+    assert calls == [0, 1 << 28]
+
+
 def test_errors_name_the_config_the_step_and_the_parameter():
     law = gs.laws.MultiPower(*PUBLISHED["100M"])
     neg = gs.schedule(lambda t, a: a - 0.001 * t)

@@ -195,10 +195,13 @@ class NumbaBackend(Backend):
 
     def predict_loss(self, plan, bound, steps, law, ends, order, dtype, const, *,
                      work_limit, table_bytes, bar=None):
-        """The law fused with the schedule in one Numba kernel (laws/kernel.py)."""
+        """The law fused with the schedule in one Numba kernel (laws/kernel.py), reading the
+        factorized tables ``auto`` built when it chose Numba (not built twice)."""
         from ..laws.predict import fused_numba
+        pre = self._precompute(plan, bound, steps, table_bytes)
+        self.forget_precomputed()
         return fused_numba(plan, bound, steps, law, ends, order, dtype, const, table_bytes,
-                           bar)
+                           bar, pre)
 
     def availability(self):
         from importlib.util import find_spec
@@ -223,12 +226,15 @@ class NumbaBackend(Backend):
                 plan, layout, plan.signature, "cpu", pre), "numba")
 
     def _precompute(self, plan, bound, steps, work_limit):
-        """The factorized tables, shared by ``kernel_state`` and the run that follows it."""
+        """The factorized tables, shared by ``kernel_state`` and the run that follows it (a
+        table kernel's, or the loss laws' with a larger budget: tables a smaller budget
+        refused are tried again)."""
         memo = getattr(_memo, "last", None)
-        if memo is not None and memo[0] is plan and memo[1] is bound and memo[2] is steps:
-            return memo[3]
+        if memo is not None and memo[0] is plan and memo[1] is bound and memo[2] is steps \
+                and (memo[4] is not None or memo[3] >= work_limit):
+            return memo[4]
         pre = precompute(plan, bound, steps, work_limit)
-        _memo.last = (plan, bound, steps, pre)
+        _memo.last = (plan, bound, steps, work_limit, pre)
         return pre
 
     @staticmethod

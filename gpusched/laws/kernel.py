@@ -101,11 +101,14 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
             f"gs_c1{args}):\n{_indent(loop, 4)}\n{_indent(body, 8)}\n")
 
 
-def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int) -> tuple:
+def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int,
+        pre=False) -> tuple:
     """(predictions (n, len(ends)) float64, error flags, flagged steps). On a cartesian grid,
     the expensive step-dependent sub-expressions come from factorized tables, as in the
-    Numba backend's kernels."""
-    pre = precompute(plan, bound, steps, work_limit)
+    Numba backend's kernels (``pre``: those tables, when already built; False: build them
+    within ``work_limit`` bytes)."""
+    if pre is False:
+        pre = precompute(plan, bound, steps, work_limit)
     layout = codegen.Layout.of(plan, bound.kinds)
     args = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
     steps = writeable(steps)
