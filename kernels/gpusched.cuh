@@ -171,12 +171,9 @@ GS_FN long long gs_lowest(long long) { return -9223372036854775807LL - 1; }
 GS_FN double gs_lowest(double) { return -HUGE_VAL; }
 GS_FN float gs_lowest(float) { return -HUGE_VALF; }
 
+// not known yet: holds for no x
 template <typename T>
-GS_FN gs_span<T> gs_span_none() {
-    gs_span<T> s;
-    s.k = 0; s.lo = gs_highest(T(0)); s.hi = gs_highest(T(0));
-    return s;
-}
+GS_FN gs_span<T> gs_span_none() { return gs_span<T>{0, gs_highest(T(0)), gs_highest(T(0))}; }
 
 template <bool LE, typename T, typename X>
 GS_FN bool gs_counted(T e, X x) { return LE ? (e <= x) : (e < x); }
@@ -204,12 +201,9 @@ GS_FN void gs_span_add(gs_span<T>& s, T e, X x) {
     s.hi = (!c && e < s.hi) ? e : s.hi;
 }
 
+// before the first entry: nothing counted, nothing uncounted
 template <typename T>
-GS_FN gs_span<T> gs_span_start() {
-    gs_span<T> s;
-    s.k = 0; s.lo = gs_lowest(T(0)); s.hi = gs_highest(T(0));
-    return s;
-}
+GS_FN gs_span<T> gs_span_start() { return gs_span<T>{0, gs_lowest(T(0)), gs_highest(T(0))}; }
 
 // gs_count_lt / gs_count_le (LE) with the span of x
 template <bool LE, typename T, typename X>
