@@ -214,14 +214,15 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
     piecewise-constant inputs (``gamma ** milestone_count``) keep their last value while
     those inputs do not change.
     """
-    cfg, stp = [], []
+    cfg: list[str] = []
+    stp: list[str] = []
     precomputed = precomputed or {}
     piecewise = piecewise_nodes(plan) if remember else set()
 
     def emit(k, n, v, a, tables, cumprods):
         out = cfg if "step" not in n.deps else stp
         if a is not None and _is_memo(n, piecewise):
-            line = []
+            line: list[str] = []
             emit_line(k, n, v, a, tables, cumprods, line)
             stp.extend(_remembered(k, n, v, a, line[0], plan, cfg))
         else:
@@ -272,9 +273,9 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
                 out.append(f"{v} = int({a[0]})")
             else:
                 out.append(f"{v} = {'ffloor' if op == 'floor' else 'fceil'}({a[0]})")
-        elif (fn := function(op)) is not None:
-            x = to("float", 0) if fn.to_float else a[0]
-            out.append(f"{v} = " + fn.template("python", kind).format(x))
+        elif (func := function(op)) is not None:
+            x = to("float", 0) if func.to_float else a[0]
+            out.append(f"{v} = " + func.template("python", kind).format(x))
         elif op == "float":
             out.append(f"{v} = {to('float', 0)}")
         elif op == "int":
@@ -398,7 +399,8 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
     F, f = _C_FLOAT[precision]
     ctypes = {**_C_TYPE, "float": F}
     templates = _c_templates(F, f)
-    cfg, stp = [], []
+    cfg: list[str] = []
+    stp: list[str] = []
     piecewise = piecewise_nodes(plan) if remember else set()
     spans: dict = {}        # id(list count node) -> its k (ms<k>, ch<k>)
 
@@ -410,7 +412,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
                 spans[id(n)] = k
                 return
             if _is_memo(n, piecewise):
-                line = []
+                line: list[str] = []
                 _emit_c(k, n, v, a, tables, cumprods, line)
                 moving = [x for x in n.args if "step" in x.deps and x.op != "param"]
                 # inputs that are all list counts change only when one is recounted
@@ -426,11 +428,11 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
         step = "step" in n.deps
         bad = "gs_bad" if step else "gs_cbad"
         if a is None:
-            e = precomputed[id(n)]
+            e = (precomputed or {})[id(n)]
         elif op in _C_BIN:
             e = f"({a[0]} {_C_BIN[op]} {a[1]})"
-        elif (fn := function(op)) is not None:
-            e = fn.template("c", kind).format(a[0], F=F, f=f, T=T)
+        elif (func := function(op)) is not None:
+            e = func.template("c", kind).format(a[0], F=F, f=f, T=T)
         elif op in templates:
             e = templates[op].format(*a, T=T, op=op)
         elif op in ("floordiv", "mod"):

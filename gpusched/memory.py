@@ -18,7 +18,7 @@ _limit: contextvars.ContextVar = contextvars.ContextVar("gpusched_memory_limit",
 
 
 _READ_EVERY_S = 0.5       # small calls come in streams: read /proc/meminfo at most this often
-_last_read = [-1.0, 0]
+_last_read: list = [-1.0, 0]      # (when, limit)
 
 
 def default_memory_limit() -> int:

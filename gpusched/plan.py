@@ -120,7 +120,7 @@ def _build(root: E.Expr, param_kinds: dict) -> Plan:
     nodes = E.topological(root)
     kinds: dict = {}
     subplans: dict = {}
-    tables = []
+    tables: list = []
     for n in nodes:
         if n.op == "cumprod":
             sub = _build(n.args[0], param_kinds)
@@ -134,9 +134,9 @@ def _build(root: E.Expr, param_kinds: dict) -> Plan:
     if kinds[id(root)] == "bool":
         raise TypeError("a schedule must return a number, not a comparison; use "
                         "gs.where(cond, a, b)")
-    lists = set()
-    scalars = set()
-    host_only = set()
+    lists: set = set()
+    scalars: set = set()
+    host_only: set = set()
     for n in nodes:
         for k, a in enumerate(n.args):
             if a.op == "param" and n.op != "cumprod":

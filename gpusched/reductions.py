@@ -39,6 +39,7 @@ class Accumulator:
             best = xp.take_along_axis(vals, pos[:, None], axis=1)[:, 0]
             better = best < acc if op == "argmin" else best > acc   # strict: first one wins
             acc[better] = best[better]
+            assert self.arg is not None
             self.arg[c0:c1][better] = xp.asarray(steps_chunk)[pos[better]]
         elif op in THRESHOLD_OPS:
             # compare in float64: NumPy 2 would round a Python-float threshold to float32

@@ -11,13 +11,14 @@ def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:
     """(entry, arrays) per layout entry: a scalar parameter as a 1-D column (length n, or 1
     when shared); a list as (padded values, lengths); a host table at ``steps``; a
     running-product table over steps 0..max(steps)."""
-    out, memo = [], {}
+    out: list = []
+    memo: dict = {}
     top = max(int(steps.max()), 0)
     tables = dict(zip(map(str, range(len(layout.tables))), layout.tables))
     cumprods = dict(zip(map(str, range(len(layout.cumprods))), layout.cumprods))
     for e in layout.entries():
         if e.role == "scalar":
-            arrays = (np.ascontiguousarray(bound.scalars[e.key][:, 0]),)
+            arrays: tuple = (np.ascontiguousarray(bound.scalars[e.key][:, 0]),)
         elif e.role == "list":
             values, lengths = bound.lists[e.key]
             arrays = (np.ascontiguousarray(values), np.ascontiguousarray(lengths[:, 0]))

@@ -159,9 +159,10 @@ def module_source(plan, layout, sig: str, target: str = "cpu", pre=None) -> str:
     start = [_TOTAL, "sgn = -1.0 if op == 2 or op == 4 or op == 5 else 1.0", "best = 0"]
     if target == "cpu":
         finish = ["acc[c] = total", "arg[c] = steps[best]"]
-        body = {"kernel": ("out32, out64, acc, arg, op, f32, thr, err, errstep, gs_c0, gs_c1",
-                           table_loop, pro + start, step_loop, _CPU_STEP.format(root=root),
-                           [f"if op != {TABLE}:"] + ["    " + ln for ln in finish], [])}
+        body: dict[str, tuple] = {"kernel": (
+            "out32, out64, acc, arg, op, f32, thr, err, errstep, gs_c0, gs_c1", table_loop,
+            pro + start, step_loop, _CPU_STEP.format(root=root),
+            [f"if op != {TABLE}:"] + ["    " + ln for ln in finish], [])}
     else:
         rng = "gs_t0, gs_dt, gs_ranged, gs_nsteps"
         body = {"table": (f"out, err, errstep, {rng}", table_loop, pro, step_loop,
@@ -296,8 +297,8 @@ class NumbaBackend(Backend):
 
 
 # stand-ins for the arrays a call does not use: one kernel signature for every call
-_NO_TABLE = {t: np.empty((0, 0), dtype=t) for t in (np.float32, np.float64)}
-_NO_ROW = {t: np.empty(0, dtype=t) for t in (np.float64, np.int64)}
+_NO_TABLE: dict = {t: np.empty((0, 0), dtype=t) for t in (np.float32, np.float64)}
+_NO_ROW: dict = {t: np.empty(0, dtype=t) for t in (np.float64, np.int64)}
 
 
 def finish(acc, arg, op, n_steps, dtype):

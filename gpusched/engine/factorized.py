@@ -43,7 +43,7 @@ class Precomputed:
     def row_offsets(self, k: int) -> np.ndarray:
         """Every config's offset of its row in table ``k`` (the Python prologue's sum, done
         once here for kernels that take it as an array)."""
-        c = np.arange(int(np.prod(self.sizes)), dtype=np.int64)
+        c: np.ndarray = np.arange(int(np.prod(self.sizes)), dtype=np.int64)
         out = np.zeros_like(c)
         for size, cstride, stride in zip(self.sizes, self.config_strides, self.strides[k]):
             out += ((c // cstride) % size) * stride
@@ -98,7 +98,7 @@ def precompute(plan, bound, steps, budget_bytes: int) -> Precomputed | None:
               for i in range(len(sizes))]
         arrays.append(arr.ravel())
         strides.append(np.asarray(st, dtype=np.int64))
-    cstr = np.ones(len(sizes), dtype=np.int64)
+    cstr: np.ndarray = np.ones(len(sizes), dtype=np.int64)
     for i in range(len(sizes) - 2, -1, -1):
         cstr[i] = cstr[i + 1] * sizes[i + 1]
     position = {id(n): k for k, n in enumerate(plan.nodes)}
