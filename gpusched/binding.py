@@ -78,7 +78,7 @@ def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
     except OverflowError:           # a Python int past every NumPy integer type
         arr = np.atleast_1d(np.asarray(raw, dtype=object))
     if arr.dtype == object:
-        plain = []
+        plain: list = []
         for i, v in enumerate(arr.ravel()):
             if isinstance(v, (bool, np.bool_)) or \
                     not isinstance(v, (numbers.Real, np.integer, np.floating)):
@@ -196,7 +196,7 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
     bound = Bound(n)
     if grid is not None and grid.axes is not None:
         bound.axes = tuple((k, len(v)) for k, v in grid.axes.items())
-    checks_in = {}
+    checks_in: dict = {}
     for name, p in sched.param_specs.items():
         shared = name not in columns
         raw = sched.values[name] if shared else columns[name]
@@ -255,7 +255,7 @@ def _shared_scalar(p: Param, raw):
     try:
         # a fresh writeable copy: kernels type read-only arrays apart (Numba would compile a
         # second specialization for them), and nothing may write into the remembered one
-        return _validated(p, type(raw), repr(raw), raw).copy()
+        return _validated(p, type(raw), repr(raw), raw).copy()  # type: ignore[arg-type]
     except TypeError as err:        # an unhashable Param (a list default): no memo
         if "unhashable" not in str(err):
             raise

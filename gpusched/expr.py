@@ -25,7 +25,7 @@ from . import ops as _ops
 
 __all__ = [
     "Expr", "TracerBoolError", "TracerConversionError", "step", "param", "const", "as_expr",
-    "where", "minimum", "maximum", "clip", "floor", "ceil", *(f.public for f in _ops.FUNCTIONS),
+    "where", "minimum", "maximum", "clip", "floor", "ceil", *(f.name for f in _ops.FUNCTIONS),
     "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
     "sum_first", "cumprod", "random_uniform", "random_below", "host_table", "HostScan",
@@ -251,10 +251,10 @@ def const(value) -> Expr:
             raise ValueError(f"integer constant {v} does not fit in int64")
         return Expr("const", (), v)
     if isinstance(value, numbers.Real):
-        v = float(value)
-        if math.isnan(v):
+        f = float(value)
+        if math.isnan(f):
             raise ValueError("NaN cannot be a schedule constant")
-        return Expr("const", (), v)
+        return Expr("const", (), f)
     raise TypeError(f"cannot use {value!r} (a {type(value).__name__}) in a schedule expression; "
                     f"expected a number or a traced value")
 
@@ -286,7 +286,7 @@ class HostScan:
         self.needs_extra = needs_extra
         # the names ``fn`` knows its inputs by, in the scan node's order (set by the first
         # host_scan): a renamed parameter still reaches ``fn`` under its own name
-        self.arg_names = None
+        self.arg_names: tuple | None = None
 
 
 def host_scan(rule: HostScan, index, params) -> Expr:
@@ -405,16 +405,16 @@ def ceil(x):
 
 
 def _function(op: _ops.Op):
-    """``gs.<op.public>``: the elementwise function ``op`` of a number or traced value."""
+    """``gs.<op.name>``: the elementwise function ``op`` of a number or traced value."""
     def fn(x):
         return _unary(op.name, x)
-    fn.__name__ = fn.__qualname__ = op.public
+    fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = op.doc
     return fn
 
 
 # gs.cos, gs.exp, gs.atan, gs.sign ...: one per elementwise function of the table
-FUNCTIONS = {op.public: _function(op) for op in _ops.FUNCTIONS}
+FUNCTIONS = {op.name: _function(op) for op in _ops.FUNCTIONS}
 globals().update(FUNCTIONS)
 
 
@@ -527,7 +527,7 @@ _UFUNCS = {
     "minimum": minimum, "maximum": maximum, "fmin": minimum, "fmax": maximum,
     "floor": floor, "ceil": ceil,
     "logical_and": logical_and, "logical_or": logical_or, "logical_not": logical_not,
-    **{u: FUNCTIONS[op.public] for op in _ops.FUNCTIONS for u in op.ufuncs},
+    **{u: FUNCTIONS[op.name] for op in _ops.FUNCTIONS for u in op.ufuncs},
 }
 
 
@@ -572,7 +572,7 @@ def substitute(root: Expr, mapping: dict) -> Expr:
 
     Cumprod bodies keep their own step variable; parameters inside them are substituted.
     """
-    memo: dict[int, Expr] = {}
+    memo: dict[tuple[int, bool], Expr] = {}
 
     def sub(node: Expr, in_body: bool) -> Expr:
         key = (id(node), in_body)

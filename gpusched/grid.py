@@ -47,7 +47,7 @@ class RaggedColumn:
             values = np.full((n, width), INT_PAD, dtype=np.int64)
         else:
             values = np.full((n, width), np.inf, dtype=np.float64)
-        lengths = np.zeros(n, dtype=np.int64)
+        lengths: np.ndarray = np.zeros(n, dtype=np.int64)
         for i, r in enumerate(rows):
             values[i, :r.size] = r
             lengths[i] = r.size
@@ -203,12 +203,12 @@ def grid(**axes) -> Grid:
     columns, stride = {}, n
     for name, col in cols.items():
         stride //= sizes[name]
-        index = (np.arange(n, dtype=np.int64) // stride) % sizes[name]
+        index: np.ndarray = (np.arange(n, dtype=np.int64) // stride) % sizes[name]
         columns[name] = col.take(index) if isinstance(col, RaggedColumn) else col[index]
     return Grid(columns, n, axes=cols)
 
 
-def trials(configs: Sequence[Mapping] | None = None, /, **columns) -> Grid:
+def trials(configs: Sequence[Mapping] | Mapping | None = None, /, **columns) -> Grid:
     """An explicit list of configurations, as sweep tools produce them.
 
     Either a list of dicts with the same keys, ``trials([{"base_lr": .1, "T_max": 500}, ...])``,
@@ -222,7 +222,10 @@ def trials(configs: Sequence[Mapping] | None = None, /, **columns) -> Grid:
         configs = {str(c): configs[c] for c in configs.columns}
     if configs is not None:
         if isinstance(configs, Mapping):
-            return trials(**configs)
+            bad = [k for k in configs if not isinstance(k, str)]
+            if bad:
+                raise TypeError(f"gs.trials: column names must be strings, got {bad[0]!r}")
+            return trials(**{str(k): v for k, v in configs.items()})
         configs = list(configs)
         if not configs:
             raise ValueError("gs.trials got an empty list; give at least one configuration")

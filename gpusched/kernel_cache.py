@@ -187,6 +187,7 @@ def load_module(name: str, source, subdir: str):
                                    f"free space or set GPUSCHED_CACHE_DIR elsewhere") from None
         modname = f"gpusched_generated_{subdir}_{name}"
         spec = importlib.util.spec_from_file_location(modname, path)
+        assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
         sys.modules[modname] = mod      # Numba's cache re-imports kernels' modules by name
         spec.loader.exec_module(mod)

@@ -40,8 +40,8 @@ class Op:
     ``piecewise``: piecewise-constant operands give a piecewise-constant result;
     ``bounds`` / ``increasing`` / ``above``: what the range analysis knows of the result (fixed
     bounds; a non-decreasing function, defined above ``above`` (exclusive));
-    ``public``: the name of ``gs.<name>`` and of the spec function; ``ufuncs``: NumPy ufunc
-    names that trace to it."""
+    ``ufuncs``: NumPy ufunc names that trace to it. An elementwise function (in
+    :data:`FUNCTIONS`) is ``gs.<name>`` and a spec function of that name."""
 
     name: str
     arity: int
@@ -58,7 +58,6 @@ class Op:
     bounds: tuple[float, float] | None = None
     increasing: Callable | None = None
     above: float | None = None
-    public: str | None = None
     ufuncs: tuple[str, ...] = ()
     doc: str = ""
 
@@ -83,7 +82,7 @@ def _math(name: str, doc: str, **kw) -> Op:
     precision fast), NumPy and JAX."""
     return Op(name, 1, "float", numpy=getattr(np, kw.pop("numpy_name", name)),
               jax=kw.pop("jax_name", name), python=f"math.{name}({{0}})",
-              c=f"{name}{{f}}(({{F}})({{0}}))", expensive=True, piecewise=True, public=name,
+              c=f"{name}{{f}}(({{F}})({{0}}))", expensive=True, piecewise=True,
               ufuncs=(kw.pop("ufunc", name),), doc=doc, **kw)
 
 
@@ -103,7 +102,7 @@ FUNCTIONS: tuple[Op, ...] = (
        python={"float": "(1.0 if {0} > 0 else (-1.0 if {0} < 0 else (0.0 if {0} == 0 else {0})))",
                "int": "(1 if {0} > 0 else (-1 if {0} < 0 else 0))"},
        c="(({0}) > 0 ? ({T})1 : (({0}) < 0 ? ({T})-1 : (({0}) == 0 ? ({T})0 : ({T})({0}))))",
-       fold=_sign, piecewise=True, increasing=_sign, public="sign", ufuncs=("sign",),
+       fold=_sign, piecewise=True, increasing=_sign, ufuncs=("sign",),
        doc="``-1``, ``0`` or ``1`` by the sign of ``x``, of ``x``'s kind (``np.sign``: NaN "
            "stays NaN, -0.0 gives 0.0)."),
 )

@@ -69,8 +69,8 @@ def test_sign_of_nan_and_zero_on_the_kernels():
 def test_every_traced_operation_has_a_record():
     assert set(E.OPS) == set(ops.OPS)
     for f in ops.FUNCTIONS:
-        assert getattr(gs, f.public) is E.FUNCTIONS[f.public]
-        assert f.public in gs.__all__ and f.public in gs.spec.FUNCTIONS
+        assert getattr(gs, f.name) is E.FUNCTIONS[f.name]
+        assert f.name in gs.__all__ and f.name in gs.spec.FUNCTIONS
         assert f.numpy is not None and f.jax and f.python and f.c
 
 
