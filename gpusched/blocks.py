@@ -92,7 +92,8 @@ def piecewise_constant(values=None, boundaries=None):
 
 
 def _merge(schedules: Sequence[Schedule], extra: Sequence[Param] = ()):
-    specs, values = {}, {}
+    specs: dict = {}
+    values: dict = {}
     for s in schedules:
         if not isinstance(s, Schedule):
             raise TypeError(f"expected a schedule, got {s!r}")

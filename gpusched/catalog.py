@@ -39,9 +39,9 @@ def entries():
     out = []
     for modname, title, names in SECTIONS:
         mod = importlib.import_module(modname)
-        names = names or [n for n in mod.__all__ if n not in _SKIP]
+        listed = names or [n for n in mod.__all__ if n not in _SKIP]
         items = []
-        for n in names:
+        for n in listed:
             fn = getattr(mod, n)
             items.append((n, _signature(fn), inspect.getdoc(fn) or ""))
         out.append((modname, title, (inspect.getdoc(mod) or "").split("\n\n")[0], items))

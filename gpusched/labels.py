@@ -74,16 +74,15 @@ def to_xarray(result, grid: Grid | None = None, steps=None, *, name: str = "valu
                             coords={**{k: _coord(v) for k, v in coords.items()},
                                     **step_dims[1]}, name=name)
     params = parameter_columns(grid)
-    coords = {k: ("config", _coord([_hashable(x) for x in v])) for k, v in params.items()}
+    columns = {k: ("config", _coord([_hashable(x) for x in v])) for k, v in params.items()}
     return xr.DataArray(data, dims=["config"] + step_dims[0],
-                        coords={"config": np.arange(data.shape[0]), **coords, **step_dims[1]},
+                        coords={"config": np.arange(data.shape[0]), **columns, **step_dims[1]},
                         name=name)
 
 
 def _coord(values):
-    arr = np.empty(len(values), dtype=object) if any(isinstance(v, tuple) for v in values) \
-        else None
-    if arr is None:
+    if not any(isinstance(v, tuple) for v in values):
         return np.asarray(values)
+    arr: np.ndarray = np.empty(len(values), dtype=object)     # tuples stay whole
     arr[:] = values
     return arr

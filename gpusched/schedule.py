@@ -63,13 +63,14 @@ class Schedule:
     """
 
     def __init__(self, expr: E.Expr, params: Iterable[Param], *, name: str = "schedule",
-                 values: Mapping | None = None, checks: Iterable[Check] = (), doc: str = ""):
+                 values: Mapping | None = None, checks: Iterable[Check] = (),
+                 doc: str | None = ""):
         self.expr = E.const(expr)
         self.param_specs = {p.name: p for p in params}
         self.name = name
         self.checks = tuple(checks)
-        self.doc = doc
-        self.spec = None            # how it was built, as a spec (gpusched.spec)
+        self.doc = doc or ""
+        self.spec: str | None = None   # how it was built, as a spec (gpusched.spec)
         self.spec_values: dict = {}  # values given since, by with_values
         self.values = {n: p.default for n, p in self.param_specs.items()
                        if p.default is not REQUIRED}
@@ -145,7 +146,7 @@ class Schedule:
             new.spec = f"({at} {sym} {bt})"
         return new
 
-    def _operator(sym: str, reverse: bool = False):     # used in the class body, then deleted
+    def _operator(sym: str, reverse: bool = False):  # type: ignore[misc]  # class body only
         def apply(self, other):
             return self._combine(other, sym, reverse=reverse)
         return apply
@@ -312,7 +313,8 @@ def _renamed_check(check: Check, mapping: dict) -> Check:
 
 
 def _list_roles(root: E.Expr) -> frozenset:
-    as_list, as_scalar = set(), set()
+    as_list: set = set()
+    as_scalar: set = set()
     for n in E.all_nodes(root):
         for k, a in enumerate(n.args):
             if a.op == "param":
@@ -345,7 +347,7 @@ def schedule(fn: Callable, _name: str | None = None, **fixed) -> Schedule:
     for p in params:
         validate_name(p.name)
     expr = trace(fn, [p.name for p in params])
-    name = _name or getattr(fn, "__name__", "schedule")
+    name = str(_name or getattr(fn, "__name__", None) or "schedule")
     if name == "<lambda>" or not name.isidentifier():
         name = "lambda"
     return Schedule(expr, params, name=name, values=fixed)

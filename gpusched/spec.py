@@ -99,7 +99,7 @@ def recorded(name: str, fn):
         except SpecError:
             sched.spec = None       # an argument a spec cannot hold (a Python function)
         return sched
-    factory.__gpusched_factory__ = name
+    factory.__gpusched_factory__ = name  # type: ignore[attr-defined]
     return factory
 
 
@@ -397,6 +397,7 @@ def parse_values(text: str) -> list:
                     and re.search(r"[A-Za-z_]", word):
                 return word
         return lit(node)
+    assert isinstance(tree.body, ast.List)
     return [word_or_lit(x) for x in tree.body.elts]
 
 
