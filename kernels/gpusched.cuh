@@ -294,15 +294,17 @@ GS_FN void gs_flag_config(bool ok, long long c, gs_u64* bad) {
 template <typename OUT>
 GS_FN void gs_store_wide(OUT* at, const OUT* v) {
 #ifdef __CUDACC__
-    // one 16-byte store in PTX: written as a float4 assignment, the compiler splits it into
-    // four stores when it cannot prove the address's alignment from the index arithmetic
-    const size_t g = __cvta_generic_to_global(at);
+    // one 16-byte store in PTX (the generic address converted there): written as a float4
+    // assignment, the compiler splits it into four stores when it cannot prove the
+    // alignment from the index arithmetic (__builtin_assume_aligned does not help)
     if constexpr (sizeof(OUT) == 4) {
-        asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};"
-                     :: "l"(g), "f"(v[0]), "f"(v[1]), "f"(v[2]), "f"(v[3]) : "memory");
+        asm volatile("{ .reg .u64 g; cvta.to.global.u64 g, %0; "
+                     "st.global.v4.f32 [g], {%1, %2, %3, %4}; }"
+                     :: "l"(at), "f"(v[0]), "f"(v[1]), "f"(v[2]), "f"(v[3]) : "memory");
     } else {
-        asm volatile("st.global.v2.f64 [%0], {%1, %2};"
-                     :: "l"(g), "d"(v[0]), "d"(v[1]) : "memory");
+        asm volatile("{ .reg .u64 g; cvta.to.global.u64 g, %0; "
+                     "st.global.v2.f64 [g], {%1, %2}; }"
+                     :: "l"(at), "d"(v[0]), "d"(v[1]) : "memory");
     }
 #else
     for (int k = 0; k < (int)(16 / sizeof(OUT)); ++k) at[k] = v[k];
