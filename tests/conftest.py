@@ -21,12 +21,22 @@ def rng():
     return np.random.default_rng(20261121)
 
 
+# the longest tests (30-95 s each on the 2-core CI machine): started first, so that the
+# workers (pytest-xdist) run them beside the thousands of short ones instead of after them
+SLOW_FIRST = ("test_docs_pages.py::", "test_kernels.py::test_check_kernels_compiles",
+              "test_integrations.py::test_ray_tune", "test_laws.py::test_annealing_fit",
+              "test_jax_export.py::test_every_closed_form", "test_interpreters.py::",
+              "test_hardening.py::test_every_twin_in_the_numba_cuda_simulator",
+              "test_whole_catalog_agreement.py::")
+
+
 def pytest_collection_modifyitems(config, items):
     has_gpu = any(available_backends().get(n, (False, ""))[0] for n in ("cupy", "numba-cuda"))
     skip = pytest.mark.skip(reason="needs a CUDA device")
     for item in items:
         if "gpu" in item.keywords and not has_gpu and not os.environ.get("GPUSCHED_FORCE_GPU"):
             item.add_marker(skip)
+    items.sort(key=lambda item: not any(s in item.nodeid for s in SLOW_FIRST))
 
 
 @pytest.fixture(scope="session")
