@@ -143,10 +143,6 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=Non
 _PIECEWISE_MAKERS = frozenset({"floordiv", "floor", "ceil", "int", "count_lt", "count_le",
                                "count_cumsum_le"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
-# what passes piecewise-constant inputs through as piecewise-constant outputs, and the libm
-# calls worth remembering while their inputs do not change (gpusched/ops.py)
-_PIECEWISE_KEEPERS = PIECEWISE_KEEPERS
-_MEMO_OPS = REMEMBERED
 _PY_ZERO = {"float": "0.0", "int": "np.int64(0)", "bool": "False"}
 
 
@@ -162,7 +158,7 @@ def piecewise_nodes(plan: Plan) -> set:
         if n.op in _COMPARISONS:        # t < W flips once; (t % 7) < 3 flips all the time
             if all(a.op == "step" or id(a) in out for a in moving):
                 out.add(id(n))
-        elif n.op in _PIECEWISE_MAKERS or (n.op in _PIECEWISE_KEEPERS
+        elif n.op in _PIECEWISE_MAKERS or (n.op in PIECEWISE_KEEPERS
                                            and all(id(a) in out for a in moving)):
             out.add(id(n))
     return out
@@ -171,7 +167,7 @@ def piecewise_nodes(plan: Plan) -> set:
 def _is_memo(n, piecewise: set) -> bool:
     """Whether a step-dependent node is an expensive operation whose step-dependent inputs
     are all piecewise constant (its value is remembered while they do not change)."""
-    return n.op in _MEMO_OPS and "step" in n.deps and all(
+    return n.op in REMEMBERED and "step" in n.deps and all(
         id(x) in piecewise for x in n.args if "step" in x.deps and x.op != "param")
 
 
@@ -352,13 +348,12 @@ def _c_span(k, n, v, a, list_ctype, cfg) -> list:
             f"const long long {v} = ms{k}.k;"]
 
 
-def _c_remembered(k, n, v, a, line, plan, ctypes, cfg, recounted=None) -> list:
-    """C form of :func:`_remembered`: ``line`` (``const T v = e;``) recomputed, out of line
+def _c_remembered(k, n, v, a, e, plan, ctypes, cfg, recounted=None) -> list:
+    """C form of :func:`_remembered`: ``v``'s expression ``e`` recomputed, out of line
     (``gs_cold_eval``), only when the step-dependent inputs of ``n`` changed since the
     thread's previous step; ``recounted``: flags of the list counts that are those inputs
     (compared only at a step that recounted one)."""
     T = ctypes[plan.kinds[id(n)]]
-    e = line[len(f"const {T} {v} = "):-1]
     inputs = [(i, x) for i, x in enumerate(n.args) if "step" in x.deps and x.op != "param"]
     state = [(f"mv{k}", T), (f"mok{k}", "bool"),
              *[(f"m{k}_{i}", ctypes[plan.kinds[id(x)]]) for i, x in inputs]]
@@ -412,17 +407,18 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
                 spans[id(n)] = k
                 return
             if _is_memo(n, piecewise):
-                line: list[str] = []
-                _emit_c(k, n, v, a, tables, cumprods, line)
                 moving = [x for x in n.args if "step" in x.deps and x.op != "param"]
                 # inputs that are all list counts change only when one is recounted
                 recounted = [f"ch{spans[id(x)]}" for x in moving] if all(
                     id(x) in spans for x in moving) else None
-                stp.extend(_c_remembered(k, n, v, a, line[0], plan, ctypes, cfg, recounted))
+                stp.extend(_c_remembered(k, n, v, a, expression(n, a, tables, cumprods), plan,
+                                         ctypes, cfg, recounted))
                 return
-        _emit_c(k, n, v, a, tables, cumprods, stp if step else cfg)
+        T = ctypes[plan.kinds[id(n)]]
+        (stp if step else cfg).append(f"const {T} {v} = {expression(n, a, tables, cumprods)};")
 
-    def _emit_c(k, n, v, a, tables, cumprods, out):
+    def expression(n, a, tables, cumprods) -> str:
+        """The C expression of node ``n`` from its operands' names ``a``."""
         op, kind = n.op, plan.kinds[id(n)]
         T = ctypes[kind]
         step = "step" in n.deps
@@ -463,7 +459,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
             e = f"cp{q}[gs_clamp_i64((long long)({at}), 0LL, w{q} - 1)]"
         else:
             raise NotImplementedError(f"C codegen: {op}")
-        out.append(f"const {T} {v} = {e};")
+        return e
 
     root = _walk(plan, layout, lambda v: c_value_literal(v, precision),
                  lambda name: f"p_{name}", emit, precomputed)

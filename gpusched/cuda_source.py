@@ -23,6 +23,8 @@ one after the other, so the generated kernels are executed and checked without a
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +40,16 @@ TABLE_THREADS = 128
 REDUCE_THREADS = 256
 REDUCE_OPS = {"sum": 0, "min": 1, "max": 2}     # the fused reductions (mean = sum / steps)
 _OUT_C = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+@functools.lru_cache(maxsize=1)
+def header_include() -> str:
+    """The include line every translation unit starts with, after the header's content hash
+    in a comment: CuPy's on-disk kernel cache keys on the source text, not on what it
+    includes, so a gpusched.cuh that changes (an upgrade) must change the text too."""
+    from .kernel_cache import kernels_dir
+    text = (kernels_dir() / "gpusched.cuh").read_bytes()
+    return f'// gpusched.cuh {hashlib.sha256(text).hexdigest()}\n#include "gpusched.cuh"'
 
 
 def function_name(plan, precision: str = "exact", pre=None) -> str:
@@ -69,7 +81,7 @@ def _entry_params(precision):
     }
 
 
-def _row_loads(precision):
+def row_loads(precision):
     F = codegen.c_float(precision)
     return {   # config c's values and rows, once per config
         "scalar": lambda e: [f"const {_ctype(e.ctype, precision)} p_{e.key} = "
@@ -83,7 +95,7 @@ def _row_loads(precision):
     }
 
 
-def _head_params(layout, precision, pre=None) -> list[str]:
+def head_params(layout, precision, pre=None) -> list[str]:
     out = ["long long C", "long long S", "const long long* steps", "long long t0",
            "long long dt", *layout.format(_entry_params(precision))]
     if pre is not None:
@@ -97,35 +109,37 @@ def _pre_ctype(pre, k, precision) -> str:
     return "long long" if pre.arrays[k].dtype.kind == "i" else codegen.c_float(precision)
 
 
-def _pre_rows(pre) -> list[str]:
+def pre_rows(pre) -> list[str]:
     """Config c's row offset in each factorized table (computed on the host: no 64-bit
     division per config here)."""
     return [f"const long long pb{k} = PB{k}[c];" for k in range(len(pre.nodes))]
 
 
-def _names(params: list[str]) -> list[str]:
+def param_names(params: list[str]) -> list[str]:
     return [p.split()[-1].lstrip("*") for p in params]
 
 
-def _indent(lines, n):
+def indent_lines(lines, n):
     return "\n".join(" " * n + ln for ln in lines)
 
 
 def translation_unit(plan, layout, precision: str = "exact",
-                     include: str = '#include "gpusched.cuh"', instantiate=(), host=(),
+                     include: str | None = None, instantiate=(), host=(),
                      pre=None) -> str:
     """The kernels ``<name>_table<OUT, RANGE>`` and ``<name>_reduce<OUT, OP, RANGE>`` for
     ``plan`` under ``precision``; explicit instantiations ``instantiate`` (e.g.
     ``"table<float, true>"``) for nvcc, and host launchers (``extern "C"``, for g++ only) of
     the instantiations in ``host``: ``(kind, out type, op or None, range)`` tuples.
     ``pre`` (a factorized.Precomputed): its nodes are read from tables indexed by the
-    config's grid axes instead of computed per config."""
+    config's grid axes instead of computed per config. ``include``: the text's first line
+    (default :func:`header_include`)."""
+    include = header_include() if include is None else include
     fn = function_name(plan, precision, pre)
     reads = {id(n): f"pre{k}[pb{k} + j]" for k, n in enumerate(pre.nodes)} if pre else None
     sec = codegen.c_sections(plan, layout, precision, reads, remember=True)
     F = sec.ctype
-    head = _head_params(layout, precision, pre)
-    loads = layout.format(_row_loads(precision)) + (_pre_rows(pre) if pre else [])
+    head = head_params(layout, precision, pre)
+    loads = layout.format(row_loads(precision)) + (pre_rows(pre) if pre else [])
     config = ["bool gs_cbad = false;", *loads, *sec.config]
     value = f"gs_bad ? (OUT)NAN : (OUT)({sec.root})"
     step = ["bool gs_bad = gs_cbad;", *sec.step]
@@ -154,7 +168,7 @@ GS_GLOBAL void {fn}_table(
     const long long stride = (long long)lanes * V;
     const long long end = gs_min(S, (group + 1) * stretch * V);
     for (long long c = blockIdx.y; c < C; c += gridDim.y) {{
-{_indent(config, 8)}
+{indent_lines(config, 8)}
         OUT* row = out + c * S;
         bool gs_ok = true;
         if (wide) {{
@@ -165,7 +179,7 @@ GS_GLOBAL void {fn}_table(
                 for (int k = 0; k < V; ++k) {{
                     const long long j = j0 + k;
                     const long long t = RANGE ? t0 + j * dt : steps[j];
-{_indent(step, 20)}
+{indent_lines(step, 20)}
                     gs_v[k] = {value};
                     gs_ok &= (bool)isfinite(gs_v[k]);
                 }}
@@ -177,7 +191,7 @@ GS_GLOBAL void {fn}_table(
 #pragma unroll 1
                 for (long long j = j0; j < j0 + V && j < S; ++j) {{
                     const long long t = RANGE ? t0 + j * dt : steps[j];
-{_indent(step, 20)}
+{indent_lines(step, 20)}
                     row[j] = {value};
                     gs_ok &= (bool)isfinite(row[j]);
                 }}
@@ -193,14 +207,14 @@ GS_GLOBAL void {fn}_reduce(
 {{
     GS_SHARED double gs_sh[1024];
     for (long long c = blockIdx.y; c < C; c += gridDim.y) {{
-{_indent(config, 8)}
+{indent_lines(config, 8)}
         gs_acc<OP, {F}> acc;
         bool gs_ok = true;
 #pragma unroll 1
         for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < S;
              j += (long long)gridDim.x * blockDim.x) {{
             const long long t = RANGE ? t0 + j * dt : steps[j];
-{_indent(step, 12)}
+{indent_lines(step, 12)}
             const OUT v = {value};
             gs_ok &= (bool)isfinite(v);
             acc.add(({F})v);
@@ -230,23 +244,23 @@ def _host_launchers(fn, head, which) -> str:
     if not which:
         return ""
     out = ["#ifndef __CUDACC__"]
-    args = ", ".join(_names(head))
+    args = ", ".join(param_names(head))
     shape = "long long gx, long long gy, long long bx, " + ", ".join(head)
     for kind, o, op, ranged in which:
         rng = "true" if ranged else "false"
         name = host_launcher_name(fn, kind, o, op, ranged)
         if kind == "table":
-            out.append(_host_loop(name, f"{shape}, {o}* out, unsigned long long* bad",
+            out.append(host_loop(name, f"{shape}, {o}* out, unsigned long long* bad",
                                   f"{fn}_table<{o}, {rng}>({args}, out, bad);"))
         else:
-            out.append(_host_loop(name, f"{shape}, double* partial, unsigned long long* bad",
+            out.append(host_loop(name, f"{shape}, double* partial, unsigned long long* bad",
                                   f"{fn}_reduce<{o}, {REDUCE_OPS[op]}, {rng}>({args}, partial, "
                                   f"bad);"))
     out.append("#endif")
     return "\n".join(out) + "\n"
 
 
-def _host_loop(name, params, call) -> str:
+def host_loop(name, params, call) -> str:
     return f"""extern "C" void {name}({params})
 {{
     gridDim = gs_dim3{{(unsigned)gx, (unsigned)gy, 1u}};

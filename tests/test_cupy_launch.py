@@ -292,3 +292,28 @@ def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypa
     with pytest.raises(LawError, match=r"config 1 \(a=0.1\), step 101"):
         predict.fused_cupy(plan, bound, st, law, check_at(None, 200), np.array([0]), dt,
                             law.bind({}, 3), 1 << 26, None)
+
+
+def test_a_changed_header_changes_every_kernel_text(monkeypatch, tmp_path):
+    """CuPy's on-disk kernel cache keys on the source text, not on what it includes: the
+    text carries gpusched.cuh's hash, so an upgraded header never meets a stale kernel."""
+    import hashlib
+
+    from gpusched import cuda_source, kernel_cache
+    from gpusched.kernel_check import units
+    from gpusched.laws.cuda import law_unit
+    (u,) = units([("cos", gs.compat.torch.CosineAnnealingLR(), gs.grid(base_lr=[0.1],
+                                                                       T_max=[10]))])
+    before = [cuda_source.translation_unit(u.plan, u.layout), law_unit(u.plan, u.layout)]
+    header = tmp_path / "gpusched.cuh"
+    header.write_bytes((kernel_cache.kernels_dir() / "gpusched.cuh").read_bytes() + b"\n")
+    monkeypatch.setattr(kernel_cache, "kernels_dir", lambda: tmp_path)
+    cuda_source.header_include.cache_clear()
+    try:
+        after = [cuda_source.translation_unit(u.plan, u.layout), law_unit(u.plan, u.layout)]
+    finally:
+        cuda_source.header_include.cache_clear()
+    digest = hashlib.sha256(header.read_bytes()).hexdigest()
+    for old, new in zip(before, after):
+        assert old != new and digest in new and digest not in old
+        assert old.split("\n", 1)[1] == new.split("\n", 1)[1]     # only the hash line differs

@@ -132,3 +132,24 @@ def test_read_only_inputs_never_compile_a_second_kernel():
         np.testing.assert_allclose(got, np.asarray(a, dtype=float)[:, None] * np.arange(5)
                                    + 0.0625 + 3.0)
     assert signatures() == first
+
+
+def test_generated_modules_carry_the_helpers_they_call():
+    """Numba's on-disk cache tracks only a module's own file: the helpers' code (and the
+    generator they use) is hashed into every generated module's text, so a changed helper
+    rewrites the module and invalidates its cached machine code."""
+    import hashlib
+    from pathlib import Path
+
+    from gpusched import codegen, rng
+    from gpusched.backends import scalar_helpers
+    from gpusched.backends.numba_backend import module_source
+    from gpusched.binding import bind
+    from gpusched.plan import compile_plan
+    s = gs.compat.torch.StepLR(step_size=3)
+    bound = bind(s, gs.grid(base_lr=[0.1]))
+    plan = compile_plan(s.expr, bound.kinds)
+    text = module_source(plan, codegen.Layout.of(plan, bound.kinds), plan.signature, "cpu")
+    want = hashlib.sha256(Path(scalar_helpers.__file__).read_bytes()
+                          + Path(rng.__file__).read_bytes()).hexdigest()
+    assert f"# helpers {want}" in text

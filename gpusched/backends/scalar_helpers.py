@@ -6,8 +6,11 @@ and the CUDA C twins live in ``kernels/gpusched.cuh``. Each reproduces NumPy's s
 ``//`` and ``%`` need no helper, as Numba follows Python's semantics for them.
 """
 
+import functools
+import hashlib
 import math
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -126,6 +129,18 @@ ORDER = ("philox4x32", "vmin", "vmax", "ffloor", "fceil", "count_lt", "count_le"
          "philox_w01", "random_uniform", "random_below")
 _compiled: dict = {}
 _lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def source_digest() -> str:
+    """sha256 of the code generated kernels call (this module and rng.py). It is written in
+    every generated module's text: Numba's on-disk cache tracks only the module's own file,
+    so a kernel must not outlive helpers that an upgrade changed."""
+    from .. import rng
+    h = hashlib.sha256()
+    for f in (__file__, rng.__file__):
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()
 
 
 def compile_helpers(jit, target: str):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codegen
-from ..cuda_source import (_head_params, _host_loop, _indent, _names, _pre_rows, _row_loads,
-                           function_name, launch_args)
+from ..cuda_source import (function_name, head_params, header_include, host_loop, indent_lines,
+                           launch_args, param_names, pre_rows, row_loads)
 
 THREADS = 128
 
@@ -98,20 +98,21 @@ def kernel_name(plan, pre=None) -> str:
     return function_name(plan, "exact", pre) + "_law"
 
 
-def law_unit(plan, layout, pre=None, include: str = '#include "gpusched.cuh"',
+def law_unit(plan, layout, pre=None, include: str | None = None,
              host: bool = False, instantiate=()) -> str:
     """The kernel ``<name>_law<RANGE>`` (exact precision: float64 arithmetic); with ``host``,
     its host launchers ``<name>_law_host_{range,steps}`` (g++); ``instantiate``: the RANGE
     values to instantiate for nvcc (``("true",)``)."""
+    include = header_include() if include is None else include
     fn = kernel_name(plan, pre)
     reads = {id(n): f"pre{k}[pb{k} + j]" for k, n in enumerate(pre.nodes)} if pre else None
     sec = codegen.c_sections(plan, layout, "exact", reads)
-    head = _head_params(layout, "exact", pre)
-    loads = layout.format(_row_loads("exact")) + (_pre_rows(pre) if pre else [])
+    head = head_params(layout, "exact", pre)
+    loads = layout.format(row_loads("exact")) + (pre_rows(pre) if pre else [])
     config = ["bool gs_cbad = false;", *loads, *sec.config]
     rate = _RATE.format(step="\n".join(sec.step), root=sec.root).split("\n")
-    body = _BODY.format(config=_indent(config, 8), rate=_indent(rate, 20),
-                        rate_an=_indent(rate, 16))
+    body = _BODY.format(config=indent_lines(config, 8), rate=indent_lines(rate, 20),
+                        rate_an=indent_lines(rate, 16))
     params = ",\n    ".join([*head, *TAIL])
     text = f"""{include}
 {_LAW_FLAG}
@@ -127,12 +128,12 @@ GS_GLOBAL void {fn}(
             f"template __global__ void {fn}<{r}>({', '.join([*head, *TAIL])});\n"
             for r in instantiate) + "#endif\n"
     if host:
-        args = ", ".join(_names([*head, *TAIL]))
+        args = ", ".join(param_names([*head, *TAIL]))
         shape = "long long gx, long long gy, long long bx, " + ", ".join([*head, *TAIL])
         text += "#ifndef __CUDACC__\n"
         for ranged in (True, False):
             name = f"{fn}_host_{'range' if ranged else 'steps'}"
-            text += _host_loop(name, shape, f"{fn}<{'true' if ranged else 'false'}>({args});")
+            text += host_loop(name, shape, f"{fn}<{'true' if ranged else 'false'}>({args});")
         text += "#endif\n"
     return text
 

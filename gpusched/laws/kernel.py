@@ -14,8 +14,8 @@ import numpy as np
 from .. import codegen, timing
 from ..engine.factorized import precompute
 from ..backends.inputs import arg_names, flat_inputs, prologue, writeable
-from ..backends.numba_backend import _HEADER, ON_ERROR, TARGETS, _indent
-from ..backends.scalar_helpers import ORDER
+from ..backends.numba_backend import MODULE_HEADER, ON_ERROR, TARGETS, indent_text
+from ..backends.scalar_helpers import ORDER, source_digest
 from ..backends.workers import run_ranges
 from ..kernel_cache import load_module, run_kernel
 from ..keys import digest
@@ -87,18 +87,18 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
     cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR["cpu"],
                                              pre.reads(plan) if pre else None, remember=True)
     rate = _RATE.format(root=root)
-    laws = "\n".join([
-        "if law == 0:",
-        _indent(_MULTIPOWER.format(step=_indent(stp, 8), rate=_indent(rate, 8)), 4),
-        "else:",
-        _indent(_ANNEALING.format(step=_indent(stp, 4), rate=_indent(rate, 4)), 4)]).split("\n")
+    multipower = _MULTIPOWER.format(step=indent_text(stp, 8), rate=indent_text(rate, 8))
+    annealing = _ANNEALING.format(step=indent_text(stp, 4), rate=indent_text(rate, 4))
+    laws = "\n".join(["if law == 0:", indent_text(multipower, 4), "else:",
+                      indent_text(annealing, 4)]).split("\n")
     args = "".join(", " + a for a in arg_names(layout) + (pre.arg_names() if pre else []))
     body = (prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
             + ["r = c * (lp.shape[1] > 1)"] + laws)
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
-    return (_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers)
+    return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
+                                 helpers_digest=source_digest())
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_c0, "
-            f"gs_c1{args}):\n{_indent(loop, 4)}\n{_indent(body, 8)}\n")
+            f"gs_c1{args}):\n{indent_text(loop, 4)}\n{indent_text(body, 8)}\n")
 
 
 def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int,
