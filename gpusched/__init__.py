@@ -20,8 +20,8 @@ from .labels import to_pandas, to_xarray
 from . import api, backends, expr
 from .params import Check, Param
 from .schedule import Schedule, schedule
-from .blocks import (constant, cosine, cosine_restarts, exponential, join, linear, log_warmup,
-                     lr_range_test, piecewise_constant, polynomial, tri_stage, warmup)
+from . import blocks
+from .blocks import *  # noqa: F403  (the core vocabulary: gs.cosine, gs.join ...)
 from . import compat, metric
 from . import laws
 from .laws import predict_loss
@@ -49,12 +49,12 @@ __all__ = [
     "evaluate", "reduce", "predict_loss", "laws", "last_call", "CallTiming", "to_pandas",
     "to_xarray", "schedule",
     "Schedule", "grid", "trials", "Grid", "Param", "Check",
-    "constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
-    "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test", "compat", "metric",
-    "plot", "spec",
+    "compat", "metric",
+    "plot", "spec",       # noqa: F405  (lazy: module __getattr__ above)
     *_FUNCTIONS, "floor", "ceil", "where",
     "minimum", "maximum", "clip", "to_float", "to_int", "logical_and", "logical_or",
     "logical_not", "count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
     "sum_first", "cumprod", "random_uniform", "random_below", "pi", "e", "to_numpy", "to_torch",
     "to_jax", "TracerBoolError", "TracerConversionError", "__version__", "api", "backends", "expr",
 ]
+__all__ += blocks.__all__

@@ -13,6 +13,7 @@ from . import curves
 from . import expr as E
 from .params import REQUIRED, Check, Param
 from .schedule import Schedule
+from .registry import factory
 
 __all__ = ["constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant",
            "join", "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test"]
@@ -32,11 +33,13 @@ def _i(name, default=REQUIRED, **kw):
     return Param(name, default=default, kind="int", **kw)
 
 
+@factory
 def constant(value=None) -> Schedule:
     """``f(t) = value``."""
     return _block("constant", curves.constant, [_f("value")], dict(value=value))
 
 
+@factory
 def linear(init_value=None, end_value=None, transition_steps=None, transition_begin=0):
     """Linear ramp: ``init + (end - init) * clip(t - B, 0, T) / T`` (held outside)."""
     return _block("linear", curves.linear,
@@ -44,6 +47,7 @@ def linear(init_value=None, end_value=None, transition_steps=None, transition_be
                    _i("transition_begin", 0, ge=0)], dict(locals()))
 
 
+@factory
 def cosine(init_value=None, decay_steps=None, end_value=0.0):
     """Half-cosine decay, held at the end: ``end + (init - end)(1 + cos(pi min(t, D) / D)) / 2``."""
     return _block("cosine", curves.cosine,
@@ -51,6 +55,7 @@ def cosine(init_value=None, decay_steps=None, end_value=0.0):
                   dict(locals()))
 
 
+@factory
 def exponential(init_value=None, decay_rate=None, transition_steps=None, transition_begin=0,
                 staircase=False, end_value=None):
     """``init * rate ** ((t - B) / T)`` after ``B`` (floored exponent with ``staircase``),
@@ -72,6 +77,7 @@ def exponential(init_value=None, decay_rate=None, transition_steps=None, transit
     return _block("exponential", curves.exponential, specs, given, **opts)
 
 
+@factory
 def polynomial(init_value=None, end_value=None, transition_steps=None, power=1.0,
                transition_begin=0):
     """``(init - end) * (1 - clip(t - B, 0, T) / T) ** power + end``."""
@@ -80,6 +86,7 @@ def polynomial(init_value=None, end_value=None, transition_steps=None, power=1.0
                    _f("power", 1.0, gt=0), _i("transition_begin", 0, ge=0)], dict(locals()))
 
 
+@factory
 def piecewise_constant(values=None, boundaries=None):
     """``values[#{b <= t}]``: ``values[0]`` before the first boundary, switching at ``t == b``."""
     specs = [Param("values", kind="list"),
@@ -127,6 +134,7 @@ def _local(s: Schedule):
     return lambda t: E.substitute(s.expr, {E.step(): t})
 
 
+@factory
 def join(schedules: Sequence[Schedule], boundaries: Sequence) -> Schedule:
     """Run ``schedules[k]`` from ``boundaries[k-1]`` on, each on its local step.
 
@@ -142,6 +150,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence) -> Schedule:
                     doc=curves.join.__doc__)
 
 
+@factory
 def warmup(schedule: Schedule, warmup_steps=None, warmup_init=0.0) -> Schedule:
     """Prefix a linear warmup from ``warmup_init`` to ``schedule``'s value at its step 0;
     ``schedule`` then runs on ``t - warmup_steps``."""
@@ -156,6 +165,7 @@ def warmup(schedule: Schedule, warmup_steps=None, warmup_init=0.0) -> Schedule:
                     checks=schedule.checks, doc=curves.warmup.__doc__)
 
 
+@factory
 def cosine_restarts(init_value=None, periods=None, weights=None, end_value=0.0) -> Schedule:
     """Cosine cycles of explicit lengths ``periods[k]``, cycle ``k`` restarting at ``init *
     weights[k]`` and falling to ``end_value`` (MMEngine's restart periods with weights, every
@@ -171,6 +181,7 @@ def cosine_restarts(init_value=None, periods=None, weights=None, end_value=0.0) 
                        end_value=end_value), checks=[same])
 
 
+@factory
 def tri_stage(peak=None, warmup_steps=None, hold_steps=None, decay_steps=None,
               init_lr_scale=0.01, final_lr_scale=0.01) -> Schedule:
     """fairseq's warmup-hold-exponential-decay: linear from ``peak * init_lr_scale`` over
@@ -182,6 +193,7 @@ def tri_stage(peak=None, warmup_steps=None, hold_steps=None, decay_steps=None,
                    _f("final_lr_scale", 0.01, gt=0)], dict(locals()))
 
 
+@factory
 def log_warmup(init_value=None, peak_value=None, warmup_steps=None) -> Schedule:
     """Logarithmic warmup (DeepSpeed's ``warmup_type="log"``): ``init + (peak - init) log(t +
     1) / log(W)`` for ``t < W``, ``peak`` after. Join it in front of a decay with ``gs.join``."""
@@ -190,6 +202,7 @@ def log_warmup(init_value=None, peak_value=None, warmup_steps=None) -> Schedule:
                   dict(locals()))
 
 
+@factory
 def lr_range_test(min_lr=None, step_size=None, step_rate=1.0, staircase=False) -> Schedule:
     """LR range test (DeepSpeed's): ``min_lr (1 + step_rate t / step_size)``, the fraction
     floored with ``staircase``; it keeps increasing."""
@@ -199,7 +212,3 @@ def lr_range_test(min_lr=None, step_size=None, step_rate=1.0, staircase=False) -
                   dict(min_lr=min_lr, step_size=step_size, step_rate=step_rate,
                        staircase=bool(staircase)))
 
-
-from .spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), '')

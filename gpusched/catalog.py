@@ -8,43 +8,24 @@ import importlib
 import inspect
 import textwrap
 
+from . import registry
 from .params import REQUIRED
 
 __all__ = ["entries", "markdown"]
 
-SECTIONS = [
-    ("gpusched", "Core vocabulary (exact, documented; the twins are built from it)",
-     ("constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
-      "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test")),
-    ("gpusched.metric", "Metric-driven schedules (scans over a metric series)",
-     ("reduce_on_plateau", "greedy")),
-    ("gpusched.compat.torch", "torch.optim.lr_scheduler", None),
-    ("gpusched.compat.transformers", "Hugging Face transformers", None),
-    ("gpusched.compat.timm", "timm.scheduler", None),
-    ("gpusched.compat.optax", "optax.schedules", None),
-    ("gpusched.compat.keras", "keras.optimizers.schedules", None),
-    ("gpusched.compat.deepspeed", "DeepSpeed lr_schedules", None),
-    ("gpusched.compat.mmengine", "MMEngine parameter schedulers", None),
-    ("gpusched.compat.fairseq", "fairseq lr_scheduler", None),
-    ("gpusched.compat.d2l", "d2l (seed)", None),
-    ("gpusched.compat.yolox", "YOLOX-style get_lr_scheduler (seed)", None),
-    ("gpusched.compat.warmboot", "CosineAnnealingWarmbootingLR (seed)", None),
-    ("gpusched.compat.multiscale", "Multiscale training sizes (seed)", None),
-]
-_SKIP = {"get_scheduler", "SCHEDULER_TYPES", "global_step"}
-
-
 def entries():
     """(module, section title, [(name, signature text, docstring)]) for every section."""
     out = []
-    for modname, title, names in SECTIONS:
-        mod = importlib.import_module(modname)
-        listed = names or [n for n in mod.__all__ if n not in _SKIP]
+    for section in registry.SECTIONS:
+        if section.title is None:
+            continue
+        mod = importlib.import_module(section.module)
         items = []
-        for n in listed:
+        for n in registry.listed(section):
             fn = getattr(mod, n)
             items.append((n, _signature(fn), inspect.getdoc(fn) or ""))
-        out.append((modname, title, (inspect.getdoc(mod) or "").split("\n\n")[0], items))
+        out.append((section.shown or section.module, section.title,
+                    (inspect.getdoc(mod) or "").split("\n\n")[0], items))
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from . import expr as E
 from .params import Check, Param
 from .schedule import Schedule
+from .registry import factory
 
 __all__ = ["reduce_on_plateau", "greedy", "PLATEAU_PARAMS", "METRICS"]
 
@@ -193,6 +194,7 @@ def _mode_params(threshold, threshold_mode):
             Param("threshold_mode", threshold_mode, kind="choice", choices=THRESHOLD_MODES)]
 
 
+@factory
 def reduce_on_plateau(metrics=None, mode="min", factor=0.1, patience=10, threshold=1e-4,
                       threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8, *, base_lr=None,
                       name="reduce_on_plateau", doc=None) -> Schedule:
@@ -222,6 +224,7 @@ def reduce_on_plateau(metrics=None, mode="min", factor=0.1, patience=10, thresho
     return _schedule(PLATEAU, name, specs, values, (), doc or reduce_on_plateau.__doc__)
 
 
+@factory
 def greedy(metrics=None, mode="min", factor=0.95, patience=10, threshold=1e-6,
            threshold_mode="abs", cooldown=0, warmup=0, min_lr=1e-3, max_lr=1.0, eps=1e-8,
            smooth=False, window_size=50, reset_start=500, *, base_lr=None, name="greedy",
@@ -272,10 +275,6 @@ def _timm_plateau_table(top, metrics, warmup_t, base_lr, mode, decay_rate, patie
 SHIFTED_PLATEAU_TIMM = E.HostScan(_timm_plateau_table, "timm_plateau", list_args=("metrics",),
                                   needs="metrics")
 
-
-from .spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'metric.')
 
 
 def _optax_plateau_table(top, metrics, init_value, factor, patience, rtol, atol, cooldown,

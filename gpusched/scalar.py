@@ -16,7 +16,7 @@ import numpy as np
 
 from . import codegen
 
-__all__ = ["ScalarFunction", "NeedsEveryStep"]
+__all__ = ["ScalarFunction", "NeedsEveryStep", "at_steps", "function_for"]
 
 # no closed form at one step: running products, host scans and host tables need every step
 NOT_SCALAR = frozenset({"cumprod", "scan", "table"})
@@ -98,3 +98,41 @@ class ScalarFunction:
         if not math.isfinite(out):
             raise ValueError(f"schedule {self.schedule.name!r} is {out} at step {t}")
         return out
+
+
+def function_for(schedule, params: dict):
+    """The ScalarFunction of ``schedule`` with ``params`` (the last few kept on the
+    schedule); a schedule that needs every step (running products, host scans) falls back
+    to a one-step table."""
+    from .keys import digest
+    cache = schedule.__dict__.setdefault("_scalars", {})
+    try:
+        key = digest(params)        # every value by content (a repr elides long arrays)
+    except TypeError:
+        key = None                  # a value digest cannot key: not cached
+    fn = cache.get(key) if key is not None else None
+    if fn is None:
+        try:
+            fn = ScalarFunction(schedule, params)
+        except NeedsEveryStep:
+            sched = schedule.with_values(**params)
+
+            def fn(t):
+                from .api import evaluate
+                return float(evaluate(sched, steps=np.array([t]), dtype="float64")[0])
+        if key is not None:
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[key] = fn
+    return fn
+
+
+def at_steps(schedule, t, params: dict):
+    """``schedule(t, **params)`` at concrete steps: an int gives a float (plain Python,
+    microseconds), an array float64 values (one config, a table)."""
+    if isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)):
+        return function_for(schedule, params)(t)
+    from .api import evaluate
+    steps = np.atleast_1d(np.asarray(t))
+    vals = evaluate(schedule.with_values(**params), steps=steps, dtype="float64")
+    return vals if np.ndim(t) else float(vals[0])

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
-from dataclasses import replace
-from typing import Callable, Iterable, Mapping
+import numbers
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Mapping
 
 from . import expr as E
 from .params import REQUIRED, Check, Param, validate_name
 from .plan import is_list_use
 
-__all__ = ["Schedule", "schedule", "trace"]
+__all__ = ["Schedule", "schedule", "trace", "Call"]
+
+
+@dataclass(frozen=True, eq=False)
+class Call:
+    """How a schedule was built, as data: a catalog factory's spec name (``"torch.StepLR"``)
+    with the arguments it was given and where it lives (module, attribute), or an operation on
+    schedules: ``"+"``, ``"-"``, ``"*"``, ``"/"`` (two operands, schedules or numbers) and
+    ``"rename"`` (the schedule, then ``old=new`` keywords). ``gpusched.spec.dumps`` prints it,
+    pickling rebuilds from it, equality compares it."""
+
+    name: str
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    target: tuple[str, str] | None = None
 
 
 _ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -70,8 +86,8 @@ class Schedule:
         self.name = name
         self.checks = tuple(checks)
         self.doc = doc or ""
-        self.spec: str | None = None   # how it was built, as a spec (gpusched.spec)
-        self.spec_values: dict = {}  # values given since, by with_values
+        self.built: Call | None = None    # how it was built (gpusched.registry)
+        self.spec_values: dict = {}       # values given since, by with_values
         self.values = {n: p.default for n, p in self.param_specs.items()
                        if p.default is not REQUIRED}
         for k, v in (values or {}).items():
@@ -115,16 +131,14 @@ class Schedule:
         """``self <sym> other`` (``other <sym> self`` when ``reverse``): the expressions
         combined, the parameters of both kept as parameters (a grid still sweeps them); a
         name in both must mean the same parameter with the same value."""
-        import numbers
+        operand: Any
         if isinstance(other, Schedule):
             o_expr, o_specs, o_vals = other.expr, other.param_specs, other.values
-            o_checks, o_name, o_text = other.checks, other.name, other.spec_text()
+            o_checks, o_name, operand = other.checks, other.name, other
         elif isinstance(other, numbers.Real) and not isinstance(other, bool):
             value = other.item() if hasattr(other, "item") else other
             o_expr, o_specs, o_vals, o_checks = E.const(value), {}, {}, ()
-            o_name = repr(value)
-            # a spec holds finite literals only (inf and nan would not parse back)
-            o_text = o_name if math.isfinite(value) else None
+            o_name, operand = repr(value), value
         else:
             return NotImplemented
         for n in sorted(set(self.param_specs) & set(o_specs)):
@@ -136,14 +150,13 @@ class Schedule:
                     f"{o_name!r}: {shown[1]}) as different parameters; rename one first, "
                     f"e.g. .rename({n}='{n}_2')")
         a, b = (o_expr, self.expr) if reverse else (self.expr, o_expr)
-        (an, at), (bn, bt) = (((o_name, o_text), (self.name, self.spec_text())) if reverse
-                              else ((self.name, self.spec_text()), (o_name, o_text)))
+        an, bn = (o_name, self.name) if reverse else (self.name, o_name)
         expr = _ARITHMETIC[sym](a, b)
         new = Schedule(expr, {**self.param_specs, **o_specs}.values(),
                        name=f"({an} {sym} {bn})", values={**o_vals, **self.values},
                        checks=self.checks + tuple(c for c in o_checks if c not in self.checks))
-        if at is not None and bt is not None:
-            new.spec = f"({at} {sym} {bt})"
+        if self.built is not None and getattr(operand, "built", True) is not None:
+            new.built = Call(sym, (operand, self) if reverse else (self, operand))
         return new
 
     def _operator(sym: str, reverse: bool = False):  # type: ignore[misc]  # class body only
@@ -161,39 +174,38 @@ class Schedule:
         return self._combine(-1, "*", reverse=True)
 
     # -- a value: equality, hashing and pickling by how it was built ---------------------------
-    def spec_text(self) -> str | None:
-        """``gpusched.spec.dumps(self)``, or None for a schedule without a spec (one holding a
-        Python function, or a traced lambda)."""
-        if not self.spec:
-            return None
-        from .spec import SpecError, dumps
+    def identity(self) -> tuple | None:
+        """How this schedule was built, as a hashable value (the call of each catalog factory
+        with its arguments, then values given since), or None for a schedule not built by
+        catalog factories (a traced function) or holding a value a spec cannot write (a
+        Python function, a non-finite number). Equal identities, equal specs."""
         try:
-            return dumps(self)
-        except SpecError:
+            return _identity(self)
+        except _NoIdentity:
             return None
 
     def __eq__(self, other):
-        """Schedules with a spec are equal when their specs are (``s ==
-        spec.loads(spec.dumps(s))``); others only to themselves."""
+        """Schedules built the same way are equal (``s == spec.loads(spec.dumps(s))``); others
+        only to themselves."""
         if self is other:
             return True
         if not isinstance(other, Schedule):
             return NotImplemented
-        text = self.spec_text()
-        return text is not None and text == other.spec_text()
+        mine = self.identity()
+        return mine is not None and mine == other.identity()
 
     def __hash__(self):
-        text = self.spec_text()
-        return hash(text) if text is not None else object.__hash__(self)
+        mine = self.identity()
+        return hash(mine) if mine is not None else object.__hash__(self)
 
     def __reduce_ex__(self, protocol):
-        """Pickled as its spec, rebuilt through the catalog (``pickle``, ``multiprocessing``
-        with spawn, ``ProcessPoolExecutor``): a twin's checks hold closures that stdlib pickle
-        cannot write. A schedule without a spec pickles field by field (cloudpickle can write
-        its Python functions; stdlib pickle refuses them)."""
-        text = self.spec_text()
-        if text is not None:
-            return (_from_spec, (text,))
+        """Pickled as how it was built, rebuilt by calling the same factories (``pickle``,
+        ``multiprocessing`` with spawn, ``ProcessPoolExecutor``): a twin's checks hold
+        closures that stdlib pickle cannot write. A schedule not built by catalog factories
+        pickles field by field (cloudpickle can write its Python functions; stdlib pickle
+        refuses them)."""
+        if self.built is not None:
+            return (_rebuild, (self.built, self.spec_values))
         return super().__reduce_ex__(protocol)
 
     def __getstate__(self):
@@ -225,7 +237,7 @@ class Schedule:
         """A copy whose parameters take these values unless a grid gives them."""
         new = Schedule(self.expr, self.param_specs.values(), name=self.name,
                        values={**self.values, **values}, checks=self.checks, doc=self.doc)
-        new.spec, new.spec_values = self.spec, {**self.spec_values, **values}
+        new.built, new.spec_values = self.built, {**self.spec_values, **values}
         return new
 
     def rename(self, **mapping) -> "Schedule":
@@ -244,10 +256,8 @@ class Schedule:
         values = {mapping.get(k, k): v for k, v in self.values.items()}
         checks = [_renamed_check(c, mapping) for c in self.checks]
         new = Schedule(expr, specs, name=self.name, values=values, checks=checks, doc=self.doc)
-        if self.spec:
-            from .spec import dumps
-            new.spec = f"rename({dumps(self)}, " + ", ".join(
-                f"{o}={n!r}" for o, n in mapping.items()) + ")"
+        if self.built is not None:
+            new.built = Call("rename", (self,), dict(mapping))
         return new
 
     def __call__(self, t, **params):
@@ -267,41 +277,8 @@ class Schedule:
                 elif name in self.values and name not in self.list_params:
                     mapping[E.param(name)] = E.const(self.values[name])
             return E.substitute(self.expr, mapping)
-        import numpy as np
-        if isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)):
-            return self._scalar(params)(t)         # one value: plain Python, microseconds
-        from .api import evaluate
-        steps = np.atleast_1d(np.asarray(t))
-        vals = evaluate(self.with_values(**params), steps=steps, dtype="float64")
-        return vals if np.ndim(t) else float(vals[0])
-
-    def _scalar(self, params: dict):
-        """The ScalarFunction of this schedule with ``params`` (the last few kept); a
-        schedule that needs every step (running products, host scans) falls back to a
-        one-step table."""
-        from .keys import digest
-        from .scalar import NeedsEveryStep, ScalarFunction
-        cache = self.__dict__.setdefault("_scalars", {})
-        try:
-            key = digest(params)        # every value by content (a repr elides long arrays)
-        except TypeError:
-            key = None                  # a value digest cannot key: not cached
-        fn = cache.get(key) if key is not None else None
-        if fn is None:
-            try:
-                fn = ScalarFunction(self, params)
-            except NeedsEveryStep:
-                sched = self.with_values(**params)
-
-                def fn(t):
-                    import numpy as np
-                    from .api import evaluate
-                    return float(evaluate(sched, steps=np.array([t]), dtype="float64")[0])
-            if key is not None:
-                if len(cache) >= 8:
-                    cache.pop(next(iter(cache)))
-                cache[key] = fn
-        return fn
+        from .scalar import at_steps
+        return at_steps(self, t, params)
 
 
 def _renamed_check(check: Check, mapping: dict) -> Check:
@@ -353,7 +330,49 @@ def schedule(fn: Callable, _name: str | None = None, **fixed) -> Schedule:
     return Schedule(expr, params, name=name, values=fixed)
 
 
-def _from_spec(text: str) -> Schedule:
-    """Unpickle a schedule (see ``Schedule.__reduce_ex__``)."""
-    from .spec import loads
-    return loads(text)
+class _NoIdentity(Exception):
+    pass
+
+
+def _identity(v) -> Any:
+    """``v`` as a hashable value that tells apart what a spec prints apart (1 and 1.0, a list
+    and a number); a value a spec cannot hold raises _NoIdentity."""
+    if isinstance(v, Schedule):
+        if v.built is None:
+            raise _NoIdentity
+        return ("schedule", _identity(v.built), _identity(v.spec_values))
+    if isinstance(v, Call):
+        return (v.name, _identity(list(v.args)), _identity(dict(v.kwargs)))
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, numbers.Integral):
+        return ("int", int(v))
+    if isinstance(v, numbers.Real):
+        if not math.isfinite(v):
+            raise _NoIdentity
+        return ("float", repr(float(v)))        # -0.0 and 0.0 apart, as in a spec
+    if isinstance(v, Mapping):
+        return ("dict", tuple((_identity(k), _identity(x)) for k, x in v.items()))
+    if hasattr(v, "tolist"):                    # NumPy arrays and scalars
+        v = v.tolist()
+        if not isinstance(v, list):
+            return _identity(v)
+    if isinstance(v, (list, tuple)):
+        return ("list", tuple(_identity(x) for x in v))
+    raise _NoIdentity
+
+
+def _rebuild(call: Call, values: dict) -> Schedule:
+    """Unpickle a schedule (see ``Schedule.__reduce_ex__``): call again what built it."""
+    if call.name in _ARITHMETIC:
+        sched = _ARITHMETIC[call.name](*call.args)
+    elif call.name == "rename":
+        sched = call.args[0].rename(**call.kwargs)
+    else:
+        if call.target is None:
+            raise ValueError(f"cannot rebuild {call.name!r}: it does not say where it lives")
+        module, attr = call.target
+        if not module.startswith("gpusched."):
+            raise ValueError(f"cannot rebuild {call.name!r} from module {module!r}")
+        sched = getattr(importlib.import_module(module), attr)(*call.args, **call.kwargs)
+    return sched.with_values(**values) if values else sched

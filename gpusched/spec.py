@@ -31,27 +31,20 @@ from __future__ import annotations
 
 import ast
 import re
-import functools
-import importlib
 import math
 import numbers
 import sys
 
 from . import expr as E
+from . import registry
 from .params import Param, validate_name
-from .schedule import Schedule
+from .schedule import Call, Schedule
 
-__all__ = ["loads", "dumps", "SpecError", "FUNCTIONS", "MAX_LENGTH", "factories"]
+__all__ = ["loads", "dumps", "SpecError", "FUNCTIONS", "MAX_LENGTH", "factories", "expr"]
 
 MAX_LENGTH = 4000        # characters in one spec
 MAX_NODES = 2000         # syntax-tree nodes
 MAX_DEPTH = 40
-
-LIBRARIES = ("torch", "transformers", "timm", "optax", "keras", "deepspeed", "mmengine",
-             "fairseq", "d2l", "yolox", "warmboot", "multiscale")
-CORE = ("constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant", "join",
-        "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test")
-METRIC = ("reduce_on_plateau", "greedy")
 
 FUNCTIONS = {      # functions an ``expr`` formula may call (gs.cos, gs.atan ...: gpusched/ops.py)
     **E.FUNCTIONS, "floor": E.floor, "ceil": E.ceil, "abs": abs,
@@ -70,37 +63,23 @@ class SpecError(ValueError):
 
 
 def factories() -> dict:
-    """Every name a spec may call: ``"cosine"``, ``"torch.OneCycleLR"`` ..."""
-    from . import blocks, metric
-    out = {n: getattr(blocks, n) for n in CORE}
-    out.update({f"metric.{n}": getattr(metric, n) for n in METRIC})
-    for lib in LIBRARIES:
-        mod = importlib.import_module(f"gpusched.compat.{lib}")
-        for n in mod.__all__:
-            fn = getattr(mod, n)
-            if callable(fn):
-                out[f"{lib}.{n}"] = fn
-    return out
+    """Every name a spec may call: ``"cosine"``, ``"torch.OneCycleLR"`` ... (the factories
+    :mod:`gpusched.registry` finds)."""
+    return registry.factories()
 
 
 # ---------------------------------------------------------------------------------------------
-# recording how a schedule was built (for dumps)
+# printing how a schedule was built (its Call, recorded by gpusched.registry)
 # ---------------------------------------------------------------------------------------------
 
-def recorded(name: str, fn):
-    """Wrap factory ``fn`` so the schedules it returns remember the call as a spec."""
-    @functools.wraps(fn)
-    def factory(*args, **kwargs):
-        sched = fn(*args, **kwargs)
-        if not isinstance(sched, Schedule):       # a helper (multiscale.global_step)
-            return sched
-        try:
-            sched.spec = _call_text(name, args, kwargs)
-        except SpecError:
-            sched.spec = None       # an argument a spec cannot hold (a Python function)
-        return sched
-    factory.__gpusched_factory__ = name  # type: ignore[attr-defined]
-    return factory
+def _built_text(call: Call) -> str:
+    if call.name in ("+", "-", "*", "/"):
+        a, b = (_value_text(x) for x in call.args)
+        return f"({a} {call.name} {b})"
+    if call.name == "rename":
+        return f"rename({dumps(call.args[0])}, " + ", ".join(
+            f"{o}={n!r}" for o, n in call.kwargs.items()) + ")"
+    return _call_text(call.name, call.args, call.kwargs)
 
 
 def _call_text(name, args, kwargs) -> str:
@@ -131,10 +110,14 @@ def _value_text(v) -> str:
 
 def dumps(schedule) -> str:
     """The spec of ``schedule``: how it was built, then any values given since."""
-    base = getattr(schedule, "spec", None)
-    if not base:
+    call = getattr(schedule, "built", None)
+    if call is None:
         raise SpecError(f"schedule {schedule.name!r} was not built from a spec or a catalog "
-                        f"factory (or holds a Python function), so it has no spec")
+                        f"factory, so it has no spec")
+    try:
+        base = _built_text(call)
+    except SpecError as err:
+        raise SpecError(f"schedule {schedule.name!r} has no spec: {err}") from None
     extra = getattr(schedule, "spec_values", None) or {}
     text = base if not extra else f"with_values({base}, " + ", ".join(
         f"{k}={_value_text(v)}" for k, v in extra.items()) + ")"
@@ -243,8 +226,9 @@ class _Reader:
         if repeated:
             raise SpecError(f"keyword argument {repeated[0]!r} repeated in "
                             f"{name or 'a call'}(...)")
-        if name == "expr":
-            return self.formula(node, depth)
+        if name == "expr" and (len(node.args) != 1 or not isinstance(node.args[0], ast.Constant)
+                               or not isinstance(node.args[0].value, str)):
+            raise SpecError('expr takes the formula as one string: expr("base_lr * t", ...)')
         if name == "rename":
             if len(node.args) != 1:
                 raise SpecError("rename(spec, old='new', ...) takes one schedule")
@@ -275,20 +259,18 @@ class _Reader:
             raise SpecError(f"{usage} takes a schedule first, not {base!r}")
         return base
 
-    def formula(self, node, depth):
-        """``expr("formula", name=value, ...)``: a custom schedule."""
-        if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
-                or not isinstance(node.args[0].value, str):
-            raise SpecError('expr takes the formula as one string: expr("base_lr * t", ...)')
-        text = node.args[0].value
-        values = {k.arg: self.value(k.value, depth + 1) for k in node.keywords}
-        tree = _parse(text, "formula")
-        names: list = []
-        result = _Formula(names).build(tree.body, 0)
-        params = [Param(n) for n in names]
-        sched = Schedule(E.const(result), params, name="expr", values=values)
-        sched.spec = _call_text("expr", [text], values)
-        return sched
+
+@registry.factory
+def expr(formula: str, **values) -> Schedule:
+    """A custom schedule: ``formula`` an expression of ``t`` and parameter names (arithmetic,
+    comparisons, ``a if c else b`` and the functions of :data:`FUNCTIONS`), the parameters
+    taking ``values`` unless a grid gives them: ``expr("base_lr * 0.98 ** t", base_lr=0.1)``."""
+    if not isinstance(formula, str):
+        raise SpecError(f"expr takes the formula as a string, got {type(formula).__name__}")
+    tree = _parse(formula, "formula")
+    names: list = []
+    result = _Formula(names).build(tree.body, 0)
+    return Schedule(E.const(result), [Param(n) for n in names], name="expr", values=values)
 
 
 class _Formula:
@@ -359,15 +341,6 @@ class _Formula:
             except TypeError as err:
                 raise SpecError(f"{node.func.id}(): {err}") from None
         raise SpecError(f"{type(node).__name__} is not allowed in a formula")
-
-
-def record_module(namespace: dict, prefix: str = "") -> None:
-    """Wrap every factory in ``namespace["__all__"]`` with :func:`recorded` (called at the end
-    of each catalog module), so ``dumps`` knows how its schedules were built."""
-    for n in namespace["__all__"]:
-        fn = namespace.get(n)
-        if callable(fn) and not isinstance(fn, type) and not hasattr(fn, "__gpusched_factory__"):
-            namespace[n] = recorded(prefix + n, fn)
 
 
 def parse_values(text: str) -> list:

@@ -9,6 +9,7 @@ import pytest
 import gpusched as gs
 
 from catalog_cases import build, cases
+from gpusched.scalar import function_for
 
 torch = pytest.importorskip("torch")
 
@@ -95,7 +96,7 @@ def test_single_values_equal_the_float64_table_for_every_twin():
         done += 1
     assert done >= 80
     with pytest.raises(TypeError, match="step must be an int"):
-        gs.compat.torch.StepLR(step_size=3, base_lr=0.1)._scalar({})(2.5)
+        function_for(gs.compat.torch.StepLR(step_size=3, base_lr=0.1), {})(2.5)
 
 
 def test_cyclic_lr_momentum_is_derived_as_torch_cycles_it():

@@ -6,10 +6,12 @@ from .. import curves
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
+from ..registry import factory
 
 __all__ = ["CosineScheduler"]
 
 
+@factory
 def CosineScheduler(max_update=None, base_lr=0.01, final_lr=0, warmup_steps=0,
                     warmup_begin_lr=0) -> Schedule:
     """Linear warmup, cosine decay, then hold. With ``W = warmup_steps``, ``M = max_update``::
@@ -41,8 +43,3 @@ def CosineScheduler(max_update=None, base_lr=0.01, final_lr=0, warmup_steps=0,
         values["max_update"] = max_update
     return Schedule(expr, params, name="CosineScheduler", values=values, checks=checks,
                     doc=CosineScheduler.__doc__)
-
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'd2l.')

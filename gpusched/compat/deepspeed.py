@@ -15,6 +15,7 @@ from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import (BASE_LR, float_param as _f, int_param as _i, param_exprs as _p,
                       twin as _make, drop_unused)
+from ..registry import factory
 
 __all__ = ["LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "WarmupCosineLR"]
 
@@ -26,6 +27,7 @@ def _iteration():
     return E.step() - 1
 
 
+@factory
 def LRRangeTest(lr_range_test_min_lr=1e-3, lr_range_test_step_size=2000,
                 lr_range_test_step_rate=1.0, lr_range_test_staircase=False) -> Schedule:
     """LR range test, increasing: ``g(i) = min_lr (1 + step_rate x)``, ``x = (i + 1) /
@@ -44,6 +46,7 @@ def LRRangeTest(lr_range_test_min_lr=1e-3, lr_range_test_step_size=2000,
                  LRRangeTest.__doc__)
 
 
+@factory
 def OneCycle(cycle_min_lr=None, cycle_max_lr=None, decay_lr_rate=0.0,
              cycle_first_step_size=2000, cycle_second_step_size=None,
              cycle_first_stair_count=0, cycle_second_stair_count=None, decay_step_size=0,
@@ -122,6 +125,7 @@ def _warmup_params(W_default):
             Param("warmup_type", "log", kind="choice", choices=WARMUP_TYPES)]
 
 
+@factory
 def WarmupLR(warmup_min_lr=0.0, warmup_max_lr=None, warmup_num_steps=1000,
              warmup_type="log", *, base_lr=None) -> Schedule:
     """``g(i) = min + (max - min) gamma(i)`` for ``0 <= i < W`` and ``max`` after, with
@@ -146,6 +150,7 @@ def WarmupLR(warmup_min_lr=0.0, warmup_max_lr=None, warmup_num_steps=1000,
     return _make("WarmupLR", expr, params, values, WarmupLR.__doc__)
 
 
+@factory
 def WarmupDecayLR(total_num_steps=None, warmup_min_lr=0.0, warmup_max_lr=0.001,
                   warmup_num_steps=1000, warmup_type="log") -> Schedule:
     """WarmupLR's warmup, then a linear decay: ``gamma = max(0, (T - i) / max(1, T - W))``."""
@@ -167,6 +172,7 @@ def WarmupDecayLR(total_num_steps=None, warmup_min_lr=0.0, warmup_max_lr=0.001,
                       warmup_type=warmup_type), WarmupDecayLR.__doc__, [check])
 
 
+@factory
 def WarmupCosineLR(total_num_steps=None, warmup_min_ratio=0.0, warmup_num_steps=1000,
                    cos_min_ratio=0.0001, warmup_type="log", *, base_lr=None) -> Schedule:
     """Ratios of the optimizer's lr (``base_lr``): ``g(-1) = 0``; warmup ``wmin + gamma(i)
@@ -191,7 +197,3 @@ def WarmupCosineLR(total_num_steps=None, warmup_min_ratio=0.0, warmup_num_steps=
                       warmup_type=warmup_type, base_lr=base_lr), WarmupCosineLR.__doc__,
                  [check])
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'deepspeed.')

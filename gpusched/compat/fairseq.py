@@ -12,6 +12,7 @@ from .. import expr as E
 from ..params import Param
 from ..schedule import Schedule
 from ._common import BASE_LR
+from ..registry import factory
 
 __all__ = ["tri_stage", "inverse_sqrt", "cosine"]
 
@@ -21,6 +22,7 @@ def _make(name, expr, params, values, doc) -> Schedule:
                     values={k: v for k, v in values.items() if v is not None}, doc=doc)
 
 
+@factory
 def tri_stage(warmup_steps=4000, hold_steps=20000, decay_steps=60000, init_lr_scale=0.01,
               final_lr_scale=0.01, *, base_lr=None) -> Schedule:
     """Warmup, hold, exponential decay (:func:`gpusched.curves.tri_stage`)."""
@@ -38,6 +40,7 @@ def tri_stage(warmup_steps=4000, hold_steps=20000, decay_steps=60000, init_lr_sc
                  curves.tri_stage.__doc__)
 
 
+@factory
 def inverse_sqrt(warmup_updates=4000, warmup_init_lr=0.0, *, base_lr=None) -> Schedule:
     """``warmup_init_lr + t (lr - warmup_init_lr) / W`` for ``t < W``, then ``lr sqrt(W) /
     sqrt(t)`` (``W = warmup_updates``)."""
@@ -51,6 +54,7 @@ def inverse_sqrt(warmup_updates=4000, warmup_init_lr=0.0, *, base_lr=None) -> Sc
                       base_lr=base_lr), inverse_sqrt.__doc__)
 
 
+@factory
 def cosine(warmup_updates=0, warmup_init_lr=0.0, min_lr=0.0, t_mult=1.0,
            lr_period_updates=None, lr_shrink=0.1, *, base_lr=None) -> Schedule:
     """SGDR with the float-log cycle index (:func:`gpusched.curves.float_log_cycle`) on ``t -
@@ -77,7 +81,3 @@ def cosine(warmup_updates=0, warmup_init_lr=0.0, min_lr=0.0, t_mult=1.0,
                       min_lr=min_lr, t_mult=t_mult, lr_period_updates=lr_period_updates,
                       lr_shrink=lr_shrink, base_lr=base_lr), cosine.__doc__)
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'fairseq.')

@@ -13,6 +13,7 @@ from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import float_param as _f, param_exprs as _p, twin as _make, series
+from ..registry import factory
 
 __all__ = ["ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
            "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts", "ReduceLROnPlateau"]
@@ -25,6 +26,7 @@ def _progress(t, D, staircase):
     return E.floor(p) if staircase else p
 
 
+@factory
 def ExponentialDecay(initial_learning_rate=None, decay_steps=None, decay_rate=None,
                      staircase=False) -> Schedule:
     """``initial * decay_rate ** (t / decay_steps)`` (``floor`` of the exponent with
@@ -36,6 +38,7 @@ def ExponentialDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
                       decay_rate=decay_rate), ExponentialDecay.__doc__)
 
 
+@factory
 def PiecewiseConstantDecay(boundaries=None, values=None) -> Schedule:
     """``values[#{b in boundaries : b < t}]``: a boundary step keeps the **old** value, the
     next step switches (Keras' ``step <= b``)."""
@@ -51,6 +54,7 @@ def PiecewiseConstantDecay(boundaries=None, values=None) -> Schedule:
                  PiecewiseConstantDecay.__doc__, [check])
 
 
+@factory
 def PolynomialDecay(initial_learning_rate=None, decay_steps=None, end_learning_rate=1e-4,
                     power=1.0, cycle=False) -> Schedule:
     """``(initial - end) (1 - p) ** power + end``: without ``cycle``, ``p = min(t, D) / D``;
@@ -69,6 +73,7 @@ def PolynomialDecay(initial_learning_rate=None, decay_steps=None, end_learning_r
                  PolynomialDecay.__doc__)
 
 
+@factory
 def InverseTimeDecay(initial_learning_rate=None, decay_steps=None, decay_rate=None,
                      staircase=False) -> Schedule:
     """``initial / (1 + decay_rate * t / decay_steps)`` (``floor(t / decay_steps)`` with
@@ -80,6 +85,7 @@ def InverseTimeDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
                       decay_rate=decay_rate), InverseTimeDecay.__doc__)
 
 
+@factory
 def CosineDecay(initial_learning_rate=None, decay_steps=None, alpha=0.0, name="CosineDecay",
                 warmup_target=None, warmup_steps=0) -> Schedule:
     """Without ``warmup_target``: ``s = min(t, D)``, ``initial ((1 - alpha)(1 + cos(pi s / D))
@@ -107,6 +113,7 @@ def CosineDecay(initial_learning_rate=None, decay_steps=None, alpha=0.0, name="C
     return _make("CosineDecay", expr, params, values, CosineDecay.__doc__)
 
 
+@factory
 def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mul=2.0,
                         m_mul=1.0, alpha=0.0, name="SGDRDecay") -> Schedule:
     """SGDR: ``c = t / first_decay_steps``; cycle ``i`` (``floor(c)`` when ``t_mul == 1``,
@@ -140,6 +147,7 @@ def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mu
 PLATEAU_MODES = ("min", "max")
 
 
+@factory
 def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10, verbose=0,
                       mode="auto", min_delta=1e-4, cooldown=0, min_lr=0.0, *,
                       initial_learning_rate=None) -> Schedule:
@@ -165,7 +173,3 @@ def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10,
 
 
 ReduceLROnPlateau.__doc__ += "\n" + metric._keras_plateau_table.__doc__.split("\n", 1)[1]
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'keras.')

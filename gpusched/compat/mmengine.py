@@ -20,6 +20,7 @@ from ..params import Check, Param
 from ..schedule import Schedule
 from . import torch as T
 from ._common import BASE_LR, series
+from ..registry import factory
 
 __all__ = ["ConstantLR", "LinearLR", "StepLR", "MultiStepLR", "ExponentialLR",
            "CosineAnnealingLR", "PolyLR", "OneCycleLR", "CosineRestartLR", "ReduceOnPlateauLR"]
@@ -53,6 +54,7 @@ def _span():
     return E.param("end") - E.param("begin") - 1
 
 
+@factory
 def ConstantLR(factor=1.0 / 3, begin=0, end=INF, *, base_lr=None) -> Schedule:
     """``base_lr * factor`` for ``s < end - begin - 1``, ``base_lr`` from there on."""
     t = T.ConstantLR(factor, 1, base_lr=base_lr)
@@ -60,6 +62,7 @@ def ConstantLR(factor=1.0 / 3, begin=0, end=INF, *, base_lr=None) -> Schedule:
                      ConstantLR.__doc__)
 
 
+@factory
 def LinearLR(start_factor=1.0 / 3, end_factor=1.0, begin=0, end=INF, *,
              base_lr=None) -> Schedule:
     """``base_lr (sf + (ef - sf) min(s, E) / E)``, ``E = end - begin - 1``."""
@@ -67,18 +70,21 @@ def LinearLR(start_factor=1.0 / 3, end_factor=1.0, begin=0, end=INF, *,
     return _windowed("LinearLR", t, begin, end, {"total_iters": _span()}, LinearLR.__doc__)
 
 
+@factory
 def StepLR(step_size=None, gamma=0.1, begin=0, end=INF, *, base_lr=None) -> Schedule:
     """``base_lr * gamma ** (s // step_size)``."""
     return _windowed("StepLR", T.StepLR(step_size, gamma, base_lr=base_lr), begin, end,
                      doc=StepLR.__doc__)
 
 
+@factory
 def MultiStepLR(milestones=None, gamma=0.1, begin=0, end=INF, *, base_lr=None) -> Schedule:
     """``base_lr * gamma ** #{m <= s}`` (milestones on the local step)."""
     return _windowed("MultiStepLR", T.MultiStepLR(milestones, gamma, base_lr=base_lr), begin,
                      end, doc=MultiStepLR.__doc__)
 
 
+@factory
 def ExponentialLR(gamma=None, begin=0, end=INF, *, base_lr=None) -> Schedule:
     """``base_lr * gamma ** s``."""
     return _windowed("ExponentialLR", T.ExponentialLR(gamma, base_lr=base_lr), begin, end,
@@ -94,6 +100,7 @@ def _eta(eta_min, eta_min_ratio):
         Param("eta_min_ratio", kind="float", ge=0), {"eta_min_ratio": eta_min_ratio}
 
 
+@factory
 def CosineAnnealingLR(T_max=None, eta_min=None, begin=0, end=INF, eta_min_ratio=None, *,
                       base_lr=None) -> Schedule:
     """``eta + (base_lr - eta)(1 + cos(pi s / T_max)) / 2`` with ``eta = eta_min`` or
@@ -114,6 +121,7 @@ def CosineAnnealingLR(T_max=None, eta_min=None, begin=0, end=INF, eta_min_ratio=
     return _windowed("CosineAnnealingLR", inner, begin, end, doc=CosineAnnealingLR.__doc__)
 
 
+@factory
 def PolyLR(eta_min=0.0, power=1.0, begin=0, end=INF, *, base_lr=None) -> Schedule:
     """``eta_min + (base_lr - eta_min)(1 - min(s, E) / E) ** power``, ``E = end - begin - 1``."""
     t, b, eta, pw = E.step(), E.param("base_lr"), E.param("eta_min"), E.param("power")
@@ -126,6 +134,7 @@ def PolyLR(eta_min=0.0, power=1.0, begin=0, end=INF, *, base_lr=None) -> Schedul
     return _windowed("PolyLR", inner, begin, end, doc=PolyLR.__doc__)
 
 
+@factory
 def OneCycleLR(eta_max=None, total_steps=None, pct_start=0.3, anneal_strategy="cos",
                div_factor=25.0, final_div_factor=1e4, three_phase=False, begin=0, end=INF,
                *, base_lr=None) -> Schedule:
@@ -147,6 +156,7 @@ def OneCycleLR(eta_max=None, total_steps=None, pct_start=0.3, anneal_strategy="c
                     checks=[WINDOW_CHECK], doc=OneCycleLR.__doc__)
 
 
+@factory
 def CosineRestartLR(periods=None, restart_weights=(1,), eta_min=None, eta_min_ratio=None,
                     begin=0, end=INF, *, base_lr=None) -> Schedule:
     """Cosine cycles of explicit lengths ``periods[k]`` restarting at ``base_lr *
@@ -171,6 +181,7 @@ def CosineRestartLR(periods=None, restart_weights=(1,), eta_min=None, eta_min_ra
 RULES = ("less", "greater")
 
 
+@factory
 def ReduceOnPlateauLR(metrics=None, monitor="loss", rule="less", factor=0.1, patience=10,
                       threshold=1e-4, threshold_rule="rel", cooldown=0, min_value=0.0,
                       eps=1e-8, begin=0, end=INF, *, base_lr=None) -> Schedule:
@@ -238,17 +249,14 @@ _ON_MOMENTUM = (ConstantLR, LinearLR, StepLR, MultiStepLR, ExponentialLR, Cosine
                 PolyLR, CosineRestartLR, ReduceOnPlateauLR)
 for _lr in _ON_MOMENTUM:
     _n = _lr.__name__[:-2] + "Momentum"
-    globals()[_n] = _on_value(_lr, _n, "base_momentum",
-                              "the momentum (Adam's beta_0: MMEngine's MomentumSchedulerMixin)")
+    globals()[_n] = factory(_on_value(
+        _lr, _n, "base_momentum",
+        "the momentum (Adam's beta_0: MMEngine's MomentumSchedulerMixin)"))
     __all__.append(_n)
 for _lr in (*_ON_MOMENTUM, OneCycleLR):
     _n = _lr.__name__[:-2] + "ParamScheduler"
-    globals()[_n] = _on_value(_lr, _n, "base_value",
-                              "any param_group value (``param_name``: weight decay, ...)")
+    globals()[_n] = factory(_on_value(
+        _lr, _n, "base_value", "any param_group value (``param_name``: weight decay, ...)"))
     __all__.append(_n)
 del _lr, _n
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'mmengine.')

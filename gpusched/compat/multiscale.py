@@ -7,6 +7,7 @@ import numpy as np
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
+from ..registry import factory
 
 __all__ = ["BatchResize", "global_step"]
 
@@ -20,6 +21,7 @@ def global_step(epoch_id, epoch_to_start, steps_per_epoch, batch_id):
         * np.asarray(steps_per_epoch, dtype=np.int64) + np.asarray(batch_id, dtype=np.int64)
 
 
+@factory
 def BatchResize(batch_resize_range=None, seed=0) -> Schedule:
     """The input size for global step ``t`` (see :func:`global_step`)::
 
@@ -50,7 +52,3 @@ def BatchResize(batch_resize_range=None, seed=0) -> Schedule:
     return Schedule(expr, params, name="BatchResize", values=values, checks=checks,
                     doc=BatchResize.__doc__)
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'multiscale.')

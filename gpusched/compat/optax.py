@@ -21,6 +21,7 @@ from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import (apart, float_param as _f, int_param as _i, param_exprs as _p,
                       twin as _make, series)
+from ..registry import factory
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",
@@ -30,6 +31,7 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "sgdr_schedule", "join_schedules", "reduce_on_plateau"]
 
 
+@factory
 def constant_schedule(value=None) -> Schedule:
     """``f(t) = value``."""
     return _make("constant_schedule", E.param("value") + 0.0, [_f("value")],
@@ -45,6 +47,7 @@ def _polynomial(t, init, end, power, T, B):
     return E.where(T <= 0, init + 0.0, v)
 
 
+@factory
 def polynomial_schedule(init_value=None, end_value=None, power=None, transition_steps=None,
                         transition_begin=0) -> Schedule:
     """``c = clip(t - B, 0, T)``; ``f = (init - end) (1 - c / T) ** power + end``. ``T <= 0``
@@ -60,6 +63,7 @@ def polynomial_schedule(init_value=None, end_value=None, power=None, transition_
                  polynomial_schedule.__doc__)
 
 
+@factory
 def linear_schedule(init_value=None, end_value=None, transition_steps=None,
                     transition_begin=0) -> Schedule:
     """The polynomial schedule with ``power = 1``: from ``init`` at ``B`` to ``end`` at
@@ -89,6 +93,7 @@ _SAME_LENGTH = Check(("boundaries", "scales"),
                      "boundaries and scales need the same length")
 
 
+@factory
 def piecewise_constant_schedule(init_value=None, boundaries_and_scales=None) -> Schedule:
     """``f(t) = init_value * prod_{b <= t} scale_b``: each scale applies from ``t == b``.
 
@@ -111,6 +116,7 @@ def _exponential(t, init, T, rate, B, staircase, end=None):
     return E.where((T <= 0) | (rate == 0), init + 0.0, v)
 
 
+@factory
 def exponential_decay(init_value=None, transition_steps=None, decay_rate=None,
                       transition_begin=0, staircase=False, end_value=None) -> Schedule:
     """``d = t - B``; ``f = init`` for ``d <= 0``, else ``init * rate ** (d / T)`` (``floor(d /
@@ -135,6 +141,7 @@ def _cosine_decay(t, init, D, alpha, exponent):
     return init * ((1 - alpha) * (0.5 * (1 + E.cos(E.pi * c / D))) ** exponent + alpha)
 
 
+@factory
 def cosine_decay_schedule(init_value=None, decay_steps=None, alpha=0.0,
                           exponent=1.0) -> Schedule:
     """``c = min(t, D)``; ``f = init ((1 - alpha) ((1 + cos(pi c / D)) / 2) ** exponent +
@@ -157,6 +164,7 @@ def _interpolate(kind, start, end, pct):
     return E.where(kind == 0, lin, cos_v)
 
 
+@factory
 def piecewise_interpolate_schedule(interpolate_type=None, init_value=None,
                                    boundaries_and_scales=None) -> Schedule:
     """Knots ``(0, init)`` and ``(b_k, init * prod_{j <= k} s_j)``; between knots ``k`` and
@@ -208,6 +216,7 @@ def _knots(t, kind, init, knots):
     return out
 
 
+@factory
 def linear_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0.3,
                              pct_final=0.85, div_factor=25.0,
                              final_div_factor=1e4) -> Schedule:
@@ -232,6 +241,7 @@ def linear_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
                  linear_onecycle_schedule.__doc__, checks)
 
 
+@factory
 def cosine_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0.3,
                              div_factor=25.0, final_div_factor=1e4) -> Schedule:
     """Cosine one-cycle: ``peak / div`` at 0, ``peak`` at ``int(pct_start T)``, ``peak /
@@ -250,6 +260,7 @@ def cosine_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
                       final_div_factor=final_div_factor), cosine_onecycle_schedule.__doc__)
 
 
+@factory
 def warmup_constant_schedule(init_value=None, peak_value=None, warmup_steps=None) -> Schedule:
     """Linear from ``init`` to ``peak`` over ``warmup_steps``, then ``peak``."""
     t = E.step()
@@ -278,6 +289,7 @@ def _warmup_cosine_check(suffix=""):
                  f"{d} must be > {w} (optax's decay_steps includes the warmup)")
 
 
+@factory
 def warmup_cosine_decay_schedule(init_value=None, peak_value=None, warmup_steps=None,
                                  decay_steps=None, end_value=0.0, exponent=1.0) -> Schedule:
     """Linear warmup from ``init`` to ``peak`` over ``W = warmup_steps``, then
@@ -292,6 +304,7 @@ def warmup_cosine_decay_schedule(init_value=None, peak_value=None, warmup_steps=
                  warmup_cosine_decay_schedule.__doc__, [_warmup_cosine_check()])
 
 
+@factory
 def warmup_exponential_decay_schedule(init_value=None, peak_value=None, warmup_steps=None,
                                       transition_steps=None, decay_rate=None,
                                       transition_begin=0, staircase=False,
@@ -317,6 +330,7 @@ def warmup_exponential_decay_schedule(init_value=None, peak_value=None, warmup_s
         warmup_exponential_decay_schedule.__doc__)
 
 
+@factory
 def sgdr_schedule(cosine_kwargs: Iterable[dict]) -> Schedule:
     """Cycles of warmup_cosine_decay_schedule: cycle ``k`` runs its own kwargs from the sum
     of the earlier cycles' ``decay_steps`` on, on its local step; the last holds its
@@ -347,6 +361,7 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict]) -> Schedule:
     return _make("sgdr_schedule", expr, params, values, sgdr_schedule.__doc__, checks)
 
 
+@factory
 def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence) -> Schedule:
     """``schedules[0](t)``, then ``schedules[k](t - b_k)`` from each boundary ``b_k`` on (each
     later schedule sees the steps since its boundary): ``gs.join``. optax's schedules are
@@ -358,6 +373,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence) -> Sched
 
 
 
+@factory
 def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0, cooldown=0,
                       accumulation_size=1, min_scale=0.0, *, init_value=1.0) -> Schedule:
     """``optax.contrib.reduce_on_plateau`` as a schedule: ``init_value`` times the scale it
@@ -388,7 +404,3 @@ def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0
                   min_scale=min_scale)
     return _make("reduce_on_plateau", expr, params, values, reduce_on_plateau.__doc__, checks)
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'optax.')

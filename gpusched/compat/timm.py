@@ -23,6 +23,7 @@ from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import (BASE_LR, user_function, float_param as _f, int_param as _i,
                       param_exprs as _p, series)
+from ..registry import factory
 
 __all__ = ["CosineLRScheduler", "PolyLRScheduler", "TanhLRScheduler", "StepLRScheduler",
            "MultiStepLRScheduler", "WSDLRScheduler", "PlateauLRScheduler"]
@@ -100,6 +101,7 @@ def _cyclic(name, shape, extra, values, doc, noise, prefix=False, target_at_warm
                    noise)
 
 
+@factory
 def CosineLRScheduler(t_initial=None, lr_min=0.0, cycle_mul=1.0, cycle_decay=1.0,
                       cycle_limit=1, warmup_t=0, warmup_lr_init=0.0, warmup_prefix=False,
                       t_in_epochs=True, noise_range_t=None, noise_pct=0.67, noise_std=1.0,
@@ -119,6 +121,7 @@ def CosineLRScheduler(t_initial=None, lr_min=0.0, cycle_mul=1.0, cycle_decay=1.0
                    _noise(noise_range_t, noise_pct, noise_std, noise_seed), warmup_prefix)
 
 
+@factory
 def PolyLRScheduler(t_initial=None, power=0.5, lr_min=0.0, cycle_mul=1.0, cycle_decay=1.0,
                     cycle_limit=1, warmup_t=0, warmup_lr_init=0.0, warmup_prefix=False,
                     t_in_epochs=True, noise_range_t=None, noise_pct=0.67, noise_std=1.0,
@@ -137,6 +140,7 @@ def PolyLRScheduler(t_initial=None, power=0.5, lr_min=0.0, cycle_mul=1.0, cycle_
                    _noise(noise_range_t, noise_pct, noise_std, noise_seed), warmup_prefix)
 
 
+@factory
 def TanhLRScheduler(t_initial=None, lb=-7.0, ub=3.0, lr_min=0.0, cycle_mul=1.0,
                     cycle_decay=1.0, cycle_limit=1, warmup_t=0, warmup_lr_init=0.0,
                     warmup_prefix=False, t_in_epochs=True, noise_range_t=None, noise_pct=0.67,
@@ -167,6 +171,7 @@ def TanhLRScheduler(t_initial=None, lb=-7.0, ub=3.0, lr_min=0.0, cycle_mul=1.0,
                    _noise(noise_range_t, noise_pct, noise_std, noise_seed))
 
 
+@factory
 def StepLRScheduler(decay_t=None, decay_rate=1.0, warmup_t=0, warmup_lr_init=0.0,
                     warmup_prefix=True, t_in_epochs=True, noise_range_t=None, noise_pct=0.67,
                     noise_std=1.0, noise_seed=42, *, base_lr=None) -> Schedule:
@@ -182,6 +187,7 @@ def StepLRScheduler(decay_t=None, decay_rate=1.0, warmup_t=0, warmup_lr_init=0.0
                    _noise(noise_range_t, noise_pct, noise_std, noise_seed))
 
 
+@factory
 def MultiStepLRScheduler(decay_t=None, decay_rate=1.0, warmup_t=0, warmup_lr_init=0.0,
                          warmup_prefix=True, t_in_epochs=True, noise_range_t=None,
                          noise_pct=0.67, noise_std=1.0, noise_seed=42, *,
@@ -206,6 +212,7 @@ STABLE_FNS = ("constant", "rsqrt", "power")
 DECAY_FNS = ("linear", "1-sqrt", "cosine", "power", "exp")
 
 
+@factory
 def WSDLRScheduler(t_initial=None, decay_t=None, lr_min=0.0, stable_fn="constant",
                    stable_timescale=None, stable_power=0.5, decay_fn="1-sqrt", decay_power=0.5,
                    decay_ratio=0.1, warmup_t=0, warmup_lr_init=0.0, t_in_epochs=True,
@@ -270,6 +277,7 @@ def WSDLRScheduler(t_initial=None, decay_t=None, lr_min=0.0, stable_fn="constant
                    _noise(noise_range_t, noise_pct, noise_std, noise_seed), checks)
 
 
+@factory
 def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e-4,
                        cooldown_t=0, warmup_t=0, warmup_lr_init=0.0, lr_min=0.0, mode="max", *,
                        base_lr=None) -> Schedule:
@@ -307,7 +315,3 @@ def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e
                   lr_min=lr_min, mode=mode, base_lr=base_lr)
     return _finish("PlateauLRScheduler", value, params, values, PlateauLRScheduler.__doc__)
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'timm.')

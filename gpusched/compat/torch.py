@@ -22,6 +22,7 @@ from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import (BASE_LR, apart, user_function, float_param as _f, int_param as _i,
                       param_exprs as _p, drop_unused)
+from ..registry import factory
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
@@ -42,6 +43,7 @@ def _twin(name, expr, params, values, doc, checks=()) -> Schedule:
                     checks=checks, doc=doc)
 
 
+@factory
 def LambdaLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
     """``base_lr * lr_lambda(t)``.
 
@@ -56,6 +58,7 @@ def LambdaLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
                     values=_values(base_lr=base_lr, **params), doc=LambdaLR.__doc__)
 
 
+@factory
 def MultiplicativeLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
     """``base_lr * prod_{s=1..t} lr_lambda(s)`` (torch multiplies the current lr by
     ``lr_lambda(t)`` at each ``step()``, and never applies ``lr_lambda(0)``).
@@ -75,6 +78,7 @@ def MultiplicativeLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
                     values=_values(base_lr=base_lr, **params), doc=MultiplicativeLR.__doc__)
 
 
+@factory
 def StepLR(step_size=None, gamma=0.1, *, base_lr=None) -> Schedule:
     """``base_lr * gamma ** (t // step_size)`` (integer floor division)."""
     b, n, g = _p("base_lr", "step_size", "gamma")
@@ -82,6 +86,7 @@ def StepLR(step_size=None, gamma=0.1, *, base_lr=None) -> Schedule:
                  dict(step_size=step_size, gamma=gamma, base_lr=base_lr), StepLR.__doc__)
 
 
+@factory
 def MultiStepLR(milestones=None, gamma=0.1, *, base_lr=None) -> Schedule:
     """``base_lr * gamma ** #{m in milestones : m <= t}``: decays at ``t == m``. A milestone
     given twice decays twice (torch counts them); the list is sorted, as torch sorts it."""
@@ -93,6 +98,7 @@ def MultiStepLR(milestones=None, gamma=0.1, *, base_lr=None) -> Schedule:
                       base_lr=base_lr), MultiStepLR.__doc__)
 
 
+@factory
 def ConstantLR(factor=1.0 / 3, total_iters=5, *, base_lr=None) -> Schedule:
     """``base_lr * factor`` for ``t < total_iters``, ``base_lr`` after.
 
@@ -108,6 +114,7 @@ def ConstantLR(factor=1.0 / 3, total_iters=5, *, base_lr=None) -> Schedule:
                  ConstantLR.__doc__)
 
 
+@factory
 def LinearLR(start_factor=1.0 / 3, end_factor=1.0, total_iters=5, *, base_lr=None) -> Schedule:
     """``base_lr * (start_factor + (end_factor - start_factor) * min(t, T) / T)``,
     ``T = total_iters``; held at ``end_factor`` after ``T``."""
@@ -120,6 +127,7 @@ def LinearLR(start_factor=1.0 / 3, end_factor=1.0, total_iters=5, *, base_lr=Non
                       base_lr=base_lr), LinearLR.__doc__)
 
 
+@factory
 def ExponentialLR(gamma=None, *, base_lr=None) -> Schedule:
     """``base_lr * gamma ** t``."""
     b, g = _p("base_lr", "gamma")
@@ -127,6 +135,7 @@ def ExponentialLR(gamma=None, *, base_lr=None) -> Schedule:
                  dict(gamma=gamma, base_lr=base_lr), ExponentialLR.__doc__)
 
 
+@factory
 def PolynomialLR(total_iters=5, power=1.0, *, base_lr=None) -> Schedule:
     """``base_lr * (1 - min(t, T) / T) ** power``, ``T = total_iters``: 0 from ``T`` on."""
     b, T, pw = _p("base_lr", "total_iters", "power")
@@ -136,6 +145,7 @@ def PolynomialLR(total_iters=5, power=1.0, *, base_lr=None) -> Schedule:
                  PolynomialLR.__doc__)
 
 
+@factory
 def CosineAnnealingLR(T_max=None, eta_min=0.0, *, base_lr=None) -> Schedule:
     """``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``.
 
@@ -148,6 +158,7 @@ def CosineAnnealingLR(T_max=None, eta_min=0.0, *, base_lr=None) -> Schedule:
                  dict(T_max=T_max, eta_min=eta_min, base_lr=base_lr), CosineAnnealingLR.__doc__)
 
 
+@factory
 def CosineAnnealingWarmRestarts(T_0=None, T_mult=1, eta_min=0.0, *, base_lr=None) -> Schedule:
     """SGDR: cosine cycles of ``T_i = T_0 * T_mult ** i`` steps, each restarting at ``base_lr``::
 
@@ -171,6 +182,7 @@ def CosineAnnealingWarmRestarts(T_0=None, T_mult=1, eta_min=0.0, *, base_lr=None
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
+@factory
 def CyclicLR(base_lr=None, max_lr=None, step_size_up=2000, step_size_down=None,
              mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
              cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, *,
@@ -241,6 +253,7 @@ def _anneal(strategy, start, end, pct):
     return E.where(strategy == 0, cos_v, lin_v)
 
 
+@factory
 def OneCycleLR(max_lr=None, total_steps=None, epochs=None, steps_per_epoch=None,
                pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
                max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False, *,
@@ -376,6 +389,7 @@ def _refuse_unreproduced(schedulers: Sequence[Schedule], what: str) -> None:
                          f"one constructed overwrites the others'; not reproduced here")
 
 
+@factory
 def SequentialLR(schedulers: Sequence[Schedule], milestones: Sequence) -> Schedule:
     """``schedulers[k]`` runs from ``milestones[k-1]`` on, on its local step ``t - m``
     (``gs.join``). torch restarts each scheduler at its closed form at local step 0 and then
@@ -407,6 +421,7 @@ def SequentialLR(schedulers: Sequence[Schedule], milestones: Sequence) -> Schedu
                                 values=s.values, checks=s.checks, doc=SequentialLR.__doc__))
 
 
+@factory
 def ChainedScheduler(schedulers: Sequence[Schedule], optimizer=None) -> Schedule:
     """Every scheduler steps in order at each step. Chainable schedulers multiply the lr by
     their ratio ``r_k(t) = f_k(t) / f_k(t - 1)`` (``r_k(0) = f_k(0) / base_lr``); the others
@@ -484,6 +499,7 @@ def _stepped_chain(schedulers, renames, specs, inits) -> E.Expr:
     return E.host_scan(rule, E.step(), list(specs))
 
 
+@factory
 def ReduceLROnPlateau(metrics=None, mode="min", factor=0.1, patience=10, threshold=1e-4,
                       threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8, *,
                       base_lr=None) -> Schedule:
@@ -497,7 +513,3 @@ ReduceLROnPlateau.__doc__ = (
     "    ``step(metric)`` after each step): ``f(t)`` is the lr after ``metrics[:t]``.\n"
     + metric.reduce_on_plateau.__doc__.split("\n", 1)[1])
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'torch.')

@@ -15,6 +15,7 @@ from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import BASE_LR
+from ..registry import factory
 
 __all__ = ["get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
            "get_cosine_with_hard_restarts_schedule_with_warmup",
@@ -54,6 +55,7 @@ def _cosine_factor(progress, cycles, min_rate=None):
     return E.maximum(0.0, f)
 
 
+@factory
 def get_linear_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None, *,
                                     base_lr=None) -> Schedule:
     """``lambda = max(0, (N - t) / max(1, N - W))`` after the warmup: 0 at ``N``, held after."""
@@ -66,6 +68,7 @@ def get_linear_schedule_with_warmup(num_warmup_steps=None, num_training_steps=No
                       get_linear_schedule_with_warmup.__doc__)
 
 
+@factory
 def get_cosine_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None,
                                     num_cycles=0.5, *, base_lr=None) -> Schedule:
     """``p = (t - W) / max(1, N - W)``; ``lambda = max(0, (1 + cos(2 pi num_cycles p)) / 2)``.
@@ -83,6 +86,7 @@ def get_cosine_schedule_with_warmup(num_warmup_steps=None, num_training_steps=No
                            base_lr=base_lr), get_cosine_schedule_with_warmup.__doc__)
 
 
+@factory
 def get_cosine_with_hard_restarts_schedule_with_warmup(
         num_warmup_steps=None, num_training_steps=None, num_cycles=1, *,
         base_lr=None) -> Schedule:
@@ -101,6 +105,7 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
                       get_cosine_with_hard_restarts_schedule_with_warmup.__doc__)
 
 
+@factory
 def get_polynomial_decay_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None,
                                               lr_end=1e-7, power=1.0, *,
                                               base_lr=None) -> Schedule:
@@ -130,12 +135,14 @@ def get_polynomial_decay_schedule_with_warmup(num_warmup_steps=None, num_trainin
                       get_polynomial_decay_schedule_with_warmup.__doc__, checks)
 
 
+@factory
 def get_constant_schedule(*, base_lr=None) -> Schedule:
     """``lambda = 1``."""
     return _lambda_lr("get_constant_schedule", E.const(1.0), [], dict(base_lr=base_lr),
                       get_constant_schedule.__doc__)
 
 
+@factory
 def get_constant_schedule_with_warmup(num_warmup_steps=None, *, base_lr=None) -> Schedule:
     """``lambda = 1`` after the warmup."""
     t, W = E.step(), E.param("num_warmup_steps")
@@ -144,6 +151,7 @@ def get_constant_schedule_with_warmup(num_warmup_steps=None, *, base_lr=None) ->
                       get_constant_schedule_with_warmup.__doc__)
 
 
+@factory
 def get_inverse_sqrt_schedule(num_warmup_steps=None, timescale=None, *,
                               base_lr=None) -> Schedule:
     """``lambda = 1 / sqrt((t + timescale - W) / timescale)`` after the warmup (1 at ``W``).
@@ -173,6 +181,7 @@ def _min_rate(min_lr, min_lr_rate):
         {"min_lr_rate": min_lr_rate}
 
 
+@factory
 def get_cosine_with_min_lr_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None,
                                                 num_cycles=0.5, min_lr=None, min_lr_rate=None,
                                                 *, base_lr=None) -> Schedule:
@@ -191,6 +200,7 @@ def get_cosine_with_min_lr_schedule_with_warmup(num_warmup_steps=None, num_train
                       get_cosine_with_min_lr_schedule_with_warmup.__doc__)
 
 
+@factory
 def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
         num_warmup_steps=None, num_training_steps=None, num_cycles=0.5, min_lr=None,
         min_lr_rate=None, warmup_lr_rate=None, *, base_lr=None) -> Schedule:
@@ -224,6 +234,7 @@ WSD_WARMUP = ("linear", "cosine", "1-sqrt")
 WSD_DECAY = ("linear", "cosine", "1-sqrt")
 
 
+@factory
 def get_wsd_schedule(num_warmup_steps=None, num_decay_steps=None, num_training_steps=None,
                      num_stable_steps=None, warmup_type="linear", decay_type="cosine",
                      min_lr_ratio=0.0, num_cycles=0.5, *, base_lr=None) -> Schedule:
@@ -271,6 +282,7 @@ def get_wsd_schedule(num_warmup_steps=None, num_decay_steps=None, num_training_s
                            **given), get_wsd_schedule.__doc__)
 
 
+@factory
 def get_reduce_on_plateau_schedule(metrics=None, *, base_lr=None, **kwargs) -> Schedule:
     """torch's ReduceLROnPlateau (transformers passes ``kwargs`` through): see
     :func:`gpusched.compat.torch.ReduceLROnPlateau`."""
@@ -278,6 +290,7 @@ def get_reduce_on_plateau_schedule(metrics=None, *, base_lr=None, **kwargs) -> S
                                     name="get_reduce_on_plateau_schedule", **kwargs)
 
 
+@factory
 def get_greedy_schedule(metrics=None, *, base_lr=None, **kwargs) -> Schedule:
     """GreedyLR given the metric series ``metrics``: see :func:`gpusched.metric.greedy`."""
     return metric.greedy(metrics, base_lr=base_lr, name="get_greedy_schedule", **kwargs)
@@ -304,6 +317,7 @@ _TAKES = {  # which of get_scheduler's step counts each type accepts, as transfo
 }
 
 
+@factory(listed=False)
 def get_scheduler(name, num_warmup_steps=None, num_training_steps=None,
                   scheduler_specific_kwargs=None, *, base_lr=None) -> Schedule:
     """``transformers.get_scheduler``: the twin of the ``SchedulerType`` ``name``."""
@@ -317,7 +331,3 @@ def get_scheduler(name, num_warmup_steps=None, num_training_steps=None,
             kwargs[k] = steps[k]
     return SCHEDULER_TYPES[name](base_lr=base_lr, **kwargs)
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'transformers.')

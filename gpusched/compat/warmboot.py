@@ -6,6 +6,7 @@ from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import BASE_LR
+from ..registry import factory
 
 __all__ = ["CosineAnnealingWarmbootingLR"]
 
@@ -38,6 +39,7 @@ def _epoch_value(k, b, E_, eta_min, steps, step_scale, w, epoch_scale, lf):
     return scale * b * bracket
 
 
+@factory
 def CosineAnnealingWarmbootingLR(epochs=None, eta_min=0.05, steps=(), step_scale=0.8, lf=None,
                                  batchs=0, warmup_epoch=0, epoch_scale=1.0, *,
                                  base_lr=None) -> Schedule:
@@ -86,7 +88,3 @@ def CosineAnnealingWarmbootingLR(epochs=None, eta_min=0.05, steps=(), step_scale
     return Schedule(expr, params, name="CosineAnnealingWarmbootingLR", values=values,
                     checks=checks, doc=CosineAnnealingWarmbootingLR.__doc__)
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'warmboot.')

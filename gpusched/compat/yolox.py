@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
+from ..registry import factory
 
 __all__ = ["get_lr_scheduler"]
 
@@ -26,6 +27,7 @@ def _step_branch(t, lr, min_lr, N, step_num):
     return lr * rate ** (t // (N / step_num))
 
 
+@factory
 def get_lr_scheduler(lr_decay_type=None, lr=None, min_lr=None, total_iters=None,
                      warmup_iters_ratio=0.1, warmup_lr_ratio=0.1, no_aug_iter_ratio=0.3,
                      step_num=10) -> Schedule:
@@ -77,7 +79,3 @@ def get_lr_scheduler(lr_decay_type=None, lr=None, min_lr=None, total_iters=None,
     return Schedule(expr, params, name="get_lr_scheduler", values=values, checks=checks,
                     doc=get_lr_scheduler.__doc__)
 
-
-from ..spec import record_module  # noqa: E402  (records each call, for specs)
-
-record_module(globals(), 'yolox.')

@@ -96,13 +96,16 @@ class ScheduleLR(LRScheduler):
 def momentum_twin(schedule):
     """The momentum torch cycles alongside ``schedule`` when it is a ``torch.OneCycleLR`` or
     ``torch.CyclicLR`` twin (the same call with ``output="momentum"``), else None."""
-    import re
-    from ..spec import loads
-    m = re.fullmatch(r"torch\.(OneCycleLR|CyclicLR)\((.*)\)", schedule.spec or "", re.S)
-    if m is None or "output=" in m.group(2) or "cycle_momentum=False" in m.group(2):
+    import inspect
+    from ..compat import torch as twins
+    call = schedule.built
+    if call is None or call.name not in ("torch.OneCycleLR", "torch.CyclicLR"):
         return None
-    args = m.group(2)
-    twin = loads(f"torch.{m.group(1)}({args}{', ' if args else ''}output='momentum')")
+    factory = getattr(twins, call.name.split(".")[1])
+    given_args = inspect.signature(factory).bind(*call.args, **call.kwargs).arguments
+    if "output" in given_args or given_args.get("cycle_momentum", True) is False:
+        return None
+    twin = factory(*call.args, **call.kwargs, output="momentum")
     given = {k: v for k, v in schedule.spec_values.items() if k in twin.param_specs}
     return twin.with_values(**given) if given else twin
 

@@ -1,0 +1,108 @@
+"""The catalog's factories, and how each schedule was built, as data.
+
+Every public factory (``cosine``, ``torch.OneCycleLR`` ...) is decorated with
+:func:`factory` where it is defined. A schedule it returns carries the call as a
+:class:`~gpusched.schedule.Call` (the factory's spec name, where it lives, the arguments): specs
+print it (``gpusched.spec.dumps``), pickling rebuilds from it, equality compares it. Nothing is
+registered by importing a module: :func:`factories` reads the modules named in
+:data:`SECTIONS` when asked, and the names it finds are the one list that specs, the CLI's
+``gpusched list`` and ``docs/schedules.md`` share.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from typing import Callable, Dict, Tuple
+
+from .schedule import Call, Schedule
+
+__all__ = ["Section", "SECTIONS", "factory", "factories", "is_factory"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A module of factories: its spec prefix and, when it is listed in the catalog, the title
+    of its section (``shown`` is the module name the catalog prints)."""
+
+    module: str
+    prefix: str
+    title: str | None = None
+    shown: str | None = None
+
+
+SECTIONS: Tuple[Section, ...] = (
+    Section("gpusched.blocks", "",
+            "Core vocabulary (exact, documented; the twins are built from it)", "gpusched"),
+    Section("gpusched.metric", "metric.", "Metric-driven schedules (scans over a metric series)"),
+    Section("gpusched.compat.torch", "torch.", "torch.optim.lr_scheduler"),
+    Section("gpusched.compat.transformers", "transformers.", "Hugging Face transformers"),
+    Section("gpusched.compat.timm", "timm.", "timm.scheduler"),
+    Section("gpusched.compat.optax", "optax.", "optax.schedules"),
+    Section("gpusched.compat.keras", "keras.", "keras.optimizers.schedules"),
+    Section("gpusched.compat.deepspeed", "deepspeed.", "DeepSpeed lr_schedules"),
+    Section("gpusched.compat.mmengine", "mmengine.", "MMEngine parameter schedulers"),
+    Section("gpusched.compat.fairseq", "fairseq.", "fairseq lr_scheduler"),
+    Section("gpusched.compat.d2l", "d2l.", "d2l (seed)"),
+    Section("gpusched.compat.yolox", "yolox.", "YOLOX-style get_lr_scheduler (seed)"),
+    Section("gpusched.compat.warmboot", "warmboot.", "CosineAnnealingWarmbootingLR (seed)"),
+    Section("gpusched.compat.multiscale", "multiscale.", "Multiscale training sizes (seed)"),
+    Section("gpusched.spec", ""),            # expr("formula", ...): a custom schedule
+)
+_PREFIX = {s.module: s.prefix for s in SECTIONS}
+
+
+def factory(fn: Callable | None = None, *, listed: bool = True):
+    """Decorate a public factory: the schedules it returns remember the call (``listed=False``:
+    callable from specs, left out of the catalog's pages, as ``transformers.get_scheduler``).
+
+    The spec name is the module's prefix (:data:`SECTIONS`) and the function's name.
+    """
+    def decorate(f: Callable) -> Callable:
+        if f.__module__ not in _PREFIX:
+            raise ValueError(f"factory {f.__name__}: module {f.__module__} is not in "
+                             f"gpusched.registry.SECTIONS")
+        name = _PREFIX[f.__module__] + f.__name__
+        target = (f.__module__, f.__name__)
+
+        @functools.wraps(f)
+        def recording(*args, **kwargs):
+            sched = f(*args, **kwargs)
+            if isinstance(sched, Schedule):
+                sched.built = Call(name, args, dict(kwargs), target)
+                sched.spec_values = {}
+            return sched
+        recording.__gpusched_factory__ = name       # type: ignore[attr-defined]
+        recording.__gpusched_listed__ = listed      # type: ignore[attr-defined]
+        return recording
+    return decorate(fn) if fn is not None else decorate
+
+
+def is_factory(obj) -> bool:
+    return callable(obj) and hasattr(obj, "__gpusched_factory__")
+
+
+@functools.lru_cache(maxsize=None)
+def _table() -> Dict[str, Callable]:
+    out: Dict[str, Callable] = {}
+    for section in SECTIONS:
+        mod = importlib.import_module(section.module)
+        for attr in getattr(mod, "__all__", ()):
+            fn = getattr(mod, attr)
+            if is_factory(fn):
+                out[fn.__gpusched_factory__] = fn
+    return out
+
+
+def factories() -> Dict[str, Callable]:
+    """Every name a spec may call (``"cosine"``, ``"torch.OneCycleLR"``, ``"expr"`` ...) and
+    its factory, from the modules of :data:`SECTIONS`."""
+    return dict(_table())
+
+
+def listed(section: Section) -> list:
+    """The names of the factories ``section`` lists in the catalog, in ``__all__`` order."""
+    mod = importlib.import_module(section.module)
+    return [n for n in mod.__all__
+            if is_factory(getattr(mod, n)) and getattr(mod, n).__gpusched_listed__]
