@@ -77,7 +77,7 @@ def normalize_steps(steps) -> np.ndarray:
     return arr
 
 
-def _dtype(dtype) -> np.dtype:
+def check_dtype(dtype) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -87,7 +87,7 @@ def _dtype(dtype) -> np.dtype:
     return dt
 
 
-def _limit(memory_limit, backend=None) -> int:
+def memory_limit_for(memory_limit, backend=None) -> int:
     """The budget: given, else half the free memory where the backend's results live."""
     if memory_limit is None:
         free = backend.free_memory() if backend is not None else None
@@ -103,11 +103,11 @@ def _limit(memory_limit, backend=None) -> int:
 SPECIALIZE_PAIRS = 1_000_000
 
 
-def _backend_for(name):
+def backend_for(name):
     """The backend named (``auto``: the first usable of cupy, numba-cuda, numba, numpy); NumPy
     under ``auto`` when the kernel cache folder is unusable (with a warning). A Numba backend
     whose cache folder is unusable is a clear error before any work. Between Numba and NumPy,
-    ``auto`` decides per call once the plan is known (:func:`_refine`)."""
+    ``auto`` decides per call once the plan is known (:func:`refine`)."""
     be = resolve_backend(name)
     if be.kernel_cache is not None:
         from .kernel_cache import KernelCacheError, kernel_folder
@@ -122,9 +122,10 @@ def _backend_for(name):
     return be
 
 
-def _refine(name, be, plan, bound, steps, work, info=None):
+def refine(backend: tuple, plan, bound, steps, work, info=None):
     """Under ``auto`` (not forced by ``GPUSCHED_BACKEND``), Numba only when its compile or
     start-up pays for itself in this job (:mod:`gpusched.auto`); records the choice."""
+    name, be = backend
     why = ""
     if name == "auto" and be.name == "numba" and not os.environ.get("GPUSCHED_BACKEND"):
         from . import auto
@@ -136,13 +137,13 @@ def _refine(name, be, plan, bound, steps, work, info=None):
     return be
 
 
-def _prepare(sched, grid, steps, dtype, reserve: int = 0):
+def prepare(sched, grid, steps, dtype, reserve: int = 0):
     """Validate everything and compile the plan. The host tables the plan needs (running
     products, host scans), plus ``reserve`` bytes (the table, when it is kept in memory), are
     checked against the call's memory limit before anything is allocated."""
     sched = _as_schedule(sched)
     grid = as_grid(grid)
-    dt = _dtype(dtype)
+    dt = check_dtype(dtype)
     bound = bind(sched, grid)
     if reserve and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
         # the table and the steps array it implies, before building the steps
@@ -181,11 +182,14 @@ def _gib(n: int) -> str:
 
 def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = "auto",
              dtype="float32", memory_limit: int | None = None, out=None,
-             progress: bool | None = None, verbose: bool = False, precision: str = "exact"):
+             progress: bool | None = None, verbose: bool = False,
+             precision: str = "exact") -> np.ndarray:
     """Values of ``schedule`` for every config of ``grid`` at every step.
 
     Returns shape ``(len(grid), n_steps)``, or ``(n_steps,)`` without a grid, in ``dtype``
-    (float32 by default; the arithmetic is float64, rounded once at the end). ``steps`` is an
+    (float32 by default; the arithmetic is float64, rounded once at the end): a NumPy array,
+    or on the GPU backends a ``cupy.ndarray`` (the same interface, left on the device;
+    ``gs.to_numpy`` copies it to the host). ``steps`` is an
     int ``N`` (steps ``0..N-1``) or a 1-D integer array. Every parameter is validated before
     any work; a table larger than ``memory_limit`` bytes (default: half the available
     host memory for CPU backends, of free device memory for GPU backends) is refused.
@@ -211,21 +215,21 @@ def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = 
         out = check_npy_out(out)
     g = as_grid(grid)
     n_configs, n_steps = (len(g) if g is not None else 1), count_steps(steps)
-    be = _backend_for(backend)
-    limit = _limit(memory_limit, be)
+    be = backend_for(backend)
+    limit = memory_limit_for(memory_limit, be)
     in_memory = out is None
     with limited(limit), timing.call(n_configs * n_steps, verbose) as info:
         return _evaluate(schedule, g, steps, dtype, (backend, be), limit, out, progress,
-                         n_configs * n_steps * _dtype(dtype).itemsize if in_memory else 0,
+                         n_configs * n_steps * check_dtype(dtype).itemsize if in_memory else 0,
                          info, precision)
 
 
 def check_precision(precision, dtype) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"precision = {precision!r}: must be one of {', '.join(PRECISIONS)}")
-    if precision == "fast" and _dtype(dtype) != np.float32:
+    if precision == "fast" and check_dtype(dtype) != np.float32:
         raise ValueError(f"precision = 'fast' computes in float32; it needs dtype='float32' "
-                         f"(got dtype={_dtype(dtype).name!r})")
+                         f"(got dtype={check_dtype(dtype).name!r})")
 
 
 class _FastKernels:
@@ -248,9 +252,9 @@ def _with_precision(be, precision):
 
 def _evaluate(schedule, grid, steps, dtype, backend, limit, out, progress, reserve, info,
               precision="exact"):
-    sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype, reserve)
+    sched, grid, steps, dt, bound, plan = prepare(schedule, grid, steps, dtype, reserve)
     work = min(WORK_LIMIT, limit)
-    be = _with_precision(_refine(*backend, plan, bound, steps, work, info), precision)
+    be = _with_precision(refine(backend, plan, bound, steps, work, info), precision)
     shape = (bound.n, steps.size)
     need = bound.n * steps.size * dt.itemsize
     if isinstance(out, (str, os.PathLike)):
@@ -260,7 +264,7 @@ def _evaluate(schedule, grid, steps, dtype, backend, limit, out, progress, reser
         target = _check_out(out, shape if grid is not None else shape[1:], dt)
         _fill(target.reshape(shape), be, plan, bound, steps, dt, work, progress)
         return out
-    if need > limit:        # (checked first, with the host tables, in _prepare)
+    if need > limit:        # (checked first, with the host tables, in prepare)
         raise ValueError(
             f"the table of {bound.n} configs x {steps.size} steps would need {_gib(need)}, more "
             f"than memory_limit ({_gib(limit)}); use gs.reduce(...) for per-config summaries, "
@@ -285,7 +289,7 @@ def _fill(target, be, plan, bound, steps, dt, work, progress):
     """Evaluate config chunks into ``target`` (a host array or memmap window maker)."""
     rows = _rows_per_chunk(steps.size, dt.itemsize)
     if hasattr(be, "host_chunks"):      # a GPU backend: compute and copies overlapped
-        with _bar(progress, bound.n, steps.size) as bar:
+        with progress_bar(progress, bound.n, steps.size) as bar:
             for c0, c1, host in be.host_chunks(plan, bound, steps, dt, rows, work_limit=work):
                 if callable(target):
                     target(c0, c1, host)
@@ -293,7 +297,7 @@ def _fill(target, be, plan, bound, steps, dt, work, progress):
                     target[c0:c1] = host
                 bar.update(c1 - c0)
         return
-    with _bar(progress, bound.n, steps.size) as bar:
+    with progress_bar(progress, bound.n, steps.size) as bar:
         for c0 in range(0, bound.n, rows):
             c1 = min(bound.n, c0 + rows)
             # the whole grid in one chunk keeps its axes (factorized evaluation)
@@ -374,7 +378,7 @@ class _NoBar:
         pass
 
 
-def _bar(progress, n_configs: int, n_steps: int):
+def progress_bar(progress, n_configs: int, n_steps: int):
     if not _show_progress(progress, n_configs * n_steps):
         return _NoBar()
     try:
@@ -412,8 +416,8 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
     check_reduction(op, threshold)
     check_precision(precision, dtype)
     g = as_grid(grid)
-    be = _backend_for(backend)
-    limit = _limit(memory_limit, be)
+    be = backend_for(backend)
+    limit = memory_limit_for(memory_limit, be)
     pairs = (len(g) if g is not None else 1) * count_steps(steps)
     with limited(limit), timing.call(pairs, verbose) as info:
         return _reduce(schedule, g, steps, op, threshold, dtype, (backend, be), limit, progress,
@@ -422,13 +426,13 @@ def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
 
 def _reduce(schedule, grid, steps, op, threshold, dtype, backend, limit, progress, info,
             precision="exact"):
-    sched, grid, steps, dt, bound, plan = _prepare(schedule, grid, steps, dtype)
+    sched, grid, steps, dt, bound, plan = prepare(schedule, grid, steps, dtype)
     work = min(WORK_LIMIT, limit)
-    be = _with_precision(_refine(*backend, plan, bound, steps, work, info), precision)
+    be = _with_precision(refine(backend, plan, bound, steps, work, info), precision)
     if _show_progress(progress, bound.n * steps.size) and be.device == "cpu":
         rows = max(1, -(-bound.n // 100))
         parts = []
-        with _bar(progress, bound.n, steps.size) as bar:
+        with progress_bar(progress, bound.n, steps.size) as bar:
             for c0 in range(0, bound.n, rows):
                 c1 = min(bound.n, c0 + rows)
                 parts.append(be.reduce(plan, bound.rows(c0, c1), steps, op, dt,

@@ -30,8 +30,10 @@ def entries():
 
 
 def _signature(fn) -> str:
-    parts = []
+    parts: list[str] = []
     for p in inspect.signature(fn).parameters.values():
+        if p.kind == p.KEYWORD_ONLY and not any(x.startswith("*") for x in parts):
+            parts.append("*")
         if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             parts.append(("**" if p.kind == p.VAR_KEYWORD else "*") + p.name)
         elif p.default is inspect.Parameter.empty or p.default is REQUIRED:

@@ -93,6 +93,7 @@ def cmd_eval(args) -> int:
         table = gs.evaluate(sched, grid, steps=args.steps, backend=args.backend,
                             dtype=args.dtype)
         rec = gs.last_call()
+        assert rec is not None          # the call just made
         tables.append((label, table, grid))
         rows.append((label, table.shape[0], float(table.min()), float(table.max()),
                      float(table[:, 0].mean()), float(table[:, -1].mean()), rec))

@@ -6,8 +6,10 @@ numbers alike and documents its formula; ``c`` below is the clipped progress.
 
 from __future__ import annotations
 
-from .expr import (clip, const, cos, count_cumsum_le, count_le, exp, floor, log, maximum,
-                   minimum, pi, sum_first, take, to_int, where)
+from .expr import (FUNCTIONS, clip, const, count_cumsum_le, count_le, floor, maximum, minimum,
+                   pi, sum_first, take, to_int, where)
+
+cos, exp, log = FUNCTIONS["cos"], FUNCTIONS["exp"], FUNCTIONS["log"]
 
 __all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "log_fraction",
            "log_warmup", "lr_range_test", "constant", "linear", "cosine", "cosine_interp",

@@ -45,7 +45,7 @@ def _meta(backend_name: str, dt, ndim: int):
 
 def _choose(backend, plan, bound, steps) -> str:
     """The backend for every block (``auto`` decides once, for the whole job)."""
-    be = api._refine(backend, api._backend_for(backend), plan, bound, steps, api.WORK_LIMIT)
+    be = api.refine((backend, api.backend_for(backend)), plan, bound, steps, api.WORK_LIMIT)
     forget = getattr(be, "forget_precomputed", None)
     if forget is not None:
         forget()        # the whole grid's tables: the blocks make their own
@@ -61,7 +61,7 @@ def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
     """
     import dask.array as da
 
-    sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
+    sched, grid, steps, dt, bound, plan = api.prepare(schedule, grid, steps, dtype)
     name = _choose(backend, plan, bound, steps)
     S = steps.size
     if step_chunks is None:
@@ -91,7 +91,7 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
     import dask.array as da
 
     api.check_reduction(op, threshold)
-    sched, grid, steps, dt, bound, plan = api._prepare(schedule, grid, steps, dtype)
+    sched, grid, steps, dt, bound, plan = api.prepare(schedule, grid, steps, dtype)
     name = _choose(backend, plan, bound, steps)
     if config_chunks is None:
         config_chunks = max(1, -(-bound.n // 64))
@@ -127,7 +127,7 @@ def predict_loss(schedule, grid=None, *, steps: int, law, at=None,
     ends = check_at(at, int(steps)) if isinstance(steps, (int, np.integer)) else None
     sched_grid, law_cols = _split_grid(g, law)
     constants = law.bind(law_cols, len(g))      # every config's law constants, checked
-    sched, sched_grid, steps_arr, dt, bound, plan = api._prepare(
+    sched, sched_grid, steps_arr, dt, bound, plan = api.prepare(
         schedule, sched_grid, steps, dtype)
     name = _choose(backend, plan, bound, steps_arr)
     if config_chunks is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import compat
 from . import expr as E
 from .grid import grid
 
@@ -13,16 +12,16 @@ DEFAULT_STEPS = 3000
 
 def seed_sweep() -> list:
     """(label, schedule, grid) for each seed schedule; about 1.6 million pairs at 3000 steps."""
-    torch = compat.torch
+    from .compat import d2l, multiscale, torch, warmboot, yolox
     return [
-        ("d2l.CosineScheduler", compat.d2l.CosineScheduler(),
+        ("d2l.CosineScheduler", d2l.CosineScheduler(),
          grid(base_lr=np.geomspace(0.01, 0.5, 8), warmup_steps=[0, 50, 100, 200],
               final_lr=[0.0, 1e-3], max_update=[1000, 1500, 2000, 3000])),
-        ("yolox.get_lr_scheduler", compat.yolox.get_lr_scheduler(),
+        ("yolox.get_lr_scheduler", yolox.get_lr_scheduler(),
          grid(lr_decay_type=["cos", "step"], lr=np.geomspace(1e-3, 1e-1, 8),
               min_lr=[1e-5, 1e-4], total_iters=[300, 1000, 3000])),
         ("warmboot.CosineAnnealingWarmbootingLR",
-         compat.warmboot.CosineAnnealingWarmbootingLR(epochs=3000),
+         warmboot.CosineAnnealingWarmbootingLR(epochs=3000),
          grid(base_lr=[0.01, 0.1], steps=[[600, 1200], [500, 1000, 2000]],
               step_scale=[0.5, 0.8], warmup_epoch=[0, 50], epoch_scale=[0.0, 1.0])),
         ("torch.CosineAnnealingLR", torch.CosineAnnealingLR(),
@@ -32,7 +31,7 @@ def seed_sweep() -> list:
          grid(base_lr=np.geomspace(1e-3, 1e-1, 8), period=[40, 100, 400, 1000])),
         ("torch.MultiplicativeLR", torch.MultiplicativeLR(lambda epoch, gamma: gamma),
          grid(base_lr=[0.01, 0.1], gamma=np.linspace(0.99, 0.9999, 16))),
-        ("multiscale.BatchResize", compat.multiscale.BatchResize(),
+        ("multiscale.BatchResize", multiscale.BatchResize(),
          grid(batch_resize_range=[[320, 640], [480, 800]], seed=np.arange(8))),
     ]
 
@@ -94,26 +93,26 @@ def check_catalog() -> list:
 def _twin_catalog() -> list:
     """Twins that use the rarer operations: list products and sums, exact and float-log
     restart cycles, host scans (reduce on plateau), choice and flag parameters."""
-    from . import compat
+    from .compat import deepspeed, mmengine, optax, timm, torch
     rng = np.random.default_rng(0)
     loss = [list(np.cumsum(rng.normal(-0.01, 0.1, 12400)) + 3) for _ in range(2)]   # > 12345
     return [
-        ("torch.OneCycleLR", compat.torch.OneCycleLR(max_lr=0.1),
+        ("torch.OneCycleLR", torch.OneCycleLR(max_lr=0.1),
          grid(total_steps=[500, 3000], three_phase=[False, True],
               anneal_strategy=["cos", "linear"])),
-        ("torch.CosineAnnealingWarmRestarts", compat.torch.CosineAnnealingWarmRestarts(
+        ("torch.CosineAnnealingWarmRestarts", torch.CosineAnnealingWarmRestarts(
             base_lr=0.1), grid(T_0=[1, 7], T_mult=[1, 3])),
-        ("torch.ReduceLROnPlateau", compat.torch.ReduceLROnPlateau(base_lr=0.1),
+        ("torch.ReduceLROnPlateau", torch.ReduceLROnPlateau(base_lr=0.1),
          _trials(metrics=loss, patience=[3, 10], mode=["min", "max"])),
         ("optax.piecewise_interpolate_schedule",
-         compat.optax.piecewise_interpolate_schedule(init_value=1.0),
+         optax.piecewise_interpolate_schedule(init_value=1.0),
          _trials(interpolate_type=["linear", "cosine"], boundaries=[[100, 900], [50]],
                  scales=[[0.5, 0.1], [2.0]])),
-        ("timm.CosineLRScheduler", compat.timm.CosineLRScheduler(base_lr=0.1, cycle_limit=20),
+        ("timm.CosineLRScheduler", timm.CosineLRScheduler(base_lr=0.1, cycle_limit=20),
          grid(t_initial=[1, 50], cycle_mul=[1.0, 3.0], warmup_t=[0, 5])),
-        ("mmengine.CosineRestartLR", compat.mmengine.CosineRestartLR(base_lr=0.1, eta_min=1e-4),
+        ("mmengine.CosineRestartLR", mmengine.CosineRestartLR(base_lr=0.1, eta_min=1e-4),
          _trials(periods=[[100, 300, 900], [700]], restart_weights=[[1, .5, .25], [1]])),
-        ("deepspeed.OneCycle", compat.deepspeed.OneCycle(0.01, 0.1, decay_lr_rate=0.5,
+        ("deepspeed.OneCycle", deepspeed.OneCycle(0.01, 0.1, decay_lr_rate=0.5,
                                                           decay_step_size=100),
          grid(cycle_first_step_size=[200, 600], cycle_first_stair_count=[0, 4])),
     ]

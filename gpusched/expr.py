@@ -17,7 +17,7 @@ import math
 import numbers
 import threading
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -413,9 +413,20 @@ def _function(op: _ops.Op):
     return fn
 
 
+class _Function(Protocol):
+    def __call__(self, x: Any) -> Any: ...
+
+
 # gs.cos, gs.exp, gs.atan, gs.sign ...: one per elementwise function of the table
 FUNCTIONS = {op.name: _function(op) for op in _ops.FUNCTIONS}
 globals().update(FUNCTIONS)
+
+
+def __getattr__(name: str) -> _Function:
+    """Only for names this module does not have (the table's functions are in its globals):
+    an AttributeError. Declared so that type checkers see ``E.cos`` and the other functions
+    of the table as functions (PEP 562), without a second list of their names."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_float(x):

@@ -22,17 +22,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from . import codegen
 from .api import evaluate, normalize_steps, reduce
-from .binding import bind
+from .binding import Bound, bind
+from .grid import Grid
+from .schedule import Schedule
 from .cuda_source import (CUDA_ARCHS, REDUCE_OPS, function_name, host_launcher_name,
                           launch_args, out_ctype, step_range, translation_unit)
 from .kernel_cache import kernels_dir
 from .engine.factorized import precompute
-from .plan import compile_plan
+from .plan import Plan, compile_plan
 
 RTOL = 1e-12
 CHECK_STEPS = np.concatenate([np.arange(0, 400), [1000, 2999, 12345, 2 ** 31 + 7]])
@@ -48,11 +51,11 @@ FAST_STEPS = np.arange(0, 4000)
 @dataclass
 class Unit:
     label: str
-    plan: object
-    layout: object
-    bound: object
-    grid: object
-    schedule: object
+    plan: Plan
+    layout: codegen.Layout
+    bound: Bound
+    grid: Grid | None
+    schedule: Schedule
 
     def name(self, precision="exact") -> str:
         return function_name(self.plan, precision)
@@ -88,7 +91,8 @@ def source(us: list[Unit], precision="exact", instantiate=GATE_INSTANCES, host=(
            pres=None) -> str:
     """One translation unit holding every distinct generated kernel of ``precision``
     (``pres``: unit index -> factorized tables its kernel reads)."""
-    seen, parts = set(), []
+    seen: set = set()
+    parts: list[str] = []
     for k, u in enumerate(us):
         pre = (pres or {}).get(k)
         name = function_name(u.plan, precision, pre)
@@ -147,7 +151,7 @@ class HostKernels:
         self.error = proc.stderr[-2000:] if proc.returncode else ""
         self.dll = None if proc.returncode else ctypes.CDLL(str(lib))
 
-    def _call(self, u, name, steps, shape, result, gy):
+    def _call(self, u: Unit, name: tuple[str, str, str | None], steps, shape, result, gy):
         keep = [steps, result]
         pre = None
         if id(u) in self.keys:
@@ -165,7 +169,7 @@ class HostKernels:
         head = [ctypes.c_longlong(u.bound.n), ctypes.c_longlong(steps.size),
                 ctypes.c_void_p(None if rng else steps.ctypes.data),
                 ctypes.c_longlong(rng[0] if rng else 0), ctypes.c_longlong(rng[1] if rng else 0)]
-        bad = np.full(1, np.iinfo(np.uint64).max, dtype=np.uint64)
+        bad: np.ndarray = np.full(1, np.iinfo(np.uint64).max, dtype=np.uint64)
         fn = getattr(self.dll, host_launcher_name(function_name(u.plan, self.precision, pre),
                                                   *name, rng is not None))
         fn.restype = None
@@ -189,8 +193,8 @@ class HostKernels:
         partial = np.empty((u.bound.n, gx))
         self._call(u, ("reduce", out_ctype(dtype), op), steps, (gx, threads), partial,
                    u.bound.n)
-        fold = {"sum": np.sum, "min": np.min, "max": np.max}[op]
-        return fold(partial, axis=1)
+        folds: dict[str, Callable] = {"sum": np.sum, "min": np.min, "max": np.max}
+        return folds[op](partial, axis=1)
 
 
 def _worst(got, want):

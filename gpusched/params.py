@@ -5,9 +5,9 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
-__all__ = ["REQUIRED", "Param", "Check", "validate_name"]
+__all__ = ["REQUIRED", "Param", "Check", "Sweep", "validate_name"]
 
 
 class _Required:
@@ -15,7 +15,9 @@ class _Required:
         return "REQUIRED"
 
 
-REQUIRED = _Required()
+# typed Any so that a declared factory's argument (``step_size: Annotated[int, Sweep()] =
+# REQUIRED``) type-checks as the number it stands for
+REQUIRED: Any = _Required()
 
 KINDS = ("any", "float", "int", "list", "choice")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")     # fullmatch: "$" would accept a final "\n"
@@ -89,3 +91,38 @@ class Check:
     names: tuple
     ok: Callable = field(compare=False)
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Marks a factory argument as a sweepable parameter, with its domain, in the argument's
+    type: ``step_size: Annotated[int, Sweep(gt=0)] = REQUIRED``. The annotated type gives the
+    kind (``float``, ``int``, ``list``; a ``str`` or ``bool`` with ``choices`` a choice); see
+    :func:`gpusched.registry.twin`."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    choices: tuple = ()
+    sort: bool = False
+    sorted_required: bool = False
+    size: int | None = None
+    doc: str = ""
+    kind: str | None = None     # "any": an int stays int, a float stays float
+
+    def param(self, name: str, annotated: Any, default: Any) -> Param:
+        """The Param of argument ``name`` of type ``annotated`` (the type inside Annotated)."""
+        from collections.abc import Sequence
+        kinds = {float: "float", int: "int", list: "list", Sequence: "list", str: "choice",
+                 bool: "choice"}
+        origin = getattr(annotated, "__origin__", annotated)
+        kind = self.kind or kinds.get(origin)
+        if kind is None:
+            raise TypeError(f"argument {name!r}: a swept argument is a float, int, list, str or "
+                            f"bool, not {annotated!r}")
+        choices = self.choices or ((False, True) if origin is bool else ())
+        return Param(name, default=REQUIRED if default is None else default, kind=kind,
+                     gt=self.gt, ge=self.ge, lt=self.lt, le=self.le, choices=choices,
+                     sort=self.sort, sorted_required=self.sorted_required, size=self.size,
+                     doc=self.doc)

@@ -15,6 +15,7 @@ in practice may still be computed in float64: a few ulps at worst, never a wrapp
 from __future__ import annotations
 
 import math
+from typing import Callable, Optional
 from functools import lru_cache
 
 import numpy as np
@@ -31,7 +32,7 @@ _NEEDS_INT = {"take": (1,), "random_uniform": (0, 1), "random_below": (0, 1, 2)}
 _WIDENABLE = frozenset({"add", "sub", "mul", "floordiv", "mod", "neg", "abs", "minimum",
                         "maximum", "where", "sum_first"})
 
-Range = tuple  # (lo, hi) as Python numbers, or None when unknown
+Range = Optional[tuple]  # (lo, hi) as Python numbers, or None when unknown
 
 
 def _outward(x, up: bool):
@@ -55,7 +56,7 @@ def parameter_ranges(bound, coarse: bool = True) -> tuple:
     length))`` of lists; ``coarse``: each bound rounded outward to a power of two."""
     def edge(x, up):
         return _outward(x, up) if coarse else x
-    out = {}
+    out: dict = {}
     for name, arr in bound.scalars.items():
         if arr.size:
             out[name] = (edge(arr.min().item(), False), edge(arr.max().item(), True))
@@ -131,8 +132,9 @@ def _range(node: E.Expr, r: dict, params: dict, step: Range) -> Range:
             return None
         return (min(a[1][0], a[2][0]), max(a[1][1], a[2][1]))
     if op in ("floor", "ceil", "float"):
-        f = {"floor": math.floor, "ceil": math.ceil, "float": float}[op]
-        return _monotone(lambda x: f(x) if math.isfinite(x) else x, a[0])
+        rounding: dict[str, Callable] = {"floor": math.floor, "ceil": math.ceil, "float": float}
+        g = rounding[op]
+        return _monotone(lambda x: g(x) if math.isfinite(x) else x, a[0])
     if op == "int":
         return _monotone(lambda x: math.trunc(x) if math.isfinite(x) else x, a[0])
     if op == "truediv":
@@ -198,9 +200,9 @@ def widen_overflows(root: E.Expr, bound, steps: np.ndarray) -> E.Expr:
 
 
 @lru_cache(maxsize=1024)
-def _widen(root: E.Expr, kinds: tuple, params: tuple, step: tuple) -> E.Expr:
+def _widen(root: E.Expr, kind_items: tuple, param_items: tuple, step: tuple) -> E.Expr:
     from .plan import _kind_of
-    kinds, params = dict(kinds), dict(params)
+    kinds, params = dict(kind_items), dict(param_items)
 
     def rebuild(n: E.Expr, args: list) -> E.Expr:
         if all(x is y for x, y in zip(args, n.args)):

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import typing
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Iterable, Tuple
 
+from . import expr as E
+from .params import Check, Sweep
 from .schedule import Call, Schedule
 
-__all__ = ["Section", "SECTIONS", "factory", "factories", "is_factory"]
+__all__ = ["Section", "SECTIONS", "factory", "twin", "factories", "is_factory"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,50 @@ def factory(fn: Callable | None = None, *, listed: bool = True):
         recording.__gpusched_listed__ = listed      # type: ignore[attr-defined]
         return recording
     return decorate(fn) if fn is not None else decorate
+
+
+def twin(fn: Callable | None = None, *, checks: Iterable[Check] = (), listed: bool = True):
+    """Declare a factory in one function: its signature is the parameter list.
+
+    An argument annotated ``Annotated[T, Sweep(...)]`` is a sweepable parameter (kind from
+    ``T``, domain from ``Sweep``, default from the signature; ``REQUIRED`` or None: from the
+    call or the grid); the function receives it traced (``E.param(name)``) and returns the
+    schedule's expression. Other arguments (``output="lr"``, a Python function) reach it as
+    given. The schedule is named after the function, documented by its docstring, checked by
+    ``checks``, and records its call (:func:`factory`)::
+
+        @twin
+        def StepLR(step_size: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                   gamma: Annotated[float, Sweep()] = 0.1, *,
+                   base_lr: Annotated[float, Sweep()] = REQUIRED) -> Schedule:
+            \"\"\"``base_lr * gamma ** (t // step_size)``.\"\"\"
+            return base_lr * gamma ** (E.step() // step_size)
+    """
+    def declare(f: Callable) -> Callable:
+        hints = typing.get_type_hints(f, include_extras=True)
+        signature = inspect.signature(f)
+        params = []
+        for arg in signature.parameters.values():
+            marks = [m for m in getattr(hints.get(arg.name), "__metadata__", ())
+                     if isinstance(m, Sweep)]
+            if marks:
+                default = None if arg.default is inspect.Parameter.empty else arg.default
+                params.append(marks[0].param(arg.name, hints[arg.name].__origin__, default))
+        swept = {p.name for p in params}
+        lists = {p.name for p in params if p.kind == "list"}
+        rules = tuple(checks)
+
+        @functools.wraps(f)
+        def build(*args, **kwargs) -> Schedule:
+            given = signature.bind(*args, **kwargs).arguments
+            inputs = {name: E.param(name) if name in swept else given.get(name, arg.default)
+                      for name, arg in signature.parameters.items()}
+            values = {n: (list(v) if n in lists else v)
+                      for n, v in given.items() if n in swept and v is not None}
+            return Schedule(E.const(f(**inputs)), params, name=f.__name__, values=values,
+                            checks=rules, doc=f.__doc__)
+        return factory(build, listed=listed)
+    return declare(fn) if fn is not None else declare
 
 
 def is_factory(obj) -> bool:

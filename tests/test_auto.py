@@ -59,7 +59,7 @@ def test_numpy_until_its_time_would_pay_for_the_compile_then_numba(numba_auto, m
             assert getattr(_memo, "last", None) is None
         if numpy_s is None:
             from gpusched import api
-            *_, plan = api._prepare(s, g, 2000, "float64")
+            *_, plan = api.prepare(s, g, 2000, "float64")
             numpy_s, _ = auto.estimates(plan, len(g) * 2000, 1)
             compile_s = auto.setup_seconds(plan, "none")
             monkeypatch.setattr(auto, "COMPILE_S", (4.5 * numpy_s, 0.0))   # 4.5 calls' worth
@@ -75,7 +75,7 @@ def test_a_kernel_in_this_process_or_on_disk_changes_the_choice(numba_auto, monk
     from gpusched import api, kernel_cache
     monkeypatch.setattr(auto, "CALL_S", 0.0)
     s, g = _fresh(), gs.grid(a=np.linspace(0.1, 1, 40), T=[7.0, 30.0])
-    *_, steps, _, bound, plan = api._prepare(s, g, 3000, "float32")
+    *_, steps, _, bound, plan = api.prepare(s, g, 3000, "float32")
     be = resolve_backend("numba")
     assert be.kernel_state(plan, bound, steps, api.WORK_LIMIT) == "none"
     gs.evaluate(s, g, steps=3000, backend="numba")

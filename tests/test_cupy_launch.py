@@ -143,10 +143,10 @@ CASES = [
 
 @pytest.mark.parametrize("label,sched,grid", CASES, ids=[c[0] for c in CASES])
 def test_cupy_backend_launches_match_numpy(fake_cupy, label, sched, grid, monkeypatch):
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     be = fake_cupy
     for steps in (np.arange(0, 301), np.array([0, 5, 17, 299, 1200])):
-        _, _, st, dt, bound, plan = _prepare(sched, grid, steps, "float64")
+        _, _, st, dt, bound, plan = prepare(sched, grid, steps, "float64")
         want = gs.evaluate(sched, grid, steps=steps, dtype="float64", backend="numpy")
         got = be.table(plan, bound, st, np.dtype("float64"), work_limit=1 << 26)
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=0)
@@ -156,13 +156,13 @@ def test_cupy_backend_launches_match_numpy(fake_cupy, label, sched, grid, monkey
         assert np.abs(np.asarray(fast) - want).max() <= 1e-5 * scale.max()
     for op in ("sum", "mean", "min", "max", "argmax"):
         want = gs.reduce(sched, grid, steps=1000, op=op, dtype="float64", backend="numpy")
-        _, _, st, dt, bound, plan = _prepare(sched, grid, 1000, "float64")
+        _, _, st, dt, bound, plan = prepare(sched, grid, 1000, "float64")
         got = be.reduce(plan, bound, st, op, np.dtype("float64"), work_limit=1 << 26)
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
     # a whole cartesian grid reads the expensive step-dependent nodes from factorized tables;
     # a block of its rows (a chunk) computes them per config
     from gpusched.engine.factorized import precompute
-    _, _, st, _, bound, plan = _prepare(sched, grid, 300, "float64")
+    _, _, st, _, bound, plan = prepare(sched, grid, 300, "float64")
     if label.endswith("(factorized)"):
         assert precompute(plan, bound, st, 1 << 26) is not None
     part = bound.rows(1, bound.n)
@@ -178,11 +178,11 @@ def test_cupy_backend_launches_match_numpy(fake_cupy, label, sched, grid, monkey
 
 
 def test_cupy_backend_flags_the_first_bad_config(fake_cupy):
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     from gpusched.engine import ScheduleError
     s = gs.schedule(lambda t, a: 1.0 / (t - a))
     grid = gs.grid(a=[-1.0, -2.0, 7.0, 9.0])
-    _, _, st, _, bound, plan = _prepare(s, grid, 20, "float32")
+    _, _, st, _, bound, plan = prepare(s, grid, 20, "float32")
     with pytest.raises(ScheduleError, match=r"config 2 \(a=7"):
         fake_cupy.table(plan, bound, st, np.dtype("float32"), work_limit=1 << 26)
     with pytest.raises(ScheduleError, match=r"config 2 \(a=7"):
@@ -204,11 +204,11 @@ def test_cupy_streams_a_table_in_chunks_through_pinned_buffers(fake_cupy, monkey
     """Tables larger than device memory: chunks computed on two streams, copied into two
     pinned buffers, handed over in order (the file and the array match NumPy's table)."""
     from gpusched import api
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=600)
     grid = gs.grid(pct_start=[0.1, 0.2, 0.3, 0.4, 0.5], three_phase=[False, True])
     monkeypatch.setattr(api, "CHUNK_BYTES", 3 * 600 * 4)      # 3 configs per chunk: 4 chunks
-    _, _, st, dt, bound, plan = _prepare(s, grid, 600, "float32")
+    _, _, st, dt, bound, plan = prepare(s, grid, 600, "float32")
     want = gs.evaluate(s, grid, steps=600, backend="numpy")
     seen = []
     chunks = fake_cupy.host_chunks(plan, bound, st, dt, 3, work_limit=1 << 26)
@@ -221,7 +221,7 @@ def test_cupy_streams_a_table_in_chunks_through_pinned_buffers(fake_cupy, monkey
     np.testing.assert_allclose(out, want, rtol=1e-6)
     # a bad config is explained once its chunk has arrived
     bad = gs.schedule(lambda t, a: 1.0 / (t - a))
-    _, _, st, dt, bound, plan = _prepare(bad, gs.grid(a=[-1.0, -2.0, -3.0, 7.0]), 20, "float32")
+    _, _, st, dt, bound, plan = prepare(bad, gs.grid(a=[-1.0, -2.0, -3.0, 7.0]), 20, "float32")
     from gpusched.engine import ScheduleError
     with pytest.raises(ScheduleError, match=r"config 3 \(a=7"):
         list(fake_cupy.host_chunks(plan, bound, st, dt, 2, work_limit=1 << 26))
@@ -231,11 +231,11 @@ def test_evaluate_precision_fast_reaches_every_kernel_running_method(fake_cupy):
     """``precision="fast"`` wraps the backend: table, reduce and the streamed chunks run the
     fast kernels; other attributes are the backend's own."""
     from gpusched import api
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     fast = api._with_precision(fake_cupy, "fast")
     assert fast.name == "cupy" and fast.precisions == ("exact", "fast")
     s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=300)
-    _, _, st, dt, bound, plan = _prepare(s, gs.grid(pct_start=[0.2, 0.4]), 300, "float32")
+    _, _, st, dt, bound, plan = prepare(s, gs.grid(pct_start=[0.2, 0.4]), 300, "float32")
     for got in (fast.table(plan, bound, st, dt, work_limit=1 << 26),
                 next(fast.host_chunks(plan, bound, st, dt, 2, work_limit=1 << 26))[2]):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(fake_cupy.table(
@@ -247,12 +247,12 @@ def test_evaluate_precision_fast_reaches_every_kernel_running_method(fake_cupy):
 
 def test_loss_laws_over_the_cupy_backends_blocks(fake_cupy):
     """gs.predict_loss's block pass over the CuPy backend's table kernels (host builds)."""
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     from gpusched.laws.model import check_at
     from gpusched.laws.predict import fold_blocks
     s = gs.compat.transformers.get_wsd_schedule(num_training_steps=700, min_lr_ratio=0.1)
     g = gs.grid(num_decay_steps=[100, 400], base_lr=[1e-4, 3e-4], num_warmup_steps=[30])
-    _, _, st, dt, bound, plan = _prepare(s, g, 700, "float64")
+    _, _, st, dt, bound, plan = prepare(s, g, 700, "float64")
     for law in (gs.laws.MultiPower(L0=2.65, A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6,
                                    gamma=0.65),
                 gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)):
@@ -268,7 +268,7 @@ def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypa
     """gs.predict_loss's fused CUDA kernel (one thread per config; factorized tables on a
     cartesian grid) as the CuPy backend launches it, run as host C++: equal to the NumPy pass;
     a config with a negative rate is flagged and explained."""
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     from gpusched.laws import LawError, predict
     from gpusched.laws.model import check_at
     if steps_given:     # the steps read from an array, not computed from a range
@@ -276,7 +276,7 @@ def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypa
     s = gs.compat.transformers.get_wsd_schedule(num_training_steps=700, min_lr_ratio=0.1)
     g = gs.grid(num_decay_steps=[100, 400, 650], base_lr=[1e-4, 3e-4], num_warmup_steps=[30],
                 decay_type=["linear", "cosine"])
-    _, _, st, dt, bound, plan = _prepare(s, g, 700, "float64")
+    _, _, st, dt, bound, plan = prepare(s, g, 700, "float64")
     for law in (gs.laws.MultiPower(L0=2.65, A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6,
                                    gamma=0.65),
                 gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)):
@@ -287,7 +287,7 @@ def test_fused_loss_law_kernel_on_the_cupy_path(fake_cupy, steps_given, monkeypa
         want = gs.predict_loss(s, g, steps=700, law=law, at=ends, backend="numpy")
         np.testing.assert_allclose(got, want, rtol=1e-12)
     neg = gs.schedule(lambda t, a: a - 0.001 * t)
-    _, _, st, dt, bound, plan = _prepare(neg, gs.trials(a=[1.0, 0.1, 0.05]), 200, "float64")
+    _, _, st, dt, bound, plan = prepare(neg, gs.trials(a=[1.0, 0.1, 0.05]), 200, "float64")
     law = gs.laws.Annealing(L0=2.7, A=0.55, alpha=0.52, C=0.48)
     with pytest.raises(LawError, match=r"config 1 \(a=0.1\), step 101"):
         predict.fused_cupy(plan, bound, st, law, check_at(None, 200), np.array([0]), dt,

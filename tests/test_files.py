@@ -126,7 +126,7 @@ def test_outputs_are_checked_before_any_work(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "d.npy"
     folder.mkdir()
     calls = []
-    monkeypatch.setattr(api, "_prepare", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(api, "prepare", lambda *a, **k: calls.append(1))
     with pytest.raises(ValueError, match="is a folder"):
         gs.evaluate(S, _grids()[0], steps=10, out=str(folder))
     monkeypatch.setitem(sys.modules, "pyarrow", None)

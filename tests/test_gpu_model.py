@@ -97,15 +97,15 @@ def test_refresh_fraction_counts_a_warp_once_per_position():
     import numpy as np
 
     import gpusched as gs
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     from gpusched.cuda_source import Launch
     s = gs.compat.torch.MultiStepLR()
-    _, _, _, _, bound, plan = _prepare(s, gs.grid(base_lr=[0.1], milestones=[[50]],
+    _, _, _, _, bound, plan = prepare(s, gs.grid(base_lr=[0.1], milestones=[[50]],
                                                   gamma=[0.5]), 128, "float32")
     got = M.refresh_fraction(plan, bound, 128, "table", Launch((1, 1), 32), 4)
     assert got == pytest.approx(2 * 32 / 128)
     cos = gs.compat.torch.CosineAnnealingLR()
-    _, _, _, _, bound, plan = _prepare(cos, gs.grid(base_lr=[0.1], T_max=[100]), 128,
+    _, _, _, _, bound, plan = prepare(cos, gs.grid(base_lr=[0.1], T_max=[100]), 128,
                                        "float32")
     assert M.refresh_fraction(plan, bound, 128, "table", Launch((1, 1), 32), 4) == 0.0
     assert np.isfinite(got)

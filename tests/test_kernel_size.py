@@ -20,7 +20,7 @@ MAX_LINES = 200       # generated lines of a CPU Numba module (header, kernel, h
 
 
 def _lines(s, g=None, target="cpu"):
-    _, _, _, _, bound, plan = api._prepare(s, g, 300, "float32")
+    _, _, _, _, bound, plan = api.prepare(s, g, 300, "float32")
     src = module_source(plan, codegen.Layout.of(plan, bound.kinds), plan.signature, target)
     return src.count("\n")
 

@@ -191,7 +191,7 @@ def test_auto_builds_the_factorized_tables_once(monkeypatch):
     """Under auto, choosing Numba builds the grid's factorized tables (kernel_state); the law
     kernel reads those, not a second copy; tables a smaller budget refused are retried."""
     pytest.importorskip("numba")
-    from gpusched.api import _prepare
+    from gpusched.api import prepare
     from gpusched.backends import get_backend, numba_backend
     from gpusched.laws import MultiPower
     calls = []
@@ -204,7 +204,7 @@ def test_auto_builds_the_factorized_tables_once(monkeypatch):
     monkeypatch.setattr(numba_backend, "precompute", counting)
     monkeypatch.setattr(kernel, "precompute", counting)
     be = get_backend("numba")
-    _, _, steps, dt, bound, plan = _prepare(WSD, WSD_GRID, 2000, "float64")
+    _, _, steps, dt, bound, plan = prepare(WSD, WSD_GRID, 2000, "float64")
     law = MultiPower(*PUBLISHED["100M"])
     ends = np.array([1999])
     const = law.bind({}, bound.n)

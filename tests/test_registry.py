@@ -115,3 +115,33 @@ def test_rebuilding_only_calls_gpusched_factories():
     from gpusched.schedule import _rebuild
     with pytest.raises(ValueError, match="from module 'os'"):
         _rebuild(Call("x", ("echo",), {}, ("os", "system")), {})
+
+
+def test_a_declared_twin_takes_its_parameters_from_its_signature():
+    from gpusched.params import REQUIRED, Param
+    s = gs.compat.torch.MultiStepLR([30, 10], base_lr=0.1)
+    assert s.param_specs == {
+        "milestones": Param("milestones", kind="list", sort=True, ge=0),
+        "gamma": Param("gamma", 0.1, kind="float"),
+        "base_lr": Param("base_lr", kind="float", doc="the optimizer's initial learning rate")}
+    assert s.values == {"gamma": 0.1, "milestones": [30, 10], "base_lr": 0.1}
+    assert s.name == "MultiStepLR" and s.doc.startswith("``base_lr * gamma ** #{m in")
+    assert gs.compat.torch.CosineAnnealingLR().param_specs["T_max"].kind == "any"
+    assert gs.compat.torch.StepLR().required == ("step_size", "base_lr")
+    d = gs.compat.d2l.CosineScheduler(max_update=10)
+    with pytest.raises(ValueError, match="warmup_steps must be < max_update"):
+        gs.evaluate(d, gs.grid(warmup_steps=[3, 10]), steps=5)
+    assert spec.dumps(gs.compat.d2l.SquareRootScheduler(lr=0.3)) == \
+        "d2l.SquareRootScheduler(lr=0.3)"
+    assert REQUIRED is not None
+
+
+def test_a_swept_argument_of_another_type_is_refused():
+    from typing import Annotated
+    from gpusched.params import Sweep
+
+    def odd(x: Annotated[dict, Sweep()] = None):
+        return x
+    odd.__module__ = "gpusched.compat.d2l"
+    with pytest.raises(TypeError, match="argument 'x': a swept argument is a float, int"):
+        registry.twin(odd)

@@ -44,6 +44,16 @@ def test_d2l_cosine_scheduler_matches_the_original_called_in_order(cfg, backend)
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=0)
 
 
+def test_d2l_square_root_scheduler_matches_the_original(backend):
+    """d2l's ``SquareRootScheduler.__call__``: ``self.lr * pow(num_update + 1.0, -0.5)``."""
+    lrs = [0.1, 0.5, 2.0]
+    want = [[lr * pow(t + 1.0, -0.5) for t in range(300)] for lr in lrs]
+    got = gs.evaluate(d2l.SquareRootScheduler(), gs.grid(lr=lrs), steps=300, dtype="float64",
+                      backend=backend)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=0)
+    assert d2l.SquareRootScheduler()(3) == pytest.approx(0.05, rel=1e-15)   # 0.1 / sqrt(4)
+
+
 def test_d2l_hand_derived_values():
     s = d2l.CosineScheduler(max_update=20, base_lr=0.3, final_lr=0.01)
     v = gs.evaluate(s, steps=[0, 10, 20, 30], dtype="float64")

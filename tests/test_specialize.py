@@ -14,7 +14,7 @@ CT = gs.compat.torch
 
 
 def _plan(sched, grid, steps=10 ** 6):
-    return api._prepare(sched, grid, steps, "float64")[-1]
+    return api.prepare(sched, grid, steps, "float64")[-1]
 
 
 @pytest.fixture

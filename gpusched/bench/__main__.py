@@ -158,7 +158,8 @@ def latency(backends, calls: int = 300) -> dict:
     ``calls``, after warm-up calls): a 1-config x 1,000-step table and mean with each backend,
     then with ``auto`` once the others have run (warm: Numba imported and the kernel
     compiled, as in a sweep's long-running process), and one value, ``schedule(t)``."""
-    s = gs.compat.torch.OneCycleLR(max_lr=0.1, total_steps=1000)
+    from ..compat.torch import OneCycleLR
+    s = OneCycleLR(max_lr=0.1, total_steps=1000)
     g = gs.grid(pct_start=[0.25])
 
     def median(fn):
@@ -310,7 +311,7 @@ def markdown(result) -> str:
              "| workload | runner | M elements/s | best gpusched / this "
              "| float32 write bandwidth used | note |",
              "|---|---|---:|---:|---:|---|"]
-    best = {}
+    best: dict = {}
     for r in result["rows"]:
         if r["runner"].startswith("gpusched") and "rate" in r:
             best[r["workload"]] = max(best.get(r["workload"], 0), r["rate"])

@@ -63,7 +63,7 @@ for label, s, g in entries:
     gs.reduce(s, g, steps=400, op="mean", backend="numba")
     cold = time.perf_counter() - t0
     compile_s += gs.last_call().compile_s
-    _, grid, steps, _, bound, plan = api._prepare(s, g, 400, "float32")
+    _, grid, steps, _, bound, plan = api.prepare(s, g, 400, "float32")
     src = module_source(plan, codegen.Layout.of(plan, bound.kinds), plan.signature)
     # a larger job for the per-element costs: NumPy, and Numba on one thread
     n_steps = max(2000, 2_000_000 // bound.n)
@@ -99,11 +99,11 @@ print(time.perf_counter() - t0)
 """
 
 
-def measure(entries: int, twins: bool) -> list:
-    tests = Path(__file__).resolve().parents[2] / "tests"
-    if twins and not (tests / "catalog_cases.py").is_file():
+def measure(entries: int, twins: bool) -> dict:
+    test_dir = Path(__file__).resolve().parents[2] / "tests"
+    if twins and not (test_dir / "catalog_cases.py").is_file():
         raise SystemExit("--twins reads tests/catalog_cases.py: run it from a source checkout")
-    tests = str(tests)
+    tests = str(test_dir)
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, GPUSCHED_CACHE_DIR=cache, GPUSCHED_NUM_THREADS="1")
         out = subprocess.run([sys.executable, "-c", _CHILD, str(entries), str(int(twins)),

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from typing import Any
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -109,7 +110,10 @@ def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per
     env = dict(os.environ)
     if nvdisasm:
         env["PATH"] = os.path.dirname(nvdisasm) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run([tool("cuobjdump"), "-sass", str(cubin)], capture_output=True,
+    cuobjdump = tool("cuobjdump")
+    if cuobjdump is None:
+        raise RuntimeError("cuobjdump not found: pip install nvidia-cuda-cuobjdump")
+    proc = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True,
                           text=True, env=env)
     if proc.returncode:
         raise RuntimeError(f"cuobjdump failed: {proc.stderr.strip()[-500:]}")
@@ -141,9 +145,9 @@ def numba_cuda_counts(plan, layout, bound, pre, n_steps: int, arch: str, kind: s
     name = "model_" + digest("model", plan.signature, pre.key if pre else None)
     mod = load_module(name, lambda: module_source(plan, layout, plan.signature, "cuda", pre),
                       "numba")
-    steps = np.arange(n_steps, dtype=np.int64)
+    steps: Any = np.arange(n_steps, dtype=np.int64)
     inputs = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
-    i64 = np.zeros(1, dtype=np.int64)
+    i64: Any = np.zeros(1, dtype=np.int64)
     rng = [np.int64(0), np.int64(1), True, np.int64(n_steps)]
     if kind == "table":
         fn, args = mod.gs_table, [steps[:1], np.zeros((1, 1), np.float32), i64, i64, *rng]
@@ -230,7 +234,7 @@ def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int
     for g, w in enumerate(walks):
         pos[g, :len(w)] = w
     live = pos >= 0
-    steps = np.arange(n_steps, dtype=np.int64)
+    steps: Any = np.arange(n_steps, dtype=np.int64)
     events = 0
     with np.errstate(all="ignore"):
         for c0 in range(0, bound.n, 64):
@@ -397,7 +401,7 @@ def project(counts: KernelCounts, gpu: Gpu, bytes_per_element: float) -> tuple:
     rate = gpu.sms * gpu.clock_ghz * 1e9
     per = counts.per_element
     times = {"issue": sum(per.values()) / (ISSUE * rate)}
-    load = {}
+    load: dict[str, float] = {}
     for k, v in per.items():
         pipe = _PIPE_OF.get(k, "lsu" if k[:2] in ("LD", "ST", "AT", "RE") else None)
         if pipe:
@@ -406,7 +410,7 @@ def project(counts: KernelCounts, gpu: Gpu, bytes_per_element: float) -> tuple:
         times[pipe] = v / (pipes[pipe] * rate)
     if bytes_per_element:
         times["memory"] = bytes_per_element / gpu.bandwidth
-    bound = max(times, key=times.get)
+    bound = max(times, key=lambda k: times[k])
     eps = 1.0 / times[bound]
     return bound, eps, (eps * bytes_per_element / gpu.bandwidth if bytes_per_element else 0.0)
 
@@ -430,14 +434,16 @@ def numba_cuda_available() -> bool:
 
 
 def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast"),
-          archs=ARCHS, backends=BACKENDS, out=print) -> list[Record]:
+          archs=ARCHS, backends=BACKENDS, out=print,
+          skipped: list[str] | None = None) -> list[Record]:
     """Records for every workload x precision x backend x GPU (numba-cuda: exact only, it
-    has no fast path; skipped, with a line, where Numba finds no NVVM)."""
+    has no fast path; skipped, with a line, where Numba finds no NVVM). Kernels that could
+    not be compiled are named in ``skipped`` when given."""
     import numpy as np
 
     from .. import codegen
     from ..engine.factorized import precompute
-    from ..api import _prepare
+    from ..api import prepare
     from ..cuda_source import translation_unit
     from .workloads import workloads
 
@@ -446,13 +452,13 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
             "nvidia-cuda-nvrtc)")
         backends = tuple(b for b in backends if b != "numba-cuda")
     records = []
-    skipped: list = []
+    skipped = [] if skipped is None else skipped
     for w in workloads(quick=False, gpu=True):
         if workloads_filter and w.name not in workloads_filter:
             continue
         # the plan a call compiles: choices all configs share folded (specialize), integer
         # ranges widened, as api.evaluate/reduce prepare it
-        _, _, _, _, bound, plan = _prepare(w.schedule, w.grid, w.steps, "float32")
+        _, _, _, _, bound, plan = prepare(w.schedule, w.grid, w.steps, "float32")
         layout = codegen.Layout.of(plan, bound.kinds)
         # the longest list parameter: the trip count of list scans (milestone counts)
         lists = max([int(np.max(c.lengths)) for c in w.grid.columns.values()
@@ -485,7 +491,6 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
                         f"{rec.bound}: {rec.projected_elements_per_s:.3g} elem/s"
                         + (f", {rec.bandwidth_fraction:.0%} of bandwidth"
                            if rec.bytes_per_element else ""))
-    model.skipped = skipped
     return records
 
 
@@ -571,9 +576,10 @@ def main(argv=None) -> int:
                                               .is_dir() else Path("."))
     folder.mkdir(parents=True, exist_ok=True)
     wanted = {w for w in args.workloads.split(",") if w}
-    recs = model(workloads_filter=wanted or None)
+    skipped: list[str] = []
+    recs = model(workloads_filter=wanted or None, skipped=skipped)
     (folder / "gpu-model.json").write_text(json.dumps([asdict(r) for r in recs], indent=1) + "\n")
-    (folder / "gpu-model.md").write_text(markdown(recs, getattr(model, "skipped", ())))
+    (folder / "gpu-model.md").write_text(markdown(recs, skipped))
     print(f"wrote {folder / 'gpu-model.json'} and {folder / 'gpu-model.md'}")
     return 0
 

@@ -34,7 +34,8 @@ LAW_100M = dict(L0=2.6514477, A=0.60115152, alpha=0.45295811, B=437.9464276, C=2
 
 def wsd_family(n_decay=40, n_peak=25, n_warmup=34):
     """The W5 schedule and grid: transformers' WSD to 10 % of the peak."""
-    sched = gs.compat.transformers.get_wsd_schedule(num_training_steps=STEPS, min_lr_ratio=0.1)
+    from ..compat.transformers import get_wsd_schedule
+    sched = get_wsd_schedule(num_training_steps=STEPS, min_lr_ratio=0.1)
     grid = gs.grid(num_decay_steps=np.linspace(500, 16_000, n_decay).astype(int),
                    decay_type=["linear", "cosine", "1-sqrt"],
                    base_lr=np.geomspace(1e-4, 1e-3, n_peak),
@@ -51,8 +52,8 @@ def reference_loop(table, p) -> np.ndarray:
         lr_gap = np.zeros(len(lrs))
         lr_gap[1:] = np.diff(lrs)
         with np.errstate(all="ignore"):
-            ld = np.sum(lr_gap[1:s + 1] * (1 - (1 + p["C"] * lrs[1:s + 1] ** (-p["gamma"]) * (
-                lr_sum[s] - lr_sum[:s])) ** (-p["beta"])))
+            ld: float = np.sum(lr_gap[1:s + 1] * (1 - (1 + p["C"] * lrs[1:s + 1] ** (
+                -p["gamma"]) * (lr_sum[s] - lr_sum[:s])) ** (-p["beta"])))
         out[i] = p["L0"] + p["A"] * lr_sum[s] ** (-p["alpha"]) + p["B"] * ld
     return out
 
@@ -116,12 +117,12 @@ def project_gpu(quick: bool = False) -> list:
     measurement. The loop is counted whole, as if every step changed the rate (the pow
     calls are on a branch taken only there): an upper bound on the work per term."""
     from . import gpu_model as M
-    from ..api import _prepare
+    from ..api import prepare
     from .. import codegen
     from ..engine.factorized import precompute
     from ..laws import cuda
     sched, grid = wsd_family(*((4, 3, 3) if quick else (40, 25, 34)))
-    _, _, steps, _, bound, plan = _prepare(sched, grid, STEPS, "float64")
+    _, _, steps, _, bound, plan = prepare(sched, grid, STEPS, "float64")
     pre = precompute(plan, bound, steps, 2 ** 30)
     layout = codegen.Layout.of(plan, bound.kinds)
     src = cuda.law_unit(plan, layout, pre, instantiate=("true",))
@@ -179,7 +180,7 @@ def reference_lrs(name: str, peak=3e-4, end=3e-5, warmup=2160) -> np.ndarray:
     constant, WSD (exponential or linear decay from step D) or a step at 8000."""
     kind, *rest = name.split("_")
     T = 16000 if kind == "wsdcon" else int(rest[-1])
-    t = np.arange(T, dtype=np.float64)
+    t: np.ndarray = np.arange(T, dtype=np.float64)
     eta = np.full(T, peak)
     if kind == "cosine":
         eta = end + 0.5 * (peak - end) * (1 + np.cos(np.pi * (t - warmup) / (T - warmup)))
@@ -200,7 +201,7 @@ def fit_reference(folder) -> list:
         curves = gs.laws.read_curves(Path(folder) / model)
         runs = {k: c.run(reference_lrs(k)) for k, c in curves.items()}
         test = {k: r for k, r in runs.items() if k not in TRAIN}
-        rows = [("published", published, None)]
+        rows: list[tuple[str, list[float], float | None]] = [("published", published, None)]
         for method in ("adam", "lbfgs"):
             t = time.perf_counter()
             law = gs.laws.fit(gs.laws.MultiPower, runs, train=list(TRAIN), method=method)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -27,6 +28,9 @@ def _best(fn, repeat=3):
 
 
 def _configs(params):
+    P: np.ndarray
+    W: np.ndarray
+    E: np.ndarray
     P, W, E = np.meshgrid(params["peak"], params["warmup_steps"], params["end_value"],
                           indexing="ij")
     return P.ravel(), W.ravel().astype(float), E.ravel(), float(params["total"][0])
@@ -167,7 +171,8 @@ def device_of(peer: str) -> str:
         return "cpu"
 
 
-TABLE_PEERS = {"numpy": numpy_table, "jax": jax_table, "optax": optax_table,
-               "torch": torch_loop, "transformers": transformers_loop}
-REDUCE_PEERS = {"numpy": numpy_reduce,
-                "jax": lambda params, steps: jax_table(params, steps, reduce=True)}
+TABLE_PEERS: dict[str, Callable] = {
+    "numpy": numpy_table, "jax": jax_table, "optax": optax_table, "torch": torch_loop,
+    "transformers": transformers_loop}
+REDUCE_PEERS: dict[str, Callable] = {
+    "numpy": numpy_reduce, "jax": lambda params, steps: jax_table(params, steps, reduce=True)}

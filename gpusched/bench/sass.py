@@ -117,7 +117,8 @@ def count(code: list[Instruction], weights: dict | None = None) -> Counter:
 def blocks(code: list[Instruction]) -> list[list[Instruction]]:
     """Basic blocks: split before every branch target and after every branch."""
     targets = {t for i in code if (t := i.branch_target()) is not None}
-    out, cur = [], []
+    out: list[list[Instruction]] = []
+    cur: list[Instruction] = []
     for i in code:
         if i.address in targets and cur:
             out.append(cur)
@@ -174,6 +175,7 @@ def callee(code: list[Instruction], call: Instruction) -> list[Instruction]:
     if not subroutine(code, call):
         return []
     target, out = _target(call), []
+    assert target is not None       # a subroutine call has a target
     for i in code:
         if i.address >= target:
             out.append(i)
@@ -215,7 +217,7 @@ def rare_addresses(code: list[Instruction], region: list[Instruction]) -> set:
     (counted apart, see gpu_model), and any loop inside ``region`` that touches local
     memory."""
     span = {i.address for i in region}
-    rare = set()
+    rare: set[int] = set()
     for b in blocks([i for i in code if i.address in span]):
         if any(i.base in ("LDL", "STL") or (i.base == "CALL" and subroutine(code, i) and (
                 guarded(code, i) or out_of_line(code, i))) for i in b):

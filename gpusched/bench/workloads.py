@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import gpusched as gs
+from gpusched.compat import torch as torch_twins
 
 
 @dataclass
@@ -58,14 +59,14 @@ def workloads(quick: bool, gpu: bool = False) -> list:
                  w1),
         Workload("W2", "reduce (mean): warmup + cosine", warmup_cosine(), gs.grid(**w2), steps,
                  "reduce", w2),
-        Workload("W3a", "table: OneCycle (cos)", gs.compat.torch.OneCycleLR(),
+        Workload("W3a", "table: OneCycle (cos)", torch_twins.OneCycleLR(),
                  gs.grid(max_lr=np.geomspace(1e-3, 1, 64), pct_start=[0.1, 0.25, 0.3, 0.4],
                          total_steps=[steps]), steps, "table", {}),
         Workload("W3b", "table: warm restarts T_mult=2",
-                 gs.compat.torch.CosineAnnealingWarmRestarts(T_mult=2),
+                 torch_twins.CosineAnnealingWarmRestarts(T_mult=2),
                  gs.grid(base_lr=np.geomspace(1e-3, 1, 64), T_0=[10, 50, 100, 500],
                          eta_min=[0.0, 1e-5]), steps, "table", {}),
-        Workload("W3c", "table: MultiStep, 8 milestones", gs.compat.torch.MultiStepLR(),
+        Workload("W3c", "table: MultiStep, 8 milestones", torch_twins.MultiStepLR(),
                  gs.grid(base_lr=np.geomspace(1e-3, 1, 16), gamma=[0.1, 0.5],
                          milestones=milestones), steps, "table", {}),
         Workload("W4", "table: user lambda", custom(),

@@ -8,8 +8,10 @@
 
 import importlib
 
-_SUBMODULES = ("torch", "transformers", "timm", "optax", "keras", "deepspeed", "mmengine",
-               "fairseq", "d2l", "yolox", "warmboot", "multiscale")
+from ..registry import SECTIONS
+
+_SUBMODULES = tuple(s.module.rsplit(".", 1)[1] for s in SECTIONS
+                    if s.module.startswith(f"{__name__}."))
 __all__ = list(_SUBMODULES)
 
 

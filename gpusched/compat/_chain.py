@@ -42,10 +42,10 @@ class ChainRule:
 
     def __call__(self, top: int, **columns) -> np.ndarray:
         bound = _bound(columns)
-        steps = np.arange(top + 1, dtype=np.int64)
+        steps: np.ndarray = np.arange(top + 1, dtype=np.int64)
         base = _column(columns["base_lr"], bound.n)
         x = base
-        maps = []       # per member: (kind, its per-step arrays (steps, rows))
+        maps: list = []     # per member: (kind, its per-step arrays (steps, rows))
         for m in self.members:
             if m.kind == "set":
                 maps.append(("set", _table(m.expr, bound, steps)))
@@ -59,7 +59,7 @@ class ChainRule:
                 g = _table(m.shape, bound, steps)
                 eta = _column(columns[m.eta], bound.n)
                 init = _table(m.init, bound, steps[:1])[0]
-                period = _column(columns[m.period], bound.n).astype(np.int64)
+                period: np.ndarray = _column(columns[m.period], bound.n).astype(np.int64)
                 jump = (steps[1:, None] - 1 - period) % (2 * period) == 0
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratio = np.where(jump, 1.0, g[1:] / g[:-1])   # 0 / 0 only at jumps

@@ -1,19 +1,27 @@
-"""Twin of d2l's ``CosineScheduler`` (Dive into Deep Learning, chapter 12.11)."""
+"""Twins of d2l's ``CosineScheduler`` and ``SquareRootScheduler`` (Dive into Deep Learning,
+chapter 12.11)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from .. import curves
 from .. import expr as E
-from ..params import Check, Param
+from ..params import REQUIRED, Check, Sweep
 from ..schedule import Schedule
-from ..registry import factory
+from ..registry import twin
 
-__all__ = ["CosineScheduler"]
+__all__ = ["CosineScheduler", "SquareRootScheduler"]
 
 
-@factory
-def CosineScheduler(max_update=None, base_lr=0.01, final_lr=0, warmup_steps=0,
-                    warmup_begin_lr=0) -> Schedule:
+@twin(checks=[Check(("warmup_steps", "max_update"),
+                    lambda warmup_steps, max_update: warmup_steps < max_update,
+                    "warmup_steps must be < max_update")])
+def CosineScheduler(max_update: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                    base_lr: Annotated[float, Sweep()] = 0.01,
+                    final_lr: Annotated[float, Sweep()] = 0,
+                    warmup_steps: Annotated[int, Sweep(ge=0)] = 0,
+                    warmup_begin_lr: Annotated[float, Sweep()] = 0) -> Schedule:
     """Linear warmup, cosine decay, then hold. With ``W = warmup_steps``, ``M = max_update``::
 
         f(t) = warmup_begin_lr + (base_lr - warmup_begin_lr) * t / W           t < W
@@ -27,19 +35,13 @@ def CosineScheduler(max_update=None, base_lr=0.01, final_lr=0, warmup_steps=0,
     original raise AttributeError). ``W = 0`` gives ``base_lr`` at step 0. Requires
     ``0 <= W < M``: ``W == M`` divides by zero in the original.
     """
-    t = E.step()
-    M, b, fin, W, wb = (E.param(n) for n in
-                        ("max_update", "base_lr", "final_lr", "warmup_steps", "warmup_begin_lr"))
-    expr = curves.join(t, [lambda s: curves.linear(s, wb, b, W),
-                           lambda s: curves.cosine(s, b, M - W, fin)], [W])
-    params = [Param("max_update", kind="int", gt=0), Param("base_lr", kind="float"),
-              Param("final_lr", kind="float"), Param("warmup_steps", kind="int", ge=0),
-              Param("warmup_begin_lr", kind="float")]
-    checks = [Check(("warmup_steps", "max_update"), lambda warmup_steps, max_update:
-                    warmup_steps < max_update, "warmup_steps must be < max_update")]
-    values = dict(base_lr=base_lr, final_lr=final_lr, warmup_steps=warmup_steps,
-                  warmup_begin_lr=warmup_begin_lr)
-    if max_update is not None:
-        values["max_update"] = max_update
-    return Schedule(expr, params, name="CosineScheduler", values=values, checks=checks,
-                    doc=CosineScheduler.__doc__)
+    W, M = warmup_steps, max_update
+    return curves.join(E.step(), [lambda s: curves.linear(s, warmup_begin_lr, base_lr, W),
+                                  lambda s: curves.cosine(s, base_lr, M - W, final_lr)], [W])
+
+
+@twin
+def SquareRootScheduler(lr: Annotated[float, Sweep()] = 0.1) -> Schedule:
+    """``lr * (t + 1) ** -0.5``: d2l's ``SquareRootScheduler`` (chapter 12.11), called with
+    the update count ``t`` (0-based)."""
+    return lr * (E.step() + 1.0) ** -0.5

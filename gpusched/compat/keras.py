@@ -172,4 +172,4 @@ def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10,
 
 
 
-ReduceLROnPlateau.__doc__ += "\n" + metric._keras_plateau_table.__doc__.split("\n", 1)[1]
+ReduceLROnPlateau.__doc__ += "\n" + (metric._keras_plateau_table.__doc__ or "").split("\n", 1)[1]

@@ -239,7 +239,7 @@ def _on_value(lr_twin, name: str, base: str, what: str):
     if base == "base_value":
         params.append(inspect.Parameter("param_name", inspect.Parameter.KEYWORD_ONLY,
                                         default=None))
-    twin.__signature__ = sig.replace(parameters=params)
+    twin.__signature__ = sig.replace(parameters=params)     # type: ignore[attr-defined]
     twin.__doc__ = (f"MMEngine's {name}: :func:`{lr_twin.__name__}` on {what}, starting from "
                     f"``{base}`` (the optimizer's initial value) instead of ``base_lr``.")
     return twin

@@ -10,7 +10,7 @@ to ~1e-15 relative (float64) while the recursion's rounding accumulates.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Annotated, Sequence
 
 from .. import curves
 from .. import expr as E
@@ -18,11 +18,14 @@ from .. import metric
 from ..blocks import _merge
 from ..keys import digest
 from . import _chain
-from ..params import Check, Param
+from ..params import REQUIRED, Check, Param, Sweep
 from ..schedule import Schedule
 from ._common import (BASE_LR, apart, user_function, float_param as _f, int_param as _i,
                       param_exprs as _p, drop_unused)
-from ..registry import factory
+from ..registry import factory, twin
+
+# the optimizer's lr (torch's base_lrs), a parameter of every twin here
+BaseLR = Annotated[float, Sweep(doc=BASE_LR.doc)]
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
@@ -78,28 +81,26 @@ def MultiplicativeLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
                     values=_values(base_lr=base_lr, **params), doc=MultiplicativeLR.__doc__)
 
 
-@factory
-def StepLR(step_size=None, gamma=0.1, *, base_lr=None) -> Schedule:
+@twin
+def StepLR(step_size: Annotated[int, Sweep(gt=0)] = REQUIRED,
+           gamma: Annotated[float, Sweep()] = 0.1, *, base_lr: BaseLR = REQUIRED) -> Schedule:
     """``base_lr * gamma ** (t // step_size)`` (integer floor division)."""
-    b, n, g = _p("base_lr", "step_size", "gamma")
-    return _twin("StepLR", b * g ** (E.step() // n), [_i("step_size", gt=0), _f("gamma", 0.1)],
-                 dict(step_size=step_size, gamma=gamma, base_lr=base_lr), StepLR.__doc__)
+    return base_lr * gamma ** (E.step() // step_size)
 
 
-@factory
-def MultiStepLR(milestones=None, gamma=0.1, *, base_lr=None) -> Schedule:
+@twin
+def MultiStepLR(milestones: Annotated[Sequence[int], Sweep(sort=True, ge=0)] = REQUIRED,
+                gamma: Annotated[float, Sweep()] = 0.1, *,
+                base_lr: BaseLR = REQUIRED) -> Schedule:
     """``base_lr * gamma ** #{m in milestones : m <= t}``: decays at ``t == m``. A milestone
     given twice decays twice (torch counts them); the list is sorted, as torch sorts it."""
-    b, g = _p("base_lr", "gamma")
-    expr = b * g ** E.count_le(E.param("milestones"), E.step())
-    return _twin("MultiStepLR", expr,
-                 [Param("milestones", kind="list", sort=True, ge=0), _f("gamma", 0.1)],
-                 dict(milestones=None if milestones is None else list(milestones), gamma=gamma,
-                      base_lr=base_lr), MultiStepLR.__doc__)
+    return base_lr * gamma ** E.count_le(milestones, E.step())
 
 
-@factory
-def ConstantLR(factor=1.0 / 3, total_iters=5, *, base_lr=None) -> Schedule:
+@twin
+def ConstantLR(factor: Annotated[float, Sweep(gt=0, le=1)] = 1.0 / 3,
+               total_iters: Annotated[int, Sweep(ge=0)] = 5, *,
+               base_lr: BaseLR = REQUIRED) -> Schedule:
     """``base_lr * factor`` for ``t < total_iters``, ``base_lr`` after.
 
     As in torch, ``total_iters = 0`` keeps ``base_lr * factor`` for ever (the factor is
@@ -107,59 +108,53 @@ def ConstantLR(factor=1.0 / 3, total_iters=5, *, base_lr=None) -> Schedule:
     but then divides by it at ``total_iters`` (ZeroDivisionError); the twin requires
     ``0 < factor <= 1``.
     """
-    b, f, T = _p("base_lr", "factor", "total_iters")
-    return _twin("ConstantLR", E.where((E.step() < T) | (T == 0), b * f, b),
-                 [_f("factor", 1.0 / 3, gt=0, le=1), _i("total_iters", 5, ge=0)],
-                 dict(factor=factor, total_iters=total_iters, base_lr=base_lr),
-                 ConstantLR.__doc__)
+    return E.where((E.step() < total_iters) | (total_iters == 0), base_lr * factor, base_lr)
 
 
-@factory
-def LinearLR(start_factor=1.0 / 3, end_factor=1.0, total_iters=5, *, base_lr=None) -> Schedule:
+@twin
+def LinearLR(start_factor: Annotated[float, Sweep(gt=0, le=1)] = 1.0 / 3,
+             end_factor: Annotated[float, Sweep(ge=0, le=1)] = 1.0,
+             total_iters: Annotated[int, Sweep(gt=0)] = 5, *,
+             base_lr: BaseLR = REQUIRED) -> Schedule:
     """``base_lr * (start_factor + (end_factor - start_factor) * min(t, T) / T)``,
     ``T = total_iters``; held at ``end_factor`` after ``T``."""
-    b, sf, ef, T = _p("base_lr", "start_factor", "end_factor", "total_iters")
-    expr = b * (sf + (ef - sf) * E.minimum(E.step(), T) / T)
-    return _twin("LinearLR", expr,
-                 [_f("start_factor", 1.0 / 3, gt=0, le=1), _f("end_factor", 1.0, ge=0, le=1),
-                  _i("total_iters", 5, gt=0)],
-                 dict(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters,
-                      base_lr=base_lr), LinearLR.__doc__)
+    T = total_iters
+    return base_lr * (start_factor + (end_factor - start_factor) * E.minimum(E.step(), T) / T)
 
 
-@factory
-def ExponentialLR(gamma=None, *, base_lr=None) -> Schedule:
+@twin
+def ExponentialLR(gamma: Annotated[float, Sweep(ge=0)] = REQUIRED, *,
+                  base_lr: BaseLR = REQUIRED) -> Schedule:
     """``base_lr * gamma ** t``."""
-    b, g = _p("base_lr", "gamma")
-    return _twin("ExponentialLR", b * g ** E.step(), [_f("gamma", ge=0)],
-                 dict(gamma=gamma, base_lr=base_lr), ExponentialLR.__doc__)
+    return base_lr * gamma ** E.step()
 
 
-@factory
-def PolynomialLR(total_iters=5, power=1.0, *, base_lr=None) -> Schedule:
+@twin
+def PolynomialLR(total_iters: Annotated[int, Sweep(gt=0)] = 5,
+                 power: Annotated[float, Sweep(ge=0)] = 1.0, *,
+                 base_lr: BaseLR = REQUIRED) -> Schedule:
     """``base_lr * (1 - min(t, T) / T) ** power``, ``T = total_iters``: 0 from ``T`` on."""
-    b, T, pw = _p("base_lr", "total_iters", "power")
-    expr = b * (1.0 - E.minimum(E.step(), T) / T) ** pw
-    return _twin("PolynomialLR", expr, [_i("total_iters", 5, gt=0), _f("power", 1.0, ge=0)],
-                 dict(total_iters=total_iters, power=power, base_lr=base_lr),
-                 PolynomialLR.__doc__)
+    T = total_iters
+    return base_lr * (1.0 - E.minimum(E.step(), T) / T) ** power
 
 
-@factory
-def CosineAnnealingLR(T_max=None, eta_min=0.0, *, base_lr=None) -> Schedule:
+@twin
+def CosineAnnealingLR(T_max: Annotated[float, Sweep(gt=0, kind="any")] = REQUIRED,
+                      eta_min: Annotated[float, Sweep()] = 0.0, *,
+                      base_lr: BaseLR = REQUIRED) -> Schedule:
     """``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``.
 
     Past ``T_max`` it is periodic with period ``2 * T_max`` (it climbs back to ``base_lr`` at
     ``2 * T_max``), as torch's scheduler does; there is no clamp.
     """
-    b, T, eta = _p("base_lr", "T_max", "eta_min")
-    return _twin("CosineAnnealingLR", curves.cosine_interp(b, eta, E.step() / T),
-                 [Param("T_max", gt=0), _f("eta_min", 0.0)],
-                 dict(T_max=T_max, eta_min=eta_min, base_lr=base_lr), CosineAnnealingLR.__doc__)
+    return curves.cosine_interp(base_lr, eta_min, E.step() / T_max)
 
 
-@factory
-def CosineAnnealingWarmRestarts(T_0=None, T_mult=1, eta_min=0.0, *, base_lr=None) -> Schedule:
+@twin
+def CosineAnnealingWarmRestarts(T_0: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                                T_mult: Annotated[int, Sweep(ge=1)] = 1,
+                                eta_min: Annotated[float, Sweep()] = 0.0, *,
+                                base_lr: BaseLR = REQUIRED) -> Schedule:
     """SGDR: cosine cycles of ``T_i = T_0 * T_mult ** i`` steps, each restarting at ``base_lr``::
 
         f(t) = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
@@ -170,13 +165,8 @@ def CosineAnnealingWarmRestarts(T_0=None, T_mult=1, eta_min=0.0, *, base_lr=None
     that is wrong at some restarts; see the timm twins for that quirk).
     """
     t = E.step()
-    b, T0, m, eta = _p("base_lr", "T_0", "T_mult", "eta_min")
-    i, start, length = curves.geometric_cycle(t, T0, m)
-    expr = curves.cosine_interp(b, eta, (t - start) / length)
-    return _twin("CosineAnnealingWarmRestarts", expr,
-                 [_i("T_0", gt=0), _i("T_mult", 1, ge=1), _f("eta_min", 0.0)],
-                 dict(T_0=T_0, T_mult=T_mult, eta_min=eta_min, base_lr=base_lr),
-                 CosineAnnealingWarmRestarts.__doc__)
+    i, start, length = curves.geometric_cycle(t, T_0, T_mult)
+    return curves.cosine_interp(base_lr, eta_min, (t - start) / length)
 
 
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")

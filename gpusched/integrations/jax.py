@@ -18,6 +18,8 @@ schedules are refused, use
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
 
 from .. import expr as E
@@ -48,7 +50,7 @@ def to_jax_fn(schedule, **values):
             raise TypeError(f"{unknown[0]!r} is not a scalar parameter of {sched.name!r}; "
                             f"those are {', '.join(scalars) or '(none)'}")
         env = {**scalars, **overrides}
-        vals = {}
+        vals: dict = {}
         for n in plan.nodes:
             vals[id(n)] = _jax_node(n, [vals.get(id(a)) for a in n.args], step, env, lists,
                                     plan.kinds)
@@ -90,7 +92,7 @@ def _jax_node(n, a, step, env, lists, kinds):
     if op == "int":
         return jnp.trunc(a[0]).astype(jnp.result_type(int)) \
             if kinds[id(n.args[0])] == "float" else jnp.asarray(a[0]).astype(int)
-    lst = lists[n.args[0].value] if op in E.LIST_OPS else None
+    lst: Any = lists[n.args[0].value] if op in E.LIST_OPS else None
     if op == "length":
         return lst.shape[0]
     if op in ("count_lt", "count_le", "count_cumsum_le"):

@@ -41,7 +41,7 @@ class Batch:
         from ..api import reduce
         from ..interop import to_numpy
         from ..reductions import INT_OPS
-        out = np.empty(self.n, dtype=np.int64 if op in INT_OPS else np.float64)
+        out: np.ndarray = np.empty(self.n, dtype=np.int64 if op in INT_OPS else np.float64)
         for _, sched, grid, idx in self.parts:
             out[idx] = to_numpy(reduce(sched, grid, steps=steps, op=op, **kw))
         return out
@@ -56,6 +56,7 @@ class Batch:
             if rows is None:
                 rows = np.empty((self.n, part.shape[1]), dtype=part.dtype)
             rows[idx] = part
+        assert rows is not None         # a study has trials (checked when it is built)
         return rows
 
 
@@ -105,13 +106,15 @@ def tell_batch(study, trials, values) -> None:
     per objective (``[area, peak]``)."""
     n_obj = len(getattr(study, "directions", [None]))
     if n_obj == 1:
-        vals = _host(values).reshape(-1)
-        if vals.size != len(trials):
-            raise ValueError(f"{vals.size} values for {len(trials)} trials")
-        for trial, v in zip(trials, vals):
+        flat = _host(values).reshape(-1)
+        if flat.size != len(trials):
+            raise ValueError(f"{flat.size} values for {len(trials)} trials")
+        for trial, v in zip(trials, flat):
             study.tell(trial, float(v))
         return
     # one array per objective, or (n_trials, n_objectives); nothing else is reshaped
+    vals: np.ndarray | None
+    shape: object
     if isinstance(values, (list, tuple)):
         cols = [_host(v) for v in values]
         shape = [c.shape for c in cols]

@@ -136,9 +136,11 @@ def metrics(law: Law, runs) -> dict:
     out = {}
     for r in _runs(runs):
         pred = law.predict(r.lrs, at=r.steps)
-        err = r.loss - pred
+        err = np.asarray(r.loss - pred, dtype=np.float64)
+        residual = float(np.sum(err * err))
+        total = float(np.sum((r.loss - r.loss.mean()) ** 2))
         out[r.name] = {
-            "R2": float(1 - np.sum(err ** 2) / np.sum((r.loss - r.loss.mean()) ** 2)),
+            "R2": 1 - residual / total,
             "MAE": float(np.mean(np.abs(err))),
             "RMSE": float(np.sqrt(np.mean(err ** 2))),
             "PredE": float(np.mean(np.abs(err) / r.loss)),
@@ -166,7 +168,7 @@ class _MultiPowerTerms:
         eta = run.lrs[: int(run.steps.max()) + 1]
         area = np.cumsum(eta)
         self.s1 = area[run.steps]
-        k = np.flatnonzero(np.diff(eta)) + 1
+        k: np.ndarray = np.flatnonzero(np.diff(eta)) + 1
         if (eta[k] == 0).any():     # ln(0) below
             raise ValueError(f"run {run.name!r}: the rate drops to 0 before the last step; "
                              f"fit on runs whose rates stay > 0 after step 0")
@@ -326,6 +328,8 @@ def fit(law, runs, *, train=None, method: str = "adam") -> Law:
         raise ValueError("fit needs at least one run")
     L0, A, alpha, B = _initial(chosen)
     losses = [r.loss for r in chosen]
+    terms: list
+    starts: list
     if cls is MultiPower:
         terms = [_MultiPowerTerms(r) for r in chosen]
         starts = [(L0, A, alpha, B, 1.0, 0.5, 0.5)]
@@ -336,7 +340,7 @@ def fit(law, runs, *, train=None, method: str = "adam") -> Law:
         method = "lbfgs"
     if given is not None:
         starts.append(tuple(given.constants().values())[:len(starts[0])])
-    best = (np.inf, None)
+    best: tuple = (np.inf, None)
     for start in starts:
         if method == "adam":
             got = _adam(_objective(terms, losses, np.ones(7)), start, ADAM_LR, ADAM_STEPS,

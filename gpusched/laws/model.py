@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -44,13 +44,30 @@ class Law:
     PASSES: ClassVar[int] = 2       # passes over the learning rates
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
+        for f in dataclasses.fields(cast(Any, self)):     # each law is a dataclass
             object.__setattr__(self, f.name, _check_constant(
                 type(self).__name__, f.name, getattr(self, f.name), self.RULES[f.name]))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(self))
+        return tuple(f.name for f in dataclasses.fields(cast(Any, self)))
+
+    # each law's math, as passes over consecutive blocks of rates (see MultiPower, Annealing)
+    def start(self, const, n: int, ends, xp) -> dict:
+        """The state carried over the blocks for ``n`` configs (``xp``: numpy or cupy)."""
+        raise NotImplementedError
+
+    def first_pass(self, st: dict, block, s0: int) -> None:
+        raise NotImplementedError
+
+    def begin_second_pass(self, st: dict) -> None:
+        raise NotImplementedError
+
+    def second_pass(self, st: dict, block, s0: int) -> None:
+        raise NotImplementedError
+
+    def finish(self, st: dict, config0: int = 0, describe=None) -> np.ndarray:
+        raise NotImplementedError
 
     def constants(self) -> dict:
         return {k: getattr(self, k) for k in self.names}
@@ -63,7 +80,7 @@ class Law:
         """The constants for ``n`` configs: float64 ``(len(names), n or 1)``; a constant
         named by a grid column is read from ``columns`` and checked config by config."""
         width = n if self.columns() else 1
-        out = np.empty((len(self.names), width), dtype=np.float64)
+        out: np.ndarray = np.empty((len(self.names), width), dtype=np.float64)
         for i, (k, v) in enumerate(self.constants().items()):
             if isinstance(v, str):
                 try:

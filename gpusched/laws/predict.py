@@ -59,23 +59,23 @@ def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
         raise ValueError(f"steps = {steps!r}: must be the number of training steps (an int "
                          f">= 1); the laws sum the schedule from step 0")
     ends = check_at(at, int(steps))
-    api._dtype(dtype)
+    api.check_dtype(dtype)
     g = as_grid(grid)
     sched_grid, law_cols = _split_grid(g, law)
     n = len(g) if g is not None else 1
     const = law.bind(law_cols, n)
-    be = api._backend_for(backend)
-    limit = api._limit(memory_limit, be)
+    be = api.backend_for(backend)
+    limit = api.memory_limit_for(memory_limit, be)
     with limited(limit), timing.call(n * int(steps) * (ends.size if law.PASSES == 2 else 1),
                                      verbose) as info:
-        sched, _, steps_arr, dt, bound, plan = api._prepare(schedule, sched_grid, int(steps),
+        sched, _, steps_arr, dt, bound, plan = api.prepare(schedule, sched_grid, int(steps),
                                                             dtype)
         if sched_grid is None and n > 1:
             bound = _repeat(bound, n)
         work = min(api.WORK_LIMIT, limit)
-        be = api._refine(backend, be, plan, bound, steps_arr, work, info)
+        be = api.refine((backend, be), plan, bound, steps_arr, work, info)
         order = np.argsort(ends, kind="stable")
-        with api._bar(progress, bound.n, steps_arr.size) as bar:
+        with api.progress_bar(progress, bound.n, steps_arr.size) as bar:
             # factorized tables pay for themselves over a whole sweep: up to a quarter of the
             # call's budget (a W5 grid's cosine table is 261 MB)
             out = be.predict_loss(plan, bound, steps_arr, law, ends, order, dt, const,
