@@ -7,22 +7,16 @@ arguments left out must come from the grid. The formulas live in :mod:`gpusched.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Annotated, Sequence
 
 from . import curves
 from . import expr as E
-from .params import REQUIRED, Check, Param
+from .params import REQUIRED, Check, Float, Param, Sweep
 from .schedule import Schedule
-from .registry import factory
+from .registry import factory, twin
 
 __all__ = ["constant", "linear", "cosine", "exponential", "polynomial", "piecewise_constant",
            "join", "warmup", "cosine_restarts", "tri_stage", "log_warmup", "lr_range_test"]
-
-
-def _block(name, fn, specs, given, checks=(), **options) -> Schedule:
-    expr = E.const(fn(E.step(), *(E.param(p.name) for p in specs), **options))
-    values = {k: v for k, v in given.items() if v is not None}
-    return Schedule(expr, specs, name=name, values=values, checks=checks, doc=fn.__doc__ or "")
 
 
 def _f(name, default=REQUIRED, **kw):
@@ -33,69 +27,69 @@ def _i(name, default=REQUIRED, **kw):
     return Param(name, default=default, kind="int", **kw)
 
 
-@factory
-def constant(value=None) -> Schedule:
+@twin
+def constant(value: Float = REQUIRED) -> E.Expr:
     """``f(t) = value``."""
-    return _block("constant", curves.constant, [_f("value")], dict(value=value))
+    return curves.constant(E.step(), value)
 
 
-@factory
-def linear(init_value=None, end_value=None, transition_steps=None, transition_begin=0):
+@twin
+def linear(init_value: Float = REQUIRED, end_value: Float = REQUIRED,
+           transition_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+           transition_begin: Annotated[int, Sweep(ge=0)] = 0) -> E.Expr:
     """Linear ramp: ``init + (end - init) * clip(t - B, 0, T) / T`` (held outside)."""
-    return _block("linear", curves.linear,
-                  [_f("init_value"), _f("end_value"), _i("transition_steps", gt=0),
-                   _i("transition_begin", 0, ge=0)], dict(locals()))
+    return curves.linear(E.step(), init_value, end_value, transition_steps, transition_begin)
 
 
-@factory
-def cosine(init_value=None, decay_steps=None, end_value=0.0):
+@twin
+def cosine(init_value: Float = REQUIRED, decay_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+           end_value: Float = 0.0) -> E.Expr:
     """Half-cosine decay, held at the end: ``end + (init - end)(1 + cos(pi min(t, D) / D)) / 2``."""
-    return _block("cosine", curves.cosine,
-                  [_f("init_value"), _i("decay_steps", gt=0), _f("end_value", 0.0)],
-                  dict(locals()))
+    return curves.cosine(E.step(), init_value, decay_steps, end_value)
 
 
 @factory
-def exponential(init_value=None, decay_rate=None, transition_steps=None, transition_begin=0,
-                staircase=False, end_value=None):
+def exponential(init_value: float | None = None, decay_rate: float | None = None,
+                transition_steps: int | None = None, transition_begin: int = 0,
+                staircase: bool = False, end_value: float | None = None) -> Schedule:
     """``init * rate ** ((t - B) / T)`` after ``B`` (floored exponent with ``staircase``),
-    clipped at ``end_value`` when given."""
+    clipped at ``end_value`` when given (``staircase`` and whether there is an
+    ``end_value`` shape the expression: they are not swept)."""
     specs = [_f("init_value"), _f("decay_rate", gt=0), _i("transition_steps", gt=0),
              _i("transition_begin", 0, ge=0)]
-    opts = {"staircase": bool(staircase)}
     given = dict(init_value=init_value, decay_rate=decay_rate, transition_steps=transition_steps,
                  transition_begin=transition_begin)
+    clip = {}
     if end_value is not None:
         specs.append(_f("end_value"))
         given["end_value"] = end_value
+        clip["end_value"] = E.param("end_value")
+    expr = curves.exponential(E.step(), E.param("init_value"), E.param("decay_rate"),
+                              E.param("transition_steps"), E.param("transition_begin"),
+                              staircase=bool(staircase), **clip)
+    return Schedule(expr, specs, name="exponential",
+                    values={k: v for k, v in given.items() if v is not None},
+                    doc=exponential.__doc__)
 
-        def fn(t, init_value, decay_rate, transition_steps, transition_begin, end_value, **o):
-            return curves.exponential(t, init_value, decay_rate, transition_steps,
-                                      transition_begin, end_value=end_value, **o)
-        fn.__doc__ = curves.exponential.__doc__
-        return _block("exponential", fn, specs, given, **opts)
-    return _block("exponential", curves.exponential, specs, given, **opts)
 
-
-@factory
-def polynomial(init_value=None, end_value=None, transition_steps=None, power=1.0,
-               transition_begin=0):
+@twin
+def polynomial(init_value: Float = REQUIRED, end_value: Float = REQUIRED,
+               transition_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+               power: Annotated[float, Sweep(gt=0)] = 1.0,
+               transition_begin: Annotated[int, Sweep(ge=0)] = 0) -> E.Expr:
     """``(init - end) * (1 - clip(t - B, 0, T) / T) ** power + end``."""
-    return _block("polynomial", curves.polynomial,
-                  [_f("init_value"), _f("end_value"), _i("transition_steps", gt=0),
-                   _f("power", 1.0, gt=0), _i("transition_begin", 0, ge=0)], dict(locals()))
+    return curves.polynomial(E.step(), init_value, end_value, transition_steps, power,
+                             transition_begin)
 
 
-@factory
-def piecewise_constant(values=None, boundaries=None):
+@twin(checks=[Check(("values", "boundaries"),
+                    lambda values, boundaries: values[1] == boundaries[1] + 1,
+                    "values needs exactly one more entry than boundaries")])
+def piecewise_constant(values: Annotated[Sequence[float], Sweep()] = REQUIRED,
+                       boundaries: Annotated[Sequence[int], Sweep(ge=0, sorted_required=True)]
+                       = REQUIRED) -> E.Expr:
     """``values[#{b <= t}]``: ``values[0]`` before the first boundary, switching at ``t == b``."""
-    specs = [Param("values", kind="list"),
-             Param("boundaries", kind="list", ge=0, sorted_required=True)]
-    size_check = Check(("values", "boundaries"),
-                       lambda values, boundaries: values[1] == boundaries[1] + 1,
-                       "values needs exactly one more entry than boundaries")
-    return _block("piecewise_constant", curves.piecewise_constant, specs,
-                  dict(values=values, boundaries=boundaries), checks=[size_check])
+    return curves.piecewise_constant(E.step(), values, boundaries)
 
 
 def _merge(schedules: Sequence[Schedule], extra: Sequence[Param] = ()):
@@ -135,7 +129,7 @@ def _local(s: Schedule):
 
 
 @factory
-def join(schedules: Sequence[Schedule], boundaries: Sequence) -> Schedule:
+def join(schedules: Sequence[Schedule], boundaries: Sequence[int | str]) -> Schedule:
     """Run ``schedules[k]`` from ``boundaries[k-1]`` on, each on its local step.
 
     A boundary is an int or the name of an (int) parameter, so it can be swept. Pieces share
@@ -151,7 +145,8 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence) -> Schedule:
 
 
 @factory
-def warmup(schedule: Schedule, warmup_steps=None, warmup_init=0.0) -> Schedule:
+def warmup(schedule: Schedule, warmup_steps: int | None = None,
+           warmup_init: float = 0.0) -> Schedule:
     """Prefix a linear warmup from ``warmup_init`` to ``schedule``'s value at its step 0;
     ``schedule`` then runs on ``t - warmup_steps``."""
     extra = [_i("warmup_steps", ge=0), _f("warmup_init", 0.0)]
@@ -165,50 +160,43 @@ def warmup(schedule: Schedule, warmup_steps=None, warmup_init=0.0) -> Schedule:
                     checks=schedule.checks, doc=curves.warmup.__doc__)
 
 
-@factory
-def cosine_restarts(init_value=None, periods=None, weights=None, end_value=0.0) -> Schedule:
+@twin(checks=[Check(("periods", "weights"),
+                    lambda periods, weights: periods[1] == weights[1],
+                    "periods and weights need the same length")])
+def cosine_restarts(init_value: Float = REQUIRED,
+                    periods: Annotated[Sequence[int], Sweep(gt=0)] = REQUIRED,
+                    weights: Annotated[Sequence[float], Sweep()] = REQUIRED,
+                    end_value: Float = 0.0) -> E.Expr:
     """Cosine cycles of explicit lengths ``periods[k]``, cycle ``k`` restarting at ``init *
     weights[k]`` and falling to ``end_value`` (MMEngine's restart periods with weights, every
     length and weight sweepable as per-config lists); holds after the last cycle."""
-    specs = [_f("init_value"), Param("periods", kind="list", gt=0),
-             Param("weights", kind="list"), _f("end_value", 0.0)]
-    same = Check(("periods", "weights"), lambda periods, weights: periods[1] == weights[1],
-                 "periods and weights need the same length")
-    return _block("cosine_restarts", curves.cosine_restarts, specs,
-                  dict(init_value=init_value,
-                       periods=None if periods is None else list(periods),
-                       weights=None if weights is None else list(weights),
-                       end_value=end_value), checks=[same])
+    return curves.cosine_restarts(E.step(), init_value, periods, weights, end_value)
 
 
-@factory
-def tri_stage(peak=None, warmup_steps=None, hold_steps=None, decay_steps=None,
-              init_lr_scale=0.01, final_lr_scale=0.01) -> Schedule:
+@twin
+def tri_stage(peak: Float = REQUIRED, warmup_steps: Annotated[int, Sweep(ge=0)] = REQUIRED,
+              hold_steps: Annotated[int, Sweep(ge=0)] = REQUIRED,
+              decay_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+              init_lr_scale: Annotated[float, Sweep(gt=0)] = 0.01,
+              final_lr_scale: Annotated[float, Sweep(gt=0)] = 0.01) -> E.Expr:
     """fairseq's warmup-hold-exponential-decay: linear from ``peak * init_lr_scale`` over
     ``warmup_steps``, ``peak`` for ``hold_steps``, ``peak * final_lr_scale ** (s / D)`` over
     ``decay_steps``, then ``peak * final_lr_scale``."""
-    return _block("tri_stage", curves.tri_stage,
-                  [_f("peak"), _i("warmup_steps", ge=0), _i("hold_steps", ge=0),
-                   _i("decay_steps", gt=0), _f("init_lr_scale", 0.01, gt=0),
-                   _f("final_lr_scale", 0.01, gt=0)], dict(locals()))
+    return curves.tri_stage(E.step(), peak, warmup_steps, hold_steps, decay_steps,
+                            init_lr_scale, final_lr_scale)
 
 
-@factory
-def log_warmup(init_value=None, peak_value=None, warmup_steps=None) -> Schedule:
+@twin
+def log_warmup(init_value: Float = REQUIRED, peak_value: Float = REQUIRED,
+               warmup_steps: Annotated[int, Sweep(gt=1)] = REQUIRED) -> E.Expr:
     """Logarithmic warmup (DeepSpeed's ``warmup_type="log"``): ``init + (peak - init) log(t +
     1) / log(W)`` for ``t < W``, ``peak`` after. Join it in front of a decay with ``gs.join``."""
-    return _block("log_warmup", curves.log_warmup,
-                  [_f("init_value"), _f("peak_value"), _i("warmup_steps", gt=1)],
-                  dict(locals()))
+    return curves.log_warmup(E.step(), init_value, peak_value, warmup_steps)
 
 
-@factory
-def lr_range_test(min_lr=None, step_size=None, step_rate=1.0, staircase=False) -> Schedule:
+@twin
+def lr_range_test(min_lr: Float = REQUIRED, step_size: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                  step_rate: Float = 1.0, staircase: Annotated[bool, Sweep()] = False) -> E.Expr:
     """LR range test (DeepSpeed's): ``min_lr (1 + step_rate t / step_size)``, the fraction
     floored with ``staircase``; it keeps increasing."""
-    return _block("lr_range_test", curves.lr_range_test,
-                  [_f("min_lr"), _i("step_size", gt=0), _f("step_rate", 1.0),
-                   Param("staircase", False, kind="choice", choices=(False, True))],
-                  dict(min_lr=min_lr, step_size=step_size, step_rate=step_rate,
-                       staircase=bool(staircase)))
-
+    return curves.lr_range_test(E.step(), min_lr, step_size, step_rate, staircase)

@@ -17,7 +17,7 @@ import math
 import numbers
 import threading
 import weakref
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, Union
 
 import numpy as np
 
@@ -230,6 +230,13 @@ class HostTable:
 # constructors
 # ---------------------------------------------------------------------------------------------
 
+# what the vocabulary takes: a traced value, or a number (a bool in conditions)
+Operand = Union[Expr, int, float, bool]
+# a list parameter of the schedule (checked when traced); Any: in a factory declared with
+# registry.twin it is annotated as the list the user passes (Sequence[int])
+ListParam = Any
+
+
 def step() -> Expr:
     """The step variable ``t`` (int64)."""
     return Expr("step")
@@ -240,7 +247,7 @@ def param(name: str) -> Expr:
     return Expr("param", (), name)
 
 
-def const(value) -> Expr:
+def const(value: Operand) -> Expr:
     if isinstance(value, Expr):
         return value
     if isinstance(value, (bool, np.bool_)):
@@ -359,11 +366,11 @@ def _make(op, args, value=None):
     return Expr(op, args, value)
 
 
-def _binary(op, a, b):
+def _binary(op: str, a: Operand, b: Operand) -> Expr:
     return _make(op, (const(a), const(b)))
 
 
-def _unary(op, a):
+def _unary(op: str, a: Operand) -> Expr:
     return _make(op, (const(a),))
 
 
@@ -371,7 +378,7 @@ def _unary(op, a):
 # the function vocabulary (usable on numbers and traced values alike)
 # ---------------------------------------------------------------------------------------------
 
-def where(cond, a, b):
+def where(cond: Operand, a: Operand, b: Operand) -> Expr:
     """``a`` where ``cond`` holds, else ``b`` (both branches are evaluated)."""
     c = const(cond)
     if c.op == "const":
@@ -379,34 +386,34 @@ def where(cond, a, b):
     return Expr("where", (c, const(a), const(b)))
 
 
-def minimum(a, b):
+def minimum(a: Operand, b: Operand) -> Expr:
     """Elementwise minimum (replaces Python's ``min``)."""
     return _binary("minimum", a, b)
 
 
-def maximum(a, b):
+def maximum(a: Operand, b: Operand) -> Expr:
     """Elementwise maximum (replaces Python's ``max``)."""
     return _binary("maximum", a, b)
 
 
-def clip(x, lo, hi):
+def clip(x: Operand, lo: Operand, hi: Operand) -> Expr:
     """``minimum(maximum(x, lo), hi)``."""
     return minimum(maximum(x, lo), hi)
 
 
-def floor(x):
+def floor(x: Operand) -> Expr:
     """Largest integer-valued number <= x (stays float for float input)."""
     return _unary("floor", x)
 
 
-def ceil(x):
+def ceil(x: Operand) -> Expr:
     """Smallest integer-valued number >= x (stays float for float input)."""
     return _unary("ceil", x)
 
 
-def _function(op: _ops.Op):
+def _function(op: _ops.Op) -> Callable[[Operand], Expr]:
     """``gs.<op.name>``: the elementwise function ``op`` of a number or traced value."""
-    def fn(x):
+    def fn(x: Operand) -> Expr:
         return _unary(op.name, x)
     fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = op.doc
@@ -414,7 +421,7 @@ def _function(op: _ops.Op):
 
 
 class _Function(Protocol):
-    def __call__(self, x: Any) -> Any: ...
+    def __call__(self, x: Operand) -> Expr: ...
 
 
 # gs.cos, gs.exp, gs.atan, gs.sign ...: one per elementwise function of the table
@@ -429,55 +436,55 @@ def __getattr__(name: str) -> _Function:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def to_float(x):
+def to_float(x: Operand) -> Expr:
     """Convert to float64 (Python ``float()``)."""
     return _unary("float", x)
 
 
-def to_int(x):
+def to_int(x: Operand) -> Expr:
     """Truncate toward zero to int64 (Python ``int()``)."""
     return _unary("int", x)
 
 
-def logical_and(a, b): return _binary("and", a, b)
-def logical_or(a, b): return _binary("or", a, b)
-def logical_not(a): return _unary("not", a)
+def logical_and(a: Operand, b: Operand) -> Expr: return _binary("and", a, b)
+def logical_or(a: Operand, b: Operand) -> Expr: return _binary("or", a, b)
+def logical_not(a: Operand) -> Expr: return _unary("not", a)
 
 
-def count_lt(lst, x):
+def count_lt(lst: ListParam, x: Operand) -> Expr:
     """Number of entries of the list parameter ``lst`` that are < x."""
     return Expr("count_lt", (_list_arg(lst), const(x)))
 
 
-def count_le(lst, x):
+def count_le(lst: ListParam, x: Operand) -> Expr:
     """Number of entries of ``lst`` that are <= x (``bisect_right`` of a sorted list)."""
     return Expr("count_le", (_list_arg(lst), const(x)))
 
 
-def count_cumsum_le(lst, x):
+def count_cumsum_le(lst: ListParam, x: Operand) -> Expr:
     """Number of running sums ``lst[0] + ... + lst[k-1]`` (``k = 1 .. len(lst)``) that are
     <= x: with cycle lengths ``lst``, the index of the cycle holding step ``x`` (0 before the
     first cycle ends). One loop over the list, however long it is."""
     return Expr("count_cumsum_le", (_list_arg(lst), const(x)))
 
 
-def take(lst, i):
+def take(lst: ListParam, i: Operand) -> Expr:
     """``lst[i]`` with ``i`` clipped to ``[0, len(lst) - 1]``."""
     return Expr("take", (_list_arg(lst), const(i)))
 
 
-def length(lst):
+def length(lst: ListParam) -> Expr:
     """Number of entries of the list parameter ``lst`` (per config)."""
     return Expr("length", (_list_arg(lst),))
 
 
-def prod_first(lst, k):
+def prod_first(lst: ListParam, k: Operand) -> Expr:
     """The product of a list parameter's first ``k`` entries (1 for ``k <= 0``; all of them
     for ``k`` past its length), multiplied in order: piecewise-constant scales."""
     return Expr("prod_first", (_list_arg(lst), const(k)))
 
 
-def sum_first(lst, k):
+def sum_first(lst: ListParam, k: Operand) -> Expr:
     """The sum of a list parameter's first ``k`` entries (0 for ``k <= 0``; all of them for
     ``k`` past its length), added in order: the start of cycle ``k`` from cycle lengths."""
     return Expr("sum_first", (_list_arg(lst), const(k)))
@@ -490,7 +497,7 @@ def _list_arg(lst):
     return lst
 
 
-def cumprod(body_fn):
+def cumprod(body_fn: Callable[[Expr], Operand]) -> Expr:
     """``prod_{s=1..t} body_fn(s)``, 1 for ``t <= 0`` (a running product over steps).
 
     ``body_fn`` maps a traced step to a factor; it is traced once.
@@ -499,7 +506,7 @@ def cumprod(body_fn):
     return Expr("cumprod", (body, step()))
 
 
-def random_uniform(seed, counter, stream: int = 0):
+def random_uniform(seed: Operand, counter: Operand, stream: int = 0) -> Expr:
     """A uniform float64 in ``[0, 1)`` from Philox4x32-10 keyed by ``seed`` at ``counter``.
 
     Key = (seed low 32 bits, seed high 32 bits); counter block = (counter low 32 bits,
@@ -510,7 +517,7 @@ def random_uniform(seed, counter, stream: int = 0):
     return Expr("random_uniform", (const(seed), const(counter)), _stream(stream))
 
 
-def random_below(n, seed, counter, stream: int = 0):
+def random_below(n: Operand, seed: Operand, counter: Operand, stream: int = 0) -> Expr:
     """A uniform integer in ``[0, n)`` (``1 <= n < 2**32``): ``(w0 * n) >> 32``, same generator."""
     return Expr("random_below", (const(n), const(seed), const(counter)), _stream(stream))
 
@@ -524,7 +531,7 @@ def _stream(stream):
 pi = math.pi
 e = math.e
 
-_UFUNCS = {
+_UFUNCS: dict[str, Callable[..., Expr]] = {
     "add": lambda a, b: _binary("add", a, b), "subtract": lambda a, b: _binary("sub", a, b),
     "multiply": lambda a, b: _binary("mul", a, b),
     "true_divide": lambda a, b: _binary("truediv", a, b),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
-__all__ = ["REQUIRED", "Param", "Check", "Sweep", "validate_name"]
+__all__ = ["REQUIRED", "Param", "Check", "Sweep", "Float", "Int", "validate_name"]
 
 
 class _Required:
@@ -126,3 +126,8 @@ class Sweep:
                      gt=self.gt, ge=self.ge, lt=self.lt, le=self.le, choices=choices,
                      sort=self.sort, sorted_required=self.sorted_required, size=self.size,
                      doc=self.doc)
+
+
+# the plainest swept arguments (see Sweep)
+Float = Annotated[float, Sweep()]
+Int = Annotated[int, Sweep()]

@@ -16,13 +16,15 @@ import importlib
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Tuple
+from typing import Any, Callable, Dict, Iterable, ParamSpec, Tuple, overload
 
 from . import expr as E
 from .params import Check, Sweep
 from .schedule import Call, Schedule
 
 __all__ = ["Section", "SECTIONS", "factory", "twin", "factories", "is_factory"]
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -83,20 +85,31 @@ def factory(fn: Callable | None = None, *, listed: bool = True):
     return decorate(fn) if fn is not None else decorate
 
 
-def twin(fn: Callable | None = None, *, checks: Iterable[Check] = (), listed: bool = True):
+@overload
+def twin(fn: Callable[P, Any], *, checks: Iterable[Check] = (),
+         listed: bool = True) -> Callable[P, Schedule]: ...
+
+
+@overload
+def twin(fn: None = None, *, checks: Iterable[Check] = (),
+         listed: bool = True) -> Callable[[Callable[P, Any]], Callable[P, Schedule]]: ...
+
+
+def twin(fn=None, *, checks=(), listed=True):
     """Declare a factory in one function: its signature is the parameter list.
 
     An argument annotated ``Annotated[T, Sweep(...)]`` is a sweepable parameter (kind from
     ``T``, domain from ``Sweep``, default from the signature; ``REQUIRED`` or None: from the
     call or the grid); the function receives it traced (``E.param(name)``) and returns the
-    schedule's expression. Other arguments (``output="lr"``, a Python function) reach it as
+    schedule's expression (annotated ``-> E.Expr``: the factory itself returns the Schedule,
+    with the same parameters). Other arguments (``output="lr"``, a Python function) reach it as
     given. The schedule is named after the function, documented by its docstring, checked by
     ``checks``, and records its call (:func:`factory`)::
 
         @twin
         def StepLR(step_size: Annotated[int, Sweep(gt=0)] = REQUIRED,
                    gamma: Annotated[float, Sweep()] = 0.1, *,
-                   base_lr: Annotated[float, Sweep()] = REQUIRED) -> Schedule:
+                   base_lr: Annotated[float, Sweep()] = REQUIRED) -> E.Expr:
             \"\"\"``base_lr * gamma ** (t // step_size)``.\"\"\"
             return base_lr * gamma ** (E.step() // step_size)
     """
@@ -123,6 +136,9 @@ def twin(fn: Callable | None = None, *, checks: Iterable[Check] = (), listed: bo
                       for n, v in given.items() if n in swept and v is not None}
             return Schedule(E.const(f(**inputs)), params, name=f.__name__, values=values,
                             checks=rules, doc=f.__doc__)
+        # what help() and the catalog show: the factory returns a Schedule
+        build.__signature__ = signature.replace(      # type: ignore[attr-defined]
+            return_annotation="Schedule")
         return factory(build, listed=listed)
     return declare(fn) if fn is not None else declare
 

@@ -7,7 +7,7 @@ import inspect
 import math
 import numbers
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 from . import expr as E
 from .params import REQUIRED, Check, Param, validate_name
@@ -88,7 +88,7 @@ class Schedule:
         self.doc = doc or ""
         self.built: Call | None = None    # how it was built (gpusched.registry)
         self.spec_values: dict = {}       # values given since, by with_values
-        self.values = {n: p.default for n, p in self.param_specs.items()
+        self.values: dict[str, Any] = {n: p.default for n, p in self.param_specs.items()
                        if p.default is not REQUIRED}
         for k, v in (values or {}).items():
             self._known(k)
@@ -136,7 +136,7 @@ class Schedule:
             o_expr, o_specs, o_vals = other.expr, other.param_specs, other.values
             o_checks, o_name, operand = other.checks, other.name, other
         elif isinstance(other, numbers.Real) and not isinstance(other, bool):
-            value = other.item() if hasattr(other, "item") else other
+            value: Any = other.item() if hasattr(other, "item") else other
             o_expr, o_specs, o_vals, o_checks = E.const(value), {}, {}, ()
             o_name, operand = repr(value), value
         else:
@@ -273,7 +273,7 @@ class Schedule:
             mapping = {E.step(): t}
             for name in self.param_specs:
                 if name in params:
-                    mapping[E.param(name)] = E.const(params[name])
+                    mapping[E.param(name)] = E.const(cast(Any, params[name]))
                 elif name in self.values and name not in self.list_params:
                     mapping[E.param(name)] = E.const(self.values[name])
             return E.substitute(self.expr, mapping)

@@ -33,6 +33,7 @@ import ast
 import re
 import math
 import numbers
+from typing import Any, Callable
 import sys
 
 from . import expr as E
@@ -46,7 +47,8 @@ MAX_LENGTH = 4000        # characters in one spec
 MAX_NODES = 2000         # syntax-tree nodes
 MAX_DEPTH = 40
 
-FUNCTIONS = {      # functions an ``expr`` formula may call (gs.cos, gs.atan ...: gpusched/ops.py)
+# functions an ``expr`` formula may call (gs.cos, gs.atan ...: gpusched/ops.py)
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     **E.FUNCTIONS, "floor": E.floor, "ceil": E.ceil, "abs": abs,
     "minimum": E.minimum, "maximum": E.maximum, "min": E.minimum, "max": E.maximum,
     "clip": E.clip, "where": E.where, "float": E.to_float, "int": E.to_int,

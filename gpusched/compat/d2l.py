@@ -8,7 +8,6 @@ from typing import Annotated
 from .. import curves
 from .. import expr as E
 from ..params import REQUIRED, Check, Sweep
-from ..schedule import Schedule
 from ..registry import twin
 
 __all__ = ["CosineScheduler", "SquareRootScheduler"]
@@ -21,7 +20,7 @@ def CosineScheduler(max_update: Annotated[int, Sweep(gt=0)] = REQUIRED,
                     base_lr: Annotated[float, Sweep()] = 0.01,
                     final_lr: Annotated[float, Sweep()] = 0,
                     warmup_steps: Annotated[int, Sweep(ge=0)] = 0,
-                    warmup_begin_lr: Annotated[float, Sweep()] = 0) -> Schedule:
+                    warmup_begin_lr: Annotated[float, Sweep()] = 0) -> E.Expr:
     """Linear warmup, cosine decay, then hold. With ``W = warmup_steps``, ``M = max_update``::
 
         f(t) = warmup_begin_lr + (base_lr - warmup_begin_lr) * t / W           t < W
@@ -41,7 +40,7 @@ def CosineScheduler(max_update: Annotated[int, Sweep(gt=0)] = REQUIRED,
 
 
 @twin
-def SquareRootScheduler(lr: Annotated[float, Sweep()] = 0.1) -> Schedule:
+def SquareRootScheduler(lr: Annotated[float, Sweep()] = 0.1) -> E.Expr:
     """``lr * (t + 1) ** -0.5``: d2l's ``SquareRootScheduler`` (chapter 12.11), called with
     the update count ``t`` (0-based)."""
     return lr * (E.step() + 1.0) ** -0.5

@@ -83,7 +83,7 @@ def MultiplicativeLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
 
 @twin
 def StepLR(step_size: Annotated[int, Sweep(gt=0)] = REQUIRED,
-           gamma: Annotated[float, Sweep()] = 0.1, *, base_lr: BaseLR = REQUIRED) -> Schedule:
+           gamma: Annotated[float, Sweep()] = 0.1, *, base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``base_lr * gamma ** (t // step_size)`` (integer floor division)."""
     return base_lr * gamma ** (E.step() // step_size)
 
@@ -91,7 +91,7 @@ def StepLR(step_size: Annotated[int, Sweep(gt=0)] = REQUIRED,
 @twin
 def MultiStepLR(milestones: Annotated[Sequence[int], Sweep(sort=True, ge=0)] = REQUIRED,
                 gamma: Annotated[float, Sweep()] = 0.1, *,
-                base_lr: BaseLR = REQUIRED) -> Schedule:
+                base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``base_lr * gamma ** #{m in milestones : m <= t}``: decays at ``t == m``. A milestone
     given twice decays twice (torch counts them); the list is sorted, as torch sorts it."""
     return base_lr * gamma ** E.count_le(milestones, E.step())
@@ -100,7 +100,7 @@ def MultiStepLR(milestones: Annotated[Sequence[int], Sweep(sort=True, ge=0)] = R
 @twin
 def ConstantLR(factor: Annotated[float, Sweep(gt=0, le=1)] = 1.0 / 3,
                total_iters: Annotated[int, Sweep(ge=0)] = 5, *,
-               base_lr: BaseLR = REQUIRED) -> Schedule:
+               base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``base_lr * factor`` for ``t < total_iters``, ``base_lr`` after.
 
     As in torch, ``total_iters = 0`` keeps ``base_lr * factor`` for ever (the factor is
@@ -115,7 +115,7 @@ def ConstantLR(factor: Annotated[float, Sweep(gt=0, le=1)] = 1.0 / 3,
 def LinearLR(start_factor: Annotated[float, Sweep(gt=0, le=1)] = 1.0 / 3,
              end_factor: Annotated[float, Sweep(ge=0, le=1)] = 1.0,
              total_iters: Annotated[int, Sweep(gt=0)] = 5, *,
-             base_lr: BaseLR = REQUIRED) -> Schedule:
+             base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``base_lr * (start_factor + (end_factor - start_factor) * min(t, T) / T)``,
     ``T = total_iters``; held at ``end_factor`` after ``T``."""
     T = total_iters
@@ -124,7 +124,7 @@ def LinearLR(start_factor: Annotated[float, Sweep(gt=0, le=1)] = 1.0 / 3,
 
 @twin
 def ExponentialLR(gamma: Annotated[float, Sweep(ge=0)] = REQUIRED, *,
-                  base_lr: BaseLR = REQUIRED) -> Schedule:
+                  base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``base_lr * gamma ** t``."""
     return base_lr * gamma ** E.step()
 
@@ -132,7 +132,7 @@ def ExponentialLR(gamma: Annotated[float, Sweep(ge=0)] = REQUIRED, *,
 @twin
 def PolynomialLR(total_iters: Annotated[int, Sweep(gt=0)] = 5,
                  power: Annotated[float, Sweep(ge=0)] = 1.0, *,
-                 base_lr: BaseLR = REQUIRED) -> Schedule:
+                 base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``base_lr * (1 - min(t, T) / T) ** power``, ``T = total_iters``: 0 from ``T`` on."""
     T = total_iters
     return base_lr * (1.0 - E.minimum(E.step(), T) / T) ** power
@@ -141,7 +141,7 @@ def PolynomialLR(total_iters: Annotated[int, Sweep(gt=0)] = 5,
 @twin
 def CosineAnnealingLR(T_max: Annotated[float, Sweep(gt=0, kind="any")] = REQUIRED,
                       eta_min: Annotated[float, Sweep()] = 0.0, *,
-                      base_lr: BaseLR = REQUIRED) -> Schedule:
+                      base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``.
 
     Past ``T_max`` it is periodic with period ``2 * T_max`` (it climbs back to ``base_lr`` at
@@ -154,7 +154,7 @@ def CosineAnnealingLR(T_max: Annotated[float, Sweep(gt=0, kind="any")] = REQUIRE
 def CosineAnnealingWarmRestarts(T_0: Annotated[int, Sweep(gt=0)] = REQUIRED,
                                 T_mult: Annotated[int, Sweep(ge=1)] = 1,
                                 eta_min: Annotated[float, Sweep()] = 0.0, *,
-                                base_lr: BaseLR = REQUIRED) -> Schedule:
+                                base_lr: BaseLR = REQUIRED) -> E.Expr:
     """SGDR: cosine cycles of ``T_i = T_0 * T_mult ** i`` steps, each restarting at ``base_lr``::
 
         f(t) = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
