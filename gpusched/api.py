@@ -154,7 +154,7 @@ def prepare(sched, grid, steps, dtype, reserve: int = 0):
     if bound.n * steps.size >= SPECIALIZE_PAIRS:
         expr = specialize(expr, sched.param_specs.values(), bound)
     expr = widen_overflows(expr, bound, steps)
-    plan = compile_plan(expr, bound.kinds)
+    plan = compile_plan(expr, bound.dtypes)
     top = int(steps.max())
     host = host_table_bytes(plan, bound, top)
     if host:

@@ -28,13 +28,13 @@ class Bound:
 
     ``scalars``: name -> array (1, 1) or (n, 1), int64 or float64 (shape (1, 1) when shared).
     ``lists``: name -> (values (1|n, K), lengths (1|n, 1)).
-    ``kinds``: name -> "int" | "float" (element kind for lists).
+    ``dtypes``: name -> "int" | "float" (element kind for lists).
     """
 
     n: int
     scalars: dict = field(default_factory=dict)
     lists: dict = field(default_factory=dict)
-    kinds: dict = field(default_factory=dict)
+    dtypes: dict = field(default_factory=dict)
     offset: int = 0     # index of the first config in the whole grid (for messages)
     axes: tuple | None = None   # ((name, size), ...) of a cartesian grid, row-major
 
@@ -43,7 +43,7 @@ class Bound:
         def cut(a):
             return a if a.shape[0] == 1 else a[lo:hi]
         return Bound(hi - lo, {k: cut(v) for k, v in self.scalars.items()},
-                     {k: (cut(v), cut(n)) for k, (v, n) in self.lists.items()}, self.kinds,
+                     {k: (cut(v), cut(n)) for k, (v, n) in self.lists.items()}, self.dtypes,
                      offset=self.offset + lo)
 
     def describe(self, i: int) -> str:
@@ -206,7 +206,7 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
         if name in sched.list_params or p.kind == "list":
             col = _list_column(p, raw, shared)
             bound.lists[name] = (col.values, col.lengths[:, None])
-            bound.kinds[name] = "int" if col.is_int else "float"
+            bound.dtypes[name] = "int" if col.is_int else "float"
             checks_in[name] = (col.values, col.lengths)
             continue
         if not shared and isinstance(raw, RaggedColumn):
@@ -221,7 +221,7 @@ def bind(sched: Schedule, grid: Grid | None) -> Bound:
             if p.kind != "choice":
                 _check_domain(p, arr, shared)
         bound.scalars[name] = arr[:, None]
-        bound.kinds[name] = "int" if arr.dtype == np.int64 else "float"
+        bound.dtypes[name] = "int" if arr.dtype == np.int64 else "float"
         checks_in[name] = arr
     for chk in sched.checks:
         ok = np.asarray(chk.ok(**{k: checks_in[k] for k in chk.names}), dtype=bool)

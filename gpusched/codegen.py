@@ -40,14 +40,14 @@ class Layout:
     lists: tuple              # parameter names used as lists
     tables: tuple             # host-table leaves of the top-level graph
     cumprods: tuple           # cumprod nodes (tabulated on the host)
-    kinds: dict = field(default_factory=dict)   # parameter name -> "int" | "float"
+    dtypes: dict = field(default_factory=dict)  # parameter name -> "int" | "float"
 
     def entries(self):
         """The inputs in kernel-argument order."""
         for n in self.scalars:
-            yield Entry("scalar", n, _C_TYPE[self.kinds[n]])
+            yield Entry("scalar", n, _C_TYPE[self.dtypes[n]])
         for n in self.lists:
-            yield Entry("list", n, _C_TYPE[self.kinds[n]])
+            yield Entry("list", n, _C_TYPE[self.dtypes[n]])
         for k in range(len(self.tables)):
             yield Entry("table", str(k), "double")
         for k in range(len(self.cumprods)):
@@ -58,13 +58,13 @@ class Layout:
         return [x for e in self.entries() for x in forms[e.role](e)]
 
     @classmethod
-    def of(cls, plan: Plan, param_kinds: dict) -> "Layout":
+    def of(cls, plan: Plan, param_dtypes: dict) -> "Layout":
         for n in (*plan.scalar_params, *plan.list_params):
             validate_name(n)
         return cls(tuple(n for n in plan.scalar_params if n not in plan.host_only),
                    tuple(n for n in plan.list_params if n not in plan.host_only),
                    tuple(n for n in plan.nodes if n.op == "table"),
-                   tuple(n for n in plan.nodes if n.op in HOST_SEQUENCES), dict(param_kinds))
+                   tuple(n for n in plan.nodes if n.op in HOST_SEQUENCES), dict(param_dtypes))
 
 
 # nodes tabulated per config over steps on the host and read by index ("cumprod" role)
@@ -189,8 +189,8 @@ def _remembered(k, n, v, a, line, plan, cfg) -> list:
     """``line`` (computing ``v``) run only when the step-dependent inputs of ``n`` changed
     since the previous step; the remembered values start in ``cfg`` (once per config)."""
     inputs = [(i, x) for i, x in enumerate(n.args) if "step" in x.deps and x.op != "param"]
-    cfg += [f"mok{k} = False", f"mv{k} = {_PY_ZERO[plan.kinds[id(n)]]}"]
-    cfg += [f"m{k}_{i} = {_PY_ZERO[plan.kinds[id(x)]]}" for i, x in inputs]
+    cfg += [f"mok{k} = False", f"mv{k} = {_PY_ZERO[plan.dtypes[id(n)]]}"]
+    cfg += [f"m{k}_{i} = {_PY_ZERO[plan.dtypes[id(x)]]}" for i, x in inputs]
     same = " and ".join([f"mok{k}"] + [f"m{k}_{i} == {a[i]}" for i, _ in inputs])
     return [f"if {same}:", f"    {v} = mv{k}", "else:", f"    {line}",
             *[f"    m{k}_{i} = {a[i]}" for i, _ in inputs],
@@ -225,13 +225,13 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
             emit_line(k, n, v, a, tables, cumprods, out)
 
     def emit_line(k, n, v, a, tables, cumprods, out):
-        op, kind = n.op, plan.kinds[id(n)]
-        arg_kinds = [plan.kinds.get(id(x)) for x in n.args]
+        op, kind = n.op, plan.dtypes[id(n)]
+        arg_dtypes = [plan.dtypes.get(id(x)) for x in n.args]
 
         def to(conv, i):
             """Operand ``i`` as ``conv`` (float or int); no call where it already is one:
             each conversion is a call for Numba to type, which is most of its compile time."""
-            return a[i] if arg_kinds[i] == conv else f"{conv}({a[i]})"
+            return a[i] if arg_dtypes[i] == conv else f"{conv}({a[i]})"
 
         if a is None:
             out.append(f"{v} = {precomputed[id(n)]}")
@@ -256,9 +256,9 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
             fn = "vmin" if op == "minimum" else "vmax"
             out.append(f"{v} = {fn}({to(conv, 0)}, {to(conv, 1)})")
         elif op == "neg":
-            out.append(f"{v} = -({a[0]})" if arg_kinds[0] != "bool" else f"{v} = -int({a[0]})")
+            out.append(f"{v} = -({a[0]})" if arg_dtypes[0] != "bool" else f"{v} = -int({a[0]})")
         elif op == "abs":
-            out.append(f"{v} = abs({a[0]})" if arg_kinds[0] != "bool" else f"{v} = int({a[0]})")
+            out.append(f"{v} = abs({a[0]})" if arg_dtypes[0] != "bool" else f"{v} = int({a[0]})")
         elif op == "not":
             out.append(f"{v} = not {a[0]}")
         elif op == "where":
@@ -353,10 +353,10 @@ def _c_remembered(k, n, v, a, e, plan, ctypes, cfg, recounted=None) -> list:
     (``gs_cold_eval``), only when the step-dependent inputs of ``n`` changed since the
     thread's previous step; ``recounted``: flags of the list counts that are those inputs
     (compared only at a step that recounted one)."""
-    T = ctypes[plan.kinds[id(n)]]
+    T = ctypes[plan.dtypes[id(n)]]
     inputs = [(i, x) for i, x in enumerate(n.args) if "step" in x.deps and x.op != "param"]
     state = [(f"mv{k}", T), (f"mok{k}", "bool"),
-             *[(f"m{k}_{i}", ctypes[plan.kinds[id(x)]]) for i, x in inputs]]
+             *[(f"m{k}_{i}", ctypes[plan.dtypes[id(x)]]) for i, x in inputs]]
     cfg += [f"{t} {name} = 0;" for name, t in state]
     same = " && ".join([f"mok{k}"] + [f"gs_same(m{k}_{i}, {a[i]})" for i, _ in inputs])
     keep = " ".join(f"m{k}_{i} = {a[i]};" for i, _ in inputs)
@@ -403,7 +403,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
         op, step = n.op, "step" in n.deps
         if remember and step and a is not None:
             if op in _SPAN_OPS:
-                stp.extend(_c_span(k, n, v, a, ctypes[layout.kinds[n.args[0].value]], cfg))
+                stp.extend(_c_span(k, n, v, a, ctypes[layout.dtypes[n.args[0].value]], cfg))
                 spans[id(n)] = k
                 return
             if _is_memo(n, piecewise):
@@ -414,12 +414,12 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
                 stp.extend(_c_remembered(k, n, v, a, expression(n, a, tables, cumprods), plan,
                                          ctypes, cfg, recounted))
                 return
-        T = ctypes[plan.kinds[id(n)]]
+        T = ctypes[plan.dtypes[id(n)]]
         (stp if step else cfg).append(f"const {T} {v} = {expression(n, a, tables, cumprods)};")
 
     def expression(n, a, tables, cumprods) -> str:
         """The C expression of node ``n`` from its operands' names ``a``."""
-        op, kind = n.op, plan.kinds[id(n)]
+        op, kind = n.op, plan.dtypes[id(n)]
         T = ctypes[kind]
         step = "step" in n.deps
         bad = "gs_bad" if step else "gs_cbad"

@@ -53,7 +53,7 @@ def header_include() -> str:
 
 
 def function_name(plan, precision: str = "exact", pre=None) -> str:
-    """The kernels' C name: the full hash of the plan's signature (graph and parameter kinds)
+    """The kernels' C name: the full hash of the plan's signature (graph and parameter dtypes)
     and of the factorized nodes it reads from tables, and the precision."""
     sig = digest(plan.signature) if pre is None else digest(plan.signature, pre.key)
     return "gpusched_" + sig + ("_fast" if precision == "fast" else "")

@@ -28,7 +28,7 @@ def _sizes(total: int, chunk: int) -> tuple:
 
 def _key(plan, bound, steps, *rest) -> str:
     """The blocks' Dask name: the hash of everything a block's values depend on (the graph
-    with its parameter kinds, the host tables and scans it reads, every parameter value, the
+    with its parameter dtypes, the host tables and scans it reads, every parameter value, the
     steps, the dtype, the backend, the reduction, the chunking)."""
     hosted = [id(n.value) for n in plan.nodes if n.op in ("table", "scan")]
     hosted += [id(n.value) for sub in plan.subplans.values() for n in sub.nodes
@@ -75,7 +75,7 @@ def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
         (c0, c1), (s0, s1) = block_info[None]["array-location"]
         be = resolve_backend(name)
         # plans are keyed by node identity: a worker process compiles its own (cached)
-        return be.table(compile_plan(expr, bound.kinds), bound.rows(c0, c1), steps[s0:s1], dt,
+        return be.table(compile_plan(expr, bound.dtypes), bound.rows(c0, c1), steps[s0:s1], dt,
                         work_limit=api.WORK_LIMIT)
 
     return da.map_blocks(block, chunks=(_sizes(bound.n, config_chunks), _sizes(S, step_chunks)),
@@ -102,7 +102,7 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
     def block(block_info=None):
         (c0, c1), = block_info[None]["array-location"]
         be = resolve_backend(name)
-        return be.reduce(compile_plan(expr, bound.kinds), bound.rows(c0, c1), steps, op, dt,
+        return be.reduce(compile_plan(expr, bound.dtypes), bound.rows(c0, c1), steps, op, dt,
                          work_limit=api.WORK_LIMIT, threshold=threshold)
 
     return da.map_blocks(block, chunks=(_sizes(bound.n, config_chunks),), dtype=out_dt,

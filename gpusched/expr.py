@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 # name -> (arity, result-kind rule), from the table of operations (gpusched/ops.py)
-OPS = {name: (op.arity, op.kind) for name, op in _ops.OPS.items()}
+OPS = {name: (op.arity, op.dtype_rule) for name, op in _ops.OPS.items()}
 LIST_OPS = frozenset({"count_lt", "count_le", "count_cumsum_le", "take", "length", "prod_first",
                       "sum_first"})
 LEAVES = frozenset({"step", "param", "const", "table"})

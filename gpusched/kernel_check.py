@@ -65,8 +65,8 @@ def units(entries) -> list[Unit]:
     out = []
     for label, sched, grid in entries:
         bound = bind(sched, grid)
-        plan = compile_plan(sched.expr, bound.kinds)
-        out.append(Unit(label, plan, codegen.Layout.of(plan, bound.kinds), bound, grid, sched))
+        plan = compile_plan(sched.expr, bound.dtypes)
+        out.append(Unit(label, plan, codegen.Layout.of(plan, bound.dtypes), bound, grid, sched))
     return out
 
 

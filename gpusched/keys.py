@@ -48,5 +48,5 @@ def digest(*parts) -> str:
 
 def bound_digest(bound) -> str:
     """The hash of a binding: every parameter's values and kind, shared or per config."""
-    return digest(bound.n, bound.kinds, bound.scalars,
+    return digest(bound.n, bound.dtypes, bound.scalars,
                   {k: tuple(v) for k, v in bound.lists.items()}, bound.axes)

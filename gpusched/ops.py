@@ -7,12 +7,12 @@ analysis (``ranges``), the JAX export (``integrations/jax``), the spec formula w
 (``spec``) and the public ``gs.<function>`` names. Adding an elementwise function (``atan``,
 ``sign``) is one :class:`Op` in :data:`FUNCTIONS`; operations with a structure of their own
 (list scans, random numbers, running products, host scans) keep their code in those modules
-and only their arity and kind rule here.
+and only their arity and dtype rule here.
 
-Kind rules (the kind of the result from the operands' kinds "int", "float", "bool"):
+Dtype rules (the dtype of the result from the operands' dtypes "int", "float", "bool"):
 ``num`` int if every operand is int/bool, else float; ``float`` always float; ``bool``;
 ``same`` the operand's (bool -> int); ``int``; ``branch`` like ``num`` over the 2nd and 3rd
-operands (where); ``list`` the list's element kind.
+operands (where); ``list`` the list's element dtype.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Op:
     symbol in Python and in C (binary operators); ``python`` / ``c``: the expression templates
     of an elementwise function over ``{0}`` (its operand, converted to float first when
     ``to_float``), with ``{F}`` the precision's float type, ``{f}`` its libm suffix and
-    ``{T}`` the result type, either one text or one per result kind; ``fold``: exact constant
+    ``{T}`` the result type, either one text or one per result dtype; ``fold``: exact constant
     folding (only correctly rounded operations, so folding never changes bits);
     ``expensive``: worth a factorized table and remembering over runs of steps;
     ``piecewise``: piecewise-constant operands give a piecewise-constant result;
@@ -45,7 +45,7 @@ class Op:
 
     name: str
     arity: int
-    kind: str
+    dtype_rule: str
     numpy: Callable | None = None
     jax: str | None = None
     symbol: tuple[str, str] | None = None
@@ -61,14 +61,14 @@ class Op:
     ufuncs: tuple[str, ...] = ()
     doc: str = ""
 
-    def template(self, which: str, kind: str) -> str:
-        """The ``python`` or ``c`` template for a result of ``kind``."""
+    def template(self, which: str, dtype: str) -> str:
+        """The ``python`` or ``c`` template for a result of ``dtype``."""
         t = getattr(self, which)
-        return t[kind] if isinstance(t, dict) else t
+        return t[dtype] if isinstance(t, dict) else t
 
 
 def _sign(x):
-    """np.sign on one number: -1, 0 or 1 of the operand's kind (NaN stays NaN; -0.0 gives
+    """np.sign on one number: -1, 0 or 1 of the operand's dtype (NaN stays NaN; -0.0 gives
     0.0, as NumPy's)."""
     if x > 0:
         return type(x)(1)
@@ -103,14 +103,14 @@ FUNCTIONS: tuple[Op, ...] = (
                "int": "(1 if {0} > 0 else (-1 if {0} < 0 else 0))"},
        c="(({0}) > 0 ? ({T})1 : (({0}) < 0 ? ({T})-1 : (({0}) == 0 ? ({T})0 : ({T})({0}))))",
        fold=_sign, piecewise=True, increasing=_sign, ufuncs=("sign",),
-       doc="``-1``, ``0`` or ``1`` by the sign of ``x``, of ``x``'s kind (``np.sign``: NaN "
+       doc="``-1``, ``0`` or ``1`` by the sign of ``x``, of ``x``'s dtype (``np.sign``: NaN "
            "stays NaN, -0.0 gives 0.0)."),
 )
 
 
-def _binary(name, kind, numpy, jax, symbol=None, fold=None, piecewise=False,
+def _binary(name, dtype_rule, numpy, jax, symbol=None, fold=None, piecewise=False,
             expensive=False):
-    return Op(name, 2, kind, numpy=numpy, jax=jax, symbol=symbol, fold=fold,
+    return Op(name, 2, dtype_rule, numpy=numpy, jax=jax, symbol=symbol, fold=fold,
               piecewise=piecewise, expensive=expensive)
 
 
@@ -143,7 +143,7 @@ BINARY: tuple[Op, ...] = (
     _binary("pow", "float", None, None, None, None, True, expensive=True),
 )
 
-# Everything else: arity and kind rule (their code is their own, see the module docstring).
+# Everything else: arity and dtype rule (their code is their own, see the module docstring).
 _OTHERS: tuple[Op, ...] = (
     Op("neg", 1, "same", numpy=np.negative, jax="negative", fold=lambda a: -a, piecewise=True),
     Op("abs", 1, "same", numpy=np.absolute, jax="abs", fold=abs, piecewise=True),

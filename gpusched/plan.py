@@ -1,9 +1,9 @@
-"""Compiling an expression graph for given parameter kinds: the form every backend consumes.
+"""Compiling an expression graph for given parameter dtypes: the form every backend consumes.
 
 A :class:`Plan` lists the nodes in dependency order with their value kind (int64, float64 or
 bool), sorts them by what they depend on (nothing, the step only, per-config parameters only,
 or both) so a backend computes each sub-expression over the fewest axes, and records when each
-value is last used so temporaries can be freed. Plans are cached by graph and kinds.
+value is last used so temporaries can be freed. Plans are cached by graph and dtypes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = ["Plan", "compile_plan"]
 class Plan:
     root: E.Expr
     nodes: list                         # dependency order, cumprod bodies excluded
-    kinds: dict                         # id(node) -> "int" | "float" | "bool"
+    dtypes: dict                        # id(node) -> "int" | "float" | "bool"
     scalar_params: tuple                # parameter names used as numbers
     list_params: tuple                  # parameter names used as lists
     tables: tuple                       # host-table leaves (this plan and sub-plans)
@@ -30,8 +30,8 @@ class Plan:
     host_only: frozenset = frozenset()  # parameters read only by host scans (not kernels)
 
     @property
-    def root_kind(self) -> str:
-        return self.kinds[id(self.root)]
+    def root_dtype(self) -> str:
+        return self.dtypes[id(self.root)]
 
     def axes(self, node: E.Expr, per_config: frozenset) -> tuple[bool, bool]:
         """(varies with config, varies with step) for ``node``."""
@@ -59,16 +59,16 @@ def _param_names(root: E.Expr) -> list:
     return names
 
 
-def compile_plan(root: E.Expr, kinds: dict) -> Plan:
-    """The plan of ``root`` for parameter kinds ``kinds`` (name -> "int" | "float")."""
+def compile_plan(root: E.Expr, dtypes: dict) -> Plan:
+    """The plan of ``root`` for parameter dtypes ``dtypes`` (name -> "int" | "float")."""
     names = _param_names(root)
-    key = (root, tuple((n, kinds.get(n)) for n in names))
+    key = (root, tuple((n, dtypes.get(n)) for n in names))
     with _cache_lock:
         plan = _cache.get(key)
         if plan is not None:
             _cache.move_to_end(key)
             return plan
-    plan = _build(root, kinds)
+    plan = _build(root, dtypes)
     plan.signature = E.signature(root) + "-" + "".join(k[1][0] if k[1] else "_" for k in key[1])
     with _cache_lock:
         _cache[key] = plan
@@ -77,7 +77,7 @@ def compile_plan(root: E.Expr, kinds: dict) -> Plan:
     return plan
 
 
-def _kind_of(node: E.Expr, kinds: dict, param_kinds: dict) -> str:
+def _dtype_of(node: E.Expr, dtypes: dict, param_dtypes: dict) -> str:
     op = node.op
     if op == "step":
         return "int"
@@ -85,53 +85,53 @@ def _kind_of(node: E.Expr, kinds: dict, param_kinds: dict) -> str:
         v = node.value
         return "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else "float"
     if op == "param":
-        k = param_kinds.get(node.value)
+        k = param_dtypes.get(node.value)
         if k is None:
             raise ValueError(f"parameter {node.value!r} has no value")
         return k
     if op in ("table", "cumprod", "scan"):
         return "float"
-    arg_kinds = [kinds[id(a)] for a in node.args]
+    arg_dtypes = [dtypes[id(a)] for a in node.args]
     _, rule = E.OPS[op]
-    if op in ("and", "or", "not") and any(k != "bool" for k in arg_kinds):
+    if op in ("and", "or", "not") and any(k != "bool" for k in arg_dtypes):
         raise TypeError(f"`&`, `|`, `~` and gs.logical_* combine comparisons, not numbers "
                         f"(in {E.to_text(node)})")
-    if op == "where" and arg_kinds[0] != "bool":
+    if op == "where" and arg_dtypes[0] != "bool":
         raise TypeError(f"gs.where needs a comparison as its condition (in {E.to_text(node)})")
-    if op in ("random_uniform", "random_below") and any(k == "float" for k in arg_kinds):
+    if op in ("random_uniform", "random_below") and any(k == "float" for k in arg_dtypes):
         raise TypeError(f"{op} takes integer seeds, counters and bounds (in {E.to_text(node)})")
     if op in ("count_lt", "count_le", "count_cumsum_le", "take", "prod_first", "sum_first") \
-            and arg_kinds[1] == "bool":
+            and arg_dtypes[1] == "bool":
         raise TypeError(f"{op} needs a number, not a comparison (in {E.to_text(node)})")
-    if op == "take" and arg_kinds[1] != "int":
+    if op == "take" and arg_dtypes[1] != "int":
         raise TypeError(f"gs.take needs an integer index (use gs.to_int) in {E.to_text(node)}")
     if rule == "num":
-        return "int" if all(k in ("int", "bool") for k in arg_kinds) else "float"
+        return "int" if all(k in ("int", "bool") for k in arg_dtypes) else "float"
     if rule == "branch":
-        return "int" if all(k in ("int", "bool") for k in arg_kinds[1:]) else "float"
+        return "int" if all(k in ("int", "bool") for k in arg_dtypes[1:]) else "float"
     if rule == "same":
-        return "int" if arg_kinds[0] == "bool" else arg_kinds[0]
+        return "int" if arg_dtypes[0] == "bool" else arg_dtypes[0]
     if rule == "list":
-        return kinds[id(node.args[0])]
+        return dtypes[id(node.args[0])]
     return rule
 
 
-def _build(root: E.Expr, param_kinds: dict) -> Plan:
+def _build(root: E.Expr, param_dtypes: dict) -> Plan:
     nodes = E.topological(root)
-    kinds: dict = {}
+    dtypes: dict = {}
     subplans: dict = {}
     tables: list = []
     for n in nodes:
         if n.op == "cumprod":
-            sub = _build(n.args[0], param_kinds)
-            if sub.root_kind == "bool":
+            sub = _build(n.args[0], param_dtypes)
+            if sub.root_dtype == "bool":
                 raise TypeError("gs.cumprod needs a numeric factor, not a comparison")
             subplans[id(n)] = sub
             tables.extend(sub.tables)
         if n.op == "table":
             tables.append(n)
-        kinds[id(n)] = _kind_of(n, kinds, param_kinds)
-    if kinds[id(root)] == "bool":
+        dtypes[id(n)] = _dtype_of(n, dtypes, param_dtypes)
+    if dtypes[id(root)] == "bool":
         raise TypeError("a schedule must return a number, not a comparison; use "
                         "gs.where(cond, a, b)")
     lists: set = set()
@@ -154,7 +154,7 @@ def _build(root: E.Expr, param_kinds: dict) -> Plan:
         host_only.discard(root.value)
     for sub in subplans.values():
         host_only.difference_update(sub.scalar_params + sub.list_params)
-    return Plan(root, nodes, kinds, tuple(sorted(scalars)), tuple(sorted(lists)),
+    return Plan(root, nodes, dtypes, tuple(sorted(scalars)), tuple(sorted(lists)),
                 tuple(dict.fromkeys(tables)), subplans, host_only=frozenset(host_only))
 
 

@@ -191,18 +191,18 @@ def widen_overflows(root: E.Expr, bound, steps: np.ndarray) -> E.Expr:
     The analysis runs on ranges rounded outward to powers of two (cached: calls with similar
     values share it); only when that finds a refusal is it redone on the exact ranges.
     """
-    kinds = tuple(sorted(bound.kinds.items()))
+    dtypes = tuple(sorted(bound.dtypes.items()))
     step = (int(steps.min()), int(steps.max()))
     try:
-        return _widen(root, kinds, parameter_ranges(bound), _coarse(*step))
+        return _widen(root, dtypes, parameter_ranges(bound), _coarse(*step))
     except ValueError:
-        return _widen.__wrapped__(root, kinds, parameter_ranges(bound, coarse=False), step)
+        return _widen.__wrapped__(root, dtypes, parameter_ranges(bound, coarse=False), step)
 
 
 @lru_cache(maxsize=1024)
-def _widen(root: E.Expr, kind_items: tuple, param_items: tuple, step: tuple) -> E.Expr:
-    from .plan import _kind_of
-    kinds, params = dict(kind_items), dict(param_items)
+def _widen(root: E.Expr, dtype_items: tuple, param_items: tuple, step: tuple) -> E.Expr:
+    from .plan import _dtype_of
+    dtypes, params = dict(dtype_items), dict(param_items)
 
     def rebuild(n: E.Expr, args: list) -> E.Expr:
         if all(x is y for x, y in zip(args, n.args)):
@@ -219,11 +219,11 @@ def _widen(root: E.Expr, kind_items: tuple, param_items: tuple, step: tuple) -> 
             else:
                 args = [new_of[id(x)] for x in n.args]
             for k in _NEEDS_INT.get(n.op, ()):
-                if node_kinds[id(args[k])] == "float" and kinds_of_old(n, k) != "float":
+                if node_kinds[id(args[k])] == "float" and dtypes_of_old(n, k) != "float":
                     raise ValueError(_overflow_message(n.args[k], ranges.get(id(args[k])),
                                                        step_range, needed=n.op))
             new = rebuild(n, args)
-            kind = _kind_of(new, node_kinds, kinds)
+            kind = _dtype_of(new, node_kinds, dtypes)
             rng = _range(new, ranges, params, step_range)
             if kind == "int" and not _fits(rng):
                 if n.op not in _WIDENABLE:
@@ -236,7 +236,7 @@ def _widen(root: E.Expr, kind_items: tuple, param_items: tuple, step: tuple) -> 
                         node_kinds[id(x)] = "float"
                         ranges[id(x)] = _range(x, ranges, params, step_range)
                 new = rebuild(n, args)
-                kind = _kind_of(new, node_kinds, kinds)
+                kind = _dtype_of(new, node_kinds, dtypes)
                 rng = _range(new, ranges, params, step_range)
             new_of[id(n)] = new
             node_kinds[id(new)] = kind
@@ -245,13 +245,13 @@ def _widen(root: E.Expr, kind_items: tuple, param_items: tuple, step: tuple) -> 
 
     old_kinds: dict = {}
 
-    def kinds_of_old(n, k):
+    def dtypes_of_old(n, k):
         """The kind operand ``k`` of ``n`` had before widening."""
         x = n.args[k]
         if id(x) not in old_kinds:
             for y in E.topological(x):
                 if id(y) not in old_kinds:
-                    old_kinds[id(y)] = _kind_of(y, old_kinds, kinds)
+                    old_kinds[id(y)] = _dtype_of(y, old_kinds, dtypes)
         return old_kinds[id(x)]
 
     return walk(root, (int(step[0]), int(step[1])))

@@ -30,7 +30,7 @@ def one_config(schedule, values: dict | None, refused: frozenset, why: str,
     from .grid import trials
     from .plan import compile_plan
     bound = bind(schedule, trials([values]) if values else None)
-    plan = compile_plan(schedule.expr, bound.kinds)
+    plan = compile_plan(schedule.expr, bound.dtypes)
     missing = sorted({n.op for n in plan.nodes} & refused)
     if missing:
         raise error(f"schedule {schedule.name!r} uses {', '.join(missing)} {why}")
@@ -59,7 +59,7 @@ class ScalarFunction:
         bound, plan = one_config(schedule, values, NOT_SCALAR, "(a running product, host scan "
                                  "or host table): it needs every step; evaluate a table with "
                                  "gs.evaluate instead", NeedsEveryStep)
-        layout = codegen.Layout.of(plan, bound.kinds)
+        layout = codegen.Layout.of(plan, bound.dtypes)
         cfg, stp, root = codegen.python_sections(plan, layout, "raise _bad(t)")
         names = arg_names(layout)
         source = "\n".join(

@@ -161,7 +161,7 @@ def test_factorized_grids_equal_the_per_config_path(backend):
     g = gs.grid(peak=[0.1, 0.3, 1.0], W=[0, 10, 50], T=[100, 777], seed=[1, 2], gamma=[0.0, 1e-3])
     steps = np.concatenate([np.arange(0, 900, 3), [12345, 2 ** 33]])
     b = bind(s, g)
-    pre = precompute(compile_plan(s.expr, b.kinds), b, steps, 1 << 26)
+    pre = precompute(compile_plan(s.expr, b.dtypes), b, steps, 1 << 26)
     assert pre is not None and len(pre.nodes) >= 3          # cos, exp/sqrt, random
     as_trials = gs.trials(list(g))
     # tables come from NumPy's ufuncs, the per-config Numba path from libm: ulps apart
@@ -203,7 +203,7 @@ def test_numba_cuda_records_the_first_bad_step_atomically(cuda_simulator_run):
     from gpusched.binding import bind
     from gpusched.plan import compile_plan
     s = gs.schedule(lambda t, k: (t // (k - t % 5)) * 1e306 * t)
-    plan = compile_plan(s.expr, bind(s, gs.trials(k=[7])).kinds)
+    plan = compile_plan(s.expr, bind(s, gs.trials(k=[7])).dtypes)
     src = module_source(plan, codegen.Layout.of(plan, {"k": "int"}), plan.signature, "cuda")
     table = src.split("def gs_table")[1].split("def gs_reduce")[0]
     assert table.count("cuda.atomic.min(errstep, c, j)") >= 2      # domain error, non-finite

@@ -148,8 +148,8 @@ def test_generated_modules_carry_the_helpers_they_call():
     from gpusched.plan import compile_plan
     s = gs.compat.torch.StepLR(step_size=3)
     bound = bind(s, gs.grid(base_lr=[0.1]))
-    plan = compile_plan(s.expr, bound.kinds)
-    text = module_source(plan, codegen.Layout.of(plan, bound.kinds), plan.signature, "cpu")
+    plan = compile_plan(s.expr, bound.dtypes)
+    text = module_source(plan, codegen.Layout.of(plan, bound.dtypes), plan.signature, "cpu")
     want = hashlib.sha256(Path(scalar_helpers.__file__).read_bytes()
                           + Path(rng.__file__).read_bytes()).hexdigest()
     assert f"# helpers {want}" in text

@@ -21,7 +21,7 @@ MAX_LINES = 200       # generated lines of a CPU Numba module (header, kernel, h
 
 def _lines(s, g=None, target="cpu"):
     _, _, _, _, bound, plan = api.prepare(s, g, 300, "float32")
-    src = module_source(plan, codegen.Layout.of(plan, bound.kinds), plan.signature, target)
+    src = module_source(plan, codegen.Layout.of(plan, bound.dtypes), plan.signature, target)
     return src.count("\n")
 
 

@@ -85,7 +85,7 @@ def test_and_or_with_a_known_truth_value_fold():
 
 def _step_lines(sched, grid):
     plan = _plan(sched, grid)
-    layout = codegen.Layout.of(plan, api.bind(sched, as_grid(grid)).kinds)
+    layout = codegen.Layout.of(plan, api.bind(sched, as_grid(grid)).dtypes)
     return codegen.python_sections(plan, layout, "pass", remember=True)[1]
 
 

@@ -118,7 +118,7 @@ class CupyBackend(Backend):
         """Launch the table kernel on the current stream: (device table, bad-config word),
         not waited for."""
         import cupy
-        layout = codegen.Layout.of(plan, bound.kinds)
+        layout = codegen.Layout.of(plan, bound.dtypes)
         pre = precompute(plan, bound, steps, work_limit)
         ranged, head = launch_head(bound, steps, cupy)
         kernel = _kernel(plan, layout, precision,
@@ -178,7 +178,7 @@ class CupyBackend(Backend):
         if op not in ("mean", *REDUCE_OPS):   # argmin/argmax/counts: chunked tables
             return self._chunked(plan, bound, steps, op, dtype, work_limit, threshold,
                                  precision)
-        layout = codegen.Layout.of(plan, bound.kinds)
+        layout = codegen.Layout.of(plan, bound.dtypes)
         fold = "sum" if op == "mean" else op
         pre = precompute(plan, bound, steps, work_limit)
         ranged, head = launch_head(bound, steps, cupy)

@@ -220,7 +220,7 @@ class NumbaBackend(Backend):
     @classmethod
     def _name(cls, plan, pre) -> str:
         """The generated module's name: the full hash of the plan's signature (graph and
-        parameter kinds) and the factorized nodes (remembered: asked twice per call)."""
+        parameter dtypes) and the factorized nodes (remembered: asked twice per call)."""
         return cls._module_name(plan.signature, pre.key if pre else None)
 
     def _module(self, plan, layout, pre=None):
@@ -255,7 +255,7 @@ class NumbaBackend(Backend):
         does (a corrupt Numba cache file is discarded and the kernel recompiled)."""
         pre = self._precompute(plan, bound, steps, work_limit)
         _memo.last = None
-        layout = codegen.Layout.of(plan, bound.kinds)
+        layout = codegen.Layout.of(plan, bound.dtypes)
         args = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
         run_kernel(lambda: self._module(plan, layout, pre), lambda mod: launch(mod, args))
 

@@ -97,7 +97,7 @@ class NumbaCudaBackend(Backend):
         return int(cuda.current_context().get_memory_info().free)
 
     def _module(self, plan, bound, pre=None):
-        layout = codegen.Layout.of(plan, bound.kinds)
+        layout = codegen.Layout.of(plan, bound.dtypes)
         sig = plan.signature
         name = "cuda_" + digest("cuda", sig, _simulated(), pre.key if pre else None)
         return layout, load_module(name, lambda: module_source(plan, layout, sig, "cuda", pre),

@@ -64,7 +64,7 @@ for label, s, g in entries:
     cold = time.perf_counter() - t0
     compile_s += gs.last_call().compile_s
     _, grid, steps, _, bound, plan = api.prepare(s, g, 400, "float32")
-    src = module_source(plan, codegen.Layout.of(plan, bound.kinds), plan.signature)
+    src = module_source(plan, codegen.Layout.of(plan, bound.dtypes), plan.signature)
     # a larger job for the per-element costs: NumPy, and Numba on one thread
     n_steps = max(2000, 2_000_000 // bound.n)
     try:

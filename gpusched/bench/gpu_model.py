@@ -459,7 +459,7 @@ def model(quick: bool = False, workloads_filter=None, precisions=("exact", "fast
         # the plan a call compiles: choices all configs share folded (specialize), integer
         # ranges widened, as api.evaluate/reduce prepare it
         _, _, _, _, bound, plan = prepare(w.schedule, w.grid, w.steps, "float32")
-        layout = codegen.Layout.of(plan, bound.kinds)
+        layout = codegen.Layout.of(plan, bound.dtypes)
         # the longest list parameter: the trip count of list scans (milestone counts)
         lists = max([int(np.max(c.lengths)) for c in w.grid.columns.values()
                      if hasattr(c, "lengths")] + [1])

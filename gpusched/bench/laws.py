@@ -124,7 +124,7 @@ def project_gpu(quick: bool = False) -> list:
     sched, grid = wsd_family(*((4, 3, 3) if quick else (40, 25, 34)))
     _, _, steps, _, bound, plan = prepare(sched, grid, STEPS, "float64")
     pre = precompute(plan, bound, steps, 2 ** 30)
-    layout = codegen.Layout.of(plan, bound.kinds)
+    layout = codegen.Layout.of(plan, bound.dtypes)
     src = cuda.law_unit(plan, layout, pre, instantiate=("true",))
     out = []
     for gpu in M.GPUS:

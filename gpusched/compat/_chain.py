@@ -85,21 +85,21 @@ def _column(col, rows: int) -> np.ndarray:
 def _bound(columns: dict) -> Bound:
     rows = max(((c[0] if isinstance(c, tuple) else c).shape[0] for c in columns.values()),
                default=1)
-    scalars, lists, kinds = {}, {}, {}
+    scalars, lists, dtypes = {}, {}, {}
     for name, col in columns.items():
         arr = col[0] if isinstance(col, tuple) else col
-        kinds[name] = "int" if arr.dtype.kind in "iub" else "float"
+        dtypes[name] = "int" if arr.dtype.kind in "iub" else "float"
         if isinstance(col, tuple):
             lists[name] = col
         else:
             scalars[name] = col
-    return Bound(rows, scalars, lists, kinds)
+    return Bound(rows, scalars, lists, dtypes)
 
 
 def _table(expr, bound: Bound, steps) -> np.ndarray:
     """``expr`` at ``steps`` for every row: (steps, rows) float64."""
     from ..engine.evaluate import table as host_table
-    plan = compile_plan(expr, bound.kinds)
+    plan = compile_plan(expr, bound.dtypes)
     table = host_table(plan, bound, steps, np.float64, work_limit=2 ** 62)
     return np.ascontiguousarray(np.broadcast_to(table, (bound.n, steps.size)).T)
 

@@ -43,7 +43,7 @@ def axis_form(plan, bound):
         scalars[name] = along.reshape(shape)
     shared_lists = {k: (v, n) for k, (v, n) in bound.lists.items()}
     from ..binding import Bound
-    form = Bound(bound.n, scalars, shared_lists, bound.kinds)
+    form = Bound(bound.n, scalars, shared_lists, bound.dtypes)
     form.axes = bound.axes
     return form
 

@@ -90,7 +90,7 @@ def precompute(plan, bound, steps, budget_bytes: int) -> Precomputed | None:
         return None        # the per-config kernel reports it precisely
     arrays, strides = [], []
     for n in cands:
-        kind = plan.kinds[id(n)]
+        kind = plan.dtypes[id(n)]
         arr = np.asarray(values[id(n)], dtype=np.int64 if kind == "int" else np.float64)
         arr = arr.reshape(arr.shape[:0] + (1,) * (len(sizes) + 1 - arr.ndim) + arr.shape)
         arr = np.ascontiguousarray(np.broadcast_to(arr, arr.shape[:-1] + (steps.size,)))
@@ -102,7 +102,7 @@ def precompute(plan, bound, steps, budget_bytes: int) -> Precomputed | None:
     for i in range(len(sizes) - 2, -1, -1):
         cstr[i] = cstr[i + 1] * sizes[i + 1]
     position = {id(n): k for k, n in enumerate(plan.nodes)}
-    key = digest([position[id(n)] for n in cands], [plan.kinds[id(n)] for n in cands])
+    key = digest([position[id(n)] for n in cands], [plan.dtypes[id(n)] for n in cands])
     return Precomputed(cands, arrays, strides, np.asarray(sizes, dtype=np.int64), cstr,
                        key)
 

@@ -21,7 +21,7 @@ _ELEMENTWISE = {name: op.numpy for name, op in OPS.items() if op.numpy is not No
 # operations whose boolean operands take part as 0/1 integers
 _ARITH = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "minimum",
                     "maximum", "neg", "abs", "where", "floor", "ceil", "float", "int"}
-                   | {f.name for f in FUNCTIONS if f.kind != "float"})
+                   | {f.name for f in FUNCTIONS if f.dtype_rule != "float"})
 CHUNK_TARGET = 1 << 17  # elements per chunk: temporaries stay in cache
 
 
@@ -54,14 +54,14 @@ def _num(x, kind):
 def _apply(plan, node: E.Expr, args: list, env: Env):
     op = node.op
     if op in _ARITH:
-        kinds = plan.kinds
-        args = [_num(a, kinds[id(x)]) for a, x in zip(args, node.args)]
+        dtypes = plan.dtypes
+        args = [_num(a, dtypes[id(x)]) for a, x in zip(args, node.args)]
     fn = _ELEMENTWISE.get(op)
     if fn is not None:
         return fn(*args)
     if op in ("floordiv", "mod"):
         a, b = args
-        if plan.kinds[id(node)] == "int":
+        if plan.dtypes[id(node)] == "int":
             zero = np.asarray(b) == 0
             if zero.any():
                 _where_msg(env, node, zero, "integer division by zero")
@@ -71,7 +71,7 @@ def _apply(plan, node: E.Expr, args: list, env: Env):
     if op == "where":
         return np.where(*args)
     if op in ("floor", "ceil"):
-        if plan.kinds[id(node)] == "int":
+        if plan.dtypes[id(node)] == "int":
             return args[0]
         return np.floor(args[0]) if op == "floor" else np.ceil(args[0])
     if op == "float":

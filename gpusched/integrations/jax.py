@@ -53,7 +53,7 @@ def to_jax_fn(schedule, **values):
         vals: dict = {}
         for n in plan.nodes:
             vals[id(n)] = _jax_node(n, [vals.get(id(a)) for a in n.args], step, env, lists,
-                                    plan.kinds)
+                                    plan.dtypes)
         out = vals[id(plan.root)]
         return jnp.asarray(out, dtype=jnp.result_type(float))
     fn.__name__ = f"{sched.name}_jax"
@@ -67,7 +67,7 @@ _BINARY = {n: getattr(jnp, op.jax) for n, op in OPS.items() if op.arity == 2 and
 _UNARY = {n: getattr(jnp, op.jax) for n, op in OPS.items() if op.arity == 1 and op.jax}
 
 
-def _jax_node(n, a, step, env, lists, kinds):
+def _jax_node(n, a, step, env, lists, dtypes):
     """One graph node in jax.numpy, from its operands' values ``a``."""
     op = n.op
     if op == "step":
@@ -85,13 +85,13 @@ def _jax_node(n, a, step, env, lists, kinds):
     if op == "where":
         return jnp.where(*a)
     if op in ("floor", "ceil"):
-        return a[0] if kinds[id(n.args[0])] != "float" else \
+        return a[0] if dtypes[id(n.args[0])] != "float" else \
             (jnp.floor if op == "floor" else jnp.ceil)(a[0])
     if op == "float":
         return jnp.asarray(a[0], dtype=jnp.result_type(float))
     if op == "int":
         return jnp.trunc(a[0]).astype(jnp.result_type(int)) \
-            if kinds[id(n.args[0])] == "float" else jnp.asarray(a[0]).astype(int)
+            if dtypes[id(n.args[0])] == "float" else jnp.asarray(a[0]).astype(int)
     lst: Any = lists[n.args[0].value] if op in E.LIST_OPS else None
     if op == "length":
         return lst.shape[0]

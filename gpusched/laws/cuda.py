@@ -160,7 +160,7 @@ def run_cupy(plan, bound, steps, law_code, ends, const, f32, work_limit):
     import cupy
     from ..backends import cupy_backend as cb
     from ..engine.factorized import precompute
-    layout = codegen.Layout.of(plan, bound.kinds)
+    layout = codegen.Layout.of(plan, bound.dtypes)
     pre = precompute(plan, bound, steps, work_limit)
     ranged, head = cb.launch_head(bound, steps, cupy)
     template = f"{kernel_name(plan, pre)}<{'true' if ranged else 'false'}>"

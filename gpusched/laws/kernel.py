@@ -109,7 +109,7 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
     within ``work_limit`` bytes)."""
     if pre is False:
         pre = precompute(plan, bound, steps, work_limit)
-    layout = codegen.Layout.of(plan, bound.kinds)
+    layout = codegen.Layout.of(plan, bound.dtypes)
     args = flat_inputs(plan, layout, bound, steps) + (pre.args() if pre else [])
     steps = writeable(steps)
     out = np.empty((bound.n, ends.size), dtype=np.float64)

@@ -89,7 +89,7 @@ def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
 def _repeat(bound, n: int):
     """A schedule without grid columns, for ``n`` configs of the law's columns."""
     from ..binding import Bound
-    return Bound(n, dict(bound.scalars), dict(bound.lists), dict(bound.kinds))
+    return Bound(n, dict(bound.scalars), dict(bound.lists), dict(bound.dtypes))
 
 
 def fused_numba(plan, bound, steps, law, ends, order, dt, const, work, bar, pre=False):
