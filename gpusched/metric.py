@@ -27,7 +27,7 @@ METRICS = Param("metrics", kind="list",
                 doc="the metric passed to step() after each step, one series or one per config")
 
 
-def _columns(metrics, **scalars):
+def columns(metrics, **scalars):
     values, lengths = metrics
     values = np.asarray(values, dtype=np.float64)
     rows = max([values.shape[0]] + [v.shape[0] for v in scalars.values()])
@@ -55,7 +55,7 @@ def _plateau_table(top, metrics, base_lr, mode, factor, patience, threshold, thr
         bad > patience: new = max(lr * factor, min_lr); lr = new if lr - new > eps;
                         cooldown = cooldown_setting, bad = 0
     """
-    rows, series, c = _columns(metrics, base_lr=base_lr, mode=mode, factor=factor,
+    rows, series, c = columns(metrics, base_lr=base_lr, mode=mode, factor=factor,
                                patience=patience, threshold=threshold,
                                threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr,
                                eps=eps)
@@ -94,7 +94,7 @@ def _plateau_table(top, metrics, base_lr, mode, factor, patience, threshold, thr
 def _greedy_table(top, metrics, base_lr, mode, factor, patience, threshold, threshold_mode,
                   cooldown, warmup, min_lr, max_lr, eps, smooth, window_size, reset_start):
     """transformers ``GreedyLR.step(metric)``, vectorized over configs (see :func:`greedy`)."""
-    rows, series, c = _columns(metrics, base_lr=base_lr, mode=mode, factor=factor,
+    rows, series, c = columns(metrics, base_lr=base_lr, mode=mode, factor=factor,
                                patience=patience, threshold=threshold,
                                threshold_mode=threshold_mode, cooldown=cooldown, warmup=warmup,
                                min_lr=min_lr, max_lr=max_lr, eps=eps, smooth=smooth,
@@ -157,7 +157,7 @@ def _greedy_table(top, metrics, base_lr, mode, factor, patience, threshold, thre
     return out
 
 
-def _shifted_plateau_table(top, metrics, shift, **kw):
+def shifted_plateau_table(top, metrics, shift, **kw):
     """The plateau rule started ``shift`` metrics late (per config): row ``c`` runs on
     ``metrics[c, shift_c:]`` (timm's PlateauLRScheduler consumes no metric during warmup)."""
     values, lengths = metrics
@@ -260,128 +260,3 @@ def greedy(metrics=None, mode="min", factor=0.95, patience=10, threshold=1e-6,
     checks = [Check(("min_lr", "max_lr"), lambda min_lr, max_lr: min_lr <= max_lr,
                     "min_lr must be <= max_lr")]
     return _schedule(GREEDY, name, specs, values, checks, doc or greedy.__doc__)
-
-
-def _timm_plateau_table(top, metrics, warmup_t, base_lr, mode, decay_rate, patience_t,
-                        threshold, threshold_mode, cooldown_t, lr_min, eps):
-    """timm's PlateauLRScheduler after its warmup: the torch rule from ``base_lr`` on the
-    metrics from ``warmup_t`` on (index ``k`` = the lr after ``k`` of them)."""
-    return _shifted_plateau_table(top, metrics, warmup_t, base_lr=base_lr, mode=mode,
-                                  factor=decay_rate, patience=patience_t, threshold=threshold,
-                                  threshold_mode=threshold_mode, cooldown=cooldown_t,
-                                  min_lr=lr_min, eps=eps)
-
-
-SHIFTED_PLATEAU_TIMM = E.HostScan(_timm_plateau_table, "timm_plateau", list_args=("metrics",),
-                                  needs="metrics")
-
-
-
-def _optax_plateau_table(top, metrics, init_value, factor, patience, rtol, atol, cooldown,
-                         accumulation_size, min_scale):
-    """optax.contrib.reduce_on_plateau's scale in float32, as its ``update(value=...)``
-    leaves it: index ``t`` is after the metrics ``0..t`` (the update that passes a value is
-    scaled by the scale that value produced)."""
-    rows, series, c = _columns(metrics, init_value=init_value, factor=factor,
-                               patience=patience, rtol=rtol, atol=atol, cooldown=cooldown,
-                               accumulation_size=accumulation_size, min_scale=min_scale)
-    f32 = np.float32
-    out = np.empty((rows, top + 1))
-    best = np.full(rows, np.inf, dtype=f32)
-    plateau = np.zeros(rows, dtype=np.int64)
-    scale = np.ones(rows, dtype=f32)
-    cool = np.zeros(rows, dtype=np.int64)
-    count = np.zeros(rows, dtype=np.int64)
-    avg = np.zeros(rows, dtype=f32)
-    fac, mins = c["factor"].astype(f32), c["min_scale"].astype(f32)
-    one_minus_rtol, atol_ = (1 - c["rtol"]).astype(f32), c["atol"].astype(f32)
-    with np.errstate(invalid="ignore", over="ignore"):
-        for t in range(top + 1):
-            new_count = count + 1
-            avg = ((count.astype(f32) * avg + series[:, t].astype(f32)) /
-                   new_count.astype(f32)).astype(f32)
-            count = new_count
-            due = count == c["accumulation_size"]
-            improved = avg < one_minus_rtol * best - atol_
-            best = np.where(due & improved, avg, best)
-            cur = np.where(improved, 0, plateau + 1)
-            in_cool = cool > 0
-            hit = cur == c["patience"]
-            new_plateau = np.where(in_cool, 0, np.where(hit, 0, cur))
-            new_scale = np.where(in_cool, scale,
-                                 np.maximum(np.where(hit, scale * fac, scale), mins)).astype(f32)
-            new_cool = np.where(in_cool, cool - 1, np.where(hit, c["cooldown"], 0))
-            plateau = np.where(due, new_plateau, plateau)
-            scale = np.where(due, new_scale, scale)
-            cool = np.where(due, new_cool, cool)
-            avg = np.where(due, f32(0), avg)
-            count = np.where(due, 0, count)
-            out[:, t] = c["init_value"].astype(f32) * scale
-    return out
-
-
-OPTAX_PLATEAU = E.HostScan(_optax_plateau_table, "optax_reduce_on_plateau",
-                           list_args=("metrics",), needs="metrics", needs_extra=1)
-
-
-def _mmengine_plateau_table(top, metrics, begin, base_lr, rule, factor, patience, threshold,
-                            threshold_rule, cooldown, min_value, eps):
-    """MMEngine's ReduceOnPlateauLR: torch's rule on the metrics it counts, from the first
-    counted one (epoch ``begin - 1``: the runner steps the scheduler after each training epoch,
-    then passes the validation metric)."""
-    shift = np.maximum(np.asarray(begin, dtype=np.int64) - 1, 0)
-    return _shifted_plateau_table(top, metrics, shift, base_lr=base_lr, mode=rule,
-                                  factor=factor, patience=patience, threshold=threshold,
-                                  threshold_mode=threshold_rule, cooldown=cooldown,
-                                  min_lr=min_value, eps=eps)
-
-
-MMENGINE_PLATEAU = E.HostScan(_mmengine_plateau_table, "mmengine_plateau",
-                              list_args=("metrics",), needs="metrics")
-
-
-def _keras_plateau_table(top, metrics, initial_learning_rate, mode, factor, patience,
-                         min_delta, cooldown, min_lr):
-    """keras.callbacks.ReduceLROnPlateau, its learning rate a float32 variable::
-
-        in cooldown: cooldown -= 1, wait = 0
-        improved (a + min_delta < best, or a - min_delta > best for "max"; the first metric
-        always): best = a, wait = 0
-        else, unless still in cooldown: wait += 1; wait >= patience and lr > min_lr:
-             lr = max(lr * factor, min_lr), cooldown starts, wait = 0
-    """
-    rows, series, c = _columns(metrics, initial_learning_rate=initial_learning_rate,
-                               mode=mode, factor=factor, patience=patience,
-                               min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
-    f32 = np.float32
-    out = np.empty((rows, top + 1))
-    lr = c["initial_learning_rate"].astype(f32)
-    best = np.full(rows, np.nan)
-    wait = np.zeros(rows, dtype=np.int64)
-    cool = np.zeros(rows, dtype=np.int64)
-    is_min = c["mode"] == 0
-    out[:, 0] = lr
-    for t in range(top):
-        a = series[:, t]
-        in_cool = cool > 0
-        cool = np.where(in_cool, cool - 1, cool)
-        wait = np.where(in_cool, 0, wait)
-        with np.errstate(invalid="ignore"):
-            better = np.where(is_min, a + c["min_delta"] < best, a - c["min_delta"] > best)
-        better |= np.isnan(best)
-        best = np.where(better, a, best)
-        counting = ~better & ~(cool > 0)
-        wait = np.where(better, 0, np.where(counting, wait + 1, wait))
-        can = counting & (wait >= c["patience"]) & (lr.astype(np.float64) >
-                                                   c["min_lr"].astype(f32).astype(np.float64))
-        new = np.maximum(lr.astype(np.float64) * c["factor"], c["min_lr"]).astype(f32)
-        lr = np.where(can, new, lr)
-        cool = np.where(can, c["cooldown"], cool)
-        wait = np.where(can, 0, wait)
-        out[:, t + 1] = lr
-    return out
-
-
-KERAS_PLATEAU = E.HostScan(_keras_plateau_table, "keras_plateau", list_args=("metrics",),
-                           needs="metrics")
-

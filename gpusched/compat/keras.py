@@ -8,6 +8,8 @@ agree with Keras to float32 rounding. Parameter names are Keras'.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import expr as E
 from .. import metric
 from ..params import Check, Param
@@ -147,6 +149,52 @@ def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mu
 PLATEAU_MODES = ("min", "max")
 
 
+def _keras_plateau_table(top, metrics, initial_learning_rate, mode, factor, patience,
+                         min_delta, cooldown, min_lr):
+    """keras.callbacks.ReduceLROnPlateau, its learning rate a float32 variable::
+
+        in cooldown: cooldown -= 1, wait = 0
+        improved (a + min_delta < best, or a - min_delta > best for "max"; the first metric
+        always): best = a, wait = 0
+        else, unless still in cooldown: wait += 1; wait >= patience and lr > min_lr:
+             lr = max(lr * factor, min_lr), cooldown starts, wait = 0
+    """
+    rows, series, c = metric.columns(metrics, initial_learning_rate=initial_learning_rate,
+                               mode=mode, factor=factor, patience=patience,
+                               min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
+    f32 = np.float32
+    out = np.empty((rows, top + 1))
+    lr = c["initial_learning_rate"].astype(f32)
+    best = np.full(rows, np.nan)
+    wait = np.zeros(rows, dtype=np.int64)
+    cool = np.zeros(rows, dtype=np.int64)
+    is_min = c["mode"] == 0
+    out[:, 0] = lr
+    for t in range(top):
+        a = series[:, t]
+        in_cool = cool > 0
+        cool = np.where(in_cool, cool - 1, cool)
+        wait = np.where(in_cool, 0, wait)
+        with np.errstate(invalid="ignore"):
+            better = np.where(is_min, a + c["min_delta"] < best, a - c["min_delta"] > best)
+        better |= np.isnan(best)
+        best = np.where(better, a, best)
+        counting = ~better & ~(cool > 0)
+        wait = np.where(better, 0, np.where(counting, wait + 1, wait))
+        can = counting & (wait >= c["patience"]) & (lr.astype(np.float64) >
+                                                   c["min_lr"].astype(f32).astype(np.float64))
+        new = np.maximum(lr.astype(np.float64) * c["factor"], c["min_lr"]).astype(f32)
+        lr = np.where(can, new, lr)
+        cool = np.where(can, c["cooldown"], cool)
+        wait = np.where(can, 0, wait)
+        out[:, t + 1] = lr
+    return out
+
+
+KERAS_PLATEAU = E.HostScan(_keras_plateau_table, "keras_plateau", list_args=("metrics",),
+                           needs="metrics")
+
+
 @factory
 def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10, verbose=0,
                       mode="auto", min_delta=1e-4, cooldown=0, min_lr=0.0, *,
@@ -160,7 +208,7 @@ def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10,
         mode = "min"
     names = ["metrics", "initial_learning_rate", "mode", "factor", "patience", "min_delta",
              "cooldown", "min_lr"]
-    expr = E.host_scan(metric.KERAS_PLATEAU, E.step(), names)
+    expr = E.host_scan(KERAS_PLATEAU, E.step(), names)
     params = [metric.METRICS, INIT, Param("mode", "min", kind="choice", choices=PLATEAU_MODES),
               _f("factor", 0.1, ge=0, lt=1), Param("patience", 10, kind="int", ge=0),
               _f("min_delta", 1e-4, ge=0), Param("cooldown", 0, kind="int", ge=0),
@@ -172,4 +220,4 @@ def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10,
 
 
 
-ReduceLROnPlateau.__doc__ += "\n" + (metric._keras_plateau_table.__doc__ or "").split("\n", 1)[1]
+ReduceLROnPlateau.__doc__ += "\n" + (_keras_plateau_table.__doc__ or "").split("\n", 1)[1]

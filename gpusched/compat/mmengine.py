@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
 from .. import curves
 from .. import expr as E
 from .. import metric
@@ -181,6 +183,22 @@ def CosineRestartLR(periods=None, restart_weights=(1,), eta_min=None, eta_min_ra
 RULES = ("less", "greater")
 
 
+def _mmengine_plateau_table(top, metrics, begin, base_lr, rule, factor, patience, threshold,
+                            threshold_rule, cooldown, min_value, eps):
+    """MMEngine's ReduceOnPlateauLR: torch's rule on the metrics it counts, from the first
+    counted one (epoch ``begin - 1``: the runner steps the scheduler after each training epoch,
+    then passes the validation metric)."""
+    shift = np.maximum(np.asarray(begin, dtype=np.int64) - 1, 0)
+    return metric.shifted_plateau_table(top, metrics, shift, base_lr=base_lr, mode=rule,
+                                  factor=factor, patience=patience, threshold=threshold,
+                                  threshold_mode=threshold_rule, cooldown=cooldown,
+                                  min_lr=min_value, eps=eps)
+
+
+MMENGINE_PLATEAU = E.HostScan(_mmengine_plateau_table, "mmengine_plateau",
+                              list_args=("metrics",), needs="metrics")
+
+
 @factory
 def ReduceOnPlateauLR(metrics=None, monitor="loss", rule="less", factor=0.1, patience=10,
                       threshold=1e-4, threshold_rule="rel", cooldown=0, min_value=0.0,
@@ -199,7 +217,7 @@ def ReduceOnPlateauLR(metrics=None, monitor="loss", rule="less", factor=0.1, pat
     k = E.clip(t - shift, 0, hi - 1 - shift)
     names = ["metrics", "begin", "base_lr", "rule", "factor", "patience", "threshold",
              "threshold_rule", "cooldown", "min_value", "eps"]
-    scan = E.host_scan(metric.MMENGINE_PLATEAU, k, names)
+    scan = E.host_scan(MMENGINE_PLATEAU, k, names)
     params = [BASE_LR, metric.METRICS, Param("rule", "less", kind="choice", choices=RULES),
               Param("factor", 0.1, kind="float", ge=0, lt=1),
               Param("patience", 10, kind="int", ge=0),

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from .. import curves
 from .. import expr as E
 from .. import metric
@@ -373,6 +375,53 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence) -> Sched
 
 
 
+def _optax_plateau_table(top, metrics, init_value, factor, patience, rtol, atol, cooldown,
+                         accumulation_size, min_scale):
+    """optax.contrib.reduce_on_plateau's scale in float32, as its ``update(value=...)``
+    leaves it: index ``t`` is after the metrics ``0..t`` (the update that passes a value is
+    scaled by the scale that value produced)."""
+    rows, series, c = metric.columns(metrics, init_value=init_value, factor=factor,
+                               patience=patience, rtol=rtol, atol=atol, cooldown=cooldown,
+                               accumulation_size=accumulation_size, min_scale=min_scale)
+    f32 = np.float32
+    out = np.empty((rows, top + 1))
+    best = np.full(rows, np.inf, dtype=f32)
+    plateau = np.zeros(rows, dtype=np.int64)
+    scale = np.ones(rows, dtype=f32)
+    cool = np.zeros(rows, dtype=np.int64)
+    count = np.zeros(rows, dtype=np.int64)
+    avg = np.zeros(rows, dtype=f32)
+    fac, mins = c["factor"].astype(f32), c["min_scale"].astype(f32)
+    one_minus_rtol, atol_ = (1 - c["rtol"]).astype(f32), c["atol"].astype(f32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(top + 1):
+            new_count = count + 1
+            avg = ((count.astype(f32) * avg + series[:, t].astype(f32)) /
+                   new_count.astype(f32)).astype(f32)
+            count = new_count
+            due = count == c["accumulation_size"]
+            improved = avg < one_minus_rtol * best - atol_
+            best = np.where(due & improved, avg, best)
+            cur = np.where(improved, 0, plateau + 1)
+            in_cool = cool > 0
+            hit = cur == c["patience"]
+            new_plateau = np.where(in_cool, 0, np.where(hit, 0, cur))
+            new_scale = np.where(in_cool, scale,
+                                 np.maximum(np.where(hit, scale * fac, scale), mins)).astype(f32)
+            new_cool = np.where(in_cool, cool - 1, np.where(hit, c["cooldown"], 0))
+            plateau = np.where(due, new_plateau, plateau)
+            scale = np.where(due, new_scale, scale)
+            cool = np.where(due, new_cool, cool)
+            avg = np.where(due, f32(0), avg)
+            count = np.where(due, 0, count)
+            out[:, t] = c["init_value"].astype(f32) * scale
+    return out
+
+
+OPTAX_PLATEAU = E.HostScan(_optax_plateau_table, "optax_reduce_on_plateau",
+                           list_args=("metrics",), needs="metrics", needs_extra=1)
+
+
 @factory
 def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0, cooldown=0,
                       accumulation_size=1, min_scale=0.0, *, init_value=1.0) -> Schedule:
@@ -391,7 +440,7 @@ def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0
     """
     names = ["metrics", "init_value", "factor", "patience", "rtol", "atol", "cooldown",
              "accumulation_size", "min_scale"]
-    expr = E.host_scan(metric.OPTAX_PLATEAU, E.step(), names)
+    expr = E.host_scan(OPTAX_PLATEAU, E.step(), names)
     params = [metric.METRICS, _f("init_value", 1.0), _f("factor", 0.1, gt=0, lt=1),
               _i("patience", 10, ge=0), _f("rtol", 1e-4, ge=0, le=1), _f("atol", 0.0, ge=0),
               _i("cooldown", 0, ge=0), _i("accumulation_size", 1, gt=0),

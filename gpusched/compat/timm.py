@@ -277,6 +277,20 @@ def WSDLRScheduler(t_initial=None, decay_t=None, lr_min=0.0, stable_fn="constant
                    _noise(noise_range_t, noise_pct, noise_std, noise_seed), checks)
 
 
+def _timm_plateau_table(top, metrics, warmup_t, base_lr, mode, decay_rate, patience_t,
+                        threshold, threshold_mode, cooldown_t, lr_min, eps):
+    """timm's PlateauLRScheduler after its warmup: the torch rule from ``base_lr`` on the
+    metrics from ``warmup_t`` on (index ``k`` = the lr after ``k`` of them)."""
+    return metric.shifted_plateau_table(top, metrics, warmup_t, base_lr=base_lr, mode=mode,
+                                  factor=decay_rate, patience=patience_t, threshold=threshold,
+                                  threshold_mode=threshold_mode, cooldown=cooldown_t,
+                                  min_lr=lr_min, eps=eps)
+
+
+SHIFTED_PLATEAU_TIMM = E.HostScan(_timm_plateau_table, "timm_plateau", list_args=("metrics",),
+                                  needs="metrics")
+
+
 @factory
 def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e-4,
                        cooldown_t=0, warmup_t=0, warmup_lr_init=0.0, lr_min=0.0, mode="max", *,
@@ -298,7 +312,7 @@ def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e
     b, W, w0 = _p("base_lr", "warmup_t", "warmup_lr_init")
     names = ["metrics", "warmup_t", "base_lr", "mode", "decay_rate", "patience_t", "threshold",
              "threshold_mode", "cooldown_t", "lr_min", "eps"]
-    scan = E.host_scan(metric.SHIFTED_PLATEAU_TIMM, t - W, names)
+    scan = E.host_scan(SHIFTED_PLATEAU_TIMM, t - W, names)
     ramp = w0 + t * ((b - w0) / E.maximum(W, 1))
     value = E.where(W == 0, E.where(t == 0, b + 0.0, scan),
                     E.where(t <= W, ramp, scan))
