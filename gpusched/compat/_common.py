@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import inspect
+from typing import Annotated
 
 import numpy as np
 
 from .. import expr as E
-from ..params import REQUIRED, Param
+from ..params import REQUIRED, Param, Sweep
+from ..schedule import Schedule
 
 BASE_LR = Param("base_lr", kind="float", doc="the optimizer's initial learning rate")
+# the same, as the annotation of a factory declared with registry.twin
+BaseLR = Annotated[float, Sweep(doc=BASE_LR.doc)]
 
 
 def user_function(fn, at: E.Expr, what: str):
@@ -55,9 +59,12 @@ def param_exprs(*names) -> list:
     return [E.param(n) for n in names]
 
 
-def twin(name, expr, params, values, doc, checks=()):
-    """A twin's Schedule; ``values`` left at None are not fixed (they come from the grid)."""
-    from ..schedule import Schedule
+def schedule_of(name: str, expr: E.Expr, params, values: dict, doc: str | None,
+                checks=()) -> Schedule:
+    """A twin's Schedule, for a factory whose arguments shape its expression (a string
+    choosing a formula, a Python function): ``values`` left at None are not fixed (they come
+    from the grid). Factories whose arguments are all parameters are declared with
+    :func:`gpusched.registry.twin` instead."""
     return Schedule(expr, params, name=name,
                     values={k: v for k, v in values.items() if v is not None},
                     checks=checks, doc=doc)
@@ -66,7 +73,6 @@ def twin(name, expr, params, values, doc, checks=()):
 def drop_unused(sched):
     """The schedule without the parameters its expression does not read (a twin whose
     ``output`` picks the lr or the momentum keeps only that one's parameters)."""
-    from ..schedule import Schedule
     used = {n.value for n in E.all_nodes(sched.expr) if n.op == "param"}
     specs = [p for p in sched.param_specs.values() if p.name in used]
     values = {k: v for k, v in sched.values.items() if k in used}
@@ -89,7 +95,6 @@ def apart(schedules, shared=frozenset(), own=lambda k, s, name: False,
     keeps its own value and can be swept on its own. Names in ``shared`` (the optimizer's
     lr) stay one parameter, except where ``own(k, schedule, name)`` says that schedule's is
     its own (renamed the same way). ``renames`` receives each one's {old name: new name}."""
-    from ..schedule import Schedule
     seen: dict = {}
     out = []
     for k, s in enumerate(schedules):

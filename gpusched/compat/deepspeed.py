@@ -14,7 +14,7 @@ from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import (BASE_LR, float_param as _f, int_param as _i, param_exprs as _p,
-                      twin as _make, drop_unused)
+                      schedule_of, drop_unused)
 from ..registry import factory
 
 __all__ = ["LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "WarmupCosineLR"]
@@ -35,7 +35,7 @@ def LRRangeTest(lr_range_test_min_lr=1e-3, lr_range_test_step_size=2000,
     lo, size, rate, stair = _p("lr_range_test_min_lr", "lr_range_test_step_size",
                                "lr_range_test_step_rate", "lr_range_test_staircase")
     expr = curves.lr_range_test(_iteration() + 1, lo, size, rate, stair)
-    return _make("LRRangeTest", expr,
+    return schedule_of("LRRangeTest", expr,
                  [_f("lr_range_test_min_lr", 1e-3), _i("lr_range_test_step_size", 2000, gt=0),
                   _f("lr_range_test_step_rate", 1.0),
                   Param("lr_range_test_staircase", False, kind="choice", choices=(False, True))],
@@ -112,7 +112,7 @@ def OneCycle(cycle_min_lr=None, cycle_max_lr=None, decay_lr_rate=0.0,
                   else cycle_second_stair_count,
                   decay_step_size=decay_step_size, cycle_min_mom=cycle_min_mom,
                   cycle_max_mom=cycle_max_mom, decay_mom_rate=decay_mom_rate)
-    return drop_unused(_make("OneCycle", expr, params, values, OneCycle.__doc__))
+    return drop_unused(schedule_of("OneCycle", expr, params, values, OneCycle.__doc__))
 
 
 def _gamma(i, W, kind):
@@ -147,7 +147,7 @@ def WarmupLR(warmup_min_lr=0.0, warmup_max_lr=None, warmup_num_steps=1000,
     else:
         params.append(_f("warmup_max_lr"))
         values["warmup_max_lr"] = warmup_max_lr
-    return _make("WarmupLR", expr, params, values, WarmupLR.__doc__)
+    return schedule_of("WarmupLR", expr, params, values, WarmupLR.__doc__)
 
 
 @factory
@@ -164,7 +164,7 @@ def WarmupDecayLR(total_num_steps=None, warmup_min_lr=0.0, warmup_max_lr=0.001,
     check = Check(("total_num_steps", "warmup_num_steps"),
                   lambda total_num_steps, warmup_num_steps: total_num_steps >= warmup_num_steps,
                   "total_num_steps must be >= warmup_num_steps")
-    return _make("WarmupDecayLR", expr,
+    return schedule_of("WarmupDecayLR", expr,
                  [_i("total_num_steps", gt=0), _f("warmup_min_lr", 0.0),
                   _f("warmup_max_lr", 0.001), *_warmup_params(1000)],
                  dict(total_num_steps=total_num_steps, warmup_min_lr=warmup_min_lr,
@@ -189,7 +189,7 @@ def WarmupCosineLR(total_num_steps=None, warmup_min_ratio=0.0, warmup_num_steps=
     check = Check(("total_num_steps", "warmup_num_steps"),
                   lambda total_num_steps, warmup_num_steps: total_num_steps >= warmup_num_steps,
                   "total_num_steps must be >= warmup_num_steps")
-    return _make("WarmupCosineLR", b * ratio,
+    return schedule_of("WarmupCosineLR", b * ratio,
                  [BASE_LR, _i("total_num_steps", gt=0), _f("warmup_min_ratio", 0.0),
                   *_warmup_params(1000), _f("cos_min_ratio", 0.0001)],
                  dict(total_num_steps=total_num_steps, warmup_min_ratio=warmup_min_ratio,

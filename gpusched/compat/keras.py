@@ -14,7 +14,7 @@ from .. import expr as E
 from .. import metric
 from ..params import Check, Param
 from ..schedule import Schedule
-from ._common import float_param as _f, param_exprs as _p, twin as _make, series
+from ._common import float_param as _f, param_exprs as _p, schedule_of, series
 from ..registry import factory
 
 __all__ = ["ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
@@ -34,7 +34,7 @@ def ExponentialDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
     """``initial * decay_rate ** (t / decay_steps)`` (``floor`` of the exponent with
     ``staircase``); no begin, no clamp."""
     init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
-    return _make("ExponentialDecay", init * rate ** _progress(E.step(), D, staircase),
+    return schedule_of("ExponentialDecay", init * rate ** _progress(E.step(), D, staircase),
                  [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
                  dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
                       decay_rate=decay_rate), ExponentialDecay.__doc__)
@@ -48,7 +48,7 @@ def PiecewiseConstantDecay(boundaries=None, values=None) -> Schedule:
     check = Check(("values", "boundaries"), lambda values, boundaries:
                   values[1] == boundaries[1] + 1,
                   "values needs exactly one more entry than boundaries")
-    return _make("PiecewiseConstantDecay", expr,
+    return schedule_of("PiecewiseConstantDecay", expr,
                  [Param("boundaries", kind="list", sorted_required=True),
                   Param("values", kind="list")],
                  dict(boundaries=None if boundaries is None else list(boundaries),
@@ -67,7 +67,7 @@ def PolynomialDecay(initial_learning_rate=None, decay_steps=None, end_learning_r
                                "power", "cycle")
     stretched = D * E.where(t == 0, 1.0, E.ceil(t / D))
     p = E.where(cyc == 1, t / stretched, E.minimum(E.to_float(t), D) / D)
-    return _make("PolynomialDecay", (init - end) * (1 - p) ** pw + end,
+    return schedule_of("PolynomialDecay", (init - end) * (1 - p) ** pw + end,
                  [INIT, _f("decay_steps", gt=0), _f("end_learning_rate", 1e-4),
                   _f("power", 1.0), Param("cycle", False, kind="choice", choices=(False, True))],
                  dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
@@ -81,7 +81,7 @@ def InverseTimeDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
     """``initial / (1 + decay_rate * t / decay_steps)`` (``floor(t / decay_steps)`` with
     ``staircase``)."""
     init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
-    return _make("InverseTimeDecay", init / (1 + rate * _progress(E.step(), D, staircase)),
+    return schedule_of("InverseTimeDecay", init / (1 + rate * _progress(E.step(), D, staircase)),
                  [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
                  dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
                       decay_rate=decay_rate), InverseTimeDecay.__doc__)
@@ -112,7 +112,7 @@ def CosineDecay(initial_learning_rate=None, decay_steps=None, alpha=0.0, name="C
                        decay(s - W, target))
         params += [_f("warmup_target"), _f("warmup_steps", 0.0, ge=0)]
         values.update(warmup_target=warmup_target, warmup_steps=warmup_steps)
-    return _make("CosineDecay", expr, params, values, CosineDecay.__doc__)
+    return schedule_of("CosineDecay", expr, params, values, CosineDecay.__doc__)
 
 
 @factory
@@ -137,7 +137,7 @@ def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mu
     i = E.where(tm == 1.0, E.floor(c), i_geo)
     frac = E.where(tm == 1.0, c - E.floor(c), frac_geo)
     cosine = 0.5 * mm ** i * (1.0 + E.cos(E.pi * frac))
-    return _make("CosineDecayRestarts", init * ((1 - a) * cosine + a),
+    return schedule_of("CosineDecayRestarts", init * ((1 - a) * cosine + a),
                  [INIT, _f("first_decay_steps", gt=0), _f("t_mul", 2.0, gt=0),
                   _f("m_mul", 1.0), _f("alpha", 0.0)],
                  dict(initial_learning_rate=initial_learning_rate,
@@ -216,7 +216,7 @@ def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10,
     values = dict(metrics=series(metrics),
                   initial_learning_rate=initial_learning_rate, mode=mode, factor=factor,
                   patience=patience, min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
-    return _make("ReduceLROnPlateau", expr, params, values, ReduceLROnPlateau.__doc__)
+    return schedule_of("ReduceLROnPlateau", expr, params, values, ReduceLROnPlateau.__doc__)
 
 
 

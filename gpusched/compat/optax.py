@@ -22,7 +22,7 @@ from ..blocks import join as _join
 from ..params import Check, Param
 from ..schedule import Schedule
 from ._common import (apart, float_param as _f, int_param as _i, param_exprs as _p,
-                      twin as _make, series)
+                      schedule_of, series)
 from ..registry import factory
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
@@ -36,7 +36,7 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
 @factory
 def constant_schedule(value=None) -> Schedule:
     """``f(t) = value``."""
-    return _make("constant_schedule", E.param("value") + 0.0, [_f("value")],
+    return schedule_of("constant_schedule", E.param("value") + 0.0, [_f("value")],
                  dict(value=value), constant_schedule.__doc__)
 
 
@@ -57,7 +57,7 @@ def polynomial_schedule(init_value=None, end_value=None, power=None, transition_
     t = E.step()
     expr = _polynomial(t, *_p("init_value", "end_value", "power", "transition_steps",
                               "transition_begin"))
-    return _make("polynomial_schedule", expr,
+    return schedule_of("polynomial_schedule", expr,
                  [_f("init_value"), _f("end_value"), _f("power"), _i("transition_steps"),
                   _i("transition_begin", 0)], dict(
                      init_value=init_value, end_value=end_value, power=power,
@@ -72,7 +72,7 @@ def linear_schedule(init_value=None, end_value=None, transition_steps=None,
     ``B + T``, held outside."""
     t = E.step()
     init, end, T, B = _p("init_value", "end_value", "transition_steps", "transition_begin")
-    return _make("linear_schedule", _polynomial(t, init, end, 1.0, T, B),
+    return schedule_of("linear_schedule", _polynomial(t, init, end, 1.0, T, B),
                  [_f("init_value"), _f("end_value"), _i("transition_steps"),
                   _i("transition_begin", 0)],
                  dict(init_value=init_value, end_value=end_value,
@@ -105,7 +105,7 @@ def piecewise_constant_schedule(init_value=None, boundaries_and_scales=None) -> 
     bounds, scales = _split(boundaries_and_scales)
     init = E.param("init_value")
     expr = init * E.prod_first(E.param("scales"), E.count_le(E.param("boundaries"), E.step()))
-    return _make("piecewise_constant_schedule", expr, [_f("init_value"), _BOUNDS, _SCALES],
+    return schedule_of("piecewise_constant_schedule", expr, [_f("init_value"), _BOUNDS, _SCALES],
                  dict(init_value=init_value, boundaries=bounds, scales=scales),
                  piecewise_constant_schedule.__doc__, [_SAME_LENGTH])
 
@@ -133,7 +133,7 @@ def exponential_decay(init_value=None, transition_steps=None, decay_rate=None,
         end = E.param("end_value")
         params.append(_f("end_value"))
     expr = _exponential(t, init, T, rate, B, bool(staircase), end)
-    return _make("exponential_decay", expr, params, dict(
+    return schedule_of("exponential_decay", expr, params, dict(
         init_value=init_value, transition_steps=transition_steps, decay_rate=decay_rate,
         transition_begin=transition_begin, end_value=end_value), exponential_decay.__doc__)
 
@@ -149,7 +149,7 @@ def cosine_decay_schedule(init_value=None, decay_steps=None, alpha=0.0,
     """``c = min(t, D)``; ``f = init ((1 - alpha) ((1 + cos(pi c / D)) / 2) ** exponent +
     alpha)``: held at ``alpha * init`` after ``D``."""
     expr = _cosine_decay(E.step(), *_p("init_value", "decay_steps", "alpha", "exponent"))
-    return _make("cosine_decay_schedule", expr,
+    return schedule_of("cosine_decay_schedule", expr,
                  [_f("init_value"), _i("decay_steps", gt=0), _f("alpha", 0.0),
                   _f("exponent", 1.0)],
                  dict(init_value=init_value, decay_steps=decay_steps, alpha=alpha,
@@ -187,7 +187,7 @@ def piecewise_interpolate_schedule(interpolate_type=None, init_value=None,
     pct = (t - left) / E.maximum(right - left, 1)
     inside = _interpolate(kind, a, z, pct)
     expr = E.where(t < 0, 0.0, E.where(k >= E.length(B), a, inside))
-    return _make("piecewise_interpolate_schedule", expr,
+    return schedule_of("piecewise_interpolate_schedule", expr,
                  [Param("interpolate_type", kind="choice", choices=INTERPOLATE),
                   _f("init_value"), _BOUNDS, _SCALES],
                  dict(interpolate_type=interpolate_type, init_value=init_value,
@@ -233,7 +233,7 @@ def linear_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
     expr = _knots(t, E.const(0), peak / div, knots)
     checks = [Check(("pct_start", "pct_final"), lambda pct_start, pct_final:
                     pct_start <= pct_final, "pct_start must be <= pct_final")]
-    return _make("linear_onecycle_schedule", expr,
+    return schedule_of("linear_onecycle_schedule", expr,
                  [_i("transition_steps", gt=0), _f("peak_value"),
                   _f("pct_start", 0.3, ge=0, le=1), _f("pct_final", 0.85, ge=0, le=1),
                   _f("div_factor", 25.0, gt=0), _f("final_div_factor", 1e4, gt=0)],
@@ -253,7 +253,7 @@ def cosine_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
                                 "final_div_factor")
     knots = [(E.to_int(ps * T), div), (T, 1.0 / (div * fdiv))]
     expr = _knots(t, E.const(1), peak / div, knots)
-    return _make("cosine_onecycle_schedule", expr,
+    return schedule_of("cosine_onecycle_schedule", expr,
                  [_i("transition_steps", gt=0), _f("peak_value"),
                   _f("pct_start", 0.3, ge=0, le=1), _f("div_factor", 25.0, gt=0),
                   _f("final_div_factor", 1e4, gt=0)],
@@ -267,7 +267,7 @@ def warmup_constant_schedule(init_value=None, peak_value=None, warmup_steps=None
     """Linear from ``init`` to ``peak`` over ``warmup_steps``, then ``peak``."""
     t = E.step()
     init, peak, W = _p("init_value", "peak_value", "warmup_steps")
-    return _make("warmup_constant_schedule", _polynomial(t, init, peak, 1.0, W, 0),
+    return schedule_of("warmup_constant_schedule", _polynomial(t, init, peak, 1.0, W, 0),
                  [_f("init_value"), _f("peak_value"), _i("warmup_steps")],
                  dict(init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps),
                  warmup_constant_schedule.__doc__)
@@ -300,7 +300,7 @@ def warmup_cosine_decay_schedule(init_value=None, peak_value=None, warmup_steps=
     t = E.step()
     expr = _warmup_cosine(t, *_p("init_value", "peak_value", "warmup_steps", "decay_steps",
                                  "end_value", "exponent"))
-    return _make("warmup_cosine_decay_schedule", expr, _warmup_cosine_params(),
+    return schedule_of("warmup_cosine_decay_schedule", expr, _warmup_cosine_params(),
                  dict(init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
                       decay_steps=decay_steps, end_value=end_value, exponent=exponent),
                  warmup_cosine_decay_schedule.__doc__, [_warmup_cosine_check()])
@@ -325,7 +325,7 @@ def warmup_exponential_decay_schedule(init_value=None, peak_value=None, warmup_s
     expr = curves.join(t, [lambda s: _polynomial(s, init, peak, 1.0, W, 0),
                            lambda s: _exponential(s, peak, T, rate, B, bool(staircase), end)],
                        [W])
-    return _make("warmup_exponential_decay_schedule", expr, params, dict(
+    return schedule_of("warmup_exponential_decay_schedule", expr, params, dict(
         init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
         transition_steps=transition_steps, decay_rate=decay_rate,
         transition_begin=transition_begin, end_value=end_value),
@@ -360,7 +360,7 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict]) -> Schedule:
         checks.append(_warmup_cosine_check(sfx))
         values.update({n + sfx: v for n, v in kw.items()})
     expr = curves.join(t, pieces, bounds)
-    return _make("sgdr_schedule", expr, params, values, sgdr_schedule.__doc__, checks)
+    return schedule_of("sgdr_schedule", expr, params, values, sgdr_schedule.__doc__, checks)
 
 
 @factory
@@ -451,5 +451,5 @@ def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0
                   init_value=init_value, factor=factor, patience=patience, rtol=rtol,
                   atol=atol, cooldown=cooldown, accumulation_size=accumulation_size,
                   min_scale=min_scale)
-    return _make("reduce_on_plateau", expr, params, values, reduce_on_plateau.__doc__, checks)
+    return schedule_of("reduce_on_plateau", expr, params, values, reduce_on_plateau.__doc__, checks)
 

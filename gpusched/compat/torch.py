@@ -20,12 +20,9 @@ from ..keys import digest
 from . import _chain
 from ..params import REQUIRED, Check, Param, Sweep
 from ..schedule import Schedule
-from ._common import (BASE_LR, apart, user_function, float_param as _f, int_param as _i,
-                      param_exprs as _p, drop_unused)
+from ._common import (BASE_LR, BaseLR, apart, schedule_of, user_function,
+                      float_param as _f, int_param as _i, param_exprs as _p, drop_unused)
 from ..registry import factory, twin
-
-# the optimizer's lr (torch's base_lrs), a parameter of every twin here
-BaseLR = Annotated[float, Sweep(doc=BASE_LR.doc)]
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
@@ -39,11 +36,6 @@ CHAINABLE = frozenset({"StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "Expon
 
 def _values(**given):
     return {k: v for k, v in given.items() if v is not None}
-
-
-def _twin(name, expr, params, values, doc, checks=()) -> Schedule:
-    return Schedule(expr, [BASE_LR, *params], name=name, values=_values(**values),
-                    checks=checks, doc=doc)
 
 
 @factory
@@ -225,7 +217,7 @@ def CyclicLR(base_lr=None, max_lr=None, step_size_up=2000, step_size_down=None,
                     (step_size_down > 0) | (step_size_down == -1),
                     "step_size_down must be > 0 (or None for step_size_up)")]
     doc = CyclicLR.__doc__
-    sched = _twin("CyclicLR", expr, params, dict(
+    sched = schedule_of("CyclicLR", expr, [BASE_LR, *params], dict(
         base_lr=base_lr, max_lr=max_lr, step_size_up=step_size_up,
         step_size_down=-1 if step_size_down is None else step_size_down, mode=mode,
         gamma=gamma, base_momentum=base_momentum, max_momentum=max_momentum), doc, checks)
