@@ -8,13 +8,15 @@ import shutil
 import sys
 from typing import Callable
 
+from numpy.typing import DTypeLike
+
 import numpy as np
 
 from .backends import resolve_backend
 from .engine.host_tables import host_table_bytes
 from .binding import bind
 from .codegen import PRECISIONS
-from .grid import as_grid
+from .grid import GridLike, StepsLike, as_grid
 from .interop import aligned_empty, to_numpy
 from . import memory, timing
 from .memory import check as check_memory, default_memory_limit, limited
@@ -22,21 +24,12 @@ from .plan import compile_plan
 from .ranges import widen_overflows
 from .specialize import specialize
 from .reductions import OPS as REDUCE_OPS, THRESHOLD_OPS
-from .schedule import Schedule, schedule
+from .schedule import Schedule, as_schedule
 
 __all__ = ["evaluate", "reduce", "REDUCE_OPS", "default_memory_limit"]
 
 DTYPES = ("float32", "float64")
 WORK_LIMIT = 64 * 2 ** 20  # bytes of temporaries a backend may hold besides the output
-
-
-def _as_schedule(obj) -> Schedule:
-    if isinstance(obj, Schedule):
-        return obj
-    if callable(obj):
-        return schedule(obj)
-    raise TypeError(f"expected a gpusched schedule (gs.schedule(fn), gs.compat...), got "
-                    f"{type(obj).__name__}")
 
 
 def count_steps(steps) -> int:
@@ -141,7 +134,7 @@ def prepare(sched, grid, steps, dtype, reserve: int = 0):
     """Validate everything and compile the plan. The host tables the plan needs (running
     products, host scans), plus ``reserve`` bytes (the table, when it is kept in memory), are
     checked against the call's memory limit before anything is allocated."""
-    sched = _as_schedule(sched)
+    sched = as_schedule(sched)
     grid = as_grid(grid)
     dt = check_dtype(dtype)
     bound = bind(sched, grid)
@@ -180,8 +173,9 @@ def _gib(n: int) -> str:
     return f"{n / 2 ** 30:.3g} GiB"
 
 
-def evaluate(schedule: Schedule | Callable, grid=None, *, steps, backend: str = "auto",
-             dtype="float32", memory_limit: int | None = None, out=None,
+def evaluate(schedule: Schedule | Callable, grid: GridLike = None, *, steps: StepsLike,
+             backend: str = "auto", dtype: DTypeLike = "float32",
+             memory_limit: int | None = None, out: str | os.PathLike | np.ndarray | None = None,
              progress: bool | None = None, verbose: bool = False,
              precision: str = "exact") -> np.ndarray:
     """Values of ``schedule`` for every config of ``grid`` at every step.
@@ -399,8 +393,9 @@ def check_reduction(op, threshold) -> None:
         raise ValueError(f"threshold is only used by count_above and count_below, not {op!r}")
 
 
-def reduce(schedule: Schedule | Callable, grid=None, *, steps, op: str = "mean",
-           threshold=None, backend: str = "auto", dtype="float32",
+def reduce(schedule: Schedule | Callable, grid: GridLike = None, *, steps: StepsLike,
+           op: str = "mean", threshold: float | None = None, backend: str = "auto",
+           dtype: DTypeLike = "float32",
            memory_limit: int | None = None, progress: bool | None = None,
            verbose: bool = False, precision: str = "exact") -> np.ndarray:
     """A per-config summary over steps, without building the table.

@@ -27,7 +27,7 @@ class Entry:
     """One kernel input: a scalar parameter (``p_<key>``), a list parameter (``l_<key>`` values,
     ``n_<key>`` lengths), a host table (``tab<key>``) or a running-product table (``cp<key>``)."""
 
-    role: str    # "scalar" | "list" | "table" | "cumprod"
+    role: str    # "scalar" | "list" | "table" | "sequence" (a host sequence: HOST_SEQUENCES)
     key: str     # the parameter name, or the table's index
     ctype: str   # C element type
 
@@ -39,7 +39,7 @@ class Layout:
     scalars: tuple            # parameter names used as numbers
     lists: tuple              # parameter names used as lists
     tables: tuple             # host-table leaves of the top-level graph
-    cumprods: tuple           # cumprod nodes (tabulated on the host)
+    sequences: tuple          # running products and host scans (tabulated on the host)
     dtypes: dict = field(default_factory=dict)  # parameter name -> "int" | "float"
 
     def entries(self):
@@ -50,8 +50,8 @@ class Layout:
             yield Entry("list", n, _C_TYPE[self.dtypes[n]])
         for k in range(len(self.tables)):
             yield Entry("table", str(k), "double")
-        for k in range(len(self.cumprods)):
-            yield Entry("cumprod", str(k), "double")
+        for k in range(len(self.sequences)):
+            yield Entry("sequence", str(k), "double")
 
     def format(self, forms: dict) -> list[str]:
         """``forms[role](entry)`` gives each entry's pieces of text; all of them, in order."""
@@ -67,7 +67,7 @@ class Layout:
                    tuple(n for n in plan.nodes if n.op in HOST_SEQUENCES), dict(param_dtypes))
 
 
-# nodes tabulated per config over steps on the host and read by index ("cumprod" role)
+# nodes tabulated per config over steps on the host and read by index ("sequence" role)
 HOST_SEQUENCES = ("cumprod", "scan")
 
 
@@ -113,20 +113,20 @@ def live_nodes(plan: Plan, stop) -> set:
 
 def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=None) -> str:
     """Visit the plan's nodes in order: leaves get names, every other node ``v<k>`` is passed
-    to ``emit(k, node, v, argument names, tables index, cumprods index)``. Nodes in
+    to ``emit(k, node, v, argument names, tables index, sequences index)``. Nodes in
     ``precomputed`` (id -> read expression) are read, not computed, and what only they need
     is not emitted. Returns the root's name."""
     precomputed = precomputed or {}
     live = live_nodes(plan, precomputed)
     names: dict = {}
     tables = {id(n): k for k, n in enumerate(layout.tables)}
-    cumprods = {id(n): k for k, n in enumerate(layout.cumprods)}
+    sequences = {id(n): k for k, n in enumerate(layout.sequences)}
     for k, n in enumerate(plan.nodes):
         if id(n) not in live:
             continue
         if id(n) in precomputed:
             names[id(n)] = f"v{k}"
-            emit(k, n, f"v{k}", None, tables, cumprods)
+            emit(k, n, f"v{k}", None, tables, sequences)
         elif n.op == "step":
             names[id(n)] = "t"
         elif n.op == "const":
@@ -135,7 +135,7 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=Non
             names[id(n)] = param_name(n.value)
         else:
             names[id(n)] = f"v{k}"
-            emit(k, n, f"v{k}", [names.get(id(x)) for x in n.args], tables, cumprods)
+            emit(k, n, f"v{k}", [names.get(id(x)) for x in n.args], tables, sequences)
     return names[id(plan.root)]
 
 
@@ -215,16 +215,16 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
     precomputed = precomputed or {}
     piecewise = piecewise_nodes(plan) if remember else set()
 
-    def emit(k, n, v, a, tables, cumprods):
+    def emit(k, n, v, a, tables, sequences):
         out = cfg if "step" not in n.deps else stp
         if a is not None and _is_memo(n, piecewise):
             line: list[str] = []
-            emit_line(k, n, v, a, tables, cumprods, line)
+            emit_line(k, n, v, a, tables, sequences, line)
             stp.extend(_remembered(k, n, v, a, line[0], plan, cfg))
         else:
-            emit_line(k, n, v, a, tables, cumprods, out)
+            emit_line(k, n, v, a, tables, sequences, out)
 
-    def emit_line(k, n, v, a, tables, cumprods, out):
+    def emit_line(k, n, v, a, tables, sequences, out):
         op, kind = n.op, plan.dtypes[id(n)]
         arg_dtypes = [plan.dtypes.get(id(x)) for x in n.args]
 
@@ -290,7 +290,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
         elif op == "table":
             out.append(f"{v} = tab{tables[id(n)]}[j]")
         elif op in HOST_SEQUENCES:
-            q = cumprods[id(n)]
+            q = sequences[id(n)]
             at = a[1] if op == "cumprod" else a[0]
             out.append(f"{v} = cp{q}[rc{q}, min(max({at}, 0), cp{q}.shape[1] - 1)]")
         else:
@@ -399,7 +399,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
     piecewise = piecewise_nodes(plan) if remember else set()
     spans: dict = {}        # id(list count node) -> its k (ms<k>, ch<k>)
 
-    def emit(k, n, v, a, tables, cumprods):
+    def emit(k, n, v, a, tables, sequences):
         op, step = n.op, "step" in n.deps
         if remember and step and a is not None:
             if op in _SPAN_OPS:
@@ -411,13 +411,13 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
                 # inputs that are all list counts change only when one is recounted
                 recounted = [f"ch{spans[id(x)]}" for x in moving] if all(
                     id(x) in spans for x in moving) else None
-                stp.extend(_c_remembered(k, n, v, a, expression(n, a, tables, cumprods), plan,
+                stp.extend(_c_remembered(k, n, v, a, expression(n, a, tables, sequences), plan,
                                          ctypes, cfg, recounted))
                 return
         T = ctypes[plan.dtypes[id(n)]]
-        (stp if step else cfg).append(f"const {T} {v} = {expression(n, a, tables, cumprods)};")
+        (stp if step else cfg).append(f"const {T} {v} = {expression(n, a, tables, sequences)};")
 
-    def expression(n, a, tables, cumprods) -> str:
+    def expression(n, a, tables, sequences) -> str:
         """The C expression of node ``n`` from its operands' names ``a``."""
         op, kind = n.op, plan.dtypes[id(n)]
         T = ctypes[kind]
@@ -454,7 +454,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
         elif op == "table":
             e = f"tab{tables[id(n)]}[j]"
         elif op in HOST_SEQUENCES:
-            q = cumprods[id(n)]
+            q = sequences[id(n)]
             at = a[1] if op == "cumprod" else a[0]
             e = f"cp{q}[gs_clamp_i64((long long)({at}), 0LL, w{q} - 1)]"
         else:

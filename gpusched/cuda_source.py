@@ -76,7 +76,7 @@ def _entry_params(precision):
                            f"const long long* N_{e.key}", f"long long k_{e.key}",
                            f"long long m_{e.key}"],
         "table": lambda e: [f"const {F}* tab{e.key}"],
-        "cumprod": lambda e: [f"const {F}* CP{e.key}", f"long long w{e.key}",
+        "sequence": lambda e: [f"const {F}* CP{e.key}", f"long long w{e.key}",
                               f"long long mc{e.key}"],
     }
 
@@ -90,7 +90,7 @@ def row_loads(precision):
                            f"(m_{e.key} ? c : 0) * k_{e.key};",
                            f"const long long n_{e.key} = N_{e.key}[m_{e.key} ? c : 0];"],
         "table": lambda e: [],
-        "cumprod": lambda e: [f"const {F}* cp{e.key} = CP{e.key} + (mc{e.key} ? c : 0) * "
+        "sequence": lambda e: [f"const {F}* cp{e.key} = CP{e.key} + (mc{e.key} ? c : 0) * "
                               f"w{e.key};"],
     }
 

@@ -24,7 +24,7 @@ _live_lock = threading.Lock()
 _handler_installed = False
 
 
-def check_target(path: str, what: str = "out") -> str:
+def check_target(path: str | os.PathLike, what: str = "out") -> str:
     """``path`` as a string, after checking that a file can be written there (before any
     work): its folder exists and is writable, and it is not a folder itself."""
     path = os.fspath(path)

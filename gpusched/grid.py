@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 import numpy as np
 
 from .params import validate_name
 
-__all__ = ["Grid", "RaggedColumn", "grid", "trials"]
+__all__ = ["Grid", "RaggedColumn", "grid", "trials", "GridLike", "StepsLike"]
 
 INT_PAD = np.iinfo(np.int64).max
 
@@ -169,7 +170,7 @@ class Grid:
         return f"<gpusched {kind} of {self.n} configs: {shape}>"
 
 
-def grid(**axes) -> Grid:
+def grid(**axes: Any) -> Grid:
     """The cartesian product of the given axes, row-major (the last axis varies fastest).
 
     Each axis is a sequence of values, or a single value shared by every config. A list
@@ -208,7 +209,7 @@ def grid(**axes) -> Grid:
     return Grid(columns, n, axes=cols)
 
 
-def trials(configs: Sequence[Mapping] | Mapping | None = None, /, **columns) -> Grid:
+def trials(configs: Sequence[Mapping] | Mapping | None = None, /, **columns: Any) -> Grid:
     """An explicit list of configurations, as sweep tools produce them.
 
     Either a list of dicts with the same keys, ``trials([{"base_lr": .1, "T_max": 500}, ...])``,
@@ -273,3 +274,10 @@ def as_grid(obj) -> Grid | None:
         return trials(list(obj))
     raise TypeError(f"expected a gs.grid(...), gs.trials(...), a dict of columns or a list of "
                     f"dicts, got {type(obj).__name__}")
+
+
+# what the API accepts for a sweep's configs: a Grid, a dict of columns (a cartesian
+# grid), a list of config dicts (trials), or None (one config: the schedule's own values)
+GridLike = Union[Grid, Mapping[str, Any], Sequence[Mapping[str, Any]], None]
+# steps: an int N (steps 0 .. N-1) or the steps themselves (1-D integers)
+StepsLike = Union[int, Sequence[int], np.ndarray]

@@ -6,9 +6,15 @@ import mmap
 import threading
 import weakref
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .settings import env_bytes
+
+if TYPE_CHECKING:          # optional extras
+    import jax
+    import torch
 
 __all__ = ["to_numpy", "to_torch", "to_jax", "aligned_empty", "release_pool"]
 
@@ -81,7 +87,7 @@ def _numba_device(x) -> bool:
     return hasattr(x, "copy_to_host") and hasattr(x, "__cuda_array_interface__")
 
 
-def to_numpy(x) -> np.ndarray:
+def to_numpy(x: Any) -> np.ndarray:
     """A NumPy array of ``x`` (a copy to the host for device arrays)."""
     if isinstance(x, np.ndarray):
         return x
@@ -94,7 +100,7 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def to_torch(x):
+def to_torch(x: Any) -> torch.Tensor:
     """A torch tensor sharing ``x``'s memory (CPU NumPy arrays and CUDA arrays alike)."""
     import torch
     if _numba_device(x):
@@ -102,7 +108,7 @@ def to_torch(x):
     return torch.from_dlpack(x)
 
 
-def to_jax(x):
+def to_jax(x: Any) -> jax.Array:
     """A JAX array from ``x`` through DLPack (zero-copy when JAX can take the buffer)."""
     import jax.numpy as jnp
     if _numba_device(x):

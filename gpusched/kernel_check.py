@@ -122,7 +122,7 @@ PRE_BUDGET = 1 << 28
 
 def _unit_steps(u) -> np.ndarray:
     # running products are tabulated up to the largest step: keep those moderate
-    return normalize_steps(CHECK_STEPS[CHECK_STEPS < 10 ** 5] if u.layout.cumprods
+    return normalize_steps(CHECK_STEPS[CHECK_STEPS < 10 ** 5] if u.layout.sequences
                            else CHECK_STEPS)
 
 

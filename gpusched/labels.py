@@ -7,10 +7,16 @@ with the grid and steps of that call.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .grid import Grid
+from .grid import Grid, StepsLike
 from .outputs import parameter_columns
+
+if TYPE_CHECKING:          # optional extras
+    import pandas
+    import xarray
 
 __all__ = ["to_pandas", "to_xarray"]
 
@@ -40,7 +46,8 @@ def _hashable(v):
     return tuple(v) if isinstance(v, list) else v
 
 
-def to_pandas(result, grid: Grid | None = None, steps=None, *, name: str = "value"):
+def to_pandas(result: np.ndarray, grid: Grid | None = None, steps: StepsLike | None = None, *,
+              name: str = "value") -> pandas.DataFrame:
     """A DataFrame of ``result`` labelled by ``grid``'s parameters.
 
     A reduction (one value per config): one row per config, a column per parameter (list
@@ -57,7 +64,8 @@ def to_pandas(result, grid: Grid | None = None, steps=None, *, name: str = "valu
     return pd.DataFrame(data, index=index, columns=pd.Index(step_values, name="step"))
 
 
-def to_xarray(result, grid: Grid | None = None, steps=None, *, name: str = "value"):
+def to_xarray(result: np.ndarray, grid: Grid | None = None, steps: StepsLike | None = None, *,
+              name: str = "value") -> xarray.DataArray:
     """A DataArray of ``result``: over a cartesian ``gs.grid`` one dimension per axis (its
     values as coordinates), over trials a ``config`` dimension with the parameters as
     coordinates along it; a table adds a ``step`` dimension."""

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .grid import GridLike, StepsLike, as_grid
 from .outputs import parameter_columns, short_text
+from .schedule import Schedule, as_schedule
+
+if TYPE_CHECKING:          # an optional extra
+    import matplotlib.axes
 
 __all__ = ["plot", "MAX_LEGEND"]
 
@@ -17,8 +25,11 @@ def _label(cols, swept, i):
     return ", ".join(f"{k}={short_text(cols[k][i])}" for k in swept) or "config 0"
 
 
-def plot(schedule, grid=None, steps=1000, *, ax=None, log=False, out=None, title=None,
-         dtype="float64", backend="auto", ylabel="learning rate"):
+def plot(schedule: Schedule | Callable, grid: GridLike = None, steps: StepsLike = 1000, *,
+         ax: matplotlib.axes.Axes | None = None, log: bool = False,
+         out: str | os.PathLike | None = None, title: str | None = None,
+         dtype: DTypeLike = "float64", backend: str = "auto",
+         ylabel: str = "learning rate") -> matplotlib.axes.Axes:
     """Draw ``schedule`` for every config of ``grid`` over ``steps`` (an int or a step array).
 
     The curves are keyed by the parameters that differ between configs: a legend for up to
@@ -38,6 +49,7 @@ def plot(schedule, grid=None, steps=1000, *, ax=None, log=False, out=None, title
     if out is not None:         # before any work, like every other output
         from .files import check_target
         out = check_target(out)
+    schedule, grid = as_schedule(schedule), as_grid(grid)
     table = gs.to_numpy(evaluate(schedule, grid, steps=steps, dtype=dtype, backend=backend))
     table = np.atleast_2d(table)
     x = np.arange(steps) if np.ndim(steps) == 0 else np.asarray(steps)
@@ -77,7 +89,8 @@ def plot(schedule, grid=None, steps=1000, *, ax=None, log=False, out=None, title
     ax.margins(x=0)
     if out is not None:
         from .files import replacing
-        (fig or ax.figure).tight_layout()
+        figure: Any = fig if fig is not None else ax.figure
+        figure.tight_layout()
         with replacing(out) as tmp:         # whole or absent, like every other output
-            (fig or ax.figure).savefig(tmp, format=os.path.splitext(out)[1][1:] or None)
+            figure.savefig(tmp, format=os.path.splitext(out)[1][1:] or None)
     return ax

@@ -13,7 +13,7 @@ from . import expr as E
 from .params import REQUIRED, Check, Param, validate_name
 from .plan import is_list_use
 
-__all__ = ["Schedule", "schedule", "trace", "Call"]
+__all__ = ["Schedule", "schedule", "as_schedule", "trace", "Call"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,7 +305,7 @@ def _list_roles(root: E.Expr) -> frozenset:
     return frozenset(as_list)
 
 
-def schedule(fn: Callable, _name: str | None = None, **fixed) -> Schedule:
+def schedule(fn: Callable, _name: str | None = None, **fixed: Any) -> Schedule:
     """Trace ``fn(t, **params)`` into a :class:`Schedule`.
 
     The first argument is the step ``t`` (an int64); every other argument is a parameter,
@@ -328,6 +328,17 @@ def schedule(fn: Callable, _name: str | None = None, **fixed) -> Schedule:
     if name == "<lambda>" or not name.isidentifier():
         name = "lambda"
     return Schedule(expr, params, name=name, values=fixed)
+
+
+def as_schedule(obj: Schedule | Callable) -> Schedule:
+    """``obj`` if it is a Schedule, a function of the step traced by :func:`schedule`, else a
+    TypeError."""
+    if isinstance(obj, Schedule):
+        return obj
+    if callable(obj):
+        return schedule(obj)
+    raise TypeError(f"expected a gpusched schedule (gs.schedule(fn), gs.compat...), got "
+                    f"{type(obj).__name__}")
 
 
 class _NoIdentity(Exception):

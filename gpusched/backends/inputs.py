@@ -15,7 +15,7 @@ def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:
     memo: dict = {}
     top = max(int(steps.max()), 0)
     tables = dict(zip(map(str, range(len(layout.tables))), layout.tables))
-    cumprods = dict(zip(map(str, range(len(layout.cumprods))), layout.cumprods))
+    sequences = dict(zip(map(str, range(len(layout.sequences))), layout.sequences))
     for e in layout.entries():
         if e.role == "scalar":
             arrays: tuple = (np.ascontiguousarray(bound.scalars[e.key][:, 0]),)
@@ -25,10 +25,10 @@ def kernel_inputs(plan, layout, bound, steps) -> list[tuple]:
         elif e.role == "table":
             node = tables[e.key]
             arrays = (node.value.values(steps, memo.setdefault(id(node.value), {})),)
-        elif cumprods[e.key].op == "scan":
-            arrays = (np.ascontiguousarray(scan_table(cumprods[e.key], bound, top)),)
+        elif sequences[e.key].op == "scan":
+            arrays = (np.ascontiguousarray(scan_table(sequences[e.key], bound, top)),)
         else:
-            arrays = (cumprod_table(plan, cumprods[e.key], bound, top),)
+            arrays = (cumprod_table(plan, sequences[e.key], bound, top),)
         out.append((e, arrays))
     return out
 
@@ -49,7 +49,7 @@ _ARG_NAMES = {
     "scalar": lambda e: [f"p_{e.key}"],
     "list": lambda e: [f"l_{e.key}", f"n_{e.key}"],
     "table": lambda e: [f"tab{e.key}"],
-    "cumprod": lambda e: [f"cp{e.key}"],
+    "sequence": lambda e: [f"cp{e.key}"],
 }
 # Python lines that load config c's parameters and list/table rows (a row is c, or 0 for a
 # column shared by every config: written as a multiply, which Numba compiles faster than a
@@ -58,7 +58,7 @@ _PROLOGUE = {
     "scalar": lambda e: [f"a_{e.key} = p_{e.key}[c * (p_{e.key}.shape[0] > 1)]"],
     "list": lambda e: [f"r_{e.key} = c * (l_{e.key}.shape[0] > 1)"],
     "table": lambda e: [],
-    "cumprod": lambda e: [f"rc{e.key} = c * (cp{e.key}.shape[0] > 1)"],
+    "sequence": lambda e: [f"rc{e.key} = c * (cp{e.key}.shape[0] > 1)"],
 }
 
 

@@ -35,9 +35,9 @@ def to_jax_fn(schedule, **values):
     with its parameters bound to ``values`` (validated now, like a one-config grid); an
     override replaces a scalar parameter at call time (a JAX value: traced, vmapped or
     differentiated; not validated)."""
-    from ..api import _as_schedule
+    from ..schedule import as_schedule
     from ..scalar import one_config
-    sched = _as_schedule(schedule)
+    sched = as_schedule(schedule)
     bound, plan = one_config(sched, values, _NO_CLOSED_FORM, "(a running product, host scan, "
                              "host table or random draw), which has no closed form in JAX; use "
                              "gpusched.integrations.jax.ensemble_table")

@@ -37,9 +37,9 @@ class ScheduleLR(LRScheduler):
 
     def __init__(self, optimizer, schedule, *, momentum="auto", last_epoch: int = -1,
                  **values):
-        from ..api import _as_schedule
+        from ..schedule import as_schedule
         from ..scalar import ScalarFunction
-        sched = _as_schedule(schedule)
+        sched = as_schedule(schedule)
         if isinstance(momentum, str) and momentum == "auto":
             momentum = momentum_twin(sched)
         if last_epoch == -1:
@@ -49,7 +49,7 @@ class ScheduleLR(LRScheduler):
                         for group in optimizer.param_groups]
         self._momentum_fns = None
         if momentum is not None:
-            msched = _as_schedule(momentum)
+            msched = as_schedule(momentum)
             keys = set(msched.param_specs)
             self._momentum_fns = [ScalarFunction(msched, self._group_values(
                 msched, group, {k: v for k, v in values.items() if k in keys}))

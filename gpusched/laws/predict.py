@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import api, timing
-from ..grid import Grid, as_grid
+from ..grid import Grid, GridLike, as_grid
+from ..schedule import Schedule
 from ..interop import to_numpy
 from ..memory import limited
 from .model import Law, LawError, array_module, check_at, check_rates
@@ -35,8 +39,10 @@ def _split_grid(grid: Grid | None, law: Law):
     return (Grid(rest, grid.n) if rest else None), cols     # columns already validated
 
 
-def predict_loss(schedule, grid=None, *, steps: int, law: Law, at=None,
-                 backend: str = "auto", dtype="float64", memory_limit: int | None = None,
+def predict_loss(schedule: Schedule | Callable, grid: GridLike = None, *, steps: int,
+                 law: Law, at: Sequence[int] | np.ndarray | None = None,
+                 backend: str = "auto", dtype: DTypeLike = "float64",
+                 memory_limit: int | None = None,
                  progress: bool | None = None, verbose: bool = False) -> np.ndarray:
     """The loss ``law`` predicts after training with ``schedule``, for every config of
     ``grid``, without building the schedule's table on any backend.
