@@ -6,10 +6,14 @@ numbers alike and documents its formula; ``c`` below is the clipped progress.
 
 from __future__ import annotations
 
-from .expr import (FUNCTIONS, clip, const, count_cumsum_le, count_le, floor, maximum, minimum,
-                   pi, sum_first, take, to_int, where)
+from typing import Callable, Sequence, Union
+
+from .expr import (FUNCTIONS, Expr, ListParam, Operand, clip, const, count_cumsum_le, count_le,
+                   floor, maximum, minimum, pi, sum_first, take, to_int, where)
 
 cos, exp, log = FUNCTIONS["cos"], FUNCTIONS["exp"], FUNCTIONS["log"]
+# a piece of a join: a function of its local step, or a number
+Piece = Union[Callable[[Operand], Operand], float]
 
 __all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "log_fraction",
            "log_warmup", "lr_range_test", "constant", "linear", "cosine", "cosine_interp",
@@ -17,12 +21,13 @@ __all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage",
            "piecewise_constant", "join", "warmup"]
 
 
-def constant(t, value):
+def constant(t: Operand, value: Operand) -> Expr:
     """``f(t) = value``."""
     return const(value)
 
 
-def linear(t, init_value, end_value, transition_steps, transition_begin=0):
+def linear(t: Operand, init_value: Operand, end_value: Operand, transition_steps: Operand,
+           transition_begin: Operand = 0) -> Expr:
     """``c = clip(t - transition_begin, 0, T)``;  ``f = init + (end - init) * c / T``.
 
     Holds ``init`` before ``transition_begin`` and ``end`` after ``transition_begin + T``.
@@ -31,13 +36,14 @@ def linear(t, init_value, end_value, transition_steps, transition_begin=0):
     return init_value + (end_value - init_value) * c / transition_steps
 
 
-def cosine_interp(start, end, x):
+def cosine_interp(start: Operand, end: Operand, x: Operand) -> Expr:
     """Half-cosine from ``start`` (x=0) to ``end`` (x=1):
     ``end + (start - end) * (1 + cos(pi * x)) / 2``."""
     return end + (start - end) * (1 + cos(pi * x)) / 2
 
 
-def cosine(t, init_value, decay_steps, end_value=0.0):
+def cosine(t: Operand, init_value: Operand, decay_steps: Operand,
+           end_value: Operand = 0.0) -> Expr:
     """``c = min(t, D)``;  ``f = end + (init - end) * (1 + cos(pi * c / D)) / 2``.
 
     Falls from ``init`` at ``t = 0`` to ``end`` at ``t = D`` and holds ``end`` after.
@@ -46,8 +52,9 @@ def cosine(t, init_value, decay_steps, end_value=0.0):
     return end_value + (init_value - end_value) * (1 + cos(pi * c / decay_steps)) / 2
 
 
-def exponential(t, init_value, decay_rate, transition_steps, transition_begin=0,
-                staircase=False, end_value=None):
+def exponential(t: Operand, init_value: Operand, decay_rate: Operand, transition_steps: Operand,
+                transition_begin: Operand = 0, staircase: bool = False,
+                end_value: Operand | None = None) -> Expr:
     """``d = t - B``;  ``p = d / T`` (``floor(d / T)`` with ``staircase``);
     ``f = init * rate ** p`` for ``d > 0``, ``init`` before;  clipped at ``end_value``
     from below when ``rate < 1`` (from above when ``rate > 1``) if given.
@@ -62,13 +69,14 @@ def exponential(t, init_value, decay_rate, transition_steps, transition_begin=0,
     return v
 
 
-def polynomial(t, init_value, end_value, transition_steps, power=1.0, transition_begin=0):
+def polynomial(t: Operand, init_value: Operand, end_value: Operand, transition_steps: Operand,
+               power: Operand = 1.0, transition_begin: Operand = 0) -> Expr:
     """``c = clip(t - B, 0, T)``;  ``f = (init - end) * (1 - c / T) ** power + end``."""
     c = clip(t - transition_begin, 0, transition_steps)
     return (init_value - end_value) * (1 - c / transition_steps) ** power + end_value
 
 
-def piecewise_constant(t, values, boundaries):
+def piecewise_constant(t: Operand, values: ListParam, boundaries: ListParam) -> Expr:
     """``f = values[k]`` with ``k = #{b in boundaries : b <= t}`` (switches at ``t == b``).
 
     ``values`` and ``boundaries`` are list parameters; ``values`` has one more entry.
@@ -76,7 +84,7 @@ def piecewise_constant(t, values, boundaries):
     return take(values, count_le(boundaries, t))
 
 
-def join(t, pieces, boundaries):
+def join(t: Operand, pieces: Sequence[Piece], boundaries: Sequence[Operand]) -> Expr:
     """Sequential composition: piece ``k`` runs on ``[b_k, b_{k+1})`` and sees the local step
     ``t - b_k`` (``b_0 = 0``)::
 
@@ -92,7 +100,8 @@ def join(t, pieces, boundaries):
     return out
 
 
-def warmup(t, piece, warmup_steps, init_value=0.0):
+def warmup(t: Operand, piece: Piece, warmup_steps: Operand,
+           init_value: Operand = 0.0) -> Expr:
     """Linear warmup prefixed to ``piece``::
 
         f(t) = init + (piece(0) - init) * t / W     for t < W
@@ -103,11 +112,11 @@ def warmup(t, piece, warmup_steps, init_value=0.0):
     return where(t < warmup_steps, ramp, _call(piece, t - warmup_steps))
 
 
-def _call(piece, t):
-    return piece(t) if callable(piece) else const(piece)
+def _call(piece: Piece, t: Operand) -> Expr:
+    return const(piece(t)) if callable(piece) else const(piece)
 
 
-def geometric_cycle(t, first, mult):
+def geometric_cycle(t: Operand, first: Operand, mult: Operand) -> tuple[Expr, Expr, Expr]:
     """The restart cycle holding step ``t`` when cycle ``k`` lasts ``first * mult ** k`` steps
     (``mult`` an integer >= 1): ``(i, start, length)`` with ``start = first (mult^i - 1) /
     (mult - 1)`` (``i * first`` when ``mult == 1``) the last start ``<= t`` and ``length =
@@ -125,7 +134,7 @@ def geometric_cycle(t, first, mult):
     return i, begin, first * to_int(mult ** i)
 
 
-def float_log_cycle(t, first, mult):
+def float_log_cycle(t: Operand, first: Operand, mult: Operand) -> tuple[Expr, Expr, Expr]:
     """The restart cycle as timm and fairseq compute it, float log included: with ``m =
     mult`` (any float > 0)::
 
@@ -145,7 +154,8 @@ def float_log_cycle(t, first, mult):
     return i, t_i, t_cur
 
 
-def cosine_restarts(t, init_value, periods, weights, end_value):
+def cosine_restarts(t: Operand, init_value: Operand, periods: ListParam, weights: ListParam,
+                    end_value: Operand) -> Expr:
     """Cosine cycles over explicit lengths ``periods[k]``, each restarting at ``init *
     weights[k]``: with ``k`` the cycle holding ``t`` (``C_k = periods[0] + ... + periods[k]``,
     the first ``C_k > t``) and ``s = t - C_{k-1}``::
@@ -163,7 +173,8 @@ def cosine_restarts(t, init_value, periods, weights, end_value):
     return end_value + (peak - end_value) * (1 + cos(pi * s / take(periods, k))) / 2
 
 
-def tri_stage(t, peak, warmup_steps, hold_steps, decay_steps, init_lr_scale, final_lr_scale):
+def tri_stage(t: Operand, peak: Operand, warmup_steps: Operand, hold_steps: Operand,
+              decay_steps: Operand, init_lr_scale: Operand, final_lr_scale: Operand) -> Expr:
     """fairseq's tri-stage: linear warmup from ``peak * init_lr_scale`` over ``W`` steps, hold
     ``peak`` for ``H``, exponential decay ``peak * exp(-k s)`` with ``k = -log(final_lr_scale)
     / D`` for ``s = t - W - H <= D``, then ``peak * final_lr_scale``::
@@ -182,20 +193,22 @@ def tri_stage(t, peak, warmup_steps, hold_steps, decay_steps, init_lr_scale, fin
                        where(d <= decay_steps, peak * exp(-k * d), peak * final_lr_scale)))
 
 
-def log_fraction(t, warmup_steps):
+def log_fraction(t: Operand, warmup_steps: Operand) -> Expr:
     """DeepSpeed's log warmup fraction ``log(t + 1) / log(W)`` as ``(1 / log(W)) *
     log(t + 1)``: 0 at ``t = 0``, 1 at ``t = W - 1`` (negative ``t`` counts as 0)."""
     return (1.0 / log(warmup_steps * 1.0)) * log(maximum(t, 0) + 1.0)
 
 
-def log_warmup(t, init_value, peak_value, warmup_steps):
+def log_warmup(t: Operand, init_value: Operand, peak_value: Operand,
+               warmup_steps: Operand) -> Expr:
     """Logarithmic warmup: ``init + (peak - init) log(t + 1) / log(W)`` for ``t < W``, then
     ``peak`` (fast at first, reaching ``peak`` at ``t = W - 1``)."""
     g = where(t < warmup_steps, log_fraction(t, warmup_steps), 1.0)
     return init_value + (peak_value - init_value) * g
 
 
-def lr_range_test(t, min_lr, step_size, step_rate, staircase=0):
+def lr_range_test(t: Operand, min_lr: Operand, step_size: Operand, step_rate: Operand,
+                  staircase: Operand = 0) -> Expr:
     """LR range test (increasing): ``min_lr (1 + step_rate x)`` with ``x = t / step_size``,
     ``floor``-ed when ``staircase`` is 1."""
     x = (t * 1.0) / step_size

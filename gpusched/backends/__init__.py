@@ -12,6 +12,14 @@ import functools
 import importlib
 import os
 import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..binding import Bound
+    from ..laws.model import Law
+    from ..plan import Plan
 
 __all__ = ["Backend", "get_backend", "resolve_backend", "available_backends", "PREFERENCE"]
 
@@ -47,11 +55,13 @@ class Backend:
     # is more than "exact" (float64 arithmetic, rounded once)
     precisions: tuple = ("exact",)
 
-    def table(self, plan, bound, steps, dtype, *, work_limit: int):
+    def table(self, plan: Plan, bound: Bound, steps: np.ndarray, dtype: np.dtype, *,
+              work_limit: int) -> Any:
         """The (n_configs, n_steps) table in ``dtype``, as this backend's array type."""
         raise NotImplementedError
 
-    def reduce(self, plan, bound, steps, op: str, dtype, *, work_limit: int, threshold=None):
+    def reduce(self, plan: Plan, bound: Bound, steps: np.ndarray, op: str, dtype: np.dtype, *,
+               work_limit: int, threshold: float | None = None) -> Any:
         """Per-config reduction over steps without building the table (see reductions.py)."""
         raise NotImplementedError
 
@@ -59,8 +69,10 @@ class Backend:
     # for a backend that writes no compiled code to disk
     kernel_cache: str | None = None
 
-    def predict_loss(self, plan, bound, steps, law, ends, order, dtype, const, *,
-                     work_limit: int, table_bytes: int, bar=None):
+    def predict_loss(self, plan: Plan, bound: Bound, steps: np.ndarray, law: Law,
+                     ends: np.ndarray, order: np.ndarray, dtype: np.dtype, const: np.ndarray,
+                     *, work_limit: int, table_bytes: int,
+                     bar: Callable[[int], Any] | None = None) -> np.ndarray:
         """Loss-law predictions (``gs.predict_loss``) of every config at the steps ``ends``
         (``order`` sorts them), never holding the table: here, blocks of this backend's
         table folded by the law; compiled backends fuse the law into a kernel (with

@@ -10,12 +10,14 @@ optimizer update; the first update uses ``lambda(0)``, which is 0 during a warmu
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from .. import expr as E
 from .. import metric
-from ..params import Check, Param
+from ..params import REQUIRED, Check, Float, Param, Sweep
 from ..schedule import Schedule
-from ._common import BASE_LR
-from ..registry import factory
+from ._common import BASE_LR, BaseLR
+from ..registry import factory, twin
 
 __all__ = ["get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
            "get_cosine_with_hard_restarts_schedule_with_warmup",
@@ -28,6 +30,8 @@ __all__ = ["get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
 
 W_PARAM = Param("num_warmup_steps", 0, kind="int", ge=0)
 N_PARAM = Param("num_training_steps", kind="int", gt=0)
+Warmup = Annotated[int, Sweep(ge=0)]        # num_warmup_steps (W_PARAM)
+Training = Annotated[int, Sweep(gt=0)]      # num_training_steps (N_PARAM)
 
 
 def _values(**given):
@@ -55,117 +59,87 @@ def _cosine_factor(progress, cycles, min_rate=None):
     return E.maximum(0.0, f)
 
 
-@factory
-def get_linear_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None, *,
-                                    base_lr=None) -> Schedule:
+@twin
+def get_linear_schedule_with_warmup(num_warmup_steps: Warmup = 0,
+                                    num_training_steps: Training = REQUIRED, *,
+                                    base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``lambda = max(0, (N - t) / max(1, N - W))`` after the warmup: 0 at ``N``, held after."""
-    t = E.step()
-    W, N = E.param("num_warmup_steps"), E.param("num_training_steps")
-    f = _warmup(t, W, E.maximum(0.0, (N - t) / E.maximum(1, N - W)))
-    return _lambda_lr("get_linear_schedule_with_warmup", f, [W_PARAM, N_PARAM],
-                      dict(num_warmup_steps=num_warmup_steps,
-                           num_training_steps=num_training_steps, base_lr=base_lr),
-                      get_linear_schedule_with_warmup.__doc__)
+    t, W, N = E.step(), num_warmup_steps, num_training_steps
+    return base_lr * _warmup(t, W, E.maximum(0.0, (N - t) / E.maximum(1, N - W)))
 
 
-@factory
-def get_cosine_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None,
-                                    num_cycles=0.5, *, base_lr=None) -> Schedule:
+@twin
+def get_cosine_schedule_with_warmup(num_warmup_steps: Warmup = 0,
+                                    num_training_steps: Training = REQUIRED,
+                                    num_cycles: Float = 0.5, *,
+                                    base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``p = (t - W) / max(1, N - W)``; ``lambda = max(0, (1 + cos(2 pi num_cycles p)) / 2)``.
 
     Not clamped in ``t``: past ``N`` the cosine rises again (back to 1 at ``W + 2 (N - W)``
     with the default half cycle), as in transformers.
     """
-    t = E.step()
-    W, N, c = E.param("num_warmup_steps"), E.param("num_training_steps"), E.param("num_cycles")
-    f = _warmup(t, W, _cosine_factor(_progress(t, W, N), c))
-    return _lambda_lr("get_cosine_schedule_with_warmup", f,
-                      [W_PARAM, N_PARAM, Param("num_cycles", 0.5, kind="float")],
-                      dict(num_warmup_steps=num_warmup_steps,
-                           num_training_steps=num_training_steps, num_cycles=num_cycles,
-                           base_lr=base_lr), get_cosine_schedule_with_warmup.__doc__)
+    t, W, N = E.step(), num_warmup_steps, num_training_steps
+    return base_lr * _warmup(t, W, _cosine_factor(_progress(t, W, N), num_cycles))
 
 
-@factory
+@twin
 def get_cosine_with_hard_restarts_schedule_with_warmup(
-        num_warmup_steps=None, num_training_steps=None, num_cycles=1, *,
-        base_lr=None) -> Schedule:
+        num_warmup_steps: Warmup = 0, num_training_steps: Training = REQUIRED,
+        num_cycles: Annotated[float, Sweep(gt=0)] = 1, *,
+        base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``p`` as for cosine; ``lambda = 0`` for ``p >= 1``, else
     ``max(0, (1 + cos(pi ((num_cycles p) % 1))) / 2)``: ``num_cycles`` equal cycles."""
-    t = E.step()
-    W, N, c = E.param("num_warmup_steps"), E.param("num_training_steps"), E.param("num_cycles")
+    t, W, N = E.step(), num_warmup_steps, num_training_steps
     p = _progress(t, W, N)
-    f = _warmup(t, W, E.where(p >= 1.0, 0.0, E.maximum(
-        0.0, 0.5 * (1.0 + E.cos(E.pi * ((E.to_float(c) * p) % 1.0))))))
-    return _lambda_lr("get_cosine_with_hard_restarts_schedule_with_warmup", f,
-                      [W_PARAM, N_PARAM, Param("num_cycles", 1, kind="float", gt=0)],
-                      dict(num_warmup_steps=num_warmup_steps,
-                           num_training_steps=num_training_steps, num_cycles=num_cycles,
-                           base_lr=base_lr),
-                      get_cosine_with_hard_restarts_schedule_with_warmup.__doc__)
+    return base_lr * _warmup(t, W, E.where(p >= 1.0, 0.0, E.maximum(
+        0.0, 0.5 * (1.0 + E.cos(E.pi * ((E.to_float(num_cycles) * p) % 1.0))))))
 
 
-@factory
-def get_polynomial_decay_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None,
-                                              lr_end=1e-7, power=1.0, *,
-                                              base_lr=None) -> Schedule:
-    """``lambda = ((lr_init - lr_end) (1 - (t - W) / (N - W)) ** power + lr_end) / lr_init``
-    for ``W <= t <= N``, ``lr_end / lr_init`` after. ``lr_init`` is the optimizer's default lr,
-    ``base_lr`` here (transformers reads ``optimizer.defaults["lr"]`` even for a param group
-    with another lr). Requires ``lr_end < base_lr`` and ``N > W``.
-    """
-    t = E.step()
-    W, N, end, pw, b = (E.param(n) for n in ("num_warmup_steps", "num_training_steps",
-                                              "lr_end", "power", "base_lr"))
-    decay = (b - end) * (1 - (t - W) / (N - W)) ** pw + end
-    f = _warmup(t, W, E.where(t > N, end / b, decay / b))
-    checks = [Check(("base_lr", "lr_end"), lambda base_lr, lr_end: base_lr > lr_end,
+@twin(checks=[Check(("base_lr", "lr_end"), lambda base_lr, lr_end: base_lr > lr_end,
                     "lr_end must be smaller than the initial lr (base_lr)"),
               Check(("num_warmup_steps", "num_training_steps"),
                     lambda num_warmup_steps, num_training_steps:
                     num_training_steps > num_warmup_steps,
                     "num_training_steps must be > num_warmup_steps (transformers divides by "
-                    "their difference)")]
-    return _lambda_lr("get_polynomial_decay_schedule_with_warmup", f,
-                      [W_PARAM, N_PARAM, Param("lr_end", 1e-7, kind="float", ge=0),
-                       Param("power", 1.0, kind="float", gt=0)],
-                      dict(num_warmup_steps=num_warmup_steps,
-                           num_training_steps=num_training_steps, lr_end=lr_end, power=power,
-                           base_lr=base_lr),
-                      get_polynomial_decay_schedule_with_warmup.__doc__, checks)
+                    "their difference)")])
+def get_polynomial_decay_schedule_with_warmup(num_warmup_steps: Warmup = 0,
+                                              num_training_steps: Training = REQUIRED,
+                                              lr_end: Annotated[float, Sweep(ge=0)] = 1e-7,
+                                              power: Annotated[float, Sweep(gt=0)] = 1.0, *,
+                                              base_lr: BaseLR = REQUIRED) -> E.Expr:
+    """``lambda = ((lr_init - lr_end) (1 - (t - W) / (N - W)) ** power + lr_end) / lr_init``
+    for ``W <= t <= N``, ``lr_end / lr_init`` after. ``lr_init`` is the optimizer's default lr,
+    ``base_lr`` here (transformers reads ``optimizer.defaults["lr"]`` even for a param group
+    with another lr). Requires ``lr_end < base_lr`` and ``N > W``.
+    """
+    t, W, N, b = E.step(), num_warmup_steps, num_training_steps, base_lr
+    decay = (b - lr_end) * (1 - (t - W) / (N - W)) ** power + lr_end
+    return b * _warmup(t, W, E.where(t > N, lr_end / b, decay / b))
 
 
-@factory
-def get_constant_schedule(*, base_lr=None) -> Schedule:
+@twin
+def get_constant_schedule(*, base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``lambda = 1``."""
-    return _lambda_lr("get_constant_schedule", E.const(1.0), [], dict(base_lr=base_lr),
-                      get_constant_schedule.__doc__)
+    return base_lr * E.const(1.0)
 
 
-@factory
-def get_constant_schedule_with_warmup(num_warmup_steps=None, *, base_lr=None) -> Schedule:
+@twin
+def get_constant_schedule_with_warmup(num_warmup_steps: Warmup = 0, *,
+                                      base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``lambda = 1`` after the warmup."""
-    t, W = E.step(), E.param("num_warmup_steps")
-    return _lambda_lr("get_constant_schedule_with_warmup", _warmup(t, W, E.const(1.0)),
-                      [W_PARAM], dict(num_warmup_steps=num_warmup_steps, base_lr=base_lr),
-                      get_constant_schedule_with_warmup.__doc__)
+    return base_lr * _warmup(E.step(), num_warmup_steps, E.const(1.0))
 
 
-@factory
-def get_inverse_sqrt_schedule(num_warmup_steps=None, timescale=None, *,
-                              base_lr=None) -> Schedule:
+@twin
+def get_inverse_sqrt_schedule(num_warmup_steps: Warmup = 0,
+                              timescale: Annotated[int, Sweep(ge=0)] = 0, *,
+                              base_lr: BaseLR = REQUIRED) -> E.Expr:
     """``lambda = 1 / sqrt((t + timescale - W) / timescale)`` after the warmup (1 at ``W``).
     ``timescale`` defaults to ``W``, or 10,000 when ``W = 0`` (0 here also means that)."""
-    t = E.step()
-    W, ts_arg = E.param("num_warmup_steps"), E.param("timescale")
-    ts = E.where(ts_arg > 0, ts_arg, E.where(W > 0, W, 10000))
+    t, W = E.step(), num_warmup_steps
+    ts = E.where(timescale > 0, timescale, E.where(W > 0, W, 10000))
     after = E.maximum(t, W)          # the warmup covers t < W (no 1 / 0 there)
-    f = _warmup(t, W, 1.0 / E.sqrt((after + (ts - W)) / ts))
-    return _lambda_lr("get_inverse_sqrt_schedule", f,
-                      [W_PARAM, Param("timescale", 0, kind="int", ge=0)],
-                      dict(num_warmup_steps=num_warmup_steps,
-                           timescale=0 if timescale is None else timescale, base_lr=base_lr),
-                      get_inverse_sqrt_schedule.__doc__)
+    return base_lr * _warmup(t, W, 1.0 / E.sqrt((after + (ts - W)) / ts))
 
 
 def _min_rate(min_lr, min_lr_rate):
