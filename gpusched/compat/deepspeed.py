@@ -36,14 +36,15 @@ def LRRangeTest(lr_range_test_min_lr=1e-3, lr_range_test_step_size=2000,
                                "lr_range_test_step_rate", "lr_range_test_staircase")
     expr = curves.lr_range_test(_iteration() + 1, lo, size, rate, stair)
     return schedule_of("LRRangeTest", expr,
-                 [_f("lr_range_test_min_lr", 1e-3), _i("lr_range_test_step_size", 2000, gt=0),
-                  _f("lr_range_test_step_rate", 1.0),
-                  Param("lr_range_test_staircase", False, kind="choice", choices=(False, True))],
-                 dict(lr_range_test_min_lr=lr_range_test_min_lr,
-                      lr_range_test_step_size=lr_range_test_step_size,
-                      lr_range_test_step_rate=lr_range_test_step_rate,
-                      lr_range_test_staircase=bool(lr_range_test_staircase)),
-                 LRRangeTest.__doc__)
+                       [_f("lr_range_test_min_lr", 1e-3), _i("lr_range_test_step_size", 2000, gt=0),
+                        _f("lr_range_test_step_rate", 1.0),
+                        Param("lr_range_test_staircase", False, kind="choice",
+                              choices=(False, True))],
+                       dict(lr_range_test_min_lr=lr_range_test_min_lr,
+                            lr_range_test_step_size=lr_range_test_step_size,
+                            lr_range_test_step_rate=lr_range_test_step_rate,
+                            lr_range_test_staircase=bool(lr_range_test_staircase)),
+                       LRRangeTest.__doc__)
 
 
 @factory
@@ -165,11 +166,11 @@ def WarmupDecayLR(total_num_steps=None, warmup_min_lr=0.0, warmup_max_lr=0.001,
                   lambda total_num_steps, warmup_num_steps: total_num_steps >= warmup_num_steps,
                   "total_num_steps must be >= warmup_num_steps")
     return schedule_of("WarmupDecayLR", expr,
-                 [_i("total_num_steps", gt=0), _f("warmup_min_lr", 0.0),
-                  _f("warmup_max_lr", 0.001), *_warmup_params(1000)],
-                 dict(total_num_steps=total_num_steps, warmup_min_lr=warmup_min_lr,
-                      warmup_max_lr=warmup_max_lr, warmup_num_steps=warmup_num_steps,
-                      warmup_type=warmup_type), WarmupDecayLR.__doc__, [check])
+                       [_i("total_num_steps", gt=0), _f("warmup_min_lr", 0.0),
+                        _f("warmup_max_lr", 0.001), *_warmup_params(1000)],
+                       dict(total_num_steps=total_num_steps, warmup_min_lr=warmup_min_lr,
+                            warmup_max_lr=warmup_max_lr, warmup_num_steps=warmup_num_steps,
+                            warmup_type=warmup_type), WarmupDecayLR.__doc__, [check])
 
 
 @factory
@@ -190,10 +191,10 @@ def WarmupCosineLR(total_num_steps=None, warmup_min_ratio=0.0, warmup_num_steps=
                   lambda total_num_steps, warmup_num_steps: total_num_steps >= warmup_num_steps,
                   "total_num_steps must be >= warmup_num_steps")
     return schedule_of("WarmupCosineLR", b * ratio,
-                 [BASE_LR, _i("total_num_steps", gt=0), _f("warmup_min_ratio", 0.0),
-                  *_warmup_params(1000), _f("cos_min_ratio", 0.0001)],
-                 dict(total_num_steps=total_num_steps, warmup_min_ratio=warmup_min_ratio,
-                      warmup_num_steps=warmup_num_steps, cos_min_ratio=cos_min_ratio,
-                      warmup_type=warmup_type, base_lr=base_lr), WarmupCosineLR.__doc__,
-                 [check])
+                       [BASE_LR, _i("total_num_steps", gt=0), _f("warmup_min_ratio", 0.0),
+                        *_warmup_params(1000), _f("cos_min_ratio", 0.0001)],
+                       dict(total_num_steps=total_num_steps, warmup_min_ratio=warmup_min_ratio,
+                            warmup_num_steps=warmup_num_steps, cos_min_ratio=cos_min_ratio,
+                            warmup_type=warmup_type, base_lr=base_lr), WarmupCosineLR.__doc__,
+                       [check])
 

@@ -35,9 +35,9 @@ def ExponentialDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
     ``staircase``); no begin, no clamp."""
     init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
     return schedule_of("ExponentialDecay", init * rate ** _progress(E.step(), D, staircase),
-                 [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
-                 dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                      decay_rate=decay_rate), ExponentialDecay.__doc__)
+                       [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
+                       dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                            decay_rate=decay_rate), ExponentialDecay.__doc__)
 
 
 @factory
@@ -49,11 +49,11 @@ def PiecewiseConstantDecay(boundaries=None, values=None) -> Schedule:
                   values[1] == boundaries[1] + 1,
                   "values needs exactly one more entry than boundaries")
     return schedule_of("PiecewiseConstantDecay", expr,
-                 [Param("boundaries", kind="list", sorted_required=True),
-                  Param("values", kind="list")],
-                 dict(boundaries=None if boundaries is None else list(boundaries),
-                      values=None if values is None else list(values)),
-                 PiecewiseConstantDecay.__doc__, [check])
+                       [Param("boundaries", kind="list", sorted_required=True),
+                        Param("values", kind="list")],
+                       dict(boundaries=None if boundaries is None else list(boundaries),
+                            values=None if values is None else list(values)),
+                       PiecewiseConstantDecay.__doc__, [check])
 
 
 @factory
@@ -68,11 +68,12 @@ def PolynomialDecay(initial_learning_rate=None, decay_steps=None, end_learning_r
     stretched = D * E.where(t == 0, 1.0, E.ceil(t / D))
     p = E.where(cyc == 1, t / stretched, E.minimum(E.to_float(t), D) / D)
     return schedule_of("PolynomialDecay", (init - end) * (1 - p) ** pw + end,
-                 [INIT, _f("decay_steps", gt=0), _f("end_learning_rate", 1e-4),
-                  _f("power", 1.0), Param("cycle", False, kind="choice", choices=(False, True))],
-                 dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                      end_learning_rate=end_learning_rate, power=power, cycle=bool(cycle)),
-                 PolynomialDecay.__doc__)
+                       [INIT, _f("decay_steps", gt=0), _f("end_learning_rate", 1e-4),
+                        _f("power", 1.0),
+                        Param("cycle", False, kind="choice", choices=(False, True))],
+                       dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                            end_learning_rate=end_learning_rate, power=power, cycle=bool(cycle)),
+                       PolynomialDecay.__doc__)
 
 
 @factory
@@ -82,9 +83,9 @@ def InverseTimeDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
     ``staircase``)."""
     init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
     return schedule_of("InverseTimeDecay", init / (1 + rate * _progress(E.step(), D, staircase)),
-                 [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
-                 dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                      decay_rate=decay_rate), InverseTimeDecay.__doc__)
+                       [INIT, _f("decay_steps", gt=0), _f("decay_rate", ge=0)],
+                       dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                            decay_rate=decay_rate), InverseTimeDecay.__doc__)
 
 
 @factory
@@ -138,11 +139,11 @@ def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mu
     frac = E.where(tm == 1.0, c - E.floor(c), frac_geo)
     cosine = 0.5 * mm ** i * (1.0 + E.cos(E.pi * frac))
     return schedule_of("CosineDecayRestarts", init * ((1 - a) * cosine + a),
-                 [INIT, _f("first_decay_steps", gt=0), _f("t_mul", 2.0, gt=0),
-                  _f("m_mul", 1.0), _f("alpha", 0.0)],
-                 dict(initial_learning_rate=initial_learning_rate,
-                      first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul,
-                      alpha=alpha), CosineDecayRestarts.__doc__)
+                       [INIT, _f("first_decay_steps", gt=0), _f("t_mul", 2.0, gt=0),
+                        _f("m_mul", 1.0), _f("alpha", 0.0)],
+                       dict(initial_learning_rate=initial_learning_rate,
+                            first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul,
+                            alpha=alpha), CosineDecayRestarts.__doc__)
 
 
 

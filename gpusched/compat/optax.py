@@ -37,7 +37,7 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
 def constant_schedule(value=None) -> Schedule:
     """``f(t) = value``."""
     return schedule_of("constant_schedule", E.param("value") + 0.0, [_f("value")],
-                 dict(value=value), constant_schedule.__doc__)
+                       dict(value=value), constant_schedule.__doc__)
 
 
 def _polynomial(t, init, end, power, T, B):
@@ -58,11 +58,11 @@ def polynomial_schedule(init_value=None, end_value=None, power=None, transition_
     expr = _polynomial(t, *_p("init_value", "end_value", "power", "transition_steps",
                               "transition_begin"))
     return schedule_of("polynomial_schedule", expr,
-                 [_f("init_value"), _f("end_value"), _f("power"), _i("transition_steps"),
-                  _i("transition_begin", 0)], dict(
-                     init_value=init_value, end_value=end_value, power=power,
-                     transition_steps=transition_steps, transition_begin=transition_begin),
-                 polynomial_schedule.__doc__)
+                       [_f("init_value"), _f("end_value"), _f("power"), _i("transition_steps"),
+                        _i("transition_begin", 0)], dict(
+                           init_value=init_value, end_value=end_value, power=power,
+                           transition_steps=transition_steps, transition_begin=transition_begin),
+                       polynomial_schedule.__doc__)
 
 
 @factory
@@ -73,11 +73,11 @@ def linear_schedule(init_value=None, end_value=None, transition_steps=None,
     t = E.step()
     init, end, T, B = _p("init_value", "end_value", "transition_steps", "transition_begin")
     return schedule_of("linear_schedule", _polynomial(t, init, end, 1.0, T, B),
-                 [_f("init_value"), _f("end_value"), _i("transition_steps"),
-                  _i("transition_begin", 0)],
-                 dict(init_value=init_value, end_value=end_value,
-                      transition_steps=transition_steps, transition_begin=transition_begin),
-                 linear_schedule.__doc__)
+                       [_f("init_value"), _f("end_value"), _i("transition_steps"),
+                        _i("transition_begin", 0)],
+                       dict(init_value=init_value, end_value=end_value,
+                            transition_steps=transition_steps, transition_begin=transition_begin),
+                       linear_schedule.__doc__)
 
 
 def _split(boundaries_and_scales):
@@ -106,8 +106,8 @@ def piecewise_constant_schedule(init_value=None, boundaries_and_scales=None) -> 
     init = E.param("init_value")
     expr = init * E.prod_first(E.param("scales"), E.count_le(E.param("boundaries"), E.step()))
     return schedule_of("piecewise_constant_schedule", expr, [_f("init_value"), _BOUNDS, _SCALES],
-                 dict(init_value=init_value, boundaries=bounds, scales=scales),
-                 piecewise_constant_schedule.__doc__, [_SAME_LENGTH])
+                       dict(init_value=init_value, boundaries=bounds, scales=scales),
+                       piecewise_constant_schedule.__doc__, [_SAME_LENGTH])
 
 
 def _exponential(t, init, T, rate, B, staircase, end=None):
@@ -134,8 +134,8 @@ def exponential_decay(init_value=None, transition_steps=None, decay_rate=None,
         params.append(_f("end_value"))
     expr = _exponential(t, init, T, rate, B, bool(staircase), end)
     return schedule_of("exponential_decay", expr, params, dict(
-        init_value=init_value, transition_steps=transition_steps, decay_rate=decay_rate,
-        transition_begin=transition_begin, end_value=end_value), exponential_decay.__doc__)
+              init_value=init_value, transition_steps=transition_steps, decay_rate=decay_rate,
+              transition_begin=transition_begin, end_value=end_value), exponential_decay.__doc__)
 
 
 def _cosine_decay(t, init, D, alpha, exponent):
@@ -150,10 +150,10 @@ def cosine_decay_schedule(init_value=None, decay_steps=None, alpha=0.0,
     alpha)``: held at ``alpha * init`` after ``D``."""
     expr = _cosine_decay(E.step(), *_p("init_value", "decay_steps", "alpha", "exponent"))
     return schedule_of("cosine_decay_schedule", expr,
-                 [_f("init_value"), _i("decay_steps", gt=0), _f("alpha", 0.0),
-                  _f("exponent", 1.0)],
-                 dict(init_value=init_value, decay_steps=decay_steps, alpha=alpha,
-                      exponent=exponent), cosine_decay_schedule.__doc__)
+                       [_f("init_value"), _i("decay_steps", gt=0), _f("alpha", 0.0),
+                        _f("exponent", 1.0)],
+                       dict(init_value=init_value, decay_steps=decay_steps, alpha=alpha,
+                            exponent=exponent), cosine_decay_schedule.__doc__)
 
 
 INTERPOLATE = ("linear", "cosine")
@@ -188,11 +188,11 @@ def piecewise_interpolate_schedule(interpolate_type=None, init_value=None,
     inside = _interpolate(kind, a, z, pct)
     expr = E.where(t < 0, 0.0, E.where(k >= E.length(B), a, inside))
     return schedule_of("piecewise_interpolate_schedule", expr,
-                 [Param("interpolate_type", kind="choice", choices=INTERPOLATE),
-                  _f("init_value"), _BOUNDS, _SCALES],
-                 dict(interpolate_type=interpolate_type, init_value=init_value,
-                      boundaries=bounds, scales=scales),
-                 piecewise_interpolate_schedule.__doc__, [_SAME_LENGTH])
+                       [Param("interpolate_type", kind="choice", choices=INTERPOLATE),
+                        _f("init_value"), _BOUNDS, _SCALES],
+                       dict(interpolate_type=interpolate_type, init_value=init_value,
+                            boundaries=bounds, scales=scales),
+                       piecewise_interpolate_schedule.__doc__, [_SAME_LENGTH])
 
 
 def _knots(t, kind, init, knots):
@@ -234,13 +234,13 @@ def linear_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
     checks = [Check(("pct_start", "pct_final"), lambda pct_start, pct_final:
                     pct_start <= pct_final, "pct_start must be <= pct_final")]
     return schedule_of("linear_onecycle_schedule", expr,
-                 [_i("transition_steps", gt=0), _f("peak_value"),
-                  _f("pct_start", 0.3, ge=0, le=1), _f("pct_final", 0.85, ge=0, le=1),
-                  _f("div_factor", 25.0, gt=0), _f("final_div_factor", 1e4, gt=0)],
-                 dict(transition_steps=transition_steps, peak_value=peak_value,
-                      pct_start=pct_start, pct_final=pct_final, div_factor=div_factor,
-                      final_div_factor=final_div_factor),
-                 linear_onecycle_schedule.__doc__, checks)
+                       [_i("transition_steps", gt=0), _f("peak_value"),
+                        _f("pct_start", 0.3, ge=0, le=1), _f("pct_final", 0.85, ge=0, le=1),
+                        _f("div_factor", 25.0, gt=0), _f("final_div_factor", 1e4, gt=0)],
+                       dict(transition_steps=transition_steps, peak_value=peak_value,
+                            pct_start=pct_start, pct_final=pct_final, div_factor=div_factor,
+                            final_div_factor=final_div_factor),
+                       linear_onecycle_schedule.__doc__, checks)
 
 
 @factory
@@ -254,12 +254,12 @@ def cosine_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
     knots = [(E.to_int(ps * T), div), (T, 1.0 / (div * fdiv))]
     expr = _knots(t, E.const(1), peak / div, knots)
     return schedule_of("cosine_onecycle_schedule", expr,
-                 [_i("transition_steps", gt=0), _f("peak_value"),
-                  _f("pct_start", 0.3, ge=0, le=1), _f("div_factor", 25.0, gt=0),
-                  _f("final_div_factor", 1e4, gt=0)],
-                 dict(transition_steps=transition_steps, peak_value=peak_value,
-                      pct_start=pct_start, div_factor=div_factor,
-                      final_div_factor=final_div_factor), cosine_onecycle_schedule.__doc__)
+                       [_i("transition_steps", gt=0), _f("peak_value"),
+                        _f("pct_start", 0.3, ge=0, le=1), _f("div_factor", 25.0, gt=0),
+                        _f("final_div_factor", 1e4, gt=0)],
+                       dict(transition_steps=transition_steps, peak_value=peak_value,
+                            pct_start=pct_start, div_factor=div_factor,
+                            final_div_factor=final_div_factor), cosine_onecycle_schedule.__doc__)
 
 
 @factory
@@ -268,9 +268,10 @@ def warmup_constant_schedule(init_value=None, peak_value=None, warmup_steps=None
     t = E.step()
     init, peak, W = _p("init_value", "peak_value", "warmup_steps")
     return schedule_of("warmup_constant_schedule", _polynomial(t, init, peak, 1.0, W, 0),
-                 [_f("init_value"), _f("peak_value"), _i("warmup_steps")],
-                 dict(init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps),
-                 warmup_constant_schedule.__doc__)
+                       [_f("init_value"), _f("peak_value"), _i("warmup_steps")],
+                       dict(init_value=init_value, peak_value=peak_value,
+                            warmup_steps=warmup_steps),
+                       warmup_constant_schedule.__doc__)
 
 
 def _warmup_cosine(t, init, peak, W, D, end, exponent):
@@ -301,9 +302,9 @@ def warmup_cosine_decay_schedule(init_value=None, peak_value=None, warmup_steps=
     expr = _warmup_cosine(t, *_p("init_value", "peak_value", "warmup_steps", "decay_steps",
                                  "end_value", "exponent"))
     return schedule_of("warmup_cosine_decay_schedule", expr, _warmup_cosine_params(),
-                 dict(init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
-                      decay_steps=decay_steps, end_value=end_value, exponent=exponent),
-                 warmup_cosine_decay_schedule.__doc__, [_warmup_cosine_check()])
+                       dict(init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
+                            decay_steps=decay_steps, end_value=end_value, exponent=exponent),
+                       warmup_cosine_decay_schedule.__doc__, [_warmup_cosine_check()])
 
 
 @factory
@@ -326,10 +327,10 @@ def warmup_exponential_decay_schedule(init_value=None, peak_value=None, warmup_s
                            lambda s: _exponential(s, peak, T, rate, B, bool(staircase), end)],
                        [W])
     return schedule_of("warmup_exponential_decay_schedule", expr, params, dict(
-        init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
-        transition_steps=transition_steps, decay_rate=decay_rate,
-        transition_begin=transition_begin, end_value=end_value),
-        warmup_exponential_decay_schedule.__doc__)
+              init_value=init_value, peak_value=peak_value, warmup_steps=warmup_steps,
+              transition_steps=transition_steps, decay_rate=decay_rate,
+              transition_begin=transition_begin, end_value=end_value),
+              warmup_exponential_decay_schedule.__doc__)
 
 
 @factory
