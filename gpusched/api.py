@@ -14,13 +14,13 @@ import numpy as np
 
 from .backends import resolve_backend
 from .engine.host_tables import host_table_bytes
-from .binding import bind
+from .binding import Bound, bind
 from .codegen import PRECISIONS
-from .grid import GridLike, StepsLike, as_grid
+from .grid import Grid, GridLike, StepsLike, as_grid
 from .interop import aligned_empty, to_numpy
 from . import memory, timing
 from .memory import check as check_memory, default_memory_limit, limited
-from .plan import compile_plan
+from .plan import Plan, compile_plan
 from .ranges import widen_overflows
 from .specialize import specialize
 from .reductions import OPS as REDUCE_OPS, THRESHOLD_OPS
@@ -130,7 +130,8 @@ def refine(backend: tuple, plan, bound, steps, work, info=None):
     return be
 
 
-def prepare(sched, grid, steps, dtype, reserve: int = 0):
+def prepare(sched: Schedule | Callable, grid: GridLike, steps: StepsLike, dtype: DTypeLike,
+            reserve: int = 0) -> tuple[Schedule, Grid | None, np.ndarray, np.dtype, Bound, Plan]:
     """Validate everything and compile the plan. The host tables the plan needs (running
     products, host scans), plus ``reserve`` bytes (the table, when it is kept in memory), are
     checked against the call's memory limit before anything is allocated."""

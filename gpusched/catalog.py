@@ -13,7 +13,7 @@ from .params import REQUIRED
 
 __all__ = ["entries", "markdown"]
 
-def entries():
+def entries() -> list[tuple[str, str, str, list[tuple[str, str, str]]]]:
     """(module, section title, [(name, signature text, docstring)]) for every section."""
     out = []
     for section in registry.SECTIONS:

@@ -47,7 +47,7 @@ def _problem(args):
     from pathlib import Path
     from . import spec
     from .grid import grid as make_grid
-    options = {}
+    options: dict = {}
     if args.spec.endswith((".toml", ".json")):
         if not Path(args.spec).is_file():
             raise ValueError(f"spec file {args.spec} not found" +
@@ -64,7 +64,7 @@ def _problem(args):
     if axes:
         if g is not None and g.axes is None:
             raise ValueError("--grid extends a [grid] of the spec file, not [[trials]]")
-        g = make_grid(**{**(g.axes if g is not None else {}), **axes})
+        g = make_grid(**{**(g.axes if g is not None and g.axes is not None else {}), **axes})
     steps = args.steps if args.steps is not None else options.get("steps", 1000)
     dtype = args.dtype or options.get("dtype", "float32")
     backend = args.backend or options.get("backend", "auto")

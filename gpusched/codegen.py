@@ -9,6 +9,8 @@ loop); the rest form the *step section*.
 
 from __future__ import annotations
 
+from typing import Any, Iterator
+
 import math
 from dataclasses import dataclass, field
 
@@ -42,7 +44,7 @@ class Layout:
     sequences: tuple          # running products and host scans (tabulated on the host)
     dtypes: dict = field(default_factory=dict)  # parameter name -> "int" | "float"
 
-    def entries(self):
+    def entries(self) -> Iterator[Entry]:
         """The inputs in kernel-argument order."""
         for n in self.scalars:
             yield Entry("scalar", n, _C_TYPE[self.dtypes[n]])
@@ -71,7 +73,7 @@ class Layout:
 HOST_SEQUENCES = ("cumprod", "scan")
 
 
-def py_literal(v) -> str:
+def py_literal(v: bool | int | float) -> str:
     if isinstance(v, bool):
         return "True" if v else "False"
     if isinstance(v, int):
@@ -81,7 +83,7 @@ def py_literal(v) -> str:
     return repr(float(v))
 
 
-def c_literal(v) -> str:
+def c_literal(v: bool | int | float) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -197,8 +199,8 @@ def _remembered(k, n, v, a, line, plan, cfg) -> list:
             f"    mv{k} = {v}", f"    mok{k} = True"]
 
 
-def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed=None,
-                    remember: bool = False):
+def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any = None,
+                    remember: bool = False) -> tuple[list[str], list[str], str]:
     """(config lines, step lines, root expression) of Python scalar code.
 
     Reads ``t`` (the step), ``c`` (the config), ``j`` (the step position), ``a_<name>``

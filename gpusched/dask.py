@@ -10,9 +10,18 @@ several GPUs, start a ``dask_cuda.LocalCUDACluster()`` (one worker per GPU) and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable, Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import api
+from .grid import GridLike, StepsLike
+from .laws.model import Law
+from .schedule import Schedule
+
+if TYPE_CHECKING:          # an optional extra
+    import dask.array
 from .backends import resolve_backend
 from .keys import bound_digest, digest
 from .plan import compile_plan
@@ -52,8 +61,9 @@ def _choose(backend, plan, bound, steps) -> str:
     return be.name
 
 
-def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
-             step_chunks: int | None = None, backend: str = "auto", dtype="float32"):
+def evaluate(schedule: Schedule | Callable, grid: GridLike = None, *, steps: StepsLike,
+             config_chunks: int | None = None, step_chunks: int | None = None,
+             backend: str = "auto", dtype: DTypeLike = "float32") -> dask.array.Array:
     """A lazy ``(len(grid), n_steps)`` Dask array of the table (see :func:`gpusched.evaluate`).
 
     ``config_chunks``/``step_chunks``: block sizes (default: blocks of about 64 MiB, whole
@@ -84,8 +94,9 @@ def evaluate(schedule, grid=None, *, steps, config_chunks: int | None = None,
                                                        step_chunks))
 
 
-def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
-           config_chunks: int | None = None, backend: str = "auto", dtype="float32"):
+def reduce(schedule: Schedule | Callable, grid: GridLike = None, *, steps: StepsLike,
+           op: str = "mean", threshold: float | None = None, config_chunks: int | None = None,
+           backend: str = "auto", dtype: DTypeLike = "float32") -> dask.array.Array:
     """A lazy ``(len(grid),)`` Dask array of a per-config reduction (see
     :func:`gpusched.reduce`); each block reduces its configs over all steps."""
     import dask.array as da
@@ -111,8 +122,10 @@ def reduce(schedule, grid=None, *, steps, op: str = "mean", threshold=None,
                                                        config_chunks))
 
 
-def predict_loss(schedule, grid=None, *, steps: int, law, at=None,
-                 config_chunks: int | None = None, backend: str = "auto", dtype="float64"):
+def predict_loss(schedule: Schedule | Callable, grid: GridLike = None, *, steps: int,
+                 law: Law, at: Sequence[int] | np.ndarray | None = None,
+                 config_chunks: int | None = None, backend: str = "auto",
+                 dtype: DTypeLike = "float64") -> dask.array.Array:
     """A lazy Dask array of :func:`gpusched.predict_loss`: ``(len(grid),)``, or
     ``(len(grid), len(at))`` with ``at``; each block predicts its configs over all steps."""
     import dask.array as da

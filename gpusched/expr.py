@@ -17,7 +17,7 @@ import math
 import numbers
 import threading
 import weakref
-from typing import Any, Callable, Protocol, Union
+from typing import Any, Callable, Iterable, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -269,7 +269,7 @@ def const(value: Operand) -> Expr:
 as_expr = const
 
 
-def host_table(fn, name="lambda") -> Expr:
+def host_table(fn: Callable[[int], float], name: str = "lambda") -> Expr:
     return Expr("table", (), HostTable(fn, name))
 
 
@@ -287,7 +287,8 @@ class HostScan:
 
     __slots__ = ("fn", "name", "list_args", "needs", "needs_extra", "arg_names", "__weakref__")
 
-    def __init__(self, fn, name: str, list_args=(), needs=None, needs_extra=0):
+    def __init__(self, fn: Callable[..., np.ndarray], name: str, list_args: Iterable[str] = (),
+                 needs: str | None = None, needs_extra: int = 0) -> None:
         self.fn, self.name, self.list_args = fn, name, frozenset(list_args)
         self.needs = needs   # a list argument that must hold at least ``top + needs_extra``
         self.needs_extra = needs_extra
@@ -296,7 +297,7 @@ class HostScan:
         self.arg_names: tuple | None = None
 
 
-def host_scan(rule: HostScan, index, params) -> Expr:
+def host_scan(rule: HostScan, index: Operand, params: Sequence[str]) -> Expr:
     """The value of ``rule``'s sequence at step ``index`` (clamped to 0..the last step),
     computed from the named parameters ``params``."""
     if not isinstance(rule, HostScan):

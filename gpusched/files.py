@@ -10,6 +10,8 @@ before writing so a full disk is a clear error up front instead of a SIGBUS mid-
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import contextlib
 import errno
 import os
@@ -63,7 +65,7 @@ def _install_sigterm_cleanup() -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: str, what: str = "out"):
+def replacing(path: str | os.PathLike, what: str = "out") -> Iterator[str]:
     """Yield a fresh temporary path beside ``path`` (same suffix); when the block completes,
     it atomically replaces ``path``; on any exception (KeyboardInterrupt included) it is
     removed."""

@@ -64,7 +64,7 @@ class RaggedColumn:
     def row(self, i: int) -> list:
         return self.values[i, :self.lengths[i]].tolist()
 
-    def take(self, index) -> "RaggedColumn":
+    def take(self, index: Any) -> "RaggedColumn":
         return RaggedColumn(self.values[index], self.lengths[index])
 
 

@@ -8,6 +8,8 @@ import weakref
 
 from typing import TYPE_CHECKING, Any
 
+from numpy.typing import DTypeLike
+
 import numpy as np
 
 from .settings import env_bytes
@@ -60,7 +62,7 @@ def release_pool() -> int:
     return freed
 
 
-def aligned_empty(shape, dtype) -> np.ndarray:
+def aligned_empty(shape: int | tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
     """``np.empty`` whose data starts on a 64-byte boundary.
 
     Large tables (from 8 MiB) come from a pool of page-aligned host buffers, like CuPy's

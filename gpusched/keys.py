@@ -8,6 +8,11 @@ one result, silently.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .binding import Bound
+
 import hashlib
 
 import numpy as np
@@ -37,7 +42,7 @@ def _feed(h, part) -> None:
     h.update(b"\x00")
 
 
-def digest(*parts) -> str:
+def digest(*parts: Any) -> str:
     """The sha256 (64 hex digits) of ``parts``: strings, numbers, arrays (by content), and
     tuples, lists and dicts of them. Types and shapes enter the hash, so ``1`` and ``1.0``,
     or ``[1, 2]`` and ``[[1, 2]]``, differ."""
@@ -46,7 +51,7 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
-def bound_digest(bound) -> str:
+def bound_digest(bound: Bound) -> str:
     """The hash of a binding: every parameter's values and kind, shared or per config."""
     return digest(bound.n, bound.dtypes, bound.scalars,
                   {k: tuple(v) for k, v in bound.lists.items()}, bound.axes)

@@ -8,6 +8,8 @@ available memory where the results live) for the duration of the call; host-side
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import contextlib
 import contextvars
 import time
@@ -49,7 +51,7 @@ def call_limit() -> int:
 
 
 @contextlib.contextmanager
-def limited(limit: int):
+def limited(limit: int) -> Iterator[None]:
     token = _limit.set(limit)
     try:
         yield

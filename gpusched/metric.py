@@ -12,6 +12,8 @@ original's, operation for operation, in float64, so values are bit-equal to it.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from . import expr as E
@@ -195,9 +197,11 @@ def _mode_params(threshold, threshold_mode):
 
 
 @factory
-def reduce_on_plateau(metrics=None, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                      threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8, *, base_lr=None,
-                      name="reduce_on_plateau", doc=None) -> Schedule:
+def reduce_on_plateau(metrics: Sequence[float] | None = None, mode: str = "min",
+                      factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
+                      threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
+                      eps: float = 1e-8, *, base_lr: float | None = None,
+                      name: str = "reduce_on_plateau", doc: str | None = None) -> Schedule:
     """Reduce the learning rate when the metric stops improving (torch's rule).
 
     After each step's metric ``a`` (``best`` starts at +inf for ``mode="min"``, -inf for
@@ -225,10 +229,12 @@ def reduce_on_plateau(metrics=None, mode="min", factor=0.1, patience=10, thresho
 
 
 @factory
-def greedy(metrics=None, mode="min", factor=0.95, patience=10, threshold=1e-6,
-           threshold_mode="abs", cooldown=0, warmup=0, min_lr=1e-3, max_lr=1.0, eps=1e-8,
-           smooth=False, window_size=50, reset_start=500, *, base_lr=None, name="greedy",
-           doc=None) -> Schedule:
+def greedy(metrics: Sequence[float] | None = None, mode: str = "min", factor: float = 0.95,
+           patience: int = 10, threshold: float = 1e-6, threshold_mode: str = "abs",
+           cooldown: int = 0, warmup: int = 0, min_lr: float = 1e-3, max_lr: float = 1.0,
+           eps: float = 1e-8, smooth: bool = False, window_size: int = 50, reset_start: int = 500,
+           *, base_lr: float | None = None, name: str = "greedy",
+           doc: str | None = None) -> Schedule:
     """GreedyLR: raise the learning rate while the metric keeps improving, lower it on a
     plateau (transformers' rule).
 

@@ -10,6 +10,8 @@ parameter columns (or the ``config`` index).
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import csv
 from pathlib import Path
 
@@ -23,7 +25,7 @@ __all__ = ["save", "check_output", "FORMATS", "parameter_columns", "short_text"]
 FORMATS = (".npy", ".npz", ".csv", ".parquet")
 
 
-def check_output(path, formats=FORMATS, what: str = "--out") -> str:
+def check_output(path: str, formats: Sequence[str] = FORMATS, what: str = "--out") -> str:
     """Before any work: ``path`` has a supported suffix, what writes it is installed, and its
     folder can take it."""
     from .files import check_target
@@ -58,7 +60,8 @@ def _summary(table: np.ndarray) -> dict:
             "mean": t.mean(axis=1)}
 
 
-def save(path, grid: Grid | None, table=None, reduced=None, op: str | None = None) -> str:
+def save(path: str, grid: Grid | None, table: np.ndarray | None = None,
+         reduced: np.ndarray | None = None, op: str | None = None) -> str:
     """Write ``table`` (configs x steps) or ``reduced`` (configs,) to ``path``; returns a
     one-line description of what was written."""
     path = check_output(path)
@@ -112,7 +115,7 @@ def _cell(v):
     return " ".join(str(x) for x in v) if isinstance(v, list) else v
 
 
-def short_text(v) -> str:
+def short_text(v: Any) -> str:
     """A parameter value for a legend or a printed table: ``0.1``, ``[30,60]``, ``cos``."""
     if isinstance(v, float):
         return f"{v:.4g}"

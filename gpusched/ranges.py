@@ -15,7 +15,10 @@ in practice may still be computed in float64: a few ulps at worst, never a wrapp
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from .binding import Bound
 from functools import lru_cache
 
 import numpy as np
@@ -51,7 +54,7 @@ def _coarse(lo, hi) -> tuple:
     return (_outward(lo, False), _outward(hi, True))
 
 
-def parameter_ranges(bound, coarse: bool = True) -> tuple:
+def parameter_ranges(bound: Bound, coarse: bool = True) -> tuple:
     """Sorted ``(name, (lo, hi))`` of scalar parameters and ``(name, (lo, hi, longest
     length))`` of lists; ``coarse``: each bound rounded outward to a power of two."""
     def edge(x, up):
@@ -183,7 +186,7 @@ def _text(node) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def widen_overflows(root: E.Expr, bound, steps: np.ndarray) -> E.Expr:
+def widen_overflows(root: E.Expr, bound: Bound, steps: np.ndarray) -> E.Expr:
     """``root`` with every integer node whose range, for these steps and ``bound``'s
     parameter values, leaves int64 computed in float64. Raises ValueError where an integer
     is required and may overflow.

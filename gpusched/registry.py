@@ -16,15 +16,13 @@ import importlib
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, ParamSpec, Tuple, overload
+from typing import Any, Callable, Dict, Iterable, Tuple, overload
 
 from . import expr as E
 from .params import Check, Sweep
 from .schedule import Call, Schedule
 
 __all__ = ["Section", "SECTIONS", "factory", "twin", "factories", "is_factory"]
-
-P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ SECTIONS: Tuple[Section, ...] = (
 _PREFIX = {s.module: s.prefix for s in SECTIONS}
 
 
-def factory(fn: Callable | None = None, *, listed: bool = True):
+def factory(fn: Callable | None = None, *, listed: bool = True) -> Callable:
     """Decorate a public factory: the schedules it returns remember the call (``listed=False``:
     callable from specs, left out of the catalog's pages, as ``transformers.get_scheduler``).
 
@@ -85,17 +83,20 @@ def factory(fn: Callable | None = None, *, listed: bool = True):
     return decorate(fn) if fn is not None else decorate
 
 
+# A declared factory takes what its body takes, and None for any swept argument (not fixed:
+# from the grid), so type checkers see it as taking anything and returning a Schedule.
 @overload
-def twin(fn: Callable[P, Any], *, checks: Iterable[Check] = (),
-         listed: bool = True) -> Callable[P, Schedule]: ...
+def twin(fn: Callable[..., Any], *, checks: Iterable[Check] = (),
+         listed: bool = True) -> Callable[..., Schedule]: ...
 
 
 @overload
 def twin(fn: None = None, *, checks: Iterable[Check] = (),
-         listed: bool = True) -> Callable[[Callable[P, Any]], Callable[P, Schedule]]: ...
+         listed: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Schedule]]: ...
 
 
-def twin(fn=None, *, checks=(), listed=True):
+def twin(fn: Callable | None = None, *, checks: Iterable[Check] = (),
+         listed: bool = True) -> Any:
     """Declare a factory in one function: its signature is the parameter list.
 
     An argument annotated ``Annotated[T, Sweep(...)]`` is a sweepable parameter (kind from
@@ -143,7 +144,7 @@ def twin(fn=None, *, checks=(), listed=True):
     return declare(fn) if fn is not None else declare
 
 
-def is_factory(obj) -> bool:
+def is_factory(obj: object) -> bool:
     return callable(obj) and hasattr(obj, "__gpusched_factory__")
 
 
@@ -165,7 +166,7 @@ def factories() -> Dict[str, Callable]:
     return dict(_table())
 
 
-def listed(section: Section) -> list:
+def listed(section: Section) -> list[str]:
     """The names of the factories ``section`` lists in the catalog, in ``__all__`` order."""
     mod = importlib.import_module(section.module)
     return [n for n in mod.__all__

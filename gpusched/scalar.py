@@ -11,10 +11,14 @@ sweep-tool callbacks.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from . import codegen
+
+if TYPE_CHECKING:
+    from .schedule import Schedule
 
 __all__ = ["ScalarFunction", "NeedsEveryStep", "at_steps", "function_for"]
 
@@ -52,7 +56,7 @@ def _bad(t):
 class ScalarFunction:
     """``f(t) -> float``: ``schedule`` with ``values`` (validated now) at integer step ``t``."""
 
-    def __init__(self, schedule, values: dict | None = None):
+    def __init__(self, schedule: Schedule, values: dict | None = None) -> None:
         from .backends import scalar_helpers as helpers
         from .backends.inputs import arg_names, flat_inputs, prologue
         self.schedule = schedule
@@ -83,7 +87,7 @@ class ScalarFunction:
             raise ValueError(f"schedule {schedule.name!r}: an integer division by zero (or a "
                              f"random bound outside [1, 2**32)) in its parameters") from None
 
-    def __call__(self, t) -> float:
+    def __call__(self, t: int | np.integer) -> float:
         if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)):
             raise TypeError(f"step must be an int, got {t!r}")
         if t < 0:
@@ -100,7 +104,7 @@ class ScalarFunction:
         return out
 
 
-def function_for(schedule, params: dict):
+def function_for(schedule: Schedule, params: dict) -> Callable[[int | np.integer], float]:
     """The ScalarFunction of ``schedule`` with ``params`` (the last few kept on the
     schedule); a schedule that needs every step (running products, host scans) falls back
     to a one-step table."""
@@ -127,7 +131,7 @@ def function_for(schedule, params: dict):
     return fn
 
 
-def at_steps(schedule, t, params: dict):
+def at_steps(schedule: Schedule, t: Any, params: dict) -> Any:
     """``schedule(t, **params)`` at concrete steps: an int gives a float (plain Python,
     microseconds), an array float64 values (one config, a table)."""
     if isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)):

@@ -213,7 +213,7 @@ class Schedule:
         use)."""
         return {k: v for k, v in self.__dict__.items() if k != "_scalars"}
 
-    def select(self, configs):
+    def select(self, configs: Any) -> Any:
         """Only this schedule's parameters from a sweep's configs, which also hold other keys
         (``batch_size``, ``seed``): a dict gives a dict, a list of dicts a list, a
         ``gs.grid``/``gs.trials`` a grid of the same configs (rows) without the other
@@ -233,21 +233,21 @@ class Schedule:
                         f"{type(configs).__name__}")
 
     # -- derivation ----------------------------------------------------------------------------
-    def with_values(self, **values) -> "Schedule":
+    def with_values(self, **values: Any) -> "Schedule":
         """A copy whose parameters take these values unless a grid gives them."""
         new = Schedule(self.expr, self.param_specs.values(), name=self.name,
                        values={**self.values, **values}, checks=self.checks, doc=self.doc)
         new.built, new.spec_values = self.built, {**self.spec_values, **values}
         return new
 
-    def rename(self, **mapping) -> "Schedule":
+    def rename(self, **mapping: str) -> "Schedule":
         """A copy with parameters renamed, ``old=new``: ``gs.linear().rename(init_value="lr0")``.
 
         Use it to keep two pieces of a join apart, or to match a sweep tool's names.
         """
-        for old, new in mapping.items():
+        for old, new_name in mapping.items():
             self._known(old)
-            validate_name(new)
+            validate_name(new_name)
         names = [mapping.get(n, n) for n in self.param_specs]
         if len(set(names)) != len(names):
             raise ValueError(f"renaming {mapping} would give two parameters the same name")
@@ -260,7 +260,7 @@ class Schedule:
             new.built = Call("rename", (self,), dict(mapping))
         return new
 
-    def __call__(self, t, **params):
+    def __call__(self, t: Any, **params: Any) -> Any:
         """Inline into a traced expression (``t`` traced), or evaluate at concrete steps.
 
         With a traced ``t``, keyword arguments replace parameters by expressions or numbers;

@@ -33,12 +33,14 @@ import ast
 import re
 import math
 import numbers
+import os
 from typing import Any, Callable
 import sys
 
 from . import expr as E
 from . import registry
 from .params import Param, validate_name
+from .grid import Grid
 from .schedule import Call, Schedule
 
 __all__ = ["loads", "dumps", "SpecError", "FUNCTIONS", "MAX_LENGTH", "factories", "expr"]
@@ -110,7 +112,7 @@ def _value_text(v) -> str:
     raise SpecError(f"{type(v).__name__} values cannot be written in a spec")
 
 
-def dumps(schedule) -> str:
+def dumps(schedule: Schedule) -> str:
     """The spec of ``schedule``: how it was built, then any values given since."""
     call = getattr(schedule, "built", None)
     if call is None:
@@ -134,7 +136,7 @@ def dumps(schedule) -> str:
 # parsing
 # ---------------------------------------------------------------------------------------------
 
-def loads(text: str):
+def loads(text: str) -> Schedule:
     """The schedule a spec describes (see the module docstring)."""
     if not isinstance(text, str):
         raise SpecError(f"a spec is a string, got {type(text).__name__}")
@@ -263,7 +265,7 @@ class _Reader:
 
 
 @registry.factory
-def expr(formula: str, **values) -> Schedule:
+def expr(formula: str, **values: Any) -> Schedule:
     """A custom schedule: ``formula`` an expression of ``t`` and parameter names (arithmetic,
     comparisons, ``a if c else b`` and the functions of :data:`FUNCTIONS`), the parameters
     taking ``values`` unless a grid gives them: ``expr("base_lr * 0.98 ** t", base_lr=0.1)``."""
@@ -376,7 +378,7 @@ def parse_values(text: str) -> list:
     return [word_or_lit(x) for x in tree.body.elts]
 
 
-def load_file(path):
+def load_file(path: str | os.PathLike) -> tuple[Schedule, Grid | None, dict]:
     """A schedule with its grid from a TOML or JSON file::
 
         schedule = "torch.OneCycleLR(max_lr=0.1, total_steps=10000)"

@@ -10,6 +10,12 @@ have few values, so this adds at most a few kernels per schedule; numbers are ne
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .binding import Bound
+    from .params import Param
+
 from functools import lru_cache
 
 from . import expr as E
@@ -17,7 +23,7 @@ from . import expr as E
 __all__ = ["specialize", "shared_choices"]
 
 
-def shared_choices(params, bound) -> dict:
+def shared_choices(params: Iterable[Param], bound: Bound) -> dict:
     """``name -> code`` of every choice parameter whose value all configs of ``bound`` share."""
     out = {}
     for p in params:
@@ -27,7 +33,7 @@ def shared_choices(params, bound) -> dict:
     return out
 
 
-def specialize(expr: E.Expr, params, bound) -> E.Expr:
+def specialize(expr: E.Expr, params: Iterable[Param], bound: Bound) -> E.Expr:
     """``expr`` with the shared choices of ``bound`` as constants (host scans keep reading
     theirs as parameters)."""
     shared = shared_choices(params, bound)

@@ -25,6 +25,8 @@ def lr_lambda(step):            # module level: stdlib pickle writes it by refer
 def test_every_public_schedule_function_of_a_catalog_module_is_a_factory():
     names = registry.factories()
     for section in registry.SECTIONS:
+        if section.title is None:       # spec.py: expr among parsers (loads returns one)
+            continue
         mod = importlib.import_module(section.module)
         for attr in mod.__all__:
             fn = getattr(mod, attr)

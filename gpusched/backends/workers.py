@@ -9,6 +9,8 @@ kernels compile without Numba's parallel-loop passes.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +60,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def run_ranges(kernel, n: int, work_per_config: int = 1) -> None:
+def run_ranges(kernel: Callable[[int, int], object], n: int, work_per_config: int = 1) -> None:
     """Call ``kernel(c0, c1)`` over ``0..n`` split into ranges, on the pool; the calling thread
     waits and re-raises the first error. Small jobs run in the calling thread."""
     threads = thread_count()

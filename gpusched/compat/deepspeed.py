@@ -9,6 +9,7 @@ constructor writes ``g(-1)`` and the engine steps the scheduler after each optim
 
 from __future__ import annotations
 
+
 from .. import curves
 from .. import expr as E
 from ..params import Check, Param
@@ -28,8 +29,9 @@ def _iteration():
 
 
 @factory
-def LRRangeTest(lr_range_test_min_lr=1e-3, lr_range_test_step_size=2000,
-                lr_range_test_step_rate=1.0, lr_range_test_staircase=False) -> Schedule:
+def LRRangeTest(lr_range_test_min_lr: float = 1e-3, lr_range_test_step_size: int = 2000,
+                lr_range_test_step_rate: float = 1.0,
+                lr_range_test_staircase: bool = False) -> Schedule:
     """LR range test, increasing: ``g(i) = min_lr (1 + step_rate x)``, ``x = (i + 1) /
     step_size`` (``floor`` of it with staircase)."""
     lo, size, rate, stair = _p("lr_range_test_min_lr", "lr_range_test_step_size",
@@ -48,11 +50,12 @@ def LRRangeTest(lr_range_test_min_lr=1e-3, lr_range_test_step_size=2000,
 
 
 @factory
-def OneCycle(cycle_min_lr=None, cycle_max_lr=None, decay_lr_rate=0.0,
-             cycle_first_step_size=2000, cycle_second_step_size=None,
-             cycle_first_stair_count=0, cycle_second_stair_count=None, decay_step_size=0,
-             cycle_momentum=True, cycle_min_mom=0.8, cycle_max_mom=0.9, decay_mom_rate=0.0, *,
-             output="lr") -> Schedule:
+def OneCycle(cycle_min_lr: float | None = None, cycle_max_lr: float | None = None,
+             decay_lr_rate: float = 0.0, cycle_first_step_size: int = 2000,
+             cycle_second_step_size: int | None = None, cycle_first_stair_count: int = 0,
+             cycle_second_stair_count: int | None = None, decay_step_size: int = 0,
+             cycle_momentum: bool = True, cycle_min_mom: float = 0.8, cycle_max_mom: float = 0.9,
+             decay_mom_rate: float = 0.0, *, output: str = "lr") -> Schedule:
     """One triangle, then an inverse-time decay. With ``up``/``down`` the step sizes (floats),
     ``tot = up + down``, ``r = up / tot``, ``j = i + 1``::
 
@@ -127,8 +130,9 @@ def _warmup_params(W_default):
 
 
 @factory
-def WarmupLR(warmup_min_lr=0.0, warmup_max_lr=None, warmup_num_steps=1000,
-             warmup_type="log", *, base_lr=None) -> Schedule:
+def WarmupLR(warmup_min_lr: float = 0.0, warmup_max_lr: float | None = None,
+             warmup_num_steps: int = 1000, warmup_type: str = "log", *,
+             base_lr: float | None = None) -> Schedule:
     """``g(i) = min + (max - min) gamma(i)`` for ``0 <= i < W`` and ``max`` after, with
     ``W = max(2, warmup_num_steps)`` and ``gamma = log(i + 1) / log(W)`` (log: reaches
     ``max`` at ``i = W - 1``) or ``i / W``; ``g(-1) = min``. ``warmup_max_lr`` defaults to the
@@ -152,8 +156,9 @@ def WarmupLR(warmup_min_lr=0.0, warmup_max_lr=None, warmup_num_steps=1000,
 
 
 @factory
-def WarmupDecayLR(total_num_steps=None, warmup_min_lr=0.0, warmup_max_lr=0.001,
-                  warmup_num_steps=1000, warmup_type="log") -> Schedule:
+def WarmupDecayLR(total_num_steps: int | None = None, warmup_min_lr: float = 0.0,
+                  warmup_max_lr: float = 0.001, warmup_num_steps: int = 1000,
+                  warmup_type: str = "log") -> Schedule:
     """WarmupLR's warmup, then a linear decay: ``gamma = max(0, (T - i) / max(1, T - W))``."""
     i = _iteration()
     lo, hi, Wp, kind, T = _p("warmup_min_lr", "warmup_max_lr", "warmup_num_steps",
@@ -174,8 +179,9 @@ def WarmupDecayLR(total_num_steps=None, warmup_min_lr=0.0, warmup_max_lr=0.001,
 
 
 @factory
-def WarmupCosineLR(total_num_steps=None, warmup_min_ratio=0.0, warmup_num_steps=1000,
-                   cos_min_ratio=0.0001, warmup_type="log", *, base_lr=None) -> Schedule:
+def WarmupCosineLR(total_num_steps: int | None = None, warmup_min_ratio: float = 0.0,
+                   warmup_num_steps: int = 1000, cos_min_ratio: float = 0.0001,
+                   warmup_type: str = "log", *, base_lr: float | None = None) -> Schedule:
     """Ratios of the optimizer's lr (``base_lr``): ``g(-1) = 0``; warmup ``wmin + gamma(i)
     (1 - wmin)``; then ``p = min(1, (i - W + 1) / max(1, T - W))`` and ``max(0, cmin + (1 -
     cmin)(1 + cos(pi p)) / 2)`` (the ``+ 1`` skips the peak in linear mode)."""

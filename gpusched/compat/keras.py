@@ -8,6 +8,8 @@ agree with Keras to float32 rounding. Parameter names are Keras'.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .. import expr as E
@@ -29,8 +31,8 @@ def _progress(t, D, staircase):
 
 
 @factory
-def ExponentialDecay(initial_learning_rate=None, decay_steps=None, decay_rate=None,
-                     staircase=False) -> Schedule:
+def ExponentialDecay(initial_learning_rate: float | None = None, decay_steps: float | None = None,
+                     decay_rate: float | None = None, staircase: bool = False) -> Schedule:
     """``initial * decay_rate ** (t / decay_steps)`` (``floor`` of the exponent with
     ``staircase``); no begin, no clamp."""
     init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
@@ -41,7 +43,8 @@ def ExponentialDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
 
 
 @factory
-def PiecewiseConstantDecay(boundaries=None, values=None) -> Schedule:
+def PiecewiseConstantDecay(boundaries: Sequence[float] | None = None,
+                           values: Sequence[float] | None = None) -> Schedule:
     """``values[#{b in boundaries : b < t}]``: a boundary step keeps the **old** value, the
     next step switches (Keras' ``step <= b``)."""
     expr = E.take(E.param("values"), E.count_lt(E.param("boundaries"), E.step())) + 0.0
@@ -57,8 +60,9 @@ def PiecewiseConstantDecay(boundaries=None, values=None) -> Schedule:
 
 
 @factory
-def PolynomialDecay(initial_learning_rate=None, decay_steps=None, end_learning_rate=1e-4,
-                    power=1.0, cycle=False) -> Schedule:
+def PolynomialDecay(initial_learning_rate: float | None = None, decay_steps: float | None = None,
+                    end_learning_rate: float = 1e-4, power: float = 1.0,
+                    cycle: bool = False) -> Schedule:
     """``(initial - end) (1 - p) ** power + end``: without ``cycle``, ``p = min(t, D) / D``;
     with ``cycle``, ``p = t / (D ceil(t / D))`` (``D`` at ``t = 0``), which is not a sawtooth:
     the horizon stretches, reaching ``end`` at each multiple of ``D`` (as Keras)."""
@@ -77,8 +81,8 @@ def PolynomialDecay(initial_learning_rate=None, decay_steps=None, end_learning_r
 
 
 @factory
-def InverseTimeDecay(initial_learning_rate=None, decay_steps=None, decay_rate=None,
-                     staircase=False) -> Schedule:
+def InverseTimeDecay(initial_learning_rate: float | None = None, decay_steps: float | None = None,
+                     decay_rate: float | None = None, staircase: bool = False) -> Schedule:
     """``initial / (1 + decay_rate * t / decay_steps)`` (``floor(t / decay_steps)`` with
     ``staircase``)."""
     init, D, rate = _p("initial_learning_rate", "decay_steps", "decay_rate")
@@ -89,8 +93,9 @@ def InverseTimeDecay(initial_learning_rate=None, decay_steps=None, decay_rate=No
 
 
 @factory
-def CosineDecay(initial_learning_rate=None, decay_steps=None, alpha=0.0, name="CosineDecay",
-                warmup_target=None, warmup_steps=0) -> Schedule:
+def CosineDecay(initial_learning_rate: float | None = None, decay_steps: float | None = None,
+                alpha: float = 0.0, name: str = "CosineDecay", warmup_target: float | None = None,
+                warmup_steps: int = 0) -> Schedule:
     """Without ``warmup_target``: ``s = min(t, D)``, ``initial ((1 - alpha)(1 + cos(pi s / D))
     / 2 + alpha)``. With it: ``s = min(t, D + W)``; ``s < W``: ``(target - initial) s / W +
     initial``; else ``target ((1 - alpha)(1 + cos(pi (s - W) / D)) / 2 + alpha)``.
@@ -117,8 +122,10 @@ def CosineDecay(initial_learning_rate=None, decay_steps=None, alpha=0.0, name="C
 
 
 @factory
-def CosineDecayRestarts(initial_learning_rate=None, first_decay_steps=None, t_mul=2.0,
-                        m_mul=1.0, alpha=0.0, name="SGDRDecay") -> Schedule:
+def CosineDecayRestarts(initial_learning_rate: float | None = None,
+                        first_decay_steps: float | None = None, t_mul: float = 2.0,
+                        m_mul: float = 1.0, alpha: float = 0.0,
+                        name: str = "SGDRDecay") -> Schedule:
     """SGDR: ``c = t / first_decay_steps``; cycle ``i`` (``floor(c)`` when ``t_mul == 1``,
     else ``floor(log(1 - c (1 - t_mul)) / log(t_mul))``) and its fraction ``c' = (c - (1 -
     t_mul^i) / (1 - t_mul)) / t_mul^i``::
@@ -197,9 +204,10 @@ KERAS_PLATEAU = E.HostScan(_keras_plateau_table, "keras_plateau", list_args=("me
 
 
 @factory
-def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10, verbose=0,
-                      mode="auto", min_delta=1e-4, cooldown=0, min_lr=0.0, *,
-                      initial_learning_rate=None) -> Schedule:
+def ReduceLROnPlateau(metrics: Sequence[float] | None = None, monitor: str = "val_loss",
+                      factor: float = 0.1, patience: int = 10, verbose: int = 0, mode: str = "auto",
+                      min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0, *,
+                      initial_learning_rate: float | None = None) -> Schedule:
     """The ``keras.callbacks.ReduceLROnPlateau`` callback given the monitored value of each
     epoch (``metrics``): ``f(t)`` is the optimizer's (float32) learning rate in epoch ``t``,
     after ``on_epoch_end`` saw the values of the epochs before it. ``mode="auto"`` means
@@ -221,4 +229,5 @@ def ReduceLROnPlateau(metrics=None, monitor="val_loss", factor=0.1, patience=10,
 
 
 
-ReduceLROnPlateau.__doc__ += "\n" + (_keras_plateau_table.__doc__ or "").split("\n", 1)[1]
+ReduceLROnPlateau.__doc__ = ((ReduceLROnPlateau.__doc__ or "") + "\n"
+                             + (_keras_plateau_table.__doc__ or "").split("\n", 1)[1])

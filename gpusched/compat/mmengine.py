@@ -11,6 +11,8 @@ classes whose length is the window (ConstantLR, LinearLR, PolyLR) use MMEngine's
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import inspect
 
 import numpy as np
@@ -57,7 +59,8 @@ def _span():
 
 
 @factory
-def ConstantLR(factor=1.0 / 3, begin=0, end=INF, *, base_lr=None) -> Schedule:
+def ConstantLR(factor: float = 1.0 / 3, begin: int = 0, end: int = INF, *,
+               base_lr: float | None = None) -> Schedule:
     """``base_lr * factor`` for ``s < end - begin - 1``, ``base_lr`` from there on."""
     t = T.ConstantLR(factor, 1, base_lr=base_lr)
     return _windowed("ConstantLR", t, begin, end, {"total_iters": _span()},
@@ -65,29 +68,32 @@ def ConstantLR(factor=1.0 / 3, begin=0, end=INF, *, base_lr=None) -> Schedule:
 
 
 @factory
-def LinearLR(start_factor=1.0 / 3, end_factor=1.0, begin=0, end=INF, *,
-             base_lr=None) -> Schedule:
+def LinearLR(start_factor: float = 1.0 / 3, end_factor: float = 1.0, begin: int = 0, end: int = INF,
+             *, base_lr: float | None = None) -> Schedule:
     """``base_lr (sf + (ef - sf) min(s, E) / E)``, ``E = end - begin - 1``."""
     t = T.LinearLR(start_factor, end_factor, 1, base_lr=base_lr)
     return _windowed("LinearLR", t, begin, end, {"total_iters": _span()}, LinearLR.__doc__)
 
 
 @factory
-def StepLR(step_size=None, gamma=0.1, begin=0, end=INF, *, base_lr=None) -> Schedule:
+def StepLR(step_size: int | None = None, gamma: float = 0.1, begin: int = 0, end: int = INF, *,
+           base_lr: float | None = None) -> Schedule:
     """``base_lr * gamma ** (s // step_size)``."""
     return _windowed("StepLR", T.StepLR(step_size, gamma, base_lr=base_lr), begin, end,
                      doc=StepLR.__doc__)
 
 
 @factory
-def MultiStepLR(milestones=None, gamma=0.1, begin=0, end=INF, *, base_lr=None) -> Schedule:
+def MultiStepLR(milestones: Sequence[float] | None = None, gamma: float = 0.1, begin: int = 0,
+                end: int = INF, *, base_lr: float | None = None) -> Schedule:
     """``base_lr * gamma ** #{m <= s}`` (milestones on the local step)."""
     return _windowed("MultiStepLR", T.MultiStepLR(milestones, gamma, base_lr=base_lr), begin,
                      end, doc=MultiStepLR.__doc__)
 
 
 @factory
-def ExponentialLR(gamma=None, begin=0, end=INF, *, base_lr=None) -> Schedule:
+def ExponentialLR(gamma: float | None = None, begin: int = 0, end: int = INF, *,
+                  base_lr: float | None = None) -> Schedule:
     """``base_lr * gamma ** s``."""
     return _windowed("ExponentialLR", T.ExponentialLR(gamma, base_lr=base_lr), begin, end,
                      doc=ExponentialLR.__doc__)
@@ -103,8 +109,9 @@ def _eta(eta_min, eta_min_ratio):
 
 
 @factory
-def CosineAnnealingLR(T_max=None, eta_min=None, begin=0, end=INF, eta_min_ratio=None, *,
-                      base_lr=None) -> Schedule:
+def CosineAnnealingLR(T_max: int | None = None, eta_min: float | None = None, begin: int = 0,
+                      end: int = INF, eta_min_ratio: float | None = None, *,
+                      base_lr: float | None = None) -> Schedule:
     """``eta + (base_lr - eta)(1 + cos(pi s / T_max)) / 2`` with ``eta = eta_min`` or
     ``base_lr * eta_min_ratio``; ``T_max`` defaults to ``end - begin``. Periodic when the
     window is longer than ``T_max``; with ``end = begin + T_max`` the last value is that of
@@ -124,7 +131,8 @@ def CosineAnnealingLR(T_max=None, eta_min=None, begin=0, end=INF, eta_min_ratio=
 
 
 @factory
-def PolyLR(eta_min=0.0, power=1.0, begin=0, end=INF, *, base_lr=None) -> Schedule:
+def PolyLR(eta_min: float = 0.0, power: float = 1.0, begin: int = 0, end: int = INF, *,
+           base_lr: float | None = None) -> Schedule:
     """``eta_min + (base_lr - eta_min)(1 - min(s, E) / E) ** power``, ``E = end - begin - 1``."""
     t, b, eta, pw = E.step(), E.param("base_lr"), E.param("eta_min"), E.param("power")
     E_ = _span()
@@ -137,9 +145,10 @@ def PolyLR(eta_min=0.0, power=1.0, begin=0, end=INF, *, base_lr=None) -> Schedul
 
 
 @factory
-def OneCycleLR(eta_max=None, total_steps=None, pct_start=0.3, anneal_strategy="cos",
-               div_factor=25.0, final_div_factor=1e4, three_phase=False, begin=0, end=INF,
-               *, base_lr=None) -> Schedule:
+def OneCycleLR(eta_max: float | None = None, total_steps: int | None = None, pct_start: float = 0.3,
+               anneal_strategy: str = "cos", div_factor: float = 25.0,
+               final_div_factor: float = 1e4, three_phase: bool = False, begin: int = 0,
+               end: int = INF, *, base_lr: float | None = None) -> Schedule:
     """torch's OneCycleLR phases (lr only) on the local step, with ``max_lr = eta_max`` and
     ``total_steps`` defaulting to ``end - begin``."""
     t = T.OneCycleLR(1.0, 1, pct_start=pct_start, anneal_strategy=anneal_strategy,
@@ -159,8 +168,9 @@ def OneCycleLR(eta_max=None, total_steps=None, pct_start=0.3, anneal_strategy="c
 
 
 @factory
-def CosineRestartLR(periods=None, restart_weights=(1,), eta_min=None, eta_min_ratio=None,
-                    begin=0, end=INF, *, base_lr=None) -> Schedule:
+def CosineRestartLR(periods: Sequence[int] | None = None, restart_weights: Sequence[float] = (1,),
+                    eta_min: float | None = None, eta_min_ratio: float | None = None,
+                    begin: int = 0, end: int = INF, *, base_lr: float | None = None) -> Schedule:
     """Cosine cycles of explicit lengths ``periods[k]`` restarting at ``base_lr *
     restart_weights[k]`` (:func:`gpusched.curves.cosine_restarts`), with ``eta = eta_min`` or
     ``base_lr * eta_min_ratio``; held after the last period."""
@@ -200,9 +210,11 @@ MMENGINE_PLATEAU = E.HostScan(_mmengine_plateau_table, "mmengine_plateau",
 
 
 @factory
-def ReduceOnPlateauLR(metrics=None, monitor="loss", rule="less", factor=0.1, patience=10,
-                      threshold=1e-4, threshold_rule="rel", cooldown=0, min_value=0.0,
-                      eps=1e-8, begin=0, end=INF, *, base_lr=None) -> Schedule:
+def ReduceOnPlateauLR(metrics: Sequence[float] | None = None, monitor: str = "loss",
+                      rule: str = "less", factor: float = 0.1, patience: int = 10,
+                      threshold: float = 1e-4, threshold_rule: str = "rel", cooldown: int = 0,
+                      min_value: float = 0.0, eps: float = 1e-8, begin: int = 0, end: int = INF, *,
+                      base_lr: float | None = None) -> Schedule:
     """torch's ReduceLROnPlateau rule (``rule`` less/greater = mode min/max,
     ``threshold_rule`` = threshold_mode, ``min_value`` = min_lr) given the validation metric
     of each epoch (``metrics``; ``monitor`` names it in MMEngine and is not used here).

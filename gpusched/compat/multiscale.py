@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import expr as E
 from ..params import Check, Param
@@ -15,14 +18,15 @@ SIZE_STEP = 16
 WARM_STEPS = 5
 
 
-def global_step(epoch_id, epoch_to_start, steps_per_epoch, batch_id):
+def global_step(epoch_id: ArrayLike, epoch_to_start: ArrayLike, steps_per_epoch: ArrayLike,
+                batch_id: ArrayLike) -> np.ndarray:
     """``(epoch_id - epoch_to_start) * steps_per_epoch + batch_id`` (int64, broadcasting)."""
     return (np.asarray(epoch_id, dtype=np.int64) - np.asarray(epoch_to_start, dtype=np.int64)) \
         * np.asarray(steps_per_epoch, dtype=np.int64) + np.asarray(batch_id, dtype=np.int64)
 
 
 @factory
-def BatchResize(batch_resize_range=None, seed=0) -> Schedule:
+def BatchResize(batch_resize_range: Sequence[int] | None = None, seed: int = 0) -> Schedule:
     """The input size for global step ``t`` (see :func:`global_step`)::
 
         f(t) = upper                                   t <= 4 (the first five steps)
@@ -46,7 +50,7 @@ def BatchResize(batch_resize_range=None, seed=0) -> Schedule:
     checks = [Check(("batch_resize_range",), lambda batch_resize_range:
                     batch_resize_range[0][:, 0] <= batch_resize_range[0][:, 1],
                     "batch_resize_range must be (lower, upper) with lower <= upper")]
-    values = {"seed": seed}
+    values: dict = {"seed": seed}
     if batch_resize_range is not None:
         values["batch_resize_range"] = list(batch_resize_range)
     return Schedule(expr, params, name="BatchResize", values=values, checks=checks,

@@ -34,7 +34,7 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
 
 
 @factory
-def constant_schedule(value=None) -> Schedule:
+def constant_schedule(value: float | None = None) -> Schedule:
     """``f(t) = value``."""
     return schedule_of("constant_schedule", E.param("value") + 0.0, [_f("value")],
                        dict(value=value), constant_schedule.__doc__)
@@ -50,8 +50,9 @@ def _polynomial(t, init, end, power, T, B):
 
 
 @factory
-def polynomial_schedule(init_value=None, end_value=None, power=None, transition_steps=None,
-                        transition_begin=0) -> Schedule:
+def polynomial_schedule(init_value: float | None = None, end_value: float | None = None,
+                        power: float | None = None, transition_steps: int | None = None,
+                        transition_begin: int = 0) -> Schedule:
     """``c = clip(t - B, 0, T)``; ``f = (init - end) (1 - c / T) ** power + end``. ``T <= 0``
     gives the constant ``init_value``; ``B < 0`` counts as 0 (as in optax)."""
     t = E.step()
@@ -66,8 +67,8 @@ def polynomial_schedule(init_value=None, end_value=None, power=None, transition_
 
 
 @factory
-def linear_schedule(init_value=None, end_value=None, transition_steps=None,
-                    transition_begin=0) -> Schedule:
+def linear_schedule(init_value: float | None = None, end_value: float | None = None,
+                    transition_steps: int | None = None, transition_begin: int = 0) -> Schedule:
     """The polynomial schedule with ``power = 1``: from ``init`` at ``B`` to ``end`` at
     ``B + T``, held outside."""
     t = E.step()
@@ -96,7 +97,8 @@ _SAME_LENGTH = Check(("boundaries", "scales"),
 
 
 @factory
-def piecewise_constant_schedule(init_value=None, boundaries_and_scales=None) -> Schedule:
+def piecewise_constant_schedule(init_value: float | None = None,
+                                boundaries_and_scales: dict[int, float] | None = None) -> Schedule:
     """``f(t) = init_value * prod_{b <= t} scale_b``: each scale applies from ``t == b``.
 
     ``boundaries_and_scales`` (a dict, as in optax) becomes the list parameters
@@ -119,8 +121,9 @@ def _exponential(t, init, T, rate, B, staircase, end=None):
 
 
 @factory
-def exponential_decay(init_value=None, transition_steps=None, decay_rate=None,
-                      transition_begin=0, staircase=False, end_value=None) -> Schedule:
+def exponential_decay(init_value: float | None = None, transition_steps: int | None = None,
+                      decay_rate: float | None = None, transition_begin: int = 0,
+                      staircase: bool = False, end_value: float | None = None) -> Schedule:
     """``d = t - B``; ``f = init`` for ``d <= 0``, else ``init * rate ** (d / T)`` (``floor(d /
     T)`` with ``staircase``), clipped at ``end_value`` (from below when ``rate < 1``). ``T <= 0``
     or ``rate == 0`` gives the constant ``init_value``."""
@@ -144,8 +147,8 @@ def _cosine_decay(t, init, D, alpha, exponent):
 
 
 @factory
-def cosine_decay_schedule(init_value=None, decay_steps=None, alpha=0.0,
-                          exponent=1.0) -> Schedule:
+def cosine_decay_schedule(init_value: float | None = None, decay_steps: int | None = None,
+                          alpha: float = 0.0, exponent: float = 1.0) -> Schedule:
     """``c = min(t, D)``; ``f = init ((1 - alpha) ((1 + cos(pi c / D)) / 2) ** exponent +
     alpha)``: held at ``alpha * init`` after ``D``."""
     expr = _cosine_decay(E.step(), *_p("init_value", "decay_steps", "alpha", "exponent"))
@@ -167,8 +170,9 @@ def _interpolate(kind, start, end, pct):
 
 
 @factory
-def piecewise_interpolate_schedule(interpolate_type=None, init_value=None,
-                                   boundaries_and_scales=None) -> Schedule:
+def piecewise_interpolate_schedule(
+        interpolate_type: str | None = None, init_value: float | None = None,
+        boundaries_and_scales: dict[int, float] | None = None) -> Schedule:
     """Knots ``(0, init)`` and ``(b_k, init * prod_{j <= k} s_j)``; between knots ``k`` and
     ``k + 1``, ``p = (t - b_k) / max(b_{k+1} - b_k, 1)`` and the value is linear
     ``(z - a) p + a`` or cosine ``z + (a - z) / 2 (cos(pi p) + 1)``; from the last knot on its
@@ -219,9 +223,9 @@ def _knots(t, kind, init, knots):
 
 
 @factory
-def linear_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0.3,
-                             pct_final=0.85, div_factor=25.0,
-                             final_div_factor=1e4) -> Schedule:
+def linear_onecycle_schedule(transition_steps: int | None = None, peak_value: float | None = None,
+                             pct_start: float = 0.3, pct_final: float = 0.85,
+                             div_factor: float = 25.0, final_div_factor: float = 1e4) -> Schedule:
     """Linear one-cycle, three phases: ``peak / div`` at 0, ``peak`` at ``int(pct_start T)``,
     ``peak / div`` at ``int(pct_final T)``, ``peak / (div * final_div)`` at ``T`` and after
     (piecewise_interpolate_schedule over those knots, including optax's ``int()`` truncation
@@ -244,8 +248,9 @@ def linear_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
 
 
 @factory
-def cosine_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0.3,
-                             div_factor=25.0, final_div_factor=1e4) -> Schedule:
+def cosine_onecycle_schedule(transition_steps: int | None = None, peak_value: float | None = None,
+                             pct_start: float = 0.3, div_factor: float = 25.0,
+                             final_div_factor: float = 1e4) -> Schedule:
     """Cosine one-cycle: ``peak / div`` at 0, ``peak`` at ``int(pct_start T)``, ``peak /
     (div * final_div)`` at ``T`` and after, cosine-interpolated between."""
     t = E.step()
@@ -263,7 +268,8 @@ def cosine_onecycle_schedule(transition_steps=None, peak_value=None, pct_start=0
 
 
 @factory
-def warmup_constant_schedule(init_value=None, peak_value=None, warmup_steps=None) -> Schedule:
+def warmup_constant_schedule(init_value: float | None = None, peak_value: float | None = None,
+                             warmup_steps: int | None = None) -> Schedule:
     """Linear from ``init`` to ``peak`` over ``warmup_steps``, then ``peak``."""
     t = E.step()
     init, peak, W = _p("init_value", "peak_value", "warmup_steps")
@@ -293,8 +299,9 @@ def _warmup_cosine_check(suffix=""):
 
 
 @factory
-def warmup_cosine_decay_schedule(init_value=None, peak_value=None, warmup_steps=None,
-                                 decay_steps=None, end_value=0.0, exponent=1.0) -> Schedule:
+def warmup_cosine_decay_schedule(init_value: float | None = None, peak_value: float | None = None,
+                                 warmup_steps: int | None = None, decay_steps: int | None = None,
+                                 end_value: float = 0.0, exponent: float = 1.0) -> Schedule:
     """Linear warmup from ``init`` to ``peak`` over ``W = warmup_steps``, then
     cosine_decay_schedule(peak, D - W, alpha=end / peak, exponent) on ``t - W``: ``D =
     decay_steps`` **includes** the warmup (keras' excludes it); ``end_value`` from ``D`` on."""
@@ -308,10 +315,13 @@ def warmup_cosine_decay_schedule(init_value=None, peak_value=None, warmup_steps=
 
 
 @factory
-def warmup_exponential_decay_schedule(init_value=None, peak_value=None, warmup_steps=None,
-                                      transition_steps=None, decay_rate=None,
-                                      transition_begin=0, staircase=False,
-                                      end_value=None) -> Schedule:
+def warmup_exponential_decay_schedule(init_value: float | None = None,
+                                      peak_value: float | None = None,
+                                      warmup_steps: int | None = None,
+                                      transition_steps: int | None = None,
+                                      decay_rate: float | None = None, transition_begin: int = 0,
+                                      staircase: bool = False,
+                                      end_value: float | None = None) -> Schedule:
     """Linear warmup from ``init`` to ``peak`` over ``W``, then exponential_decay(peak, T,
     rate, B, staircase, end_value) on ``t - W`` (``B`` counts from the warmup's end)."""
     t = E.step()
@@ -424,8 +434,10 @@ OPTAX_PLATEAU = E.HostScan(_optax_plateau_table, "optax_reduce_on_plateau",
 
 
 @factory
-def reduce_on_plateau(metrics=None, factor=0.1, patience=10, rtol=1e-4, atol=0.0, cooldown=0,
-                      accumulation_size=1, min_scale=0.0, *, init_value=1.0) -> Schedule:
+def reduce_on_plateau(metrics: Sequence[float] | None = None, factor: float = 0.1,
+                      patience: int = 10, rtol: float = 1e-4, atol: float = 0.0, cooldown: int = 0,
+                      accumulation_size: int = 1, min_scale: float = 0.0, *,
+                      init_value: float = 1.0) -> Schedule:
     """``optax.contrib.reduce_on_plateau`` as a schedule: ``init_value`` times the scale it
     applies to the ``t``-th update, given the ``value`` passed at each update (``metrics``).
     In float32, as optax: the mean of each ``accumulation_size`` values is ``a``; then::

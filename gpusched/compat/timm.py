@@ -16,6 +16,8 @@ host with torch (imported then), and the noise parameters are fixed, not sweepab
 
 from __future__ import annotations
 
+from typing import Sequence, Union
+
 from .. import curves
 from .. import expr as E
 from .. import metric
@@ -29,6 +31,9 @@ __all__ = ["CosineLRScheduler", "PolyLRScheduler", "TanhLRScheduler", "StepLRSch
            "MultiStepLRScheduler", "WSDLRScheduler", "PlateauLRScheduler"]
 
 FLAG = (False, True)
+
+# noise_range_t: a step, or [start, end) steps, where timm adds noise (none: None)
+Noise = Union[float, Sequence[float], None]
 
 
 def _warmup_params(prefix_default):
@@ -102,10 +107,13 @@ def _cyclic(name, shape, extra, values, doc, noise, prefix=False, target_at_warm
 
 
 @factory
-def CosineLRScheduler(t_initial=None, lr_min=0.0, cycle_mul=1.0, cycle_decay=1.0,
-                      cycle_limit=1, warmup_t=0, warmup_lr_init=0.0, warmup_prefix=False,
-                      t_in_epochs=True, noise_range_t=None, noise_pct=0.67, noise_std=1.0,
-                      noise_seed=42, k_decay=1.0, *, base_lr=None) -> Schedule:
+def CosineLRScheduler(t_initial: int | None = None, lr_min: float = 0.0, cycle_mul: float = 1.0,
+                      cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0,
+                      warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+                      t_in_epochs: bool = True, noise_range_t: Noise = None,
+                      noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42,
+                      k_decay: float = 1.0, *,
+                      base_lr: float | None = None) -> Schedule:
     """Cosine with restarts: in cycle ``i < cycle_limit`` (of length ``t_i``, at local step
     ``t_curr``), ``lr_min + (base_lr cycle_decay^i - lr_min) (1 + cos(pi t_curr^k /
     t_i^k)) / 2`` with ``k = k_decay``; ``lr_min`` after ``cycle_limit`` cycles."""
@@ -122,10 +130,12 @@ def CosineLRScheduler(t_initial=None, lr_min=0.0, cycle_mul=1.0, cycle_decay=1.0
 
 
 @factory
-def PolyLRScheduler(t_initial=None, power=0.5, lr_min=0.0, cycle_mul=1.0, cycle_decay=1.0,
-                    cycle_limit=1, warmup_t=0, warmup_lr_init=0.0, warmup_prefix=False,
-                    t_in_epochs=True, noise_range_t=None, noise_pct=0.67, noise_std=1.0,
-                    noise_seed=42, k_decay=1.0, *, base_lr=None) -> Schedule:
+def PolyLRScheduler(t_initial: int | None = None, power: float = 0.5, lr_min: float = 0.0,
+                    cycle_mul: float = 1.0, cycle_decay: float = 1.0, cycle_limit: int = 1,
+                    warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+                    t_in_epochs: bool = True, noise_range_t: Noise = None, noise_pct: float = 0.67,
+                    noise_std: float = 1.0, noise_seed: int = 42, k_decay: float = 1.0, *,
+                    base_lr: float | None = None) -> Schedule:
     """Polynomial with restarts: ``lr_min + (base_lr cycle_decay^i - lr_min) (1 - t_curr^k /
     t_i^k) ** power`` in cycle ``i < cycle_limit``, ``lr_min`` after."""
     def shape(lo, hi, tc, ti):
@@ -141,10 +151,12 @@ def PolyLRScheduler(t_initial=None, power=0.5, lr_min=0.0, cycle_mul=1.0, cycle_
 
 
 @factory
-def TanhLRScheduler(t_initial=None, lb=-7.0, ub=3.0, lr_min=0.0, cycle_mul=1.0,
-                    cycle_decay=1.0, cycle_limit=1, warmup_t=0, warmup_lr_init=0.0,
-                    warmup_prefix=False, t_in_epochs=True, noise_range_t=None, noise_pct=0.67,
-                    noise_std=1.0, noise_seed=42, *, base_lr=None) -> Schedule:
+def TanhLRScheduler(t_initial: int | None = None, lb: float = -7.0, ub: float = 3.0,
+                    lr_min: float = 0.0, cycle_mul: float = 1.0, cycle_decay: float = 1.0,
+                    cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+                    warmup_prefix: bool = False, t_in_epochs: bool = True,
+                    noise_range_t: Noise = None, noise_pct: float = 0.67, noise_std: float = 1.0,
+                    noise_seed: int = 42, *, base_lr: float | None = None) -> Schedule:
     """Hyperbolic-tangent decay with restarts: ``tr = t_curr / t_i``, ``lr_min + (base_lr
     cycle_decay^i - lr_min) (1 - tanh(lb (1 - tr) + ub tr)) / 2``. Without ``warmup_prefix``
     the warmup ramps to the schedule's value at ``warmup_t``, not to ``base_lr`` (as timm)."""
@@ -172,9 +184,11 @@ def TanhLRScheduler(t_initial=None, lb=-7.0, ub=3.0, lr_min=0.0, cycle_mul=1.0,
 
 
 @factory
-def StepLRScheduler(decay_t=None, decay_rate=1.0, warmup_t=0, warmup_lr_init=0.0,
-                    warmup_prefix=True, t_in_epochs=True, noise_range_t=None, noise_pct=0.67,
-                    noise_std=1.0, noise_seed=42, *, base_lr=None) -> Schedule:
+def StepLRScheduler(decay_t: float | None = None, decay_rate: float = 1.0, warmup_t: int = 0,
+                    warmup_lr_init: float = 0.0, warmup_prefix: bool = True,
+                    t_in_epochs: bool = True, noise_range_t: Noise = None, noise_pct: float = 0.67,
+                    noise_std: float = 1.0, noise_seed: int = 42, *,
+                    base_lr: float | None = None) -> Schedule:
     """``base_lr * decay_rate ** (t // decay_t)`` (``decay_t`` may be fractional: a float
     floor division). Its warmup is a prefix by default."""
     b, dt, rate = _p("base_lr", "decay_t", "decay_rate")
@@ -188,10 +202,12 @@ def StepLRScheduler(decay_t=None, decay_rate=1.0, warmup_t=0, warmup_lr_init=0.0
 
 
 @factory
-def MultiStepLRScheduler(decay_t=None, decay_rate=1.0, warmup_t=0, warmup_lr_init=0.0,
-                         warmup_prefix=True, t_in_epochs=True, noise_range_t=None,
-                         noise_pct=0.67, noise_std=1.0, noise_seed=42, *,
-                         base_lr=None) -> Schedule:
+def MultiStepLRScheduler(decay_t: Sequence[float] | None = None, decay_rate: float = 1.0,
+                         warmup_t: int = 0, warmup_lr_init: float = 0.0,
+                         warmup_prefix: bool = True, t_in_epochs: bool = True,
+                         noise_range_t: Noise = None,
+                         noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42, *,
+                         base_lr: float | None = None) -> Schedule:
     """``base_lr * decay_rate ** #{m in decay_t : m <= t + 1}``: timm's ``bisect_right(
     decay_t, t + 1)``, which decays **one step before** each milestone (kept in timm on
     purpose). ``decay_t`` must be sorted."""
@@ -213,11 +229,13 @@ DECAY_FNS = ("linear", "1-sqrt", "cosine", "power", "exp")
 
 
 @factory
-def WSDLRScheduler(t_initial=None, decay_t=None, lr_min=0.0, stable_fn="constant",
-                   stable_timescale=None, stable_power=0.5, decay_fn="1-sqrt", decay_power=0.5,
-                   decay_ratio=0.1, warmup_t=0, warmup_lr_init=0.0, t_in_epochs=True,
-                   noise_range_t=None, noise_pct=0.67, noise_std=1.0, noise_seed=42, *,
-                   base_lr=None) -> Schedule:
+def WSDLRScheduler(t_initial: int | None = None, decay_t: int | None = None, lr_min: float = 0.0,
+                   stable_fn: str = "constant", stable_timescale: float | None = None,
+                   stable_power: float = 0.5, decay_fn: str = "1-sqrt", decay_power: float = 0.5,
+                   decay_ratio: float = 0.1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+                   t_in_epochs: bool = True, noise_range_t: Noise = None,
+                   noise_pct: float = 0.67, noise_std: float = 1.0, noise_seed: int = 42, *,
+                   base_lr: float | None = None) -> Schedule:
     """Warmup-stable-decay (the warmup is always a prefix). ``t_s = t - warmup_t``::
 
         S = max(base_lr * stable(t_s), lr_min)      stable = 1 | (1 + t_s / tau) ** -p
@@ -292,9 +310,10 @@ SHIFTED_PLATEAU_TIMM = E.HostScan(_timm_plateau_table, "timm_plateau", list_args
 
 
 @factory
-def PlateauLRScheduler(metrics=None, decay_rate=0.1, patience_t=10, threshold=1e-4,
-                       cooldown_t=0, warmup_t=0, warmup_lr_init=0.0, lr_min=0.0, mode="max", *,
-                       base_lr=None) -> Schedule:
+def PlateauLRScheduler(metrics: Sequence[float] | None = None, decay_rate: float = 0.1,
+                       patience_t: int = 10, threshold: float = 1e-4, cooldown_t: int = 0,
+                       warmup_t: int = 0, warmup_lr_init: float = 0.0, lr_min: float = 0.0,
+                       mode: str = "max", *, base_lr: float | None = None) -> Schedule:
     """torch's ReduceLROnPlateau (``factor = decay_rate``, ``patience = patience_t``,
     ``cooldown = cooldown_t``, ``min_lr = lr_min``, relative threshold; note timm's default
     ``mode="max"``) after a linear warmup. Step mapping: timm's training loop calls

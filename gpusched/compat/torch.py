@@ -10,7 +10,7 @@ to ~1e-15 relative (float64) while the recursion's rounding accumulates.
 
 from __future__ import annotations
 
-from typing import Annotated, Sequence
+from typing import Annotated, Any, Callable, Sequence
 
 from .. import curves
 from .. import expr as E
@@ -39,7 +39,7 @@ def _values(**given):
 
 
 @factory
-def LambdaLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
+def LambdaLR(lr_lambda: Callable, *, base_lr: float | None = None, **params: Any) -> Schedule:
     """``base_lr * lr_lambda(t)``.
 
     ``lr_lambda`` is traced (``lambda step: step % 40 / 100.``), so it runs on every backend;
@@ -54,7 +54,8 @@ def LambdaLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
 
 
 @factory
-def MultiplicativeLR(lr_lambda, *, base_lr=None, **params) -> Schedule:
+def MultiplicativeLR(lr_lambda: Callable, *, base_lr: float | None = None,
+                     **params: Any) -> Schedule:
     """``base_lr * prod_{s=1..t} lr_lambda(s)`` (torch multiplies the current lr by
     ``lr_lambda(t)`` at each ``step()``, and never applies ``lr_lambda(0)``).
 
@@ -165,10 +166,11 @@ CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
 @factory
-def CyclicLR(base_lr=None, max_lr=None, step_size_up=2000, step_size_down=None,
-             mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
-             cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, *,
-             output="lr") -> Schedule:
+def CyclicLR(base_lr: float | None = None, max_lr: float | None = None, step_size_up: int = 2000,
+             step_size_down: int | None = None, mode: str = "triangular", gamma: float = 1.0,
+             scale_fn: Callable | None = None, scale_mode: str = "cycle",
+             cycle_momentum: bool = True, base_momentum: float = 0.8, max_momentum: float = 0.9, *,
+             output: str = "lr") -> Schedule:
     """Cyclical learning rate (Smith 2017). With ``up = step_size_up``, ``down =
     step_size_down`` (``= up`` if None), ``r = up / (up + down)``::
 
@@ -236,10 +238,12 @@ def _anneal(strategy, start, end, pct):
 
 
 @factory
-def OneCycleLR(max_lr=None, total_steps=None, epochs=None, steps_per_epoch=None,
-               pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
-               max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False, *,
-               output="lr") -> Schedule:
+def OneCycleLR(max_lr: float | None = None, total_steps: int | None = None,
+               epochs: int | None = None, steps_per_epoch: int | None = None,
+               pct_start: float = 0.3, anneal_strategy: str = "cos", cycle_momentum: bool = True,
+               base_momentum: float = 0.85, max_momentum: float = 0.95, div_factor: float = 25.0,
+               final_div_factor: float = 1e4, three_phase: bool = False, *,
+               output: str = "lr") -> Schedule:
     """The 1cycle policy. ``initial = max_lr / div_factor``, ``min = initial /
     final_div_factor``, ``N = total_steps`` (or ``epochs * steps_per_epoch``), phase ends
     (floats) ``e1 = pct_start N - 1`` and ``e2 = N - 1`` (three phases: ``e2 = 2 pct_start N -
@@ -404,7 +408,7 @@ def SequentialLR(schedulers: Sequence[Schedule], milestones: Sequence) -> Schedu
 
 
 @factory
-def ChainedScheduler(schedulers: Sequence[Schedule], optimizer=None) -> Schedule:
+def ChainedScheduler(schedulers: Sequence[Schedule], optimizer: Any = None) -> Schedule:
     """Every scheduler steps in order at each step. Chainable schedulers multiply the lr by
     their ratio ``r_k(t) = f_k(t) / f_k(t - 1)`` (``r_k(0) = f_k(0) / base_lr``); the others
     (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts ...) set it outright,
@@ -482,9 +486,10 @@ def _stepped_chain(schedulers, renames, specs, inits) -> E.Expr:
 
 
 @factory
-def ReduceLROnPlateau(metrics=None, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                      threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8, *,
-                      base_lr=None) -> Schedule:
+def ReduceLROnPlateau(metrics: Sequence[float] | None = None, mode: str = "min",
+                      factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
+                      threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
+                      eps: float = 1e-8, *, base_lr: float | None = None) -> Schedule:
     return metric.reduce_on_plateau(metrics, mode, factor, patience, threshold, threshold_mode,
                                     cooldown, min_lr, eps, base_lr=base_lr,
                                     name="ReduceLROnPlateau", doc=ReduceLROnPlateau.__doc__)
@@ -493,5 +498,5 @@ def ReduceLROnPlateau(metrics=None, mode="min", factor=0.1, patience=10, thresho
 ReduceLROnPlateau.__doc__ = (
     "torch's ReduceLROnPlateau given the metric series ``metrics`` (the value passed to\n"
     "    ``step(metric)`` after each step): ``f(t)`` is the lr after ``metrics[:t]``.\n"
-    + metric.reduce_on_plateau.__doc__.split("\n", 1)[1])
+    + (metric.reduce_on_plateau.__doc__ or "").split("\n", 1)[1])
 

@@ -10,7 +10,7 @@ optimizer update; the first update uses ``lambda(0)``, which is 0 during a warmu
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Callable, Sequence
 
 from .. import expr as E
 from .. import metric
@@ -156,9 +156,12 @@ def _min_rate(min_lr, min_lr_rate):
 
 
 @factory
-def get_cosine_with_min_lr_schedule_with_warmup(num_warmup_steps=None, num_training_steps=None,
-                                                num_cycles=0.5, min_lr=None, min_lr_rate=None,
-                                                *, base_lr=None) -> Schedule:
+def get_cosine_with_min_lr_schedule_with_warmup(num_warmup_steps: int | None = None,
+                                                num_training_steps: int | None = None,
+                                                num_cycles: float = 0.5,
+                                                min_lr: float | None = None,
+                                                min_lr_rate: float | None = None, *,
+                                                base_lr: float | None = None) -> Schedule:
     """As the cosine schedule with a floor ``r`` (``min_lr_rate``, or ``min_lr / base_lr``):
     ``lambda = max(0, f (1 - r) + r)``, ``f = (1 + cos(2 pi num_cycles p)) / 2``; periodic
     past ``N`` like the plain cosine."""
@@ -175,9 +178,13 @@ def get_cosine_with_min_lr_schedule_with_warmup(num_warmup_steps=None, num_train
 
 
 @factory
-def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
-        num_warmup_steps=None, num_training_steps=None, num_cycles=0.5, min_lr=None,
-        min_lr_rate=None, warmup_lr_rate=None, *, base_lr=None) -> Schedule:
+def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(num_warmup_steps: int | None = None,
+                                                        num_training_steps: int | None = None,
+                                                        num_cycles: float = 0.5,
+                                                        min_lr: float | None = None,
+                                                        min_lr_rate: float | None = None,
+                                                        warmup_lr_rate: float | None = None, *,
+                                                        base_lr: float | None = None) -> Schedule:
     """The ``cosine_warmup_with_min_lr`` type: offsets by one step. Warmup
     ``(t + 1) / max(1, W)`` (or ``w + (1 - w) t / max(1, W - 1)`` with ``warmup_lr_rate = w``),
     then ``p = (t - W + 1) / max(1, N - W)`` and the floored cosine of
@@ -209,9 +216,11 @@ WSD_DECAY = ("linear", "cosine", "1-sqrt")
 
 
 @factory
-def get_wsd_schedule(num_warmup_steps=None, num_decay_steps=None, num_training_steps=None,
-                     num_stable_steps=None, warmup_type="linear", decay_type="cosine",
-                     min_lr_ratio=0.0, num_cycles=0.5, *, base_lr=None) -> Schedule:
+def get_wsd_schedule(num_warmup_steps: int | None = None, num_decay_steps: int | None = None,
+                     num_training_steps: int | None = None, num_stable_steps: int | None = None,
+                     warmup_type: str = "linear", decay_type: str = "cosine",
+                     min_lr_ratio: float = 0.0, num_cycles: float = 0.5, *,
+                     base_lr: float | None = None) -> Schedule:
     """Warmup-stable-decay. ``S = num_stable_steps`` (or ``N - W - D``), ``D =
     num_decay_steps``, ``r = min_lr_ratio``::
 
@@ -257,7 +266,8 @@ def get_wsd_schedule(num_warmup_steps=None, num_decay_steps=None, num_training_s
 
 
 @factory
-def get_reduce_on_plateau_schedule(metrics=None, *, base_lr=None, **kwargs) -> Schedule:
+def get_reduce_on_plateau_schedule(metrics: Sequence[float] | None = None, *,
+                                   base_lr: float | None = None, **kwargs: Any) -> Schedule:
     """torch's ReduceLROnPlateau (transformers passes ``kwargs`` through): see
     :func:`gpusched.compat.torch.ReduceLROnPlateau`."""
     return metric.reduce_on_plateau(metrics, base_lr=base_lr,
@@ -265,12 +275,13 @@ def get_reduce_on_plateau_schedule(metrics=None, *, base_lr=None, **kwargs) -> S
 
 
 @factory
-def get_greedy_schedule(metrics=None, *, base_lr=None, **kwargs) -> Schedule:
+def get_greedy_schedule(metrics: Sequence[float] | None = None, *, base_lr: float | None = None,
+                        **kwargs: Any) -> Schedule:
     """GreedyLR given the metric series ``metrics``: see :func:`gpusched.metric.greedy`."""
     return metric.greedy(metrics, base_lr=base_lr, name="get_greedy_schedule", **kwargs)
 
 
-SCHEDULER_TYPES = {
+SCHEDULER_TYPES: dict[str, Callable[..., Schedule]] = {
     "linear": get_linear_schedule_with_warmup,
     "cosine": get_cosine_schedule_with_warmup,
     "cosine_with_restarts": get_cosine_with_hard_restarts_schedule_with_warmup,
@@ -292,8 +303,10 @@ _TAKES = {  # which of get_scheduler's step counts each type accepts, as transfo
 
 
 @factory(listed=False)
-def get_scheduler(name, num_warmup_steps=None, num_training_steps=None,
-                  scheduler_specific_kwargs=None, *, base_lr=None) -> Schedule:
+def get_scheduler(name: str, num_warmup_steps: int | None = None,
+                  num_training_steps: int | None = None,
+                  scheduler_specific_kwargs: dict | None = None, *,
+                  base_lr: float | None = None) -> Schedule:
     """``transformers.get_scheduler``: the twin of the ``SchedulerType`` ``name``."""
     if name not in SCHEDULER_TYPES:
         raise ValueError(f"unknown scheduler type {name!r}; expected one of "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 from .. import expr as E
 from ..params import Check, Param
 from ..schedule import Schedule
@@ -40,9 +42,11 @@ def _epoch_value(k, b, E_, eta_min, steps, step_scale, w, epoch_scale, lf):
 
 
 @factory
-def CosineAnnealingWarmbootingLR(epochs=None, eta_min=0.05, steps=(), step_scale=0.8, lf=None,
-                                 batchs=0, warmup_epoch=0, epoch_scale=1.0, *,
-                                 base_lr=None) -> Schedule:
+def CosineAnnealingWarmbootingLR(epochs: int | None = None, eta_min: float = 0.05,
+                                 steps: Sequence[float] = (), step_scale: float = 0.8,
+                                 lf: Callable | None = None, batchs: int = 0, warmup_epoch: int = 0,
+                                 epoch_scale: float = 1.0, *,
+                                 base_lr: float | None = None) -> Schedule:
     """Cosine segments between restart epochs, each scaled by ``step_scale`` more.
 
     With ``g(k)`` the value the original's ``step()`` computes at the end of epoch ``k``

@@ -28,9 +28,10 @@ def _step_branch(t, lr, min_lr, N, step_num):
 
 
 @factory
-def get_lr_scheduler(lr_decay_type=None, lr=None, min_lr=None, total_iters=None,
-                     warmup_iters_ratio=0.1, warmup_lr_ratio=0.1, no_aug_iter_ratio=0.3,
-                     step_num=10) -> Schedule:
+def get_lr_scheduler(lr_decay_type: str | None = None, lr: float | None = None,
+                     min_lr: float | None = None, total_iters: float | None = None,
+                     warmup_iters_ratio: float = 0.1, warmup_lr_ratio: float = 0.1,
+                     no_aug_iter_ratio: float = 0.3, step_num: int = 10) -> Schedule:
     """``lr_decay_type="cos"``: quadratic warmup, cosine, flat tail. With ``N = total_iters``,
     ``Wt = min(max(warmup_iters_ratio N, 1), 3)`` (may be fractional),
     ``ws = max(warmup_lr_ratio lr, 1e-6)``, ``NA = min(max(no_aug_iter_ratio N, 1), 15)``::

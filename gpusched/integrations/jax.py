@@ -18,19 +18,23 @@ schedules are refused, use
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+import jax
 import jax.numpy as jnp
+from numpy.typing import DTypeLike
 
 from .. import expr as E
 from ..ops import OPS
 from ..api import evaluate
+from ..grid import GridLike, StepsLike
 from ..interop import to_jax
+from ..schedule import Schedule
 
 __all__ = ["to_jax_fn", "optax_schedule", "ensemble_table"]
 
 
-def to_jax_fn(schedule, **values):
+def to_jax_fn(schedule: Schedule | Callable, **values: Any) -> Callable[..., jax.Array]:
     """``fn(step, **overrides)``: ``schedule`` as a pure ``jax.numpy`` function of the step,
     with its parameters bound to ``values`` (validated now, like a one-config grid); an
     override replaces a scalar parameter at call time (a JAX value: traced, vmapped or
@@ -108,15 +112,17 @@ def _jax_node(n, a, step, env, lists, dtypes):
     raise NotImplementedError(f"JAX export: operation {op!r}")
 
 
-def optax_schedule(schedule, config: dict | None = None, steps: int | None = None, *,
-                   dtype="float32"):
+def optax_schedule(schedule: Schedule | Callable, config: dict | None = None,
+                   steps: int | None = None, *,
+                   dtype: DTypeLike = "float32") -> Callable[..., jax.Array]:
     """``schedule`` for one config as an optax schedule: ``to_jax_fn(schedule, **config)``,
     exact at every count (``steps`` and ``dtype`` are accepted for compatibility; there is no
     table and no last step any more)."""
     return to_jax_fn(schedule, **(config or {}))
 
 
-def ensemble_table(schedule, grid, steps, *, dtype="float32", backend="auto"):
+def ensemble_table(schedule: Schedule | Callable, grid: GridLike, steps: StepsLike, *,
+                   dtype: DTypeLike = "float32", backend: str = "auto") -> jax.Array:
     """The (M, T) table as a JAX array (zero-copy through DLPack where possible)."""
     table = to_jax(evaluate(schedule, grid, steps=steps, dtype=dtype, backend=backend))
     return table if table.ndim == 2 else table[None, :]

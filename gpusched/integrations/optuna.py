@@ -20,10 +20,11 @@ array per objective.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
-from ..grid import trials as make_trials
+from ..grid import Grid, StepsLike, trials as make_trials
 
 __all__ = ["ask_batch", "tell_batch", "Batch"]
 
@@ -36,7 +37,7 @@ class Batch:
     parts: list
     n: int
 
-    def reduce(self, steps, op: str = "mean", **kw) -> np.ndarray:
+    def reduce(self, steps: StepsLike, op: str = "mean", **kw: Any) -> np.ndarray:
         """``gs.reduce`` of every trial's schedule (one call per schedule), in trial order."""
         from ..api import reduce
         from ..interop import to_numpy
@@ -46,7 +47,7 @@ class Batch:
             out[idx] = to_numpy(reduce(sched, grid, steps=steps, op=op, **kw))
         return out
 
-    def evaluate(self, steps, **kw) -> np.ndarray:
+    def evaluate(self, steps: StepsLike, **kw: Any) -> np.ndarray:
         """Every trial's table, ``(n_trials, n_steps)``, in trial order."""
         from ..api import evaluate
         from ..interop import to_numpy
@@ -60,7 +61,8 @@ class Batch:
         return rows
 
 
-def ask_batch(study, n: int, suggest, schedules: dict | None = None):
+def ask_batch(study: Any, n: int, suggest: Callable[[Any], dict],
+              schedules: dict | None = None) -> tuple[list, Grid | Batch]:
     """Ask ``n`` trials and build their grid: returns (trials, grid); with ``schedules``,
     (trials, :class:`Batch`)."""
     if n < 1:
@@ -100,7 +102,7 @@ def _repeat(n: int):
     return Grid({}, n)
 
 
-def tell_batch(study, trials, values) -> None:
+def tell_batch(study: Any, trials: list, values: Any) -> None:
     """Tell each trial its objective value(s): ``values[i]`` for ``trials[i]``. For a
     multi-objective study, ``values`` is ``(n_trials, n_objectives)`` or a list of one array
     per objective (``[area, peak]``)."""

@@ -13,12 +13,17 @@ match.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import torch
+from numpy.typing import DTypeLike
 from torch.optim.lr_scheduler import LRScheduler
 
 from ..api import evaluate
+from ..grid import GridLike, StepsLike
 from ..interop import to_torch
+from ..schedule import Schedule
 
 __all__ = ["ScheduleLR", "to_torch_scheduler", "TableLR", "ensemble_table"]
 
@@ -35,12 +40,15 @@ class ScheduleLR(LRScheduler):
     ``torch.load`` reads them).
     """
 
-    def __init__(self, optimizer, schedule, *, momentum="auto", last_epoch: int = -1,
-                 **values):
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule: Schedule | Callable, *,
+                 momentum: Schedule | Callable | str | None = "auto", last_epoch: int = -1,
+                 **values: Any) -> None:
         from ..schedule import as_schedule
         from ..scalar import ScalarFunction
         sched = as_schedule(schedule)
-        if isinstance(momentum, str) and momentum == "auto":
+        if isinstance(momentum, str):
+            if momentum != "auto":
+                raise ValueError(f"momentum={momentum!r}: give a schedule, 'auto' or None")
             momentum = momentum_twin(sched)
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -68,7 +76,7 @@ class ScheduleLR(LRScheduler):
             out["base_lr"] = group["initial_lr"]
         return out
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         t = max(self.last_epoch, 0)
         if self._momentum_fns is not None:
             for group, fn in zip(self.optimizer.param_groups, self._momentum_fns):
@@ -93,7 +101,7 @@ class ScheduleLR(LRScheduler):
         self._lr_fns, self._momentum_fns = keep
 
 
-def momentum_twin(schedule):
+def momentum_twin(schedule: Schedule) -> Schedule | None:
     """The momentum torch cycles alongside ``schedule`` when it is a ``torch.OneCycleLR`` or
     ``torch.CyclicLR`` twin (the same call with ``output="momentum"``), else None."""
     import inspect
@@ -110,8 +118,9 @@ def momentum_twin(schedule):
     return twin.with_values(**given) if given else twin
 
 
-def to_torch_scheduler(schedule, optimizer, *, momentum="auto", last_epoch: int = -1,
-                       **values) -> ScheduleLR:
+def to_torch_scheduler(schedule: Schedule | Callable, optimizer: torch.optim.Optimizer, *,
+                       momentum: Schedule | Callable | str | None = "auto",
+                       last_epoch: int = -1, **values: Any) -> ScheduleLR:
     """``ScheduleLR(optimizer, schedule, momentum=..., **values)``."""
     return ScheduleLR(optimizer, schedule, momentum=momentum, last_epoch=last_epoch, **values)
 
@@ -124,7 +133,8 @@ class TableLR(LRScheduler):
     so stepping never synchronizes a device). Past the last step the last value holds.
     """
 
-    def __init__(self, optimizer, values, last_epoch: int = -1):
+    def __init__(self, optimizer: torch.optim.Optimizer, values: Any,
+                 last_epoch: int = -1) -> None:
         if isinstance(values, torch.Tensor):
             values = values.detach().cpu().numpy()
         elif hasattr(values, "get"):           # a CuPy array
@@ -142,7 +152,7 @@ class TableLR(LRScheduler):
         self.table = table
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         t = min(max(self.last_epoch, 0), self.table.shape[1] - 1)
         return [float(self.table[g, t]) for g in range(self.table.shape[0])]
 
@@ -166,8 +176,9 @@ class TableLR(LRScheduler):
             self.table = np.asarray(table, dtype=np.float64)
 
 
-def ensemble_table(schedule, grid, steps, *, dtype="float32", backend="auto",
-                   device=None) -> torch.Tensor:
+def ensemble_table(schedule: Schedule | Callable, grid: GridLike, steps: StepsLike, *,
+                   dtype: DTypeLike = "float32", backend: str = "auto",
+                   device: str | torch.device | None = None) -> torch.Tensor:
     """The (M, T) learning rates of an M-member ensemble (one config of ``grid`` each) as a
     torch tensor: ``lr[m, t]`` for member ``m`` at step ``t``. On a GPU backend the tensor
     shares the CuPy table's memory (DLPack); ``device`` moves it if needed."""
