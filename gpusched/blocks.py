@@ -92,7 +92,7 @@ def piecewise_constant(values: Annotated[Sequence[float], Sweep()] = REQUIRED,
     return curves.piecewise_constant(E.step(), values, boundaries)
 
 
-def _merge(schedules: Sequence[Schedule], extra: Sequence[Param] = ()):
+def merge_params(schedules: Sequence[Schedule], extra: Sequence[Param] = ()):
     specs: dict = {}
     values: dict = {}
     for s in schedules:
@@ -137,7 +137,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int | str]) -> Sche
     """
     extra: list = []
     bs = [_boundary(b, extra) for b in boundaries]
-    specs, values = _merge(schedules, extra)
+    specs, values = merge_params(schedules, extra)
     expr = curves.join(E.step(), [_local(s) for s in schedules], bs)
     checks = [c for s in schedules for c in s.checks]
     return Schedule(expr, specs.values(), name="join", values=values, checks=checks,
@@ -150,7 +150,7 @@ def warmup(schedule: Schedule, warmup_steps: int | None = None,
     """Prefix a linear warmup from ``warmup_init`` to ``schedule``'s value at its step 0;
     ``schedule`` then runs on ``t - warmup_steps``."""
     extra = [_i("warmup_steps", ge=0), _f("warmup_init", 0.0)]
-    specs, values = _merge([schedule], extra)
+    specs, values = merge_params([schedule], extra)
     if warmup_steps is not None:
         values["warmup_steps"] = warmup_steps
     values["warmup_init"] = warmup_init

@@ -42,7 +42,7 @@ def _fmt_rate(x: float) -> str:
     return f"{x:.0f} "
 
 
-def _problem(args):
+def read_problem(args: argparse.Namespace) -> tuple:
     """(schedule, grid, steps, dtype, backend) from a spec (string or file) and flags."""
     from pathlib import Path
     from . import spec
@@ -130,7 +130,7 @@ def _eval_spec(args) -> int:
     from .outputs import check_output, save
     if args.out:
         check_output(args.out)
-    sched, g, steps, dtype, backend = _problem(args)
+    sched, g, steps, dtype, backend = read_problem(args)
     t0 = time.perf_counter()
     streamed = bool(args.out) and args.out.endswith(".npy")   # never whole in memory
     table = gs.to_numpy(gs.evaluate(sched, g, steps=steps, dtype=dtype, backend=backend,
@@ -139,7 +139,7 @@ def _eval_spec(args) -> int:
     table = np.atleast_2d(table)
     print(f"{sched.name}: {table.shape[0]} configs x {table.shape[1]} steps, {dtype}, "
           f"{dt:.3f} s")
-    _print_rows(g, {"first": table[:, 0], "last": table[:, -1], "min": table.min(axis=1),
+    print_rows(g, {"first": table[:, 0], "last": table[:, -1], "min": table.min(axis=1),
                     "max": table.max(axis=1), "mean": table.mean(axis=1)})
     if streamed:
         print(f"wrote {args.out}: array {table.shape} {table.dtype}")
@@ -148,7 +148,7 @@ def _eval_spec(args) -> int:
     return 0
 
 
-def _print_rows(g, stats, limit=20):
+def print_rows(g, stats, limit=20):
     from .outputs import parameter_columns, short_text
     cols = parameter_columns(g)
     n = len(next(iter(stats.values())))
@@ -167,14 +167,14 @@ def cmd_reduce(args) -> int:
     from .outputs import check_output, save
     if args.out:
         check_output(args.out)
-    sched, g, steps, dtype, backend = _problem(args)
+    sched, g, steps, dtype, backend = read_problem(args)
     kw = {"threshold": args.threshold} if args.threshold is not None else {}
     red = gs.to_numpy(gs.reduce(sched, g, steps=steps, op=args.op, dtype=dtype,
                                 backend=backend, **kw))
     red = np.atleast_1d(red)
     print(f"{sched.name}: {args.op} over {steps if np.ndim(steps) == 0 else len(steps)} steps, "
           f"{red.shape[0]} configs")
-    _print_rows(g, {args.op: red})
+    print_rows(g, {args.op: red})
     if args.out:
         print("wrote " + save(args.out, g, reduced=red, op=args.op))
     return 0
@@ -182,7 +182,7 @@ def cmd_reduce(args) -> int:
 
 def cmd_plot(args) -> int:
     from .plotting import plot
-    sched, g, steps, dtype, backend = _problem(args)
+    sched, g, steps, dtype, backend = read_problem(args)
     out = args.out or "schedule.png"
     plot(sched, g, steps, log=args.log, out=out, dtype="float64", backend=backend,
          title=args.title)

@@ -129,7 +129,7 @@ def predict_loss(schedule: Schedule | Callable, grid: GridLike = None, *, steps:
     """A lazy Dask array of :func:`gpusched.predict_loss`: ``(len(grid),)``, or
     ``(len(grid), len(at))`` with ``at``; each block predicts its configs over all steps."""
     import dask.array as da
-    from .laws.predict import _split_grid, predict_loss as predict
+    from .laws.predict import split_grid, predict_loss as predict
     from .laws.model import check_at
     from .grid import as_grid
 
@@ -138,7 +138,7 @@ def predict_loss(schedule: Schedule | Callable, grid: GridLike = None, *, steps:
         raise ValueError("gs.dask.predict_loss needs a grid (blocks are blocks of configs)")
     # everything validated now, on the whole grid: the schedule, the law and its columns
     ends = check_at(at, int(steps)) if isinstance(steps, (int, np.integer)) else None
-    sched_grid, law_cols = _split_grid(g, law)
+    sched_grid, law_cols = split_grid(g, law)
     constants = law.bind(law_cols, len(g))      # every config's law constants, checked
     sched, sched_grid, steps_arr, dt, bound, plan = api.prepare(
         schedule, sched_grid, steps, dtype)

@@ -77,7 +77,7 @@ def compile_plan(root: E.Expr, dtypes: dict) -> Plan:
     return plan
 
 
-def _dtype_of(node: E.Expr, dtypes: dict, param_dtypes: dict) -> str:
+def dtype_of(node: E.Expr, dtypes: dict, param_dtypes: dict) -> str:
     op = node.op
     if op == "step":
         return "int"
@@ -130,7 +130,7 @@ def _build(root: E.Expr, param_dtypes: dict) -> Plan:
             tables.extend(sub.tables)
         if n.op == "table":
             tables.append(n)
-        dtypes[id(n)] = _dtype_of(n, dtypes, param_dtypes)
+        dtypes[id(n)] = dtype_of(n, dtypes, param_dtypes)
     if dtypes[id(root)] == "bool":
         raise TypeError("a schedule must return a number, not a comparison; use "
                         "gs.where(cond, a, b)")

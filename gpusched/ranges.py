@@ -204,7 +204,7 @@ def widen_overflows(root: E.Expr, bound: Bound, steps: np.ndarray) -> E.Expr:
 
 @lru_cache(maxsize=1024)
 def _widen(root: E.Expr, dtype_items: tuple, param_items: tuple, step: tuple) -> E.Expr:
-    from .plan import _dtype_of
+    from .plan import dtype_of
     dtypes, params = dict(dtype_items), dict(param_items)
 
     def rebuild(n: E.Expr, args: list) -> E.Expr:
@@ -226,7 +226,7 @@ def _widen(root: E.Expr, dtype_items: tuple, param_items: tuple, step: tuple) ->
                     raise ValueError(_overflow_message(n.args[k], ranges.get(id(args[k])),
                                                        step_range, needed=n.op))
             new = rebuild(n, args)
-            kind = _dtype_of(new, node_kinds, dtypes)
+            kind = dtype_of(new, node_kinds, dtypes)
             rng = _range(new, ranges, params, step_range)
             if kind == "int" and not _fits(rng):
                 if n.op not in _WIDENABLE:
@@ -239,7 +239,7 @@ def _widen(root: E.Expr, dtype_items: tuple, param_items: tuple, step: tuple) ->
                         node_kinds[id(x)] = "float"
                         ranges[id(x)] = _range(x, ranges, params, step_range)
                 new = rebuild(n, args)
-                kind = _dtype_of(new, node_kinds, dtypes)
+                kind = dtype_of(new, node_kinds, dtypes)
                 rng = _range(new, ranges, params, step_range)
             new_of[id(n)] = new
             node_kinds[id(new)] = kind
@@ -254,7 +254,7 @@ def _widen(root: E.Expr, dtype_items: tuple, param_items: tuple, step: tuple) ->
         if id(x) not in old_kinds:
             for y in E.topological(x):
                 if id(y) not in old_kinds:
-                    old_kinds[id(y)] = _dtype_of(y, old_kinds, dtypes)
+                    old_kinds[id(y)] = dtype_of(y, old_kinds, dtypes)
         return old_kinds[id(x)]
 
     return walk(root, (int(step[0]), int(step[1])))

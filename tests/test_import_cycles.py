@@ -85,3 +85,18 @@ def test_the_package_has_no_import_cycle():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_another_modules_private_names():
+    """``from .x import _name`` couples two modules through what one of them meant to keep to
+    itself: shared pieces are public. Private modules of a package (``from . import
+    _chain`` in ``compat/``) are for that package's own modules."""
+    mods = _modules()
+    found = []
+    for name, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module not in ("__future__", None):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(f"{name}: from {node.module} import {alias.name}")
+    assert len(mods) > 40 and not found, "\n".join(found)

@@ -8,14 +8,14 @@ import gpusched as gs
 pd = pytest.importorskip("pandas")
 
 
-def _problem():
+def problem():
     s = gs.compat.torch.MultiStepLR(gamma=0.5)
     g = gs.grid(base_lr=[0.1, 0.2, 0.4], milestones=[[3, 6], [4]])
     return s, g
 
 
 def test_a_reduction_becomes_a_frame_of_parameters_and_values():
-    s, g = _problem()
+    s, g = problem()
     r = gs.reduce(s, g, steps=8, op="mean", dtype="float64", backend="numpy")
     df = gs.to_pandas(r, g, name="mean_lr")
     assert list(df.columns) == ["base_lr", "milestones", "mean_lr"] and len(df) == 6
@@ -28,7 +28,7 @@ def test_a_reduction_becomes_a_frame_of_parameters_and_values():
 
 
 def test_a_table_is_indexed_by_parameters_with_a_column_per_step():
-    s, g = _problem()
+    s, g = problem()
     steps = np.array([0, 3, 4, 7])
     t = gs.evaluate(s, g, steps=steps, backend="numpy")
     df = gs.to_pandas(t, g, steps)
@@ -43,7 +43,7 @@ def test_a_table_is_indexed_by_parameters_with_a_column_per_step():
 
 def test_xarray_dimensions_are_the_grid_axes():
     xr = pytest.importorskip("xarray")
-    s, g = _problem()
+    s, g = problem()
     t = gs.evaluate(s, g, steps=8, dtype="float64", backend="numpy")
     da = gs.to_xarray(t, g, 8)
     assert isinstance(da, xr.DataArray) and da.dims == ("base_lr", "milestones", "step")

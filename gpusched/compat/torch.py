@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Sequence
 from .. import curves
 from .. import expr as E
 from .. import metric
-from ..blocks import _merge
+from ..blocks import merge_params
 from ..keys import digest
 from . import _chain
 from ..params import REQUIRED, Check, Param, Sweep
@@ -443,7 +443,7 @@ def ChainedScheduler(schedulers: Sequence[Schedule], optimizer: Any = None) -> S
                                            [*s.param_specs.values(), BASE_LR], name=s.name,
                                            values=s.values, checks=s.checks, doc=s.doc),
                                   init, schedulers)
-    specs, values = _merge(schedulers)
+    specs, values = merge_params(schedulers)
     checks = [c for s in schedulers for c in s.checks]
     if any(s.name == "CosineAnnealingLR" for s in schedulers):
         expr = _stepped_chain(schedulers, renames, specs, inits)

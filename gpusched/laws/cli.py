@@ -65,13 +65,13 @@ def law_from_args(name: str, params) -> Law:
 
 def cmd_predict_loss(args) -> int:
     import gpusched as gs
-    from ..cli import _problem
+    from ..cli import read_problem
     from ..outputs import check_output, save
     if args.out:
         check_output(args.out)
     law = law_from_args(args.law, args.law_param)
     args.dtype = args.dtype or "float64"
-    sched, g, steps, dtype, backend = _problem(args)
+    sched, g, steps, dtype, backend = read_problem(args)
     at = [int(x) for x in args.at.split(",")] if args.at else None
     pred = np.asarray(gs.predict_loss(sched, g, steps=steps, law=law, at=at, backend=backend,
                                       dtype=dtype, progress=args.progress))
@@ -95,8 +95,8 @@ def _print_best(g, pred, at, rows):
     picked = trials(**{k: [v[i] for i in rows] for k, v in cols.items()}) if cols else None
     names = [f"loss@{s}" for s in at] if at else ["loss"]
     stats = {n: pred[rows, k] for k, n in enumerate(names)}
-    from ..cli import _print_rows
-    _print_rows(picked, stats, limit=len(rows))
+    from ..cli import print_rows
+    print_rows(picked, stats, limit=len(rows))
     if picked is not None:
         print(f"(config numbers above count the best first; rows of the grid: "
               f"{', '.join(str(int(r)) for r in rows[:10])}{' ...' if len(rows) > 10 else ''})")

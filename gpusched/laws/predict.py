@@ -20,7 +20,7 @@ STEP_BLOCK = 4096           # steps per block a backend evaluates for the law
 TABLE_BYTES = 2 ** 30       # the most the fused kernel's factorized tables may hold
 
 
-def _split_grid(grid: Grid | None, law: Law):
+def split_grid(grid: Grid | None, law: Law):
     """(the schedule's grid, the law's columns): grid columns that law constants name are
     taken out (the rest become explicit trials: a cartesian grid loses its axis form)."""
     wanted = law.columns()
@@ -67,7 +67,7 @@ def predict_loss(schedule: Schedule | Callable, grid: GridLike = None, *, steps:
     ends = check_at(at, int(steps))
     api.check_dtype(dtype)
     g = as_grid(grid)
-    sched_grid, law_cols = _split_grid(g, law)
+    sched_grid, law_cols = split_grid(g, law)
     n = len(g) if g is not None else 1
     const = law.bind(law_cols, n)
     be = api.backend_for(backend)
