@@ -93,23 +93,20 @@ class Check:
     message: str = ""
 
 
-@dataclass(frozen=True)
 class Sweep:
     """Marks a factory argument as a sweepable parameter, with its domain, in the argument's
     type: ``step_size: Annotated[int, Sweep(gt=0)] = REQUIRED``. The annotated type gives the
-    kind (``float``, ``int``, ``list``; a ``str`` or ``bool`` with ``choices`` a choice); see
-    :func:`gpusched.registry.twin`."""
+    kind (``float``, ``int``, ``list``; a ``str`` or ``bool`` with ``choices`` a choice;
+    ``kind="any"``: an int stays int, a float stays float); ``domain`` takes :class:`Param`'s
+    keywords (``gt``, ``ge``, ``lt``, ``le``, ``choices``, ``sort``, ``sorted_required``,
+    ``size``, ``doc``). See :func:`gpusched.registry.twin`."""
 
-    gt: float | None = None
-    ge: float | None = None
-    lt: float | None = None
-    le: float | None = None
-    choices: tuple = ()
-    sort: bool = False
-    sorted_required: bool = False
-    size: int | None = None
-    doc: str = ""
-    kind: str | None = None     # "any": an int stays int, a float stays float
+    def __init__(self, *, kind: str | None = None, **domain: Any) -> None:
+        self.kind, self.domain = kind, domain
+
+    def __repr__(self) -> str:
+        shown = ({"kind": self.kind} if self.kind else {}) | self.domain
+        return f"Sweep({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def param(self, name: str, annotated: Any, default: Any) -> Param:
         """The Param of argument ``name`` of type ``annotated`` (the type inside Annotated)."""
@@ -121,11 +118,11 @@ class Sweep:
         if kind is None:
             raise TypeError(f"argument {name!r}: a swept argument is a float, int, list, str or "
                             f"bool, not {annotated!r}")
-        choices = self.choices or ((False, True) if origin is bool else ())
+        domain = dict(self.domain)
+        if origin is bool:
+            domain.setdefault("choices", (False, True))
         return Param(name, default=REQUIRED if default is None else default, kind=kind,
-                     gt=self.gt, ge=self.ge, lt=self.lt, le=self.le, choices=choices,
-                     sort=self.sort, sorted_required=self.sorted_required, size=self.size,
-                     doc=self.doc)
+                     **domain)
 
 
 # the plainest swept arguments (see Sweep)

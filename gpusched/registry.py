@@ -36,22 +36,22 @@ class Section:
     shown: str | None = None
 
 
+# the twins' libraries: (module name under gpusched.compat, which is also the spec prefix,
+# catalog title)
+_LIBRARIES = (
+    ("torch", "torch.optim.lr_scheduler"), ("transformers", "Hugging Face transformers"),
+    ("timm", "timm.scheduler"), ("optax", "optax.schedules"),
+    ("keras", "keras.optimizers.schedules"), ("deepspeed", "DeepSpeed lr_schedules"),
+    ("mmengine", "MMEngine parameter schedulers"), ("fairseq", "fairseq lr_scheduler"),
+    ("d2l", "d2l (seed)"), ("yolox", "YOLOX-style get_lr_scheduler (seed)"),
+    ("warmboot", "CosineAnnealingWarmbootingLR (seed)"),
+    ("multiscale", "Multiscale training sizes (seed)"),
+)
 SECTIONS: Tuple[Section, ...] = (
     Section("gpusched.blocks", "",
             "Core vocabulary (exact, documented; the twins are built from it)", "gpusched"),
     Section("gpusched.metric", "metric.", "Metric-driven schedules (scans over a metric series)"),
-    Section("gpusched.compat.torch", "torch.", "torch.optim.lr_scheduler"),
-    Section("gpusched.compat.transformers", "transformers.", "Hugging Face transformers"),
-    Section("gpusched.compat.timm", "timm.", "timm.scheduler"),
-    Section("gpusched.compat.optax", "optax.", "optax.schedules"),
-    Section("gpusched.compat.keras", "keras.", "keras.optimizers.schedules"),
-    Section("gpusched.compat.deepspeed", "deepspeed.", "DeepSpeed lr_schedules"),
-    Section("gpusched.compat.mmengine", "mmengine.", "MMEngine parameter schedulers"),
-    Section("gpusched.compat.fairseq", "fairseq.", "fairseq lr_scheduler"),
-    Section("gpusched.compat.d2l", "d2l.", "d2l (seed)"),
-    Section("gpusched.compat.yolox", "yolox.", "YOLOX-style get_lr_scheduler (seed)"),
-    Section("gpusched.compat.warmboot", "warmboot.", "CosineAnnealingWarmbootingLR (seed)"),
-    Section("gpusched.compat.multiscale", "multiscale.", "Multiscale training sizes (seed)"),
+    *(Section(f"gpusched.compat.{name}", f"{name}.", title) for name, title in _LIBRARIES),
     Section("gpusched.spec", ""),            # expr("formula", ...): a custom schedule
 )
 _PREFIX = {s.module: s.prefix for s in SECTIONS}
