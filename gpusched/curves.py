@@ -1,6 +1,8 @@
 """Schedule math, written once: pure functions of a (traced) step ``t`` and parameters.
 
-Every twin and every core block is built from these. Each works on traced values and plain
+Every core block and the twins' shared shapes are built from these; where a library computes
+the same curve in another operation order (a half-cosine written its own way), its twin keeps
+that order for bit-for-bit parity and says so at the line. Each works on traced values and plain
 numbers alike and documents its formula; ``c`` below is the clipped progress.
 """
 
@@ -17,7 +19,7 @@ Piece = Union[Callable[[Operand], Operand], float]
 
 __all__ = ["geometric_cycle", "float_log_cycle", "cosine_restarts", "tri_stage", "log_fraction",
            "log_warmup", "lr_range_test", "constant", "linear", "cosine", "cosine_interp",
-           "exponential", "polynomial",
+           "exponential", "polynomial", "annealing_cos", "annealing_linear",
            "piecewise_constant", "join", "warmup"]
 
 
@@ -40,6 +42,19 @@ def cosine_interp(start: Operand, end: Operand, x: Operand) -> Expr:
     """Half-cosine from ``start`` (x=0) to ``end`` (x=1):
     ``end + (start - end) * (1 + cos(pi * x)) / 2``."""
     return end + (start - end) * (1 + cos(pi * x)) / 2
+
+
+def annealing_cos(start: Operand, end: Operand, pct: Operand) -> Expr:
+    """torch's ``_annealing_cos`` in its own operation order (optax's
+    ``_cosine_interpolate`` is the same): ``end + (start - end) / 2 * (cos(pi pct) + 1)``.
+    Mathematically :func:`cosine_interp`; kept apart because the rounding differs."""
+    return end + (start - end) / 2.0 * (cos(pi * pct) + 1)
+
+
+def annealing_linear(start: Operand, end: Operand, pct: Operand) -> Expr:
+    """torch's ``_annealing_linear`` (optax's ``_linear_interpolate``):
+    ``(end - start) * pct + start``."""
+    return const((end - start) * pct + start)
 
 
 def cosine(t: Operand, init_value: Operand, decay_steps: Operand,

@@ -191,6 +191,7 @@ def WarmupCosineLR(total_num_steps: int | None = None, warmup_min_ratio: float =
     W = E.maximum(2, Wp)
     warm = wmin + _gamma(i, W, kind) * (1. - wmin)
     p = E.minimum(1.0, (i - W + 1) / E.maximum(1, T - W))
+    # DeepSpeed's own operation order, for bit-for-bit parity (not curves.cosine_interp)
     cos_r = E.maximum(0.0, cmin + (1. - cmin) * ((1 + E.cos(E.pi * p)) / 2))
     ratio = E.where(i < 0, 0.0, E.where(i < W, warm, cos_r))
     check = Check(("total_num_steps", "warmup_num_steps"),

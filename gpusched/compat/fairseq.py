@@ -54,5 +54,6 @@ def cosine(warmup_updates: Annotated[int, Sweep(ge=0)] = 0, warmup_init_lr: Floa
     i, t_i, t_cur = curves.float_log_cycle(t - W, lr_period_updates, t_mult)
     sh = lr_shrink ** i
     mn, mx = min_lr * sh, b * sh
+    # fairseq's own operation order, for bit-for-bit parity (not curves.cosine_interp)
     after = mn + 0.5 * (mx - mn) * (1 + E.cos(E.pi * t_cur / t_i))
     return E.where(t < W, w0 + t * ((b - w0) / E.maximum(W, 1)), after)

@@ -104,6 +104,7 @@ def CosineDecay(initial_learning_rate: float | None = None, decay_steps: float |
     init, D, a = _p("initial_learning_rate", "decay_steps", "alpha")
 
     def decay(step, peak):
+        # Keras' own operation order, for bit-for-bit parity (not curves.cosine_interp)
         return peak * ((1 - a) * (0.5 * (1.0 + E.cos(E.pi * (step / D)))) + a)
 
     params = [INIT, _f("decay_steps", gt=0), _f("alpha", 0.0)]

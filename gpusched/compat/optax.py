@@ -143,6 +143,7 @@ def exponential_decay(init_value: float | None = None, transition_steps: int | N
 
 def _cosine_decay(t, init, D, alpha, exponent):
     c = E.minimum(E.to_float(t), E.to_float(D))
+    # optax's own operation order, for bit-for-bit parity (not curves.cosine_interp)
     return init * ((1 - alpha) * (0.5 * (1 + E.cos(E.pi * c / D))) ** exponent + alpha)
 
 
@@ -164,9 +165,8 @@ INTERPOLATE = ("linear", "cosine")
 
 def _interpolate(kind, start, end, pct):
     """optax's ``_linear_interpolate`` / ``_cosine_interpolate``, chosen per config."""
-    lin = (end - start) * pct + start
-    cos_v = end + (start - end) / 2.0 * (E.cos(E.pi * pct) + 1)
-    return E.where(kind == 0, lin, cos_v)
+    return E.where(kind == 0, curves.annealing_linear(start, end, pct),
+                   curves.annealing_cos(start, end, pct))
 
 
 @factory

@@ -119,6 +119,7 @@ def CosineLRScheduler(t_initial: int | None = None, lr_min: float = 0.0, cycle_m
     t_i^k)) / 2`` with ``k = k_decay``; ``lr_min`` after ``cycle_limit`` cycles."""
     def shape(lo, hi, tc, ti):
         k = E.param("k_decay")
+        # timm's own operation order, for bit-for-bit parity (not curves.cosine_interp)
         return lo + 0.5 * (hi - lo) * (1 + E.cos(E.pi * tc ** k / ti ** k))
     values = dict(t_initial=t_initial, lr_min=lr_min, cycle_mul=cycle_mul,
                   cycle_decay=cycle_decay, cycle_limit=cycle_limit, warmup_t=warmup_t,

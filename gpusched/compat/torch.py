@@ -232,9 +232,8 @@ ANNEAL = ("cos", "linear")
 def _anneal(strategy, start, end, pct):
     """torch's ``_annealing_cos`` (``end + (start - end) / 2 * (cos(pi pct) + 1)``) or
     ``_annealing_linear`` (``(end - start) * pct + start``), chosen per config."""
-    cos_v = end + (start - end) / 2.0 * (E.cos(E.pi * pct) + 1)
-    lin_v = (end - start) * pct + start
-    return E.where(strategy == 0, cos_v, lin_v)
+    return E.where(strategy == 0, curves.annealing_cos(start, end, pct),
+                   curves.annealing_linear(start, end, pct))
 
 
 @factory

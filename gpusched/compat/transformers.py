@@ -53,6 +53,7 @@ def _progress(t, W, N):
 
 
 def _cosine_factor(progress, cycles, min_rate=None):
+    # transformers' own operation order, for bit-for-bit parity (not curves.cosine_interp)
     f = 0.5 * (1.0 + E.cos(E.pi * cycles * 2.0 * progress))
     if min_rate is not None:
         f = f * (1 - min_rate) + min_rate

@@ -35,6 +35,7 @@ def _epoch_value(k, b, E_, eta_min, steps, step_scale, w, epoch_scale, lf):
     local = E.where(past, k, k - left)
     scale = step_scale ** E.where(past, n_inner + 1, i)
     if lf is None:
+        # the original's own operation order, for bit-for-bit parity (not curves.cosine_interp)
         bracket = ((1 + E.cos(local * E.pi / gap)) / 2) * (1.0 - eta_min) + eta_min
     else:
         bracket = E.const(lf(local, gap))

@@ -18,6 +18,7 @@ def _cos_branch(t, lr, min_lr, N, warmup_ratio, warmup_lr_ratio, no_aug_ratio):
     no_aug = E.minimum(E.maximum(no_aug_ratio * N, 1), 15)
     ramp = (lr - start) * (t / Wt) ** 2 + start
     span = N - Wt - no_aug
+    # the original's own operation order, for bit-for-bit parity (not curves.cosine_interp)
     decay = min_lr + 0.5 * (lr - min_lr) * (1.0 + E.cos(E.pi * (t - Wt) / span))
     return E.where(t <= Wt, ramp, E.where(t >= N - no_aug, min_lr, decay))
 
