@@ -11,7 +11,7 @@ of values, not over step counts).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Annotated, Iterable, Sequence
 
 import numpy as np
 
@@ -19,11 +19,15 @@ from .. import curves
 from .. import expr as E
 from .. import metric
 from ..blocks import join as _join
-from ..params import Check, Param
+from ..params import REQUIRED, Check, Float, Int, Param, Sweep
 from ..schedule import Schedule
 from ._common import (apart, float_param as _f, int_param as _i, param_exprs as _p,
                       schedule_of, series)
-from ..registry import factory
+from ..registry import factory, twin
+
+# optax checks these where it builds its schedules
+Fraction = Annotated[float, Sweep(ge=0, le=1)]
+Positive = Annotated[float, Sweep(gt=0)]
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",
@@ -33,11 +37,10 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "sgdr_schedule", "join_schedules", "reduce_on_plateau"]
 
 
-@factory
-def constant_schedule(value: float | None = None) -> Schedule:
+@twin
+def constant_schedule(value: Float = REQUIRED) -> E.Expr:
     """``f(t) = value``."""
-    return schedule_of("constant_schedule", E.param("value") + 0.0, [_f("value")],
-                       dict(value=value), constant_schedule.__doc__)
+    return E.const(value) + 0.0
 
 
 def _polynomial(t, init, end, power, T, B):
@@ -49,36 +52,23 @@ def _polynomial(t, init, end, power, T, B):
     return E.where(T <= 0, init + 0.0, v)
 
 
-@factory
-def polynomial_schedule(init_value: float | None = None, end_value: float | None = None,
-                        power: float | None = None, transition_steps: int | None = None,
-                        transition_begin: int = 0) -> Schedule:
+@twin
+def polynomial_schedule(init_value: Float = REQUIRED, end_value: Float = REQUIRED,
+                        power: Float = REQUIRED, transition_steps: Int = REQUIRED,
+                        transition_begin: Int = 0) -> E.Expr:
     """``c = clip(t - B, 0, T)``; ``f = (init - end) (1 - c / T) ** power + end``. ``T <= 0``
     gives the constant ``init_value``; ``B < 0`` counts as 0 (as in optax)."""
-    t = E.step()
-    expr = _polynomial(t, *_p("init_value", "end_value", "power", "transition_steps",
-                              "transition_begin"))
-    return schedule_of("polynomial_schedule", expr,
-                       [_f("init_value"), _f("end_value"), _f("power"), _i("transition_steps"),
-                        _i("transition_begin", 0)], dict(
-                           init_value=init_value, end_value=end_value, power=power,
-                           transition_steps=transition_steps, transition_begin=transition_begin),
-                       polynomial_schedule.__doc__)
+    return _polynomial(E.step(), init_value, end_value, power, transition_steps,
+                       transition_begin)
 
 
-@factory
-def linear_schedule(init_value: float | None = None, end_value: float | None = None,
-                    transition_steps: int | None = None, transition_begin: int = 0) -> Schedule:
+@twin
+def linear_schedule(init_value: Float = REQUIRED, end_value: Float = REQUIRED,
+                    transition_steps: Int = REQUIRED, transition_begin: Int = 0) -> E.Expr:
     """The polynomial schedule with ``power = 1``: from ``init`` at ``B`` to ``end`` at
     ``B + T``, held outside."""
-    t = E.step()
-    init, end, T, B = _p("init_value", "end_value", "transition_steps", "transition_begin")
-    return schedule_of("linear_schedule", _polynomial(t, init, end, 1.0, T, B),
-                       [_f("init_value"), _f("end_value"), _i("transition_steps"),
-                        _i("transition_begin", 0)],
-                       dict(init_value=init_value, end_value=end_value,
-                            transition_steps=transition_steps, transition_begin=transition_begin),
-                       linear_schedule.__doc__)
+    return _polynomial(E.step(), init_value, end_value, 1.0, transition_steps,
+                       transition_begin)
 
 
 def _split(boundaries_and_scales):
@@ -147,17 +137,13 @@ def _cosine_decay(t, init, D, alpha, exponent):
     return init * ((1 - alpha) * (0.5 * (1 + E.cos(E.pi * c / D))) ** exponent + alpha)
 
 
-@factory
-def cosine_decay_schedule(init_value: float | None = None, decay_steps: int | None = None,
-                          alpha: float = 0.0, exponent: float = 1.0) -> Schedule:
+@twin
+def cosine_decay_schedule(init_value: Float = REQUIRED,
+                          decay_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                          alpha: Float = 0.0, exponent: Float = 1.0) -> E.Expr:
     """``c = min(t, D)``; ``f = init ((1 - alpha) ((1 + cos(pi c / D)) / 2) ** exponent +
     alpha)``: held at ``alpha * init`` after ``D``."""
-    expr = _cosine_decay(E.step(), *_p("init_value", "decay_steps", "alpha", "exponent"))
-    return schedule_of("cosine_decay_schedule", expr,
-                       [_f("init_value"), _i("decay_steps", gt=0), _f("alpha", 0.0),
-                        _f("exponent", 1.0)],
-                       dict(init_value=init_value, decay_steps=decay_steps, alpha=alpha,
-                            exponent=exponent), cosine_decay_schedule.__doc__)
+    return _cosine_decay(E.step(), init_value, decay_steps, alpha, exponent)
 
 
 INTERPOLATE = ("linear", "cosine")
@@ -222,62 +208,40 @@ def _knots(t, kind, init, knots):
     return out
 
 
-@factory
-def linear_onecycle_schedule(transition_steps: int | None = None, peak_value: float | None = None,
-                             pct_start: float = 0.3, pct_final: float = 0.85,
-                             div_factor: float = 25.0, final_div_factor: float = 1e4) -> Schedule:
+@twin(checks=[Check(("pct_start", "pct_final"),
+                    lambda pct_start, pct_final: pct_start <= pct_final,
+                    "pct_start must be <= pct_final")])
+def linear_onecycle_schedule(transition_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                             peak_value: Float = REQUIRED, pct_start: Fraction = 0.3,
+                             pct_final: Fraction = 0.85, div_factor: Positive = 25.0,
+                             final_div_factor: Positive = 1e4) -> E.Expr:
     """Linear one-cycle, three phases: ``peak / div`` at 0, ``peak`` at ``int(pct_start T)``,
     ``peak / div`` at ``int(pct_final T)``, ``peak / (div * final_div)`` at ``T`` and after
     (piecewise_interpolate_schedule over those knots, including optax's ``int()`` truncation
     and its dict-key collisions for tiny ``T``)."""
-    t = E.step()
-    T, peak, ps, pf, div, fdiv = _p("transition_steps", "peak_value", "pct_start", "pct_final",
-                                    "div_factor", "final_div_factor")
-    knots = [(E.to_int(ps * T), div), (E.to_int(pf * T), 1.0 / div), (T, 1.0 / fdiv)]
-    expr = _knots(t, E.const(0), peak / div, knots)
-    checks = [Check(("pct_start", "pct_final"), lambda pct_start, pct_final:
-                    pct_start <= pct_final, "pct_start must be <= pct_final")]
-    return schedule_of("linear_onecycle_schedule", expr,
-                       [_i("transition_steps", gt=0), _f("peak_value"),
-                        _f("pct_start", 0.3, ge=0, le=1), _f("pct_final", 0.85, ge=0, le=1),
-                        _f("div_factor", 25.0, gt=0), _f("final_div_factor", 1e4, gt=0)],
-                       dict(transition_steps=transition_steps, peak_value=peak_value,
-                            pct_start=pct_start, pct_final=pct_final, div_factor=div_factor,
-                            final_div_factor=final_div_factor),
-                       linear_onecycle_schedule.__doc__, checks)
+    T, div = transition_steps, div_factor
+    knots = [(E.to_int(pct_start * T), div), (E.to_int(pct_final * T), 1.0 / div),
+             (T, 1.0 / final_div_factor)]
+    return _knots(E.step(), E.const(0), peak_value / div, knots)
 
 
-@factory
-def cosine_onecycle_schedule(transition_steps: int | None = None, peak_value: float | None = None,
-                             pct_start: float = 0.3, div_factor: float = 25.0,
-                             final_div_factor: float = 1e4) -> Schedule:
+@twin
+def cosine_onecycle_schedule(transition_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                             peak_value: Float = REQUIRED, pct_start: Fraction = 0.3,
+                             div_factor: Positive = 25.0,
+                             final_div_factor: Positive = 1e4) -> E.Expr:
     """Cosine one-cycle: ``peak / div`` at 0, ``peak`` at ``int(pct_start T)``, ``peak /
     (div * final_div)`` at ``T`` and after, cosine-interpolated between."""
-    t = E.step()
-    T, peak, ps, div, fdiv = _p("transition_steps", "peak_value", "pct_start", "div_factor",
-                                "final_div_factor")
-    knots = [(E.to_int(ps * T), div), (T, 1.0 / (div * fdiv))]
-    expr = _knots(t, E.const(1), peak / div, knots)
-    return schedule_of("cosine_onecycle_schedule", expr,
-                       [_i("transition_steps", gt=0), _f("peak_value"),
-                        _f("pct_start", 0.3, ge=0, le=1), _f("div_factor", 25.0, gt=0),
-                        _f("final_div_factor", 1e4, gt=0)],
-                       dict(transition_steps=transition_steps, peak_value=peak_value,
-                            pct_start=pct_start, div_factor=div_factor,
-                            final_div_factor=final_div_factor), cosine_onecycle_schedule.__doc__)
+    T, div = transition_steps, div_factor
+    knots = [(E.to_int(pct_start * T), div), (T, 1.0 / (div * final_div_factor))]
+    return _knots(E.step(), E.const(1), peak_value / div, knots)
 
 
-@factory
-def warmup_constant_schedule(init_value: float | None = None, peak_value: float | None = None,
-                             warmup_steps: int | None = None) -> Schedule:
+@twin
+def warmup_constant_schedule(init_value: Float = REQUIRED, peak_value: Float = REQUIRED,
+                             warmup_steps: Int = REQUIRED) -> E.Expr:
     """Linear from ``init`` to ``peak`` over ``warmup_steps``, then ``peak``."""
-    t = E.step()
-    init, peak, W = _p("init_value", "peak_value", "warmup_steps")
-    return schedule_of("warmup_constant_schedule", _polynomial(t, init, peak, 1.0, W, 0),
-                       [_f("init_value"), _f("peak_value"), _i("warmup_steps")],
-                       dict(init_value=init_value, peak_value=peak_value,
-                            warmup_steps=warmup_steps),
-                       warmup_constant_schedule.__doc__)
+    return _polynomial(E.step(), init_value, peak_value, 1.0, warmup_steps, 0)
 
 
 def _warmup_cosine(t, init, peak, W, D, end, exponent):
