@@ -8,16 +8,16 @@ agree with Keras to float32 rounding. Parameter names are Keras'.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import numpy as np
 
 from .. import expr as E
 from .. import metric
-from ..params import Check, Param
+from ..params import REQUIRED, Check, Float, Param, Sweep
 from ..schedule import Schedule
 from ._common import float_param as _f, param_exprs as _p, schedule_of, series
-from ..registry import factory
+from ..registry import factory, twin
 
 __all__ = ["ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
            "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts", "ReduceLROnPlateau"]
@@ -42,42 +42,29 @@ def ExponentialDecay(initial_learning_rate: float | None = None, decay_steps: fl
                             decay_rate=decay_rate), ExponentialDecay.__doc__)
 
 
-@factory
-def PiecewiseConstantDecay(boundaries: Sequence[float] | None = None,
-                           values: Sequence[float] | None = None) -> Schedule:
+@twin(checks=[Check(("values", "boundaries"),
+                    lambda values, boundaries: values[1] == boundaries[1] + 1,
+                    "values needs exactly one more entry than boundaries")])
+def PiecewiseConstantDecay(
+        boundaries: Annotated[Sequence[float], Sweep(sorted_required=True)] = REQUIRED,
+        values: Annotated[Sequence[float], Sweep()] = REQUIRED) -> E.Expr:
     """``values[#{b in boundaries : b < t}]``: a boundary step keeps the **old** value, the
     next step switches (Keras' ``step <= b``)."""
-    expr = E.take(E.param("values"), E.count_lt(E.param("boundaries"), E.step())) + 0.0
-    check = Check(("values", "boundaries"), lambda values, boundaries:
-                  values[1] == boundaries[1] + 1,
-                  "values needs exactly one more entry than boundaries")
-    return schedule_of("PiecewiseConstantDecay", expr,
-                       [Param("boundaries", kind="list", sorted_required=True),
-                        Param("values", kind="list")],
-                       dict(boundaries=None if boundaries is None else list(boundaries),
-                            values=None if values is None else list(values)),
-                       PiecewiseConstantDecay.__doc__, [check])
+    return E.take(values, E.count_lt(boundaries, E.step())) + 0.0
 
 
-@factory
-def PolynomialDecay(initial_learning_rate: float | None = None, decay_steps: float | None = None,
-                    end_learning_rate: float = 1e-4, power: float = 1.0,
-                    cycle: bool = False) -> Schedule:
+@twin
+def PolynomialDecay(initial_learning_rate: Float = REQUIRED,
+                    decay_steps: Annotated[float, Sweep(gt=0)] = REQUIRED,
+                    end_learning_rate: Float = 1e-4, power: Float = 1.0,
+                    cycle: Annotated[bool, Sweep()] = False) -> E.Expr:
     """``(initial - end) (1 - p) ** power + end``: without ``cycle``, ``p = min(t, D) / D``;
     with ``cycle``, ``p = t / (D ceil(t / D))`` (``D`` at ``t = 0``), which is not a sawtooth:
     the horizon stretches, reaching ``end`` at each multiple of ``D`` (as Keras)."""
-    t = E.step()
-    init, D, end, pw, cyc = _p("initial_learning_rate", "decay_steps", "end_learning_rate",
-                               "power", "cycle")
+    t, D = E.step(), decay_steps
     stretched = D * E.where(t == 0, 1.0, E.ceil(t / D))
-    p = E.where(cyc == 1, t / stretched, E.minimum(E.to_float(t), D) / D)
-    return schedule_of("PolynomialDecay", (init - end) * (1 - p) ** pw + end,
-                       [INIT, _f("decay_steps", gt=0), _f("end_learning_rate", 1e-4),
-                        _f("power", 1.0),
-                        Param("cycle", False, kind="choice", choices=(False, True))],
-                       dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            end_learning_rate=end_learning_rate, power=power, cycle=bool(cycle)),
-                       PolynomialDecay.__doc__)
+    p = E.where(cycle == 1, t / stretched, E.minimum(E.to_float(t), D) / D)
+    return (initial_learning_rate - end_learning_rate) * (1 - p) ** power + end_learning_rate
 
 
 @factory
@@ -122,11 +109,11 @@ def CosineDecay(initial_learning_rate: float | None = None, decay_steps: float |
     return schedule_of("CosineDecay", expr, params, values, CosineDecay.__doc__)
 
 
-@factory
-def CosineDecayRestarts(initial_learning_rate: float | None = None,
-                        first_decay_steps: float | None = None, t_mul: float = 2.0,
-                        m_mul: float = 1.0, alpha: float = 0.0,
-                        name: str = "SGDRDecay") -> Schedule:
+@twin
+def CosineDecayRestarts(initial_learning_rate: Float = REQUIRED,
+                        first_decay_steps: Annotated[float, Sweep(gt=0)] = REQUIRED,
+                        t_mul: Annotated[float, Sweep(gt=0)] = 2.0, m_mul: Float = 1.0,
+                        alpha: Float = 0.0, name: str = "SGDRDecay") -> E.Expr:
     """SGDR: ``c = t / first_decay_steps``; cycle ``i`` (``floor(c)`` when ``t_mul == 1``,
     else ``floor(log(1 - c (1 - t_mul)) / log(t_mul))``) and its fraction ``c' = (c - (1 -
     t_mul^i) / (1 - t_mul)) / t_mul^i``::
@@ -135,23 +122,18 @@ def CosineDecayRestarts(initial_learning_rate: float | None = None,
 
     (the floor ``alpha initial`` is not scaled by ``m_mul``). Keras takes the log in float32;
     the twin in float64, so at an exact restart step the two may fall in different cycles.
+    ``name`` is Keras' (unused).
     """
-    t = E.step()
-    init, T0, tm, mm, a = _p("initial_learning_rate", "first_decay_steps", "t_mul",
-                             "m_mul", "alpha")
-    c = t / T0
+    t, tm, a = E.step(), t_mul, alpha
+    c = t / first_decay_steps
     m = E.where(tm == 1.0, 2.0, tm)
     i_geo = E.floor(E.log(1.0 - c * (1.0 - m)) / E.log(m))
     frac_geo = (c - (1.0 - m ** i_geo) / (1.0 - m)) / m ** i_geo
     i = E.where(tm == 1.0, E.floor(c), i_geo)
     frac = E.where(tm == 1.0, c - E.floor(c), frac_geo)
-    cosine = 0.5 * mm ** i * (1.0 + E.cos(E.pi * frac))
-    return schedule_of("CosineDecayRestarts", init * ((1 - a) * cosine + a),
-                       [INIT, _f("first_decay_steps", gt=0), _f("t_mul", 2.0, gt=0),
-                        _f("m_mul", 1.0), _f("alpha", 0.0)],
-                       dict(initial_learning_rate=initial_learning_rate,
-                            first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul,
-                            alpha=alpha), CosineDecayRestarts.__doc__)
+    # Keras' own operation order, for bit-for-bit parity (not curves.cosine_interp)
+    cosine = 0.5 * m_mul ** i * (1.0 + E.cos(E.pi * frac))
+    return initial_learning_rate * ((1 - a) * cosine + a)
 
 
 
