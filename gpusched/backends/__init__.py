@@ -30,7 +30,7 @@ _REGISTRY = {
     "numba": "gpusched.backends.numba_backend:NumbaBackend",
     "numpy": "gpusched.backends.numpy_backend:NumpyBackend",
 }
-PREFERENCE = ("cupy", "numba-cuda", "numba", "numpy")
+PREFERENCE = tuple(_REGISTRY)           # the order auto tries them in
 
 _instances: dict = {}
 _lock = threading.Lock()
