@@ -380,6 +380,11 @@ class CSections:
     step: list
     root: str
     ctype: str
+    # with ``remember``, when the value depends on ``t`` only through list counts of ``t``:
+    # the step lines for steps where every such count holds (``spans``: (ms<k>, le) of each),
+    # which read the remembered counts and values without checking them; else None
+    steady: list | None = None
+    spans: list = field(default_factory=list)
 
 
 def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
@@ -400,24 +405,38 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
     stp: list[str] = []
     piecewise = piecewise_nodes(plan) if remember else set()
     spans: dict = {}        # id(list count node) -> its k (ms<k>, ch<k>)
+    steady: list = []       # the step lines where every count of t holds (CSections.steady)
+    span_tests: list = []
+    uniform = [remember]    # the value depends on t only through list counts of t
 
     def emit(k, n, v, a, tables, sequences):
         op, step = n.op, "step" in n.deps
+        if step and (a is None or op == "table" or op in HOST_SEQUENCES
+                     or (op not in _SPAN_OPS and "t" in a)
+                     or (op in _SPAN_OPS and a[1] != "t")):
+            uniform[0] = False      # read by step index, or t used otherwise
         if remember and step and a is not None:
             if op in _SPAN_OPS:
                 stp.extend(_c_span(k, n, v, a, ctypes[layout.dtypes[n.args[0].value]], cfg))
                 spans[id(n)] = k
+                steady.append(f"const long long {v} = ms{k}.k;")
+                span_tests.append((f"ms{k}", "false" if op == "count_lt" else "true"))
                 return
             if _is_memo(n, piecewise):
                 moving = [x for x in n.args if "step" in x.deps and x.op != "param"]
                 # inputs that are all list counts change only when one is recounted
                 recounted = [f"ch{spans[id(x)]}" for x in moving] if all(
                     id(x) in spans for x in moving) else None
-                stp.extend(_c_remembered(k, n, v, a, expression(n, a, tables, sequences), plan,
-                                         ctypes, cfg, recounted))
+                lines = _c_remembered(k, n, v, a, expression(n, a, tables, sequences), plan,
+                                      ctypes, cfg, recounted)
+                stp.extend(lines)
+                steady.append(lines[-1])
                 return
         T = ctypes[plan.dtypes[id(n)]]
-        (stp if step else cfg).append(f"const {T} {v} = {expression(n, a, tables, sequences)};")
+        line = f"const {T} {v} = {expression(n, a, tables, sequences)};"
+        (stp if step else cfg).append(line)
+        if step:
+            steady.append(line)
 
     def expression(n, a, tables, sequences) -> str:
         """The C expression of node ``n`` from its operands' names ``a``."""
@@ -465,4 +484,6 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
 
     root = _walk(plan, layout, lambda v: c_value_literal(v, precision),
                  lambda name: f"p_{name}", emit, precomputed)
+    if uniform[0] and span_tests:
+        return CSections(cfg, stp, root, F, steady, span_tests)
     return CSections(cfg, stp, root, F)

@@ -120,7 +120,8 @@ def param_names(params: list[str]) -> list[str]:
 
 
 def indent_lines(lines, n):
-    return "\n".join(" " * n + ln for ln in lines)
+    """``lines`` indented by ``n`` spaces, preprocessor lines (``#pragma``) at the margin."""
+    return "\n".join(ln if ln.startswith("#") else " " * n + ln for ln in lines)
 
 
 def translation_unit(plan, layout, precision: str = "exact",
@@ -143,6 +144,7 @@ def translation_unit(plan, layout, precision: str = "exact",
     config = ["bool gs_cbad = false;", *loads, *sec.config]
     value = f"gs_bad ? (OUT)NAN : (OUT)({sec.root})"
     step = ["bool gs_bad = gs_cbad;", *sec.step]
+    wide_body = _wide_body(sec, step, value)
     table_params = ",\n    ".join([*head, "OUT* out", "unsigned long long* bad"])
     reduce_params = ",\n    ".join([*head, "double* partial", "unsigned long long* bad"])
     text = f"""{include}
@@ -175,14 +177,7 @@ GS_GLOBAL void {fn}_table(
 #pragma unroll 1
             for (long long j0 = first; j0 < end; j0 += stride) {{
                 OUT gs_v[V];
-#pragma unroll
-                for (int k = 0; k < V; ++k) {{
-                    const long long j = j0 + k;
-                    const long long t = RANGE ? t0 + j * dt : steps[j];
-{indent_lines(step, 20)}
-                    gs_v[k] = {value};
-                    gs_ok &= (bool)isfinite(gs_v[k]);
-                }}
+{indent_lines(wide_body, 16)}
                 gs_store_wide<OUT>(row + j0, gs_v);
             }}
         }} else {{
@@ -226,6 +221,35 @@ GS_GLOBAL void {fn}_reduce(
 }}
 """
     return text + _host_launchers(fn, head, host) + _instantiations(fn, head, instantiate)
+
+
+def _wide_body(sec: codegen.CSections, step: list[str], value: str) -> list[str]:
+    """The C lines that fill ``gs_v`` with the V steps from ``j0``: step by step; or, when the
+    value depends on the step only through list counts of it (``sec.steady``) and the steps
+    are an increasing range, once for the whole vector where every count holds at its first
+    and last step (so at each step between: a count is monotone), step by step otherwise."""
+    stepwise = ["#pragma unroll", "for (int k = 0; k < V; ++k) {",
+                "    const long long j = j0 + k;",
+                "    const long long t = RANGE ? t0 + j * dt : steps[j];",
+                *("    " + ln for ln in step),
+                f"    gs_v[k] = {value};",
+                "    gs_ok &= (bool)isfinite(gs_v[k]);", "}"]
+    if sec.steady is None:
+        return stepwise
+    holds = " && ".join(f"gs_span_holds<{le}>({ms}, ta) && gs_span_holds<{le}>({ms}, tb)"
+                        for ms, le in sec.spans)
+    return ["const long long ta = t0 + j0 * dt, tb = ta + (V - 1) * dt;",
+            f"if (RANGE && dt >= 0 && {holds}) {{",
+            "    bool gs_bad = gs_cbad;",
+            *("    " + ln for ln in sec.steady),
+            f"    const OUT gs_x = {value};",
+            "    for (int k = 0; k < V; ++k) gs_v[k] = gs_x;",
+            "    gs_ok &= (bool)isfinite(gs_x);",
+            "} else {",
+            "    GS_STEPWISE_BEGIN;",
+            *(ln if ln.startswith("#") else "    " + ln for ln in stepwise),
+            "    GS_STEPWISE_END;",
+            "}"]
 
 
 # every instantiation a backend launches, as host launchers (kind, out type, op, range)

@@ -40,6 +40,9 @@ from .plan import Plan, compile_plan
 RTOL = 1e-12
 CHECK_STEPS = np.concatenate([np.arange(0, 400), [1000, 2999, 12345, 2 ** 31 + 7]])
 RANGE_STEPS = np.arange(0, 397)        # a range (t computed) that is no multiple of 4 steps
+# a range of whole 16-byte vectors, every third step: the table kernel's vector loop, where a
+# value that depends on the step only through list counts is computed once per vector
+WIDE_RANGE_STEPS = np.arange(3, 3 + 3 * 400, 3)
 # precision="fast" is float32 arithmetic: the error it may show on the catalog's checks, as a
 # fraction of each config's largest value, and the share of elements it may put on the other
 # side of a step boundary (measured: docs/precision.md, `python -m gpusched.bench.precision`)
@@ -218,7 +221,7 @@ def check_host(us: list[Unit], workdir: Path, cxx: str = "g++") -> list[tuple[st
     for u in us:
         steps = _unit_steps(u)
         worst = 0.0
-        for at in (steps, RANGE_STEPS):
+        for at in (steps, RANGE_STEPS, WIDE_RANGE_STEPS):
             want = evaluate(u.schedule, u.grid, steps=at, dtype="float64", backend="numpy")
             got, _ = k.table(u, at, np.float64)
             worst = max(worst, _worst(got, want)[0])

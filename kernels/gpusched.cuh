@@ -187,10 +187,18 @@ GS_FN bool gs_span_holds(const gs_span<T>& s, X x) {
 // loop holds only the checks. The GPU cost model compiles with GS_MODEL_MARK_COLD, which
 // starts each such function with a performance-monitor trigger (PMTRIG in the machine code)
 // to find them, and counts them at the fraction of steps that recompute.
+// A table kernel whose value depends on the step only through list counts computes a 16-byte
+// vector's value once when every count holds over the vector, and each step of it otherwise;
+// the model's build brackets that otherwise-path with triggers 6 and 5, and counts it at the
+// fraction of warp iterations where some lane takes it.
 #if defined(GS_MODEL_MARK_COLD) && defined(__CUDACC__)
 #define GS_COLD_MARK asm volatile("pmevent 7;")
+#define GS_STEPWISE_BEGIN asm volatile("pmevent 6;")
+#define GS_STEPWISE_END asm volatile("pmevent 5;")
 #else
 #define GS_COLD_MARK ((void)0)
+#define GS_STEPWISE_BEGIN ((void)0)
+#define GS_STEPWISE_END ((void)0)
 #endif
 
 template <bool LE, typename T, typename X>

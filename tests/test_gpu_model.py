@@ -90,6 +90,39 @@ def test_called_subroutines_count_where_they_are_called(tmp_path, arch):
     assert never.per_element["STG.64"] == 2
 
 
+STEPWISE = r"""
+extern "C" __global__ void stepwise_table(double* out, long long S, double a, double b)
+{
+    double x = a;
+#pragma unroll 1
+    for (long long j = threadIdx.x; j < S; j += blockDim.x) {
+        if (x < 1e300) {
+            asm volatile("fma.rn.f64 %0, %0, %1, %2;" : "+d"(x) : "d"(a), "d"(b));
+        } else {
+            asm volatile("pmevent 6;");         // GS_STEPWISE_BEGIN
+            asm volatile("fma.rn.f64 %0, %0, %1, %2;" : "+d"(x) : "d"(a), "d"(b));
+            asm volatile("fma.rn.f64 %0, %0, %1, %2;" : "+d"(x) : "d"(b), "d"(a));
+            asm volatile("fma.rn.f64 %0, %0, %1, %2;" : "+d"(x) : "d"(a), "d"(a));
+            asm volatile("pmevent 5;");         // GS_STEPWISE_END
+        }
+        out[j] = x;
+    }
+}
+"""
+
+
+@needs_tools
+@pytest.mark.parametrize("arch", ["90"])
+def test_the_stepwise_path_counts_at_its_fraction(tmp_path, arch):
+    """The code between triggers 6 and 5 (a vector computed step by step) counts at the
+    stepwise fraction, the rest in full: the loop's comparison (a DSETP) and one FMA, plus
+    three FMAs at 0 / 0.5 / 1."""
+    got = [M.compile_and_count(STEPWISE, arch, "table", 1, workdir=tmp_path, stepwise=f)
+           for f in (0.0, 0.5, 1.0)]
+    assert [c.per_element["fp64"] for c in got] == pytest.approx([2, 3.5, 5])
+    assert got[1].stepwise_fraction == 0.5
+
+
 def test_refresh_fraction_counts_a_warp_once_per_position():
     """One warp of 32 threads, 4 consecutive steps each, 128 steps, milestone 50: every lane
     counts at its first step (one warp event), lane 12 again at its third (steps 48..51: the
@@ -109,6 +142,13 @@ def test_refresh_fraction_counts_a_warp_once_per_position():
                                        "float32")
     assert M.refresh_fraction(plan, bound, 128, "table", Launch((1, 1), 32), 4) == 0.0
     assert np.isfinite(got)
+    # per vector, 384 steps (three iterations of the warp, lane L at 4L, 128 + 4L, 256 + 4L):
+    # the first (every lane's first vector), the second (lanes 0..11 crossed step 50 since
+    # their previous vector), not the third: 2 iterations x 32 lanes x 4 steps / 384
+    _, _, _, _, bound, plan = prepare(s, gs.grid(base_lr=[0.1], milestones=[[50]],
+                                                  gamma=[0.5]), 384, "float32")
+    assert M.refresh_fraction(plan, bound, 384, "table", Launch((1, 1), 32), 4,
+                              per_vector=True) == pytest.approx(2 * 32 * 4 / 384)
 
 
 @needs_tools

@@ -101,10 +101,11 @@ class KernelCounts:
     hot_instructions: int
     rare_per_element: float = 0.0   # slow-path instructions left out (see sass.rare_addresses)
     refresh_fraction: float = 0.0   # steps that recompute a remembered value
+    stepwise_fraction: float = 1.0  # vectors computed step by step (see stepwise markers)
 
 
 def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per_thread,
-                 refresh: float = 1.0):
+                 refresh: float = 1.0, stepwise: float = 1.0):
     # cuobjdump runs nvdisasm: found on PATH (the wheels put both in nvidia/cu13/bin)
     nvdisasm = tool("nvdisasm")
     env = dict(os.environ)
@@ -124,7 +125,7 @@ def _disassemble(cubin: Path, usage: str, kind, per_iter, list_length, steps_per
         raise RuntimeError(f"expected one kernel in the cubin, found {sorted(fns)}")
     name, code = next(iter(fns.items()))
     return _count_kernel(code, kind, per_iter, list_length, steps_per_thread,
-                         _registers(usage, name), _spills(usage, name), refresh)
+                         _registers(usage, name), _spills(usage, name), refresh, stepwise)
 
 
 def numba_cuda_counts(plan, layout, bound, pre, n_steps: int, arch: str, kind: str,
@@ -171,7 +172,8 @@ def numba_cuda_counts(plan, layout, bound, pre, n_steps: int, arch: str, kind: s
 
 def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration: int,
                       list_length: int = 1, steps_per_thread: float = 1.0,
-                      workdir: Path | None = None, refresh: float = 1.0) -> KernelCounts:
+                      workdir: Path | None = None, refresh: float = 1.0,
+                      stepwise: float = 1.0) -> KernelCounts:
     """Compile ``source`` (one kernel) for ``sm_<arch>``, count its hot loop per element.
 
     ``kind`` "table": the hot loop is the innermost loop with a store (the one with the
@@ -180,7 +182,10 @@ def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration:
     work (the enclosing loop's other instructions) is spread over ``steps_per_thread``.
     Recomputations of remembered values (out-of-line ``GS_COLD`` functions, marked for the
     model by ``GS_MODEL_MARK_COLD``) count at ``refresh``, the fraction of steps that run
-    them (:func:`refresh_fraction`; 1: as if every step did)."""
+    them (:func:`refresh_fraction`; 1: as if every step did); a table kernel's step-by-step
+    path for vectors whose remembered counts change (between triggers 6 and 5,
+    ``GS_STEPWISE_BEGIN``/``END``) counts at ``stepwise`` (:func:`refresh_fraction` with
+    ``per_vector``), the vector-at-once path beside it in full."""
     nvcc, cuobjdump = tool("nvcc"), tool("cuobjdump")
     if not nvcc or not cuobjdump or not tool("nvdisasm"):
         raise RuntimeError("the GPU cost model needs nvcc, cuobjdump and nvdisasm "
@@ -200,13 +205,14 @@ def compile_and_count(source: str, arch: str, kind: str, elements_per_iteration:
         _compiled[key] = (cubin, proc.stdout + proc.stderr)
     cubin, usage = _compiled[key]
     return _disassemble(cubin, usage, kind, elements_per_iteration, list_length,
-                        steps_per_thread, refresh)
+                        steps_per_thread, refresh, stepwise)
 
 
 _compiled: dict = {}     # (source, arch) -> (cubin, ptxas report)
 
 
-def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int) -> float:
+def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int,
+                     per_vector: bool = False) -> float:
     """The cost of a launch's recomputations of remembered values, as the fraction of its
     (config, step) evaluations that would cost as much if each ran them once. A thread walks
     its steps in kernel order (cuda_source.table_walks / reduce_walks) and recomputes when a
@@ -215,7 +221,10 @@ def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int
     its lanes that need it at the same point of their walks, and that costs 32 lanes' issue
     slots however few need it: so each (warp, walk position) where any lane recomputes
     counts 32. An upper bound: every recomputation is charged all of them. Values from the
-    NumPy backend's interpreter."""
+    NumPy backend's interpreter. ``per_vector`` (a table kernel's vectors of ``per_iter``
+    steps): the fraction of steps in vectors that some lane of their warp computes step by
+    step, because one of its remembered values changes within the vector or since the
+    thread's previous one (or it is the thread's first)."""
     import numpy as np
 
     from .. import codegen
@@ -248,9 +257,12 @@ def refresh_fraction(plan, bound, n_steps: int, kind: str, launch, per_iter: int
                 v = np.broadcast_to(values[id(n)], (part.n, n_steps))[:, np.maximum(pos, 0)]
                 miss[:, :, 1:] |= ~(v[:, :, 1:] == v[:, :, :-1])
             miss &= live
-            per_warp = miss.reshape(part.n, -1, warp, width).any(axis=2)
+            if per_vector:          # whole vectors: the walk lists each one's steps in a row
+                cut = width - width % per_iter
+                miss = miss[:, :, :cut].reshape(part.n, miss.shape[1], -1, per_iter).any(axis=3)
+            per_warp = miss.reshape(part.n, -1, warp, miss.shape[2]).any(axis=2)
             events += int(per_warp.sum())
-    return events * warp / (bound.n * n_steps)
+    return events * warp * (per_iter if per_vector else 1) / (bound.n * n_steps)
 
 
 def _registers(usage: str, name: str) -> int:
@@ -287,7 +299,7 @@ def _inner_loop_trips(code, lps, hot, list_length) -> dict:
 
 
 def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spills,
-                  refresh: float = 1.0):
+                  refresh: float = 1.0, stepwise: float = 1.0):
     """``per_iter`` None: Numba's kernels, where LLVM unrolls and unswitches the step loop;
     the elements of an iteration are counted from the code: a float32 table's 4-byte stores,
     a float32 reduction's float64 -> float32 roundings (one per element)."""
@@ -324,6 +336,10 @@ def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spi
     # the subroutines every element calls (double pow's core) count where they are called
     counted, weights = S.with_callees(code, [i for i in body if i.address not in rare],
                                       weights)
+    region = S.marked_region(body, 0x40, 0x20)    # the step-by-step path, if there is one
+    for i in counted:
+        if i.address in region:
+            weights[i.address] = weights.get(i.address, 1) * stepwise
     hot_counts = S.count(counted, weights)
     cold_counts, cold_sites = _cold_counts(code, lps, body, list_length)
     rare_count = S.count([i for i in body if i.address in rare - cold_sites])
@@ -340,7 +356,8 @@ def _count_kernel(code, kind, per_iter, list_length, steps_per_thread, regs, spi
         for k, v in rest.items():
             per[k] = per.get(k, 0.0) + v / max(1.0, steps_per_thread)
     return KernelCounts(per, regs, spills, per_iter, sum(hot_counts.values()),
-                        sum(rare_count.values()) / per_iter, refresh if cold_counts else 0.0)
+                        sum(rare_count.values()) / per_iter, refresh if cold_counts else 0.0,
+                        stepwise if region else 1.0)
 
 
 def _cold_counts(code, lps, body, list_length) -> tuple:
@@ -393,6 +410,9 @@ class Record:
     # steps that recompute a remembered value (a milestone count, gamma ** count); their
     # out-of-line code is counted at this fraction (see refresh_fraction)
     refresh_fraction: float = 0.0
+    # a table vector computed step by step, not at once (its remembered counts change in it,
+    # for some lane of the warp): that path is counted at this fraction
+    stepwise_fraction: float = 1.0
 
 
 def project(counts: KernelCounts, gpu: Gpu, bytes_per_element: float) -> tuple:
@@ -510,8 +530,10 @@ def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lis
     steps_per_thread = w.steps / (launch.grid[0] * launch.block)
     if cupy:
         refresh = refresh_fraction(plan, bound, w.steps, kind, launch, per_iter)
+        stepwise = refresh_fraction(plan, bound, w.steps, kind, launch, per_iter,
+                                    per_vector=True) if kind == "table" else 1.0
         counts = compile_and_count(src, gpu.sm, kind, per_iter, lists, steps_per_thread,
-                                   refresh=refresh)
+                                   refresh=refresh, stepwise=stepwise)
     else:
         counts = numba_cuda_counts(plan, layout, bound, pre, w.steps, gpu.sm, kind, lists,
                                    steps_per_thread)
@@ -529,7 +551,8 @@ def _record(w, kind, backend, precision, gpu, src, plan, layout, bound, pre, lis
         round(per.get("branch", 0.0), 2), round(per.get("call", 0.0), 2),
         round(per.get("local", 0.0), 2), round(counts.rare_per_element, 2),
         counts.registers, counts.spills, nbytes, bound_by, float(f"{eps:.4g}"), round(frac, 4),
-        round(min(1.0, small.blocks / gpu.sms), 3), round(counts.refresh_fraction, 5))
+        round(min(1.0, small.blocks / gpu.sms), 3), round(counts.refresh_fraction, 5),
+        round(counts.stepwise_fraction, 5))
 
 
 def markdown(records: list[Record], skipped=()) -> str:
@@ -544,7 +567,10 @@ def markdown(records: list[Record], skipped=()) -> str:
              "called; libm slow paths for rare arguments are left out (`slow_path_per_element` "
              "in the JSON). Remembered values (a milestone count, `gamma ** count`) are "
              "recomputed out of line; that code counts at `refresh_fraction` (the JSON; "
-             "each recomputation charged to all 32 lanes of its warp).", "",
+             "each recomputation charged to all 32 lanes of its warp). A table whose value "
+             "depends on the step only through list counts (W3c) computes a 16-byte vector's "
+             "value once where every count holds over it; its step-by-step path counts at "
+             "`stepwise_fraction` (the warp iterations where some lane needs it).", "",
              "| workload | backend | precision | GPU | instr/elem | FP64/elem | MUFU/elem | regs "
              "| spills | bound | projected elem/s | % of bandwidth | SMs used by 64 configs |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

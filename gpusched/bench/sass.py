@@ -156,6 +156,28 @@ def out_of_line(code: list[Instruction], call: Instruction) -> bool:
     return any(i.base == "PMTRIG" for i in callee(code, call))
 
 
+def marked_region(code: list[Instruction], begin: int, end: int) -> set:
+    """Addresses from a ``PMTRIG begin`` to the next ``PMTRIG end`` (performance-monitor
+    triggers the model's build places around a stretch of code: kernels/gpusched.cuh,
+    GS_STEPWISE_BEGIN/END, triggers 6 and 5 as the bit masks 0x40 and 0x20); empty without
+    them."""
+    out: set = set()
+    inside = False
+    for i in code:
+        if i.base == "PMTRIG" and _mask(i) == begin:
+            inside = True
+        elif i.base == "PMTRIG" and _mask(i) == end:
+            inside = False
+        if inside:
+            out.add(i.address)
+    return out
+
+
+def _mask(i: Instruction) -> int | None:
+    m = re.match(r"\s*(0x[0-9a-fA-F]+|\d+)", i.operands)
+    return int(m.group(1), 0) if m else None
+
+
 def _target(call: Instruction) -> int | None:
     m = _TARGET.search(call.operands)
     return int(m.group(1), 16) if m else None
