@@ -9,14 +9,16 @@ constructor writes ``g(-1)`` and the engine steps the scheduler after each optim
 
 from __future__ import annotations
 
+from typing import Annotated
+
 
 from .. import curves
 from .. import expr as E
-from ..params import Check, Param
+from ..params import REQUIRED, Check, Float, Param, Sweep
 from ..schedule import Schedule
-from ._common import (BASE_LR, float_param as _f, int_param as _i, param_exprs as _p,
+from ._common import (BASE_LR, BaseLR, float_param as _f, int_param as _i, param_exprs as _p,
                       schedule_of, drop_unused)
-from ..registry import factory
+from ..registry import factory, twin
 
 __all__ = ["LRRangeTest", "OneCycle", "WarmupLR", "WarmupDecayLR", "WarmupCosineLR"]
 
@@ -28,25 +30,15 @@ def _iteration():
     return E.step() - 1
 
 
-@factory
-def LRRangeTest(lr_range_test_min_lr: float = 1e-3, lr_range_test_step_size: int = 2000,
-                lr_range_test_step_rate: float = 1.0,
-                lr_range_test_staircase: bool = False) -> Schedule:
+@twin
+def LRRangeTest(lr_range_test_min_lr: Float = 1e-3,
+                lr_range_test_step_size: Annotated[int, Sweep(gt=0)] = 2000,
+                lr_range_test_step_rate: Float = 1.0,
+                lr_range_test_staircase: Annotated[bool, Sweep()] = False) -> E.Expr:
     """LR range test, increasing: ``g(i) = min_lr (1 + step_rate x)``, ``x = (i + 1) /
     step_size`` (``floor`` of it with staircase)."""
-    lo, size, rate, stair = _p("lr_range_test_min_lr", "lr_range_test_step_size",
-                               "lr_range_test_step_rate", "lr_range_test_staircase")
-    expr = curves.lr_range_test(_iteration() + 1, lo, size, rate, stair)
-    return schedule_of("LRRangeTest", expr,
-                       [_f("lr_range_test_min_lr", 1e-3), _i("lr_range_test_step_size", 2000, gt=0),
-                        _f("lr_range_test_step_rate", 1.0),
-                        Param("lr_range_test_staircase", False, kind="choice",
-                              choices=(False, True))],
-                       dict(lr_range_test_min_lr=lr_range_test_min_lr,
-                            lr_range_test_step_size=lr_range_test_step_size,
-                            lr_range_test_step_rate=lr_range_test_step_rate,
-                            lr_range_test_staircase=bool(lr_range_test_staircase)),
-                       LRRangeTest.__doc__)
+    return curves.lr_range_test(_iteration() + 1, lr_range_test_min_lr, lr_range_test_step_size,
+                                lr_range_test_step_rate, lr_range_test_staircase)
 
 
 @factory
@@ -124,6 +116,14 @@ def _gamma(i, W, kind):
     return E.where(kind == 0, curves.log_fraction(i, W), i / E.to_float(W))
 
 
+WarmupSteps = Annotated[int, Sweep(gt=0)]
+WarmupType = Annotated[str, Sweep(choices=WARMUP_TYPES)]
+_WARMUP_WITHIN = Check(("total_num_steps", "warmup_num_steps"),
+                       lambda total_num_steps, warmup_num_steps:
+                       total_num_steps >= warmup_num_steps,
+                       "total_num_steps must be >= warmup_num_steps")
+
+
 def _warmup_params(W_default):
     return [_i("warmup_num_steps", W_default, gt=0),
             Param("warmup_type", "log", kind="choice", choices=WARMUP_TYPES)]
@@ -155,53 +155,32 @@ def WarmupLR(warmup_min_lr: float = 0.0, warmup_max_lr: float | None = None,
     return schedule_of("WarmupLR", expr, params, values, WarmupLR.__doc__)
 
 
-@factory
-def WarmupDecayLR(total_num_steps: int | None = None, warmup_min_lr: float = 0.0,
-                  warmup_max_lr: float = 0.001, warmup_num_steps: int = 1000,
-                  warmup_type: str = "log") -> Schedule:
+@twin(checks=[_WARMUP_WITHIN])
+def WarmupDecayLR(total_num_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                  warmup_min_lr: Float = 0.0, warmup_max_lr: Float = 0.001,
+                  warmup_num_steps: WarmupSteps = 1000,
+                  warmup_type: WarmupType = "log") -> E.Expr:
     """WarmupLR's warmup, then a linear decay: ``gamma = max(0, (T - i) / max(1, T - W))``."""
-    i = _iteration()
-    lo, hi, Wp, kind, T = _p("warmup_min_lr", "warmup_max_lr", "warmup_num_steps",
-                             "warmup_type", "total_num_steps")
-    W = E.maximum(2, Wp)
-    g = E.where(i < W, _gamma(i, W, kind),
+    i, T, lo, hi = _iteration(), total_num_steps, warmup_min_lr, warmup_max_lr
+    W = E.maximum(2, warmup_num_steps)
+    g = E.where(i < W, _gamma(i, W, warmup_type),
                 E.maximum(0.0, E.to_float(T - i) / E.to_float(E.maximum(1, T - W))))
-    expr = E.where(i < 0, lo + 0.0, lo + (hi - lo) * g)
-    check = Check(("total_num_steps", "warmup_num_steps"),
-                  lambda total_num_steps, warmup_num_steps: total_num_steps >= warmup_num_steps,
-                  "total_num_steps must be >= warmup_num_steps")
-    return schedule_of("WarmupDecayLR", expr,
-                       [_i("total_num_steps", gt=0), _f("warmup_min_lr", 0.0),
-                        _f("warmup_max_lr", 0.001), *_warmup_params(1000)],
-                       dict(total_num_steps=total_num_steps, warmup_min_lr=warmup_min_lr,
-                            warmup_max_lr=warmup_max_lr, warmup_num_steps=warmup_num_steps,
-                            warmup_type=warmup_type), WarmupDecayLR.__doc__, [check])
+    return E.where(i < 0, lo + 0.0, lo + (hi - lo) * g)
 
 
-@factory
-def WarmupCosineLR(total_num_steps: int | None = None, warmup_min_ratio: float = 0.0,
-                   warmup_num_steps: int = 1000, cos_min_ratio: float = 0.0001,
-                   warmup_type: str = "log", *, base_lr: float | None = None) -> Schedule:
+@twin(checks=[_WARMUP_WITHIN])
+def WarmupCosineLR(total_num_steps: Annotated[int, Sweep(gt=0)] = REQUIRED,
+                   warmup_min_ratio: Float = 0.0, warmup_num_steps: WarmupSteps = 1000,
+                   cos_min_ratio: Float = 0.0001, warmup_type: WarmupType = "log", *,
+                   base_lr: BaseLR = REQUIRED) -> E.Expr:
     """Ratios of the optimizer's lr (``base_lr``): ``g(-1) = 0``; warmup ``wmin + gamma(i)
     (1 - wmin)``; then ``p = min(1, (i - W + 1) / max(1, T - W))`` and ``max(0, cmin + (1 -
     cmin)(1 + cos(pi p)) / 2)`` (the ``+ 1`` skips the peak in linear mode)."""
-    i = _iteration()
-    b, wmin, Wp, cmin, kind, T = _p("base_lr", "warmup_min_ratio", "warmup_num_steps",
-                                    "cos_min_ratio", "warmup_type", "total_num_steps")
-    W = E.maximum(2, Wp)
-    warm = wmin + _gamma(i, W, kind) * (1. - wmin)
+    i, T, wmin, cmin = _iteration(), total_num_steps, warmup_min_ratio, cos_min_ratio
+    W = E.maximum(2, warmup_num_steps)
+    warm = wmin + _gamma(i, W, warmup_type) * (1. - wmin)
     p = E.minimum(1.0, (i - W + 1) / E.maximum(1, T - W))
     # DeepSpeed's own operation order, for bit-for-bit parity (not curves.cosine_interp)
     cos_r = E.maximum(0.0, cmin + (1. - cmin) * ((1 + E.cos(E.pi * p)) / 2))
-    ratio = E.where(i < 0, 0.0, E.where(i < W, warm, cos_r))
-    check = Check(("total_num_steps", "warmup_num_steps"),
-                  lambda total_num_steps, warmup_num_steps: total_num_steps >= warmup_num_steps,
-                  "total_num_steps must be >= warmup_num_steps")
-    return schedule_of("WarmupCosineLR", b * ratio,
-                       [BASE_LR, _i("total_num_steps", gt=0), _f("warmup_min_ratio", 0.0),
-                        *_warmup_params(1000), _f("cos_min_ratio", 0.0001)],
-                       dict(total_num_steps=total_num_steps, warmup_min_ratio=warmup_min_ratio,
-                            warmup_num_steps=warmup_num_steps, cos_min_ratio=cos_min_ratio,
-                            warmup_type=warmup_type, base_lr=base_lr), WarmupCosineLR.__doc__,
-                       [check])
+    return base_lr * E.where(i < 0, 0.0, E.where(i < W, warm, cos_r))
 
