@@ -199,6 +199,43 @@ def _remembered(k, n, v, a, line, plan, cfg) -> list:
             f"    mv{k} = {v}", f"    mok{k} = True"]
 
 
+# names no generated line may use: what could reach outside the arithmetic (generated code
+# holds gpusched's own names, validated parameter names behind a prefix, numeric literals)
+_FORBIDDEN_NAMES = frozenset({"eval", "exec", "compile", "open", "input", "breakpoint",
+                              "getattr", "setattr", "delattr", "globals", "locals", "vars",
+                              "import", "lambda", "class", "global", "nonlocal", "del", "with",
+                              "yield", "await", "async", "asm", "system"})
+
+
+def check_generated_python(lines: list[str]) -> None:
+    """Refuse generated Python that holds a string, a dunder or a name that reaches beyond
+    arithmetic: the last check before it is compiled (``ScalarFunction``) or written as a
+    module (the Numba kernels)."""
+    import io
+    import tokenize
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline))
+    except (tokenize.TokenError, IndentationError) as err:
+        raise ValueError(f"generated code does not tokenize: {err}") from None
+    for tok in tokens:
+        if tok.type == tokenize.STRING or (tok.type == tokenize.NAME and (
+                tok.string.startswith("__") or tok.string in _FORBIDDEN_NAMES)):
+            raise ValueError(f"generated code holds {tok.string!r}: refused")
+
+
+def check_generated_c(lines: list[str]) -> None:
+    """The same for generated C statements: no string or character literal, preprocessor
+    line, backslash, comment, dunder or forbidden name."""
+    import re
+    text = "\n".join(lines)
+    bad = re.search(r"[\"'#\\]|/\*|//", text)
+    if bad:
+        raise ValueError(f"generated code holds {bad.group(0)!r}: refused")
+    for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        if name.startswith("__") or name in _FORBIDDEN_NAMES:
+            raise ValueError(f"generated code holds {name!r}: refused")
+
+
 def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any = None,
                     remember: bool = False) -> tuple[list[str], list[str], str]:
     """(config lines, step lines, root expression) of Python scalar code.
@@ -299,6 +336,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
             raise NotImplementedError(f"python codegen: {op}")
 
     root = _walk(plan, layout, py_literal, lambda name: f"a_{name}", emit, precomputed)
+    check_generated_python(cfg + stp + [root])
     return cfg, stp, root
 
 
@@ -484,6 +522,7 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
 
     root = _walk(plan, layout, lambda v: c_value_literal(v, precision),
                  lambda name: f"p_{name}", emit, precomputed)
+    check_generated_c(cfg + stp + steady + [root])
     if uniform[0] and span_tests:
         return CSections(cfg, stp, root, F, steady, span_tests)
     return CSections(cfg, stp, root, F)

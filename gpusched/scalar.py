@@ -74,7 +74,9 @@ class ScalarFunction:
         # The source holds only identifiers gpusched made or validated (parameter names pass
         # params.validate_name; nodes are v<k>; helpers are scalar_helpers.ORDER) and numeric
         # literals (codegen.py_literal): the same code the Numba modules import. Nothing the
-        # user wrote as text (not even the schedule's name) reaches it.
+        # user wrote as text (not even the schedule's name) reaches it, and
+        # codegen.check_generated_python has refused any string, dunder or name such as
+        # eval/open/import in the sections (python_sections runs it).
         if not all(n.isidentifier() for n in names):
             raise ValueError(f"generated code: argument names {names} are not identifiers")
         namespace = {"math": math, "np": np, "_bad": _bad,

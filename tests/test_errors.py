@@ -150,3 +150,19 @@ def test_spec_rename_and_with_values_need_a_schedule():
     for text in ('rename(1, a="b")', "with_values(1, a=2)", 'with_values("x", a=2)'):
         with pytest.raises(ValueError, match="takes a schedule first"):
             gs.spec.loads(text)
+
+
+def test_generated_code_with_a_string_dunder_or_escape_name_is_refused():
+    """The last check before generated code is compiled: every catalog entry passes it (it
+    runs inside codegen), and text that could reach beyond arithmetic does not."""
+    from gpusched.codegen import check_generated_c, check_generated_python
+    check_generated_python(["v1 = a_lr * math.cos(t)", "v2 = vmin(v1, 0.5)"])
+    check_generated_c(["const double v1 = (p_lr * cos((double)t));"])
+    for bad in (["v1 = 'x'"], ["v1 = __import__"], ["v1 = eval(t)"], ["import os"],
+                ["v1 = open"]):
+        with pytest.raises(ValueError, match="generated code holds"):
+            check_generated_python(bad)
+    for bad in (['const char* s = "x";'], ["#include <x>"], ["v1 = system(t);"],
+                ["v1 = 1; // x"], ["v1 = __builtin_trap();"]):
+        with pytest.raises(ValueError, match="generated code holds"):
+            check_generated_c(bad)
