@@ -30,7 +30,8 @@ class Call:
     target: tuple[str, str] | None = None
 
 
-_ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+# schedules combined by arithmetic: the symbol (also a Call name) and the operation
+ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
                "/": lambda a, b: a / b}
 
 
@@ -151,7 +152,7 @@ class Schedule:
                     f"e.g. .rename({n}='{n}_2')")
         a, b = (o_expr, self.expr) if reverse else (self.expr, o_expr)
         an, bn = (o_name, self.name) if reverse else (self.name, o_name)
-        expr = _ARITHMETIC[sym](a, b)
+        expr = ARITHMETIC[sym](a, b)
         new = Schedule(expr, {**self.param_specs, **o_specs}.values(),
                        name=f"({an} {sym} {bn})", values={**o_vals, **self.values},
                        checks=self.checks + tuple(c for c in o_checks if c not in self.checks))
@@ -375,8 +376,8 @@ def _identity(v) -> Any:
 
 def _rebuild(call: Call, values: dict) -> Schedule:
     """Unpickle a schedule (see ``Schedule.__reduce_ex__``): call again what built it."""
-    if call.name in _ARITHMETIC:
-        sched = _ARITHMETIC[call.name](*call.args)
+    if call.name in ARITHMETIC:
+        sched = ARITHMETIC[call.name](*call.args)
     elif call.name == "rename":
         sched = call.args[0].rename(**call.kwargs)
     else:

@@ -41,7 +41,7 @@ from . import expr as E
 from . import registry
 from .params import Param, validate_name
 from .grid import Grid
-from .schedule import Call, Schedule
+from .schedule import ARITHMETIC, Call, Schedule
 
 __all__ = ["loads", "dumps", "SpecError", "FUNCTIONS", "MAX_LENGTH", "factories", "expr"]
 
@@ -77,7 +77,7 @@ def factories() -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def _built_text(call: Call) -> str:
-    if call.name in ("+", "-", "*", "/"):
+    if call.name in ARITHMETIC:
         a, b = (_value_text(x) for x in call.args)
         return f"({a} {call.name} {b})"
     if call.name == "rename":
@@ -179,8 +179,7 @@ def _dotted(node) -> str | None:
     return None
 
 
-_SCHEDULE_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-                        ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+_SCHEDULE_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 class _Reader:
@@ -216,7 +215,7 @@ class _Reader:
                         for x in (left, right)):
                 raise SpecError("arithmetic in a spec combines schedules and numbers, e.g. "
                                 "'0.5 * torch.StepLR(step_size=30)'")
-            return _SCHEDULE_ARITHMETIC[type(node.op)](left, right)
+            return ARITHMETIC[_SCHEDULE_ARITHMETIC[type(node.op)]](left, right)
         raise SpecError(f"{type(node).__name__} is not allowed in a spec (only calls of catalog "
                         f"schedules with literal arguments)")
 
