@@ -148,6 +148,55 @@ def test_a_grid_on_each_backend_equals_the_formulas(backend, dtype):
         np.testing.assert_allclose(final, want[:, 0], rtol=1e-10, atol=0)
 
 
+def test_numba_law_walks_blocks_and_redoes_the_terms_fastpow_leaves():
+    """Steps over several of the kernel's blocks, prediction steps on both sides of a block
+    edge, a rate of exactly 0 followed by positive rates (0 ** -gamma: the vectorized power
+    leaves it to ``**``) and constants at the edges of the fast power's domain."""
+    pytest.importorskip("numba")
+    from gpusched.laws.kernel import BLOCK
+    steps = 2 * BLOCK + 900
+    sched = gs.compat.torch.CyclicLR(base_lr=0.0, max_lr=1e-3, step_size_up=500)
+    eta = gs.evaluate(sched, steps=steps, dtype="float64", backend="numpy")
+    assert (eta[1:] == 0).sum() >= 4            # zeros inside the walk, positive rates after
+    at = np.array([steps - 1, 2 * BLOCK, 2 * BLOCK - 1, BLOCK, 1000, 7])
+    rng = np.random.default_rng(11)
+    laws = [random_multipower(rng),
+            gs.laws.MultiPower(L0=2.6, A=0.6, alpha=0.45, B=400.0, C=2.1, beta=0.6, gamma=0.0),
+            gs.laws.MultiPower(L0=2.6, A=0.6, alpha=0.45, B=400.0, C=1e300, beta=0.6,
+                               gamma=0.65),
+            gs.laws.MultiPower(L0=2.6, A=0.6, alpha=0.45, B=400.0, C=0.0, beta=0.6, gamma=0.65)]
+    for law in laws:
+        want = np.array([direct(law, eta, int(s)) for s in at])
+        got = gs.predict_loss(sched, steps=steps, law=law, at=at, backend="numba")
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=0, err_msg=repr(law))
+
+
+def test_fastpow_equals_libm_pow_and_declines_outside_its_domain():
+    numba = pytest.importorskip("numba")
+    from gpusched.laws.fastpow import pow_positive
+
+    @numba.njit
+    def powers(x, y, out):
+        for i in range(x.size):
+            out[i] = pow_positive(x[i], y[i])
+
+    rng = np.random.default_rng(5)
+    x = np.exp(rng.uniform(-700, 700, 100_000))
+    y = rng.uniform(-1.0, 1.0, x.size)
+    out = np.empty_like(x)
+    powers(x, y, out)
+    want = x ** y
+    # within the rounding of y * log(x), scaled by |y log x|, plus a few ulps
+    bound = (np.abs(y * np.log(x)) + 4.0) * 2.0 ** -52
+    assert np.all(np.abs(out - want) <= bound * want)
+    edge = np.array([0.0, 5e-324, 1e-310, np.inf, np.nan, -1.0, 1e300, 1e-300, 1.0, 2.0])
+    ey = np.array([-0.5, -0.5, -0.5, -0.5, -0.5, 0.5, 3.0, 3.0, -0.7, 0.0])
+    got = np.empty_like(edge)
+    powers(edge, ey, got)
+    assert np.isnan(got[:8]).all()         # not normal, not finite, negative, |y log x| >= 708
+    assert got[8] == 1.0 and got[9] == 1.0
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_law_constants_swept_as_grid_columns(backend):
     if backend == "numba":

@@ -67,7 +67,9 @@ def run_ranges(kernel: Callable[[int, int], object], n: int, work_per_config: in
     if threads == 1 or n == 1 or n * work_per_config < 50_000:
         kernel(0, n)
         return
-    parts = min(n, 4 * threads)     # a few ranges per thread balance uneven configs
+    # many ranges per thread: a sorted grid's cost often grows along it (a W5 grid's last
+    # ranges cost 4x its first), and the last range left runs alone
+    parts = min(n, 16 * threads)
     bounds = [n * k // parts for k in range(parts + 1)]
     futures = [_executor(threads).submit(kernel, bounds[k], bounds[k + 1])
                for k in range(parts) if bounds[k] < bounds[k + 1]]

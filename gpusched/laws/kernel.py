@@ -1,13 +1,18 @@
 """The loss laws fused with a schedule's generated code: one Numba CPU kernel, no table.
 
 Per config, the multi-power law walks the steps backwards from each prediction step (the
-suffix area grows by one rate per step, so the final loss is one pass, O(T)); the annealing
+suffix area grows by one rate per step, so the final loss is one pass, O(T)), in blocks:
+the block's rates first, then the steps where the rate changes gathered, then their terms
+in one loop that LLVM vectorizes (:mod:`gpusched.laws.fastpow`: ``x ** y`` without a libm
+call, within ~1e-15 relative of it; the law's sum stays in the walk's order); the annealing
 law walks forwards once and records the loss at each prediction step (O(T + N)). The
 arithmetic is :mod:`gpusched.laws.model`'s, written as a loop. A config whose rates are
 negative or not finite, or whose area is 0, is flagged; the host explains it with NumPy.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -28,6 +33,10 @@ if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
     err[c] = 1
     errstep[c] = j"""
 
+# per config and prediction step e, blocks of steps from e down to 0: the block's rates
+# (and the one before it) into ``rate``, then backwards the suffix area and the steps where
+# the rate changes (gathered), then their terms in one vectorized loop (fastpow), then summed
+# in the walk's order; a term fastpow does not cover is redone with ``**``
 _MULTIPOWER = """L0 = lp[0, r]
 A = lp[1, r]
 alpha = lp[2, r]
@@ -39,18 +48,35 @@ for q in range(ends.shape[0]):
     e = ends[q]
     suf = 0.0
     ld = 0.0
-    nxt = 0.0
-    for jj in range(e, -1, -1):
-        j = jj
-        t = steps[j]
+    hi = e + 1
+    while hi > 0:
+        lo = max(0, hi - gs_block)
+        first = max(0, lo - 1)
+        for jj in range(first, hi):
+            j = jj
+            t = steps[j]
 {step}
 {rate}
-        if jj < e:
-            gap = nxt - x
-            if gap != 0.0 and suf > 0.0 and C > 0.0:
-                ld += gap * (1.0 - (1.0 + C * nxt ** -gamma * suf) ** -beta)
-        suf += x
-        nxt = x
+            rate[jj - first] = x
+        n = 0
+        for k in range(hi - 1, lo - 1, -1):
+            x = rate[k - first]
+            suf += x
+            if k > 0:
+                gap = x - rate[k - 1 - first]
+                if gap != 0.0 and suf > 0.0:
+                    rk[n] = x
+                    ak[n] = suf
+                    gk[n] = gap
+                    n += 1
+        if C > 0.0 and n > 0:
+            multipower_terms(rk, ak, gk, tk, n, C, beta, gamma)
+            for i in range(n):
+                term = tk[i]
+                if term != term:
+                    term = gk[i] * (1.0 - (1.0 + C * rk[i] ** -gamma * ak[i]) ** -beta)
+                ld += term
+        hi = lo
     out[c, q] = L0 + A * suf ** -alpha + B * ld"""
 
 _ANNEALING = """L0 = lp[0, r]
@@ -78,6 +104,17 @@ for jj in range(0, ends[ends.shape[0] - 1] + 1):
         q += 1"""
 
 
+BLOCK = 2048        # steps per block of the multi-power walk (its scratch: 5 x 16 KiB)
+
+
+def _fastpow_digest() -> str:
+    """sha256 of fastpow.py, written in the generated module's text (as the helpers' digest:
+    Numba's on-disk cache tracks only the module's own file)."""
+    from pathlib import Path
+    from . import fastpow
+    return hashlib.sha256(Path(fastpow.__file__).read_bytes()).hexdigest()
+
+
 def module_source(plan, layout, sig: str, pre=None) -> str:
     """``gs_law(steps, law, ends, f32, lp, out, err, errstep, c0, c1, inputs...)``: the
     predicted loss of configs ``c0..c1`` at steps ``ends`` (ascending for the annealing law)
@@ -87,7 +124,7 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
     cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR["cpu"],
                                              pre.reads(plan) if pre else None, remember=True)
     rate = _RATE.format(root=root)
-    multipower = _MULTIPOWER.format(step=indent_text(stp, 8), rate=indent_text(rate, 8))
+    multipower = _MULTIPOWER.format(step=indent_text(stp, 12), rate=indent_text(rate, 12))
     annealing = _ANNEALING.format(step=indent_text(stp, 4), rate=indent_text(rate, 4))
     laws = "\n".join(["if law == 0:", indent_text(multipower, 4), "else:",
                       indent_text(annealing, 4)]).split("\n")
@@ -95,10 +132,14 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
     body = (prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
             + ["r = c * (lp.shape[1] > 1)"] + laws)
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
+    scratch = "\n".join([f"gs_block = {BLOCK}", "rate = np.empty(gs_block + 1)"] + [
+        f"{a} = np.empty(gs_block)" for a in ("rk", "ak", "gk", "tk")])
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
+            + f"# fastpow {_fastpow_digest()}\nfrom gpusched.laws.fastpow import multipower_terms\n"
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_c0, "
-            f"gs_c1{args}):\n{indent_text(loop, 4)}\n{indent_text(body, 8)}\n")
+            f"gs_c1{args}):\n{indent_text(scratch, 4)}\n"
+            f"{indent_text(loop, 4)}\n{indent_text(body, 8)}\n")
 
 
 def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int,
