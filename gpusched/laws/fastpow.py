@@ -24,7 +24,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["pow_positive", "log_positive", "exp_moderate"]
+__all__ = ["pow_positive", "log_positive", "exp_moderate", "multipower_terms"]
 
 
 @intrinsic
@@ -62,7 +62,7 @@ _jit = njit(inline="always", error_model="numpy", nogil=True)
 
 
 @_jit
-def log_positive(x):
+def log_positive(x: float) -> float:
     """``log x`` for a positive normal ``x`` (fdlibm's kernel: ``log(1 + f) = f - f**2/2 +
     s (f**2/2 + R(s**2))``, ``s = f / (2 + f)``); meaningless elsewhere."""
     i = _bits(x)
@@ -79,7 +79,7 @@ def log_positive(x):
 
 
 @_jit
-def exp_moderate(a):
+def exp_moderate(a: float) -> float:
     """``e ** a`` for ``|a| < 708`` (fdlibm's kernel: ``e**r = 1 + 2r / (2 - c)``,
     ``c = r - r**2 P(r**2)``); meaningless elsewhere."""
     t = a * INV_LN2 + ROUND
@@ -94,7 +94,7 @@ def exp_moderate(a):
 
 
 @_jit
-def pow_positive(x, y):
+def pow_positive(x: float, y: float) -> float:
     """``x ** y`` for a positive normal finite ``x`` with ``|y log x| < 708``; NaN for any
     other argument (the caller computes those with ``**``)."""
     a = y * log_positive(x)
@@ -104,7 +104,8 @@ def pow_positive(x, y):
 
 
 @njit(error_model="numpy", nogil=True, fastmath={"contract"})
-def multipower_terms(rate, area, gap, out, n, C, beta, gamma):
+def multipower_terms(rate: np.ndarray, area: np.ndarray, gap: np.ndarray, out: np.ndarray,
+                     n: int, C: float, beta: float, gamma: float) -> None:
     """``out[i] = gap[i] * (1 - (1 + C * rate[i] ** -gamma * area[i]) ** -beta)`` for
     ``i < n``, NaN where :func:`pow_positive` does not apply (the caller redoes those)."""
     for i in range(n):
