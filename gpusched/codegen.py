@@ -30,6 +30,7 @@ class Entry:
     ``n_<key>`` lengths), a host table (``tab<key>``) or a running-product table (``cp<key>``)."""
 
     role: str    # "scalar" | "list" | "table" | "sequence" (a host sequence: HOST_SEQUENCES)
+    #              | "counted" (an operation tabulated by list count: counted_nodes)
     key: str     # the parameter name, or the table's index
     ctype: str   # C element type
 
@@ -43,6 +44,7 @@ class Layout:
     tables: tuple             # host-table leaves of the top-level graph
     sequences: tuple          # running products and host scans (tabulated on the host)
     dtypes: dict = field(default_factory=dict)  # parameter name -> "int" | "float"
+    counted: tuple = ()       # operations read by list count (counted_nodes), tabulated
 
     def entries(self) -> Iterator[Entry]:
         """The inputs in kernel-argument order."""
@@ -54,6 +56,8 @@ class Layout:
             yield Entry("table", str(k), "double")
         for k in range(len(self.sequences)):
             yield Entry("sequence", str(k), "double")
+        for k in range(len(self.counted)):
+            yield Entry("counted", str(k), "double")
 
     def format(self, forms: dict) -> list[str]:
         """``forms[role](entry)`` gives each entry's pieces of text; all of them, in order."""
@@ -66,7 +70,8 @@ class Layout:
         return cls(tuple(n for n in plan.scalar_params if n not in plan.host_only),
                    tuple(n for n in plan.list_params if n not in plan.host_only),
                    tuple(n for n in plan.nodes if n.op == "table"),
-                   tuple(n for n in plan.nodes if n.op in HOST_SEQUENCES), dict(param_dtypes))
+                   tuple(n for n in plan.nodes if n.op in HOST_SEQUENCES), dict(param_dtypes),
+                   counted_nodes(plan))
 
 
 # nodes tabulated per config over steps on the host and read by index ("sequence" role)
@@ -173,6 +178,28 @@ def _is_memo(n, piecewise: set) -> bool:
         id(x) in piecewise for x in n.args if "step" in x.deps and x.op != "param")
 
 
+def counted_nodes(plan: Plan) -> tuple:
+    """Expensive float operations whose only step-dependent input is a list count
+    (``gamma ** milestone_count``). A count takes at most ``len(list) + 1`` values, so the
+    host tabulates each such operation per config over them (``count_table``: the NumPy
+    interpreter's values) and kernels read the table by the count instead of computing a
+    ``pow`` whenever the count changes (and once per config and thread on a GPU)."""
+    piecewise = piecewise_nodes(plan)
+    out = []
+    for n in plan.nodes:
+        if not _is_memo(n, piecewise) or plan.dtypes[id(n)] != "float":
+            continue
+        moving = [x for x in n.args if "step" in x.deps and x.op != "param"]
+        if len(moving) == 1 and moving[0].op in _SPAN_OPS:
+            out.append(n)
+    return tuple(out)
+
+
+def count_argument(n) -> int:
+    """The position of a counted node's list count among its arguments."""
+    return next(i for i, x in enumerate(n.args) if "step" in x.deps and x.op != "param")
+
+
 def remembered_triggers(plan: Plan) -> list:
     """The nodes whose change makes a thread recompute a remembered value in
     ``c_sections(remember=True)``: list counts, and the step-dependent inputs of remembered
@@ -253,10 +280,14 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
     stp: list[str] = []
     precomputed = precomputed or {}
     piecewise = piecewise_nodes(plan) if remember else set()
+    counted = {id(n): q for q, n in enumerate(layout.counted)}
 
     def emit(k, n, v, a, tables, sequences):
         out = cfg if "step" not in n.deps else stp
-        if a is not None and _is_memo(n, piecewise):
+        if a is not None and id(n) in counted:
+            q = counted[id(n)]
+            stp.append(f"{v} = ct{q}[rt{q}, {a[count_argument(n)]}]")
+        elif a is not None and _is_memo(n, piecewise):
             line: list[str] = []
             emit_line(k, n, v, a, tables, sequences, line)
             stp.extend(_remembered(k, n, v, a, line[0], plan, cfg))
@@ -375,14 +406,31 @@ def c_value_literal(v, precision: str) -> str:
 _SPAN_OPS = frozenset({"count_lt", "count_le", "count_cumsum_le"})
 
 
-def _c_span(k, n, v, a, list_ctype, cfg) -> list:
+# operations for which a list is a multiset: the order of its entries does not matter
+_ORDER_FREE = frozenset({"count_lt", "count_le", "length"})
+
+
+def count_only_lists(plan: Plan) -> frozenset:
+    """List parameters that only counts (and ``length``) read: their entries' order does not
+    matter, so the CUDA kernels take their rows sorted (``cuda_source.launch_args``) and
+    recount by the neighbours of the count (``gs_span_count_sorted``)."""
+    users: dict = {}
+    for n in plan.nodes:
+        for x in n.args:
+            if x.op == "param" and x.value in plan.list_params:
+                users.setdefault(x.value, set()).add(n.op)
+    return frozenset(k for k, ops in users.items() if ops <= _ORDER_FREE)
+
+
+def _c_span(k, n, v, a, list_ctype, cfg, sorted_rows=False) -> list:
     """A list count kept in ``ms<k>`` (config section) and recounted, out of line, only when
     the argument leaves its span (kernels/gpusched.cuh, gs_span)."""
     L, T = n.args[0].value, list_ctype
     cfg.append(f"gs_span<{T}> ms{k} = gs_span_none<{T}>();")
     le = "false" if n.op == "count_lt" else "true"
+    count = "gs_span_count_sorted" if sorted_rows else "gs_span_count"
     recount = (f"gs_span_cumsum(l_{L}, n_{L}, {a[1]})" if n.op == "count_cumsum_le"
-               else f"gs_span_count<{le}>(l_{L}, n_{L}, {a[1]})")
+               else f"{count}<{le}>(l_{L}, n_{L}, {a[1]})")
     return [f"bool ch{k} = false;",
             f"if (!gs_span_holds<{le}>(ms{k}, {a[1]})) {{ ms{k} = {recount}; ch{k} = true; }}",
             f"const long long {v} = ms{k}.k;"]
@@ -446,6 +494,8 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
     steady: list = []       # the step lines where every count of t holds (CSections.steady)
     span_tests: list = []
     uniform = [remember]    # the value depends on t only through list counts of t
+    counted = {id(n): q for q, n in enumerate(layout.counted)}
+    sorted_lists = count_only_lists(plan)
 
     def emit(k, n, v, a, tables, sequences):
         op, step = n.op, "step" in n.deps
@@ -453,9 +503,22 @@ def c_sections(plan: Plan, layout: Layout, precision: str = "exact",
                      or (op not in _SPAN_OPS and "t" in a)
                      or (op in _SPAN_OPS and a[1] != "t")):
             uniform[0] = False      # read by step index, or t used otherwise
+        if a is not None and id(n) in counted:
+            read = f"ct{counted[id(n)]}[{a[count_argument(n)]}]"
+            count = n.args[count_argument(n)]
+            if id(count) in spans:      # read again only when the count was recounted
+                cfg.append(f"{F} mv{k} = 0;")
+                stp.extend([f"if (ch{spans[id(count)]}) mv{k} = {read};",
+                            f"const {F} {v} = mv{k};"])
+                steady.append(f"const {F} {v} = mv{k};")
+            else:
+                stp.append(f"const {F} {v} = {read};")
+                steady.append(stp[-1])
+            return
         if remember and step and a is not None:
             if op in _SPAN_OPS:
-                stp.extend(_c_span(k, n, v, a, ctypes[layout.dtypes[n.args[0].value]], cfg))
+                stp.extend(_c_span(k, n, v, a, ctypes[layout.dtypes[n.args[0].value]], cfg,
+                                   n.args[0].value in sorted_lists))
                 spans[id(n)] = k
                 steady.append(f"const long long {v} = ms{k}.k;")
                 span_tests.append((f"ms{k}", "false" if op == "count_lt" else "true"))

@@ -78,6 +78,8 @@ def _entry_params(precision):
         "table": lambda e: [f"const {F}* tab{e.key}"],
         "sequence": lambda e: [f"const {F}* CP{e.key}", f"long long w{e.key}",
                               f"long long mc{e.key}"],
+        "counted": lambda e: [f"const {F}* CT{e.key}", f"long long cw{e.key}",
+                             f"long long mt{e.key}"],
     }
 
 
@@ -92,6 +94,8 @@ def row_loads(precision):
         "table": lambda e: [],
         "sequence": lambda e: [f"const {F}* cp{e.key} = CP{e.key} + (mc{e.key} ? c : 0) * "
                               f"w{e.key};"],
+        "counted": lambda e: [f"const {F}* ct{e.key} = CT{e.key} + (mt{e.key} ? c : 0) * "
+                             f"cw{e.key};"],
     }
 
 
@@ -174,11 +178,15 @@ GS_GLOBAL void {fn}_table(
         OUT* row = out + c * S;
         bool gs_ok = true;
         if (wide) {{
+            // the vector's first step (steps a range) and its store advance by additions
+            long long ta = t0 + first * dt;
+            const long long ta_step = stride * dt, tv = (V - 1) * dt;
+            OUT* dst = row + first;
 #pragma unroll 1
-            for (long long j0 = first; j0 < end; j0 += stride) {{
+            for (long long j0 = first; j0 < end; j0 += stride, ta += ta_step, dst += stride) {{
                 OUT gs_v[V];
 {indent_lines(wide_body, 16)}
-                gs_store_wide<OUT>(row + j0, gs_v);
+                gs_store_wide<OUT>(dst, gs_v);
             }}
         }} else {{
 #pragma unroll 1
@@ -224,21 +232,22 @@ GS_GLOBAL void {fn}_reduce(
 
 
 def _wide_body(sec: codegen.CSections, step: list[str], value: str) -> list[str]:
-    """The C lines that fill ``gs_v`` with the V steps from ``j0``: step by step; or, when the
+    """The C lines that fill ``gs_v`` with the V steps from ``j0`` (``ta``: the first one's
+    step when the steps are a range, ``tv``: ``(V - 1) * dt``): step by step; or, when the
     value depends on the step only through list counts of it (``sec.steady``) and the steps
-    are an increasing range, once for the whole vector where every count holds at its first
-    and last step (so at each step between: a count is monotone), step by step otherwise."""
+    are an increasing range, once for the whole vector where every count's span covers its
+    first and last step (so every step between: a count is monotone), step by step
+    otherwise."""
     stepwise = ["#pragma unroll", "for (int k = 0; k < V; ++k) {",
                 "    const long long j = j0 + k;",
-                "    const long long t = RANGE ? t0 + j * dt : steps[j];",
+                "    const long long t = RANGE ? ta + k * dt : steps[j];",
                 *("    " + ln for ln in step),
                 f"    gs_v[k] = {value};",
                 "    gs_ok &= (bool)isfinite(gs_v[k]);", "}"]
     if sec.steady is None:
         return stepwise
-    holds = " && ".join(f"gs_span_holds<{le}>({ms}, ta) && gs_span_holds<{le}>({ms}, tb)"
-                        for ms, le in sec.spans)
-    return ["const long long ta = t0 + j0 * dt, tb = ta + (V - 1) * dt;",
+    holds = " && ".join(f"gs_span_covers<{le}>({ms}, ta, tb)" for ms, le in sec.spans)
+    return ["const long long tb = ta + tv;",
             f"if (RANGE && dt >= 0 && {holds}) {{",
             "    bool gs_bad = gs_cbad;",
             *("    " + ln for ln in sec.steady),
@@ -393,6 +402,14 @@ def step_range(steps: np.ndarray):
     return None
 
 
+def sorted_rows(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each row's first ``length`` entries sorted ascending (the padding after them stays
+    after them): what ``gs_span_count_sorted`` reads."""
+    pad = np.nan if values.dtype.kind == "f" else np.iinfo(values.dtype).max
+    filled = np.where(np.arange(values.shape[1])[None, :] < lengths[:, None], values, pad)
+    return np.ascontiguousarray(np.sort(filled, axis=1))
+
+
 def launch_args(plan, layout, bound, steps, precision: str, pre=None) -> list[tuple]:
     """The kernels' arguments after ``C, S, steps, t0, dt``, as ("array", ndarray) or
     ("i64", int), in the order of :func:`translation_unit`'s parameters: arrays of float
@@ -405,15 +422,20 @@ def launch_args(plan, layout, bound, steps, precision: str, pre=None) -> list[tu
         return ("array", np.ascontiguousarray(a, dtype=fdt if a.dtype.kind == "f" else a.dtype))
 
     out = []
+    sortable = codegen.count_only_lists(plan)
     for e, arrays in kernel_inputs(plan, layout, bound, steps):
         first = arrays[0]
         per_config = ("i64", int(first.shape[0] > 1))
         if e.role == "scalar":
             out += [arr(first), per_config]
         elif e.role == "list":
+            if e.key in sortable:
+                first = sorted_rows(first, arrays[1])
             out += [arr(first), arr(arrays[1]), ("i64", first.shape[1]), per_config]
         elif e.role == "table":
             out.append(arr(first))
+        elif e.role == "counted":
+            out += [arr(first), ("i64", first.shape[1]), per_config]
         else:
             out += [arr(first), ("i64", first.shape[1]), per_config]
     if pre is not None:

@@ -201,6 +201,12 @@ GS_FN bool gs_span_holds(const gs_span<T>& s, X x) {
 #define GS_STEPWISE_END ((void)0)
 #endif
 
+// whether the span holds at every x of [a, b] (a <= b; a count is monotone in x)
+template <bool LE, typename T, typename X>
+GS_FN bool gs_span_covers(const gs_span<T>& s, X a, X b) {
+    return gs_counted<LE>(s.lo, a) && !gs_counted<LE>(s.hi, b);
+}
+
 template <bool LE, typename T, typename X>
 GS_FN void gs_span_add(gs_span<T>& s, T e, X x) {
     const bool c = gs_counted<LE>(e, x);
@@ -220,6 +226,17 @@ GS_COLD gs_span<T> gs_span_count(const T* row, long long n, X x) {
     gs_span<T> s = gs_span_start<T>();
     for (long long i = 0; i < n; ++i) gs_span_add<LE>(s, row[i], x);
     return s;
+}
+
+// gs_span_count over a row sorted ascending (cuda_source.launch_args sorts the rows of lists
+// that only counts read): the entries counted are the first k, so the span is the pair of
+// entries around the count, and the loop only counts
+template <bool LE, typename T, typename X>
+GS_COLD gs_span<T> gs_span_count_sorted(const T* row, long long n, X x) {
+    GS_COLD_MARK;
+    long long k = 0;
+    for (long long i = 0; i < n; ++i) k += gs_counted<LE>(row[i], x) ? 1 : 0;
+    return gs_span<T>{k, k > 0 ? row[k - 1] : gs_lowest(T(0)), k < n ? row[k] : gs_highest(T(0))};
 }
 
 // gs_count_cumsum_le with the span of x (the running sums added as gs_count_cumsum_le does)

@@ -66,6 +66,22 @@ def test_host_check_catches_a_wrong_translation(monkeypatch, tmp_path):
     assert not ok and label == "cos"
 
 
+@needs_gxx
+def test_host_kernels_count_unsorted_lists_and_read_counted_tables(tmp_path):
+    """A list that only counts read reaches the CUDA kernels with sorted rows (a recount takes
+    its span from the count's neighbours) and ``gamma ** count`` is read from a per-config
+    table over the count's values: unsorted milestones of different lengths still give the
+    NumPy backend's table, on the vector path (a range of whole vectors) and step by step."""
+    s = gs.schedule(lambda t, lr, gamma, milestones: lr * gamma ** gs.count_le(milestones, t))
+    g = gs.trials(lr=[0.1, 0.2, 0.3], gamma=[0.5, 0.3, 0.9],
+                  milestones=[[30, 10, 20], [50, 5, 7, 6], [40]])
+    us = kernel_check.units([("unsorted", s, g)])
+    assert codegen.Layout.of(us[0].plan, us[0].bound.dtypes).counted     # the table is read
+    assert codegen.count_only_lists(us[0].plan) == {"milestones"}
+    (label, ok, detail), = kernel_check.check_host(us, tmp_path)
+    assert ok, detail
+
+
 def test_sm30_is_nowhere():
     assert all(int(a) >= 75 for a in CUDA_ARCHS)
 

@@ -91,7 +91,10 @@ def _step_lines(sched, grid):
 
 def test_only_values_on_piecewise_constant_inputs_are_remembered():
     milestones = gs.grid(milestones=[[10, 20, 30]], gamma=[0.1, 0.5], base_lr=[1.0])
-    assert any("mok" in ln for ln in _step_lines(CT.MultiStepLR(), milestones))
+    # gamma ** milestone_count is read from its table over the count's values instead
+    lines = _step_lines(CT.MultiStepLR(), milestones)
+    assert any("= ct0[rt0, " in ln for ln in lines)
+    assert not any("mok" in ln or "**" in ln for ln in lines)
     assert any("mok" in ln for ln in _step_lines(CT.StepLR(step_size=7), gs.grid(
         gamma=[0.1, 0.5], base_lr=[1.0])))
     cosine = CT.CosineAnnealingLR(T_max=100)

@@ -565,12 +565,15 @@ def markdown(records: list[Record], skipped=()) -> str:
              "`gpusched/bench/gpu_model.py` for the throughput table and its sources. "
              "Subroutines every element calls (double pow's core) count where they are "
              "called; libm slow paths for rare arguments are left out (`slow_path_per_element` "
-             "in the JSON). Remembered values (a milestone count, `gamma ** count`) are "
-             "recomputed out of line; that code counts at `refresh_fraction` (the JSON; "
-             "each recomputation charged to all 32 lanes of its warp). A table whose value "
-             "depends on the step only through list counts (W3c) computes a 16-byte vector's "
-             "value once where every count holds over it; its step-by-step path counts at "
-             "`stepwise_fraction` (the warp iterations where some lane needs it).", "",
+             "in the JSON). Remembered values (a milestone count, `StepLR`'s `gamma ** (t "
+             "// k)`) are recomputed out of line; that code counts at `refresh_fraction` (the "
+             "JSON; each recomputation charged to all 32 lanes of its warp). An operation on a "
+             "list count alone (`gamma ** count`) is read from a per-config table over the "
+             "count's values, and a list only counts read comes sorted, so a recount only "
+             "counts. A table whose value depends on the step only through list counts (W3c) "
+             "computes a 16-byte vector's value once where every count's span covers it; its "
+             "step-by-step path counts at `stepwise_fraction` (the warp iterations where some "
+             "lane needs it).", "",
              "| workload | backend | precision | GPU | instr/elem | FP64/elem | MUFU/elem | regs "
              "| spills | bound | projected elem/s | % of bandwidth | SMs used by 64 configs |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

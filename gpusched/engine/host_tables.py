@@ -52,6 +52,33 @@ def cumprod_table(plan, node, bound, top: int, c0: int = 0, memo=None) -> np.nda
     return table
 
 
+def count_table(plan, node, bound) -> np.ndarray:
+    """A counted operation (``codegen.counted_nodes``: ``gamma ** milestone_count``) at every
+    value its list count can take, ``0..width``: float64 (rows, width + 1), one row per
+    config of ``bound`` when it depends on per-config parameters, else one row. The NumPy
+    interpreter computes it, so a kernel's reads are the NumPy backend's values."""
+    from ..codegen import count_argument
+    from .interpreter import Env, run
+    count = node.args[count_argument(node)]
+    width = bound.lists[count.args[0].value][0].shape[1]
+    needed, todo = {}, [node]
+    while todo:         # the node's inputs, not through the count
+        n = todo.pop()
+        if id(n) in needed or n is count:
+            continue
+        needed[id(n)] = n
+        todo.extend(n.args)
+    nodes = [n for n in plan.nodes if id(n) in needed]
+    memo = {"max_step": 0, "per_config": per_config_names(bound)}
+    env = Env(bound, np.zeros((1, width + 1), dtype=np.int64), 0, memo)
+    values = {id(count): np.arange(width + 1, dtype=np.int64)[None, :]}
+    with np.errstate(all="ignore"):
+        got = run(plan, nodes, values, env, keep=[node])[id(node)]
+    got = np.asarray(got, dtype=np.float64)
+    rows = got.shape[0] if got.ndim == 2 else 1
+    return np.ascontiguousarray(np.broadcast_to(got, (rows, width + 1)))
+
+
 def gather_cumprod(plan, node, index, env):
     """Gather the running product at the chunk's steps; the table is cached for the
     evaluation (per config chunk when the body depends on per-config parameters)."""

@@ -56,6 +56,8 @@ ROUND = 6755399441055744.0          # 1.5 * 2**52: adding it rounds to an intege
 SMALLEST_NORMAL = 2.2250738585072014e-308
 LARGEST = 1.7976931348623157e308
 SQRT2 = 1.4142135623730951
+TWO52 = 4503599627370496.0
+TWO52_BITS = 0x4330000000000000
 EXP_LIMIT = 708.0                   # e**a stays normal for |a| < 708
 
 _jit = njit(inline="always", error_model="numpy", nogil=True)
@@ -68,7 +70,8 @@ def log_positive(x: float) -> float:
     i = _bits(x)
     m = _double((i & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)     # x = 2**e * m, 1 <= m < 2
     big = m > SQRT2
-    k = np.float64((i >> 52) - 1023 + big)
+    # the exponent as a float through the bits of 2**52 + e (AVX2 has no int64 -> double)
+    k = (_double(TWO52_BITS | (i >> 52)) - (TWO52 + 1023.0)) + (1.0 if big else 0.0)
     f = (m * 0.5 if big else m) - 1.0
     s = f / (2.0 + f)
     z = s * s
@@ -103,7 +106,7 @@ def pow_positive(x: float, y: float) -> float:
     return value if inside else np.nan
 
 
-@njit(error_model="numpy", nogil=True, fastmath={"contract"})
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 def multipower_terms(rate: np.ndarray, area: np.ndarray, gap: np.ndarray, out: np.ndarray,
                      n: int, C: float, beta: float, gamma: float) -> None:
     """``out[i] = gap[i] * (1 - (1 + C * rate[i] ** -gamma * area[i]) ** -beta)`` for
