@@ -148,17 +148,22 @@ def test_a_grid_on_each_backend_equals_the_formulas(backend, dtype):
         np.testing.assert_allclose(final, want[:, 0], rtol=1e-10, atol=0)
 
 
-def test_numba_law_walks_blocks_and_redoes_the_terms_fastpow_leaves():
+@pytest.mark.parametrize("whole_rows", [True, False])
+def test_numba_law_walks_blocks_and_redoes_the_terms_fastpow_leaves(whole_rows, monkeypatch):
     """Steps over several of the kernel's blocks, prediction steps on both sides of a block
-    edge, a rate of exactly 0 followed by positive rates (0 ** -gamma: the vectorized power
-    leaves it to ``**``) and constants at the edges of the fast power's domain."""
+    edge (the whole row filled once, or, over ROW_LIMIT, block by block per prediction step;
+    the final loss alone: blocks), a rate of exactly 0 followed by positive rates
+    (0 ** -gamma: the vectorized power leaves it to ``**``) and constants at the edges of
+    the fast power's domain."""
     pytest.importorskip("numba")
-    from gpusched.laws.kernel import BLOCK
-    steps = 2 * BLOCK + 900
+    from gpusched.laws import kernel
+    if not whole_rows:
+        monkeypatch.setattr(kernel, "ROW_LIMIT", 0)
+    steps = 2 * kernel.BLOCK + 900
     sched = gs.compat.torch.CyclicLR(base_lr=0.0, max_lr=1e-3, step_size_up=500)
     eta = gs.evaluate(sched, steps=steps, dtype="float64", backend="numpy")
     assert (eta[1:] == 0).sum() >= 4            # zeros inside the walk, positive rates after
-    at = np.array([steps - 1, 2 * BLOCK, 2 * BLOCK - 1, BLOCK, 1000, 7])
+    at = np.array([steps - 1, 2 * kernel.BLOCK, 2 * kernel.BLOCK - 1, kernel.BLOCK, 1000, 7])
     rng = np.random.default_rng(11)
     laws = [random_multipower(rng),
             gs.laws.MultiPower(L0=2.6, A=0.6, alpha=0.45, B=400.0, C=2.1, beta=0.6, gamma=0.0),
@@ -169,6 +174,8 @@ def test_numba_law_walks_blocks_and_redoes_the_terms_fastpow_leaves():
         want = np.array([direct(law, eta, int(s)) for s in at])
         got = gs.predict_loss(sched, steps=steps, law=law, at=at, backend="numba")
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=0, err_msg=repr(law))
+        final = gs.predict_loss(sched, steps=steps, law=law, backend="numba")
+        assert abs(final - want[0]) <= 1e-10 * abs(want[0])
 
 
 def test_fastpow_equals_libm_pow_and_declines_outside_its_domain():

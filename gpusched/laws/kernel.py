@@ -1,8 +1,10 @@
 """The loss laws fused with a schedule's generated code: one Numba CPU kernel, no table.
 
 Per config, the multi-power law walks the steps backwards from each prediction step (the
-suffix area grows by one rate per step, so the final loss is one pass, O(T)), in blocks:
-the block's rates first, then the steps where the rate changes gathered, then their terms
+suffix area grows by one rate per step, so the final loss is one pass, O(T)), in blocks
+(with several prediction steps, one block: the row up to the last of them, so the schedule
+runs T steps and the law O(N K) terms, K the steps where the rate changes): the block's
+rates first, then the steps where the rate changes gathered, then their terms
 in one loop that LLVM vectorizes (:mod:`gpusched.laws.fastpow`: ``x ** y`` without a libm
 call, within ~1e-15 relative of it; the law's sum stays in the walk's order); the annealing
 law walks forwards once and records the loss at each prediction step (O(T + N)). The
@@ -36,7 +38,9 @@ if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
 # per config and prediction step e, blocks of steps from e down to 0: the block's rates
 # (and the one before it) into ``rate``, then backwards the suffix area and the steps where
 # the rate changes (gathered), then their terms in one vectorized loop (fastpow), then summed
-# in the walk's order; a term fastpow does not cover is redone with ``**``
+# in the walk's order; a term fastpow does not cover is redone with ``**``. With several
+# prediction steps (``gs_whole``) the block is the whole row up to the last of them, filled
+# once: the schedule's step code runs T times, not once per prediction step.
 _MULTIPOWER = """L0 = lp[0, r]
 A = lp[1, r]
 alpha = lp[2, r]
@@ -50,9 +54,17 @@ for q in range(ends.shape[0]):
     ld = 0.0
     hi = e + 1
     while hi > 0:
-        lo = max(0, hi - gs_block)
-        first = max(0, lo - 1)
-        for jj in range(first, hi):
+        if gs_whole:
+            lo = 0
+            first = 0
+            f0 = 0
+            f1 = gs_top + 1 if q == 0 else 0
+        else:
+            lo = max(0, hi - gs_block)
+            first = max(0, lo - 1)
+            f0 = first
+            f1 = hi
+        for jj in range(f0, f1):
             j = jj
             t = steps[j]
 {step}
@@ -105,6 +117,7 @@ for jj in range(0, ends[ends.shape[0] - 1] + 1):
 
 
 BLOCK = 2048        # steps per block of the multi-power walk (its scratch: 5 x 16 KiB)
+ROW_LIMIT = 1 << 18     # several prediction steps below it: the whole row at once (<= 10 MiB)
 
 
 def _fastpow_digest() -> str:
@@ -132,8 +145,12 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
     body = (prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
             + ["r = c * (lp.shape[1] > 1)"] + laws)
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
-    scratch = "\n".join([f"gs_block = {BLOCK}", "rate = np.empty(gs_block + 1)"] + [
-        f"{a} = np.empty(gs_block)" for a in ("rk", "ak", "gk", "tk")])
+    scratch = "\n".join([
+        f"gs_block = {BLOCK}", "gs_top = 0", "for gs_q in range(ends.shape[0]):",
+        "    gs_top = max(gs_top, ends[gs_q])",
+        f"gs_whole = law == 0 and ends.shape[0] > 1 and gs_top < {ROW_LIMIT}",
+        "gs_width = gs_top + 1 if gs_whole else gs_block", "rate = np.empty(gs_width + 1)"]
+        + [f"{a} = np.empty(gs_width)" for a in ("rk", "ak", "gk", "tk")])
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
             + f"# fastpow {_fastpow_digest()}\nfrom gpusched.laws.fastpow import multipower_terms\n"
@@ -156,7 +173,7 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
     out = np.empty((bound.n, ends.size), dtype=np.float64)
     err = np.zeros(bound.n, dtype=np.int64)
     errstep = np.full(bound.n, -1, dtype=np.int64)
-    name = "law_" + digest("law", plan.signature, pre.key if pre else None)
+    name = "law_" + digest("law", plan.signature, pre.key if pre else None, BLOCK, ROW_LIMIT)
 
     def load():
         with timing.compiling():
