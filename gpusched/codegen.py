@@ -183,16 +183,21 @@ def counted_nodes(plan: Plan) -> tuple:
     (``gamma ** milestone_count``). A count takes at most ``len(list) + 1`` values, so the
     host tabulates each such operation per config over them (``count_table``: the NumPy
     interpreter's values) and kernels read the table by the count instead of computing a
-    ``pow`` whenever the count changes (and once per config and thread on a GPU)."""
-    piecewise = piecewise_nodes(plan)
-    out = []
-    for n in plan.nodes:
-        if not _is_memo(n, piecewise) or plan.dtypes[id(n)] != "float":
-            continue
-        moving = [x for x in n.args if "step" in x.deps and x.op != "param"]
-        if len(moving) == 1 and moving[0].op in _SPAN_OPS:
-            out.append(n)
-    return tuple(out)
+    ``pow`` whenever the count changes (and once per config and thread on a GPU).
+    Remembered on the plan: every call's Layout asks."""
+    got = plan.__dict__.get("_counted")
+    if got is None:
+        piecewise = piecewise_nodes(plan)
+        got = plan.__dict__["_counted"] = tuple(
+            n for n in plan.nodes if _is_memo(n, piecewise) and plan.dtypes[id(n)] == "float"
+            and _single_count(n))
+    return got
+
+
+def _single_count(n) -> bool:
+    """Whether a node's only step-dependent argument (parameters aside) is a list count."""
+    moving = [x for x in n.args if "step" in x.deps and x.op != "param"]
+    return len(moving) == 1 and moving[0].op in _SPAN_OPS
 
 
 def count_argument(n) -> int:

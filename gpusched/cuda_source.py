@@ -434,9 +434,7 @@ def launch_args(plan, layout, bound, steps, precision: str, pre=None) -> list[tu
             out += [arr(first), arr(arrays[1]), ("i64", first.shape[1]), per_config]
         elif e.role == "table":
             out.append(arr(first))
-        elif e.role == "counted":
-            out += [arr(first), ("i64", first.shape[1]), per_config]
-        else:
+        else:               # a sequence or a counted table: rows, their width, per config
             out += [arr(first), ("i64", first.shape[1]), per_config]
     if pre is not None:
         for k, a in enumerate(pre.arrays):

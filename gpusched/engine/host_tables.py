@@ -57,26 +57,37 @@ def count_table(plan, node, bound) -> np.ndarray:
     value its list count can take, ``0..width``: float64 (rows, width + 1), one row per
     config of ``bound`` when it depends on per-config parameters, else one row. The NumPy
     interpreter computes it, so a kernel's reads are the NumPy backend's values."""
-    from ..codegen import count_argument
     from .interpreter import Env, run
-    count = node.args[count_argument(node)]
+    count, nodes = _count_inputs(plan, node)
     width = bound.lists[count.args[0].value][0].shape[1]
-    needed, todo = {}, [node]
-    while todo:         # the node's inputs, not through the count
-        n = todo.pop()
-        if id(n) in needed or n is count:
-            continue
-        needed[id(n)] = n
-        todo.extend(n.args)
-    nodes = [n for n in plan.nodes if id(n) in needed]
-    memo = {"max_step": 0, "per_config": per_config_names(bound)}
-    env = Env(bound, np.zeros((1, width + 1), dtype=np.int64), 0, memo)
+    # (no step, table or host sequence among the nodes: the step row and memo go unread)
+    env = Env(bound, np.zeros((1, 1), dtype=np.int64), 0, {})
     values = {id(count): np.arange(width + 1, dtype=np.int64)[None, :]}
     with np.errstate(all="ignore"):
-        got = run(plan, nodes, values, env, keep=[node])[id(node)]
-    got = np.asarray(got, dtype=np.float64)
-    rows = got.shape[0] if got.ndim == 2 else 1
-    return np.ascontiguousarray(np.broadcast_to(got, (rows, width + 1)))
+        got = np.asarray(run(plan, nodes, values, env, keep=[node])[id(node)], np.float64)
+    if got.ndim == 2 and got.shape[1] == width + 1:
+        return np.ascontiguousarray(got)
+    return np.ascontiguousarray(np.broadcast_to(got, (got.shape[0] if got.ndim == 2 else 1,
+                                                      width + 1)))
+
+
+def _count_inputs(plan, node) -> tuple:
+    """(the counted node's list count, the nodes that compute it from the count and
+    parameters, in plan order); remembered on the plan: every call's inputs ask."""
+    memo = plan.__dict__.setdefault("_count_inputs", {})
+    got = memo.get(id(node))
+    if got is None:
+        from ..codegen import count_argument
+        count = node.args[count_argument(node)]
+        needed, todo = set(), [node]
+        while todo:         # the node's inputs, not through the count
+            n = todo.pop()
+            if id(n) in needed or n is count:
+                continue
+            needed.add(id(n))
+            todo.extend(n.args)
+        got = memo[id(node)] = (count, [n for n in plan.nodes if id(n) in needed])
+    return got
 
 
 def gather_cumprod(plan, node, index, env):
