@@ -76,18 +76,20 @@ def _count_inputs(plan, node) -> tuple:
     parameters, in plan order); remembered on the plan: every call's inputs ask."""
     memo = plan.__dict__.setdefault("_count_inputs", {})
     got = memo.get(id(node))
-    if got is None:
-        from ..codegen import count_argument
-        count = node.args[count_argument(node)]
-        needed, todo = set(), [node]
-        while todo:         # the node's inputs, not through the count
-            n = todo.pop()
-            if id(n) in needed or n is count:
-                continue
-            needed.add(id(n))
-            todo.extend(n.args)
-        got = memo[id(node)] = (count, [n for n in plan.nodes if id(n) in needed])
-    return got
+    if got is not None and got[0] is node:      # (an id is only trusted with its node)
+        return got[1], got[2]
+    from ..codegen import count_argument
+    count = node.args[count_argument(node)]
+    needed, todo = set(), [node]
+    while todo:         # the node's inputs, not through the count
+        n = todo.pop()
+        if id(n) in needed or n is count:
+            continue
+        needed.add(id(n))
+        todo.extend(n.args)
+    nodes = [n for n in plan.nodes if id(n) in needed]
+    memo[id(node)] = (node, count, nodes)
+    return count, nodes
 
 
 def gather_cumprod(plan, node, index, env):
