@@ -226,6 +226,49 @@ def test_law_constants_swept_as_grid_columns(backend):
     assert only.shape == (2,) and only[1] - only[0] == pytest.approx(0.2, abs=1e-12)
 
 
+@pytest.mark.parametrize("at", [None, [299, 120, 40]])
+def test_configs_sharing_a_shape_equal_the_formulas(at, monkeypatch):
+    """Configs that differ only in the schedule's scale (``base_lr``) and in law constants
+    the shape does not depend on walk the shape once (laws/sharing.py) and scale it; the
+    law's gamma (the annealing law's decay) swept as a column splits the shapes, and a config
+    whose scale is 0 walks its own rates (and is named by the error)."""
+    pytest.importorskip("numba")
+    from gpusched.laws import sharing
+    seen = []
+    real = sharing.groups
+
+    def spy(*args):
+        seen.append(real(*args))
+        return seen[-1]
+    monkeypatch.setattr(sharing, "groups", spy)
+    sched = gs.compat.torch.MultiStepLR(milestones=[100, 200], gamma=0.5)
+    shape = dict(base_lr=[1e-3, 3e-3, 2e-2], milestones=[[100, 200], [50, 150, 250]],
+                 gamma=[0.5, 0.1])
+    cases = [(gs.laws.MultiPower(L0=2.6, A=0.6, alpha=0.45, B="B", C=2.1, beta="bt",
+                                 gamma="gm"), dict(B=[100.0, 400.0], bt=[0.6], gm=[0.4, 0.7])),
+             (gs.laws.Annealing(L0="L0", A=0.6, alpha=0.45, C=30.0, decay="dk"),
+              dict(L0=[2.5, 2.7], dk=[0.99, 0.999]))]
+    for law, columns in cases:
+        g = gs.grid(**shape, **columns)
+        got = gs.predict_loss(sched, g, steps=300, law=law, at=at, backend="numba")
+        order, lead = seen[-1]
+        assert lead.sum() == 8 and sorted(order) == list(range(len(g)))  # 2 x 2 x 2 shapes
+        ends = [299] if at is None else at
+        for i, cfg in enumerate(g):
+            eta = gs.evaluate(sched, gs.trials(**{k: [cfg[k]] for k in shape}), steps=300,
+                              dtype="float64", backend="numpy")[0]
+            consts = {k: cfg[v] if isinstance(v, str) else v
+                      for k, v in law.constants().items()}
+            f = multipower_direct if isinstance(law, gs.laws.MultiPower) else annealing_direct
+            want = [f(eta, s, **consts) for s in ends]
+            np.testing.assert_allclose(np.atleast_1d(got[i]), want, rtol=1e-10, atol=0)
+    zero = gs.grid(base_lr=[1e-3, 0.0, 3e-3], milestones=[[100, 200]], gamma=[0.5])
+    with pytest.raises(LawError, match=r"config 1 \(gamma=0.5, base_lr=0.0.*sum to 0"):
+        gs.predict_loss(sched, zero, steps=300, law=gs.laws.MultiPower(*PUBLISHED["100M"]),
+                        backend="numba")
+    assert seen[-1] is not None
+
+
 def test_the_table_is_never_built(monkeypatch):
     """The NumPy pass asks its backend for blocks of at most STEP_BLOCK steps."""
     from gpusched.backends.numpy_backend import NumpyBackend

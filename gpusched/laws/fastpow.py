@@ -24,7 +24,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["pow_positive", "log_positive", "exp_moderate", "multipower_terms"]
+__all__ = ["pow_positive", "log_positive", "exp_moderate", "multipower_terms", "area_weights",
+           "scaled_terms"]
 
 
 @intrinsic
@@ -114,3 +115,23 @@ def multipower_terms(rate: np.ndarray, area: np.ndarray, gap: np.ndarray, out: n
     for i in range(n):
         out[i] = gap[i] * (1.0 - pow_positive(1.0 + C * pow_positive(rate[i], -gamma) * area[i],
                                               -beta))
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def area_weights(rate: np.ndarray, area: np.ndarray, out: np.ndarray, n: int,
+                 gamma: float) -> None:
+    """``out[i] = rate[i] ** -gamma * area[i]`` for ``i < n`` (the multi-power law's
+    ``eta_k^-gamma S_k`` of a schedule's shape), NaN where :func:`pow_positive` does not apply
+    (the caller redoes those)."""
+    for i in range(n):
+        out[i] = pow_positive(rate[i], -gamma) * area[i]
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def scaled_terms(weight: np.ndarray, gap: np.ndarray, out: np.ndarray, i0: int, i1: int,
+                 cs: float, beta: float) -> None:
+    """``out[i] = gap[i] * (1 - (1 + cs * weight[i]) ** -beta)`` for ``i0 <= i < i1``: the
+    multi-power terms of the schedule ``s * shape`` from its shape's :func:`area_weights`,
+    ``cs = C s ** (1 - gamma)``; NaN where :func:`pow_positive` does not apply."""
+    for i in range(i0, i1):
+        out[i] = gap[i] * (1.0 - pow_positive(1.0 + cs * weight[i], -beta))

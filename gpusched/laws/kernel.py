@@ -1,15 +1,19 @@
 """The loss laws fused with a schedule's generated code: one Numba CPU kernel, no table.
 
-Per config, the multi-power law walks the steps backwards from each prediction step (the
-suffix area grows by one rate per step, so the final loss is one pass, O(T)), in blocks
-(with several prediction steps, one block: the row up to the last of them, so the schedule
-runs T steps and the law O(N K) terms, K the steps where the rate changes): the block's
-rates first, then the steps where the rate changes gathered, then their terms
-in one loop that LLVM vectorizes (:mod:`gpusched.laws.fastpow`: ``x ** y`` without a libm
-call, within ~1e-15 relative of it; the law's sum stays in the walk's order); the annealing
-law walks forwards once and records the loss at each prediction step (O(T + N)). The
-arithmetic is :mod:`gpusched.laws.model`'s, written as a loop. A config whose rates are
-negative or not finite, or whose area is 0, is flagged; the host explains it with NumPy.
+The schedule's step code is written once, in ``gs_fill`` (the rates of a range of steps into
+a buffer); every walk of the law calls it. Per config, the multi-power law walks the steps
+backwards from each prediction step (the suffix area grows by one rate per step, so the final
+loss is one pass, O(T)), in blocks (with several prediction steps, one block: the row up to
+the last of them, so the schedule runs T steps and the law O(N K) terms, K the steps where
+the rate changes): the block's rates first, then the steps where the rate changes gathered,
+then their terms in one loop that LLVM vectorizes (:mod:`gpusched.laws.fastpow`: ``x ** y``
+without a libm call, within ~1e-15 relative of it; the law's sum stays in the walk's order);
+the annealing law walks forwards and records the loss at each prediction step (O(T + N)).
+Configs that share the schedule's shape (:mod:`gpusched.laws.sharing`: ``base_lr`` x shape,
+law constants as columns) come consecutively: the shape is walked once, and each config
+scales its sums (one power per changing step instead of two, no step code). The arithmetic
+is :mod:`gpusched.laws.model`'s, written as a loop. A config whose rates are negative or not
+finite, or whose area is 0, is flagged; the host explains it with NumPy.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import numpy as np
 
 from .. import codegen, timing
+from . import sharing
 from ..engine.factorized import precompute
 from ..backends.inputs import arg_names, flat_inputs, prologue, writeable
 from ..backends.numba_backend import MODULE_HEADER, ON_ERROR, TARGETS, indent_text
@@ -27,13 +32,21 @@ from ..backends.workers import run_ranges
 from ..kernel_cache import load_module, run_kernel
 from ..keys import digest
 
-# the value at step j, as the table would hold it; a bad rate flags the config
-_RATE = """x = float({root})
-if f32:
-    x = float(np.float32(x))
-if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
-    err[c] = 1
-    errstep[c] = j"""
+# the rates of steps f0..f1 into rate[jj - first]: the schedule's (``shape``: its shape's);
+# a bad rate flags the config. Returns the config's scale (the schedule is scale * shape).
+# The schedule's step code is written here once: every walk of the law calls this.
+_FILL = """for jj in range(f0, f1):
+    j = jj
+    t = steps[j]
+{step}
+    x = float({shape}) if shape else float({root})
+    if f32:
+        x = float(np.float32(x))
+    if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
+        err[c] = 1
+        errstep[c] = j
+    rate[jj - first] = x
+return float({scale})"""
 
 # per config and prediction step e, blocks of steps from e down to 0: the block's rates
 # (and the one before it) into ``rate``, then backwards the suffix area and the steps where
@@ -41,14 +54,7 @@ if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
 # in the walk's order; a term fastpow does not cover is redone with ``**``. With several
 # prediction steps (``gs_whole``) the block is the whole row up to the last of them, filled
 # once: the schedule's step code runs T times, not once per prediction step.
-_MULTIPOWER = """L0 = lp[0, r]
-A = lp[1, r]
-alpha = lp[2, r]
-B = lp[3, r]
-C = lp[4, r]
-beta = lp[5, r]
-gamma = lp[6, r]
-for q in range(ends.shape[0]):
+_MULTIPOWER = """for q in range(ends.shape[0]):
     e = ends[q]
     suf = 0.0
     ld = 0.0
@@ -64,12 +70,7 @@ for q in range(ends.shape[0]):
             first = max(0, lo - 1)
             f0 = first
             f1 = hi
-        for jj in range(f0, f1):
-            j = jj
-            t = steps[j]
-{step}
-{rate}
-            rate[jj - first] = x
+        gs_fill(steps, c, f0, f1, first, False, f32, rate, err, errstep{args})
         n = 0
         for k in range(hi - 1, lo - 1, -1):
             x = rate[k - first]
@@ -91,29 +92,121 @@ for q in range(ends.shape[0]):
         hi = lo
     out[c, q] = L0 + A * suf ** -alpha + B * ld"""
 
-_ANNEALING = """L0 = lp[0, r]
-A = lp[1, r]
-alpha = lp[2, r]
-C = lp[3, r]
-lam = lp[4, r]
-s1 = 0.0
+# a shape shared by consecutive configs (laws/sharing.py), walked once for all of them: the
+# shape's row, per prediction step its suffix area and the steps where it changes (shape
+# value, gap, u = g ** -gamma * G, from ``gbeg[q]`` to ``gend[q]``)
+_MULTIPOWER_SHAPE = """gs_fill(steps, c, 0, gs_top + 1, 0, True, False, rate, err, errstep{args})
+m = 0
+for q in range(ends.shape[0]):
+    suf = 0.0
+    gbeg[q] = m
+    for k in range(ends[q], -1, -1):
+        x = rate[k]
+        suf += x
+        if k > 0:
+            gap = x - rate[k - 1]
+            if gap != 0.0 and suf > 0.0:
+                rk[m] = x
+                ak[m] = suf
+                gg[m] = gap
+                m += 1
+    gsum[q] = suf
+    gend[q] = m
+area_weights(rk, ak, gu, m, gamma)
+for i in range(m):
+    if gu[i] != gu[i]:
+        gu[i] = rk[i] ** -gamma * ak[i]"""
+
+# a config of a shared shape: its terms from the shape's, scaled (one power per term)
+_MULTIPOWER_SCALED = """cs = C * gs_s ** (1.0 - gamma)
+for q in range(ends.shape[0]):
+    ld = 0.0
+    b0 = gbeg[q]
+    b1 = gend[q]
+    if C > 0.0 and b1 > b0:
+        scaled_terms(gu, gg, tk, b0, b1, cs, beta)
+        for i in range(b0, b1):
+            term = tk[i]
+            if term != term:
+                term = gg[i] * (1.0 - (1.0 + cs * gu[i]) ** -beta)
+            ld += term
+    out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha + B * (gs_s * ld)"""
+
+# forwards over blocks of steps, the loss recorded at each prediction step (ascending); for a
+# shared shape (``gs_lead``) its sums, which each config of it scales
+_ANNEALING = """s1 = 0.0
 m = 0.0
 s2 = 0.0
 prv = 0.0
 q = 0
-for jj in range(0, ends[ends.shape[0] - 1] + 1):
-    j = jj
-    t = steps[j]
-{step}
-{rate}
-    if jj > 0:
-        m = lam * m + (prv - x)
-        s2 += m
-    s1 += x
-    prv = x
-    while q < ends.shape[0] and ends[q] == jj:
-        out[c, q] = L0 + A * s1 ** -alpha - C * s2
-        q += 1"""
+lo = 0
+while lo <= gs_top:
+    hi = min(gs_top + 1, lo + gs_width)
+    gs_fill(steps, c, lo, hi, lo, {shape}, f32, rate, err, errstep{args})
+    for jj in range(lo, hi):
+        x = rate[jj - lo]
+        if jj > 0:
+            m = lam * m + (prv - x)
+            s2 += m
+        s1 += x
+        prv = x
+        while q < ends.shape[0] and ends[q] == jj:
+            {s1}[q] = s1
+            {s2}[q] = s2
+            q += 1
+    lo = hi"""
+
+# per config (in ``gs_order`` when shapes are shared): a shape's lead walks it; a config
+# whose shape is shared and whose scale is positive and keeps the rates finite scales it;
+# any other walks its own schedule (and a flag it raises names its own step)
+_CONFIG = """c = gs_order[ci] if gs_share else np.int64(ci)
+r = c * (lp.shape[1] > 1)
+L0 = lp[0, r]
+A = lp[1, r]
+alpha = lp[2, r]
+if law == 0:
+    B = lp[3, r]
+    C = lp[4, r]
+    beta = lp[5, r]
+    gamma = lp[6, r]
+    lam = 0.0
+else:
+    C = lp[3, r]
+    lam = lp[4, r]
+    B = 0.0
+    beta = 0.0
+    gamma = 0.0
+scaled = False
+if gs_share:
+    if ci == gs_c0 or gs_lead[ci] != 0:
+        if law == 0:
+{shape_mp}
+        else:
+{shape_an}
+        gmax = 0.0
+        for k in range(gs_top + 1):
+            gmax = max(gmax, rate[k])
+        gbad = err[c] != 0
+        err[c] = 0
+        errstep[c] = -1
+    if not gbad:
+        gs_s = gs_fill(steps, c, 0, 0, 0, True, False, rate, err, errstep{args})
+        if err[c] == 0 and gs_s > 0.0 and math.isfinite(gs_s * gmax):
+            scaled = True
+        err[c] = 0
+        errstep[c] = -1
+if scaled:
+    if law == 0:
+{scaled_mp}
+    else:
+        for q in range(ends.shape[0]):
+            out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha - C * (gs_s * gs2[q])
+elif law == 0:
+{unshared_mp}
+else:
+{unshared_an}
+    for q in range(ends.shape[0]):
+        out[c, q] = L0 + A * asum[q] ** -alpha - C * as2[q]"""
 
 
 BLOCK = 2048        # steps per block of the multi-power walk (its scratch: 5 x 16 KiB)
@@ -129,34 +222,54 @@ def _fastpow_digest() -> str:
 
 
 def module_source(plan, layout, sig: str, pre=None) -> str:
-    """``gs_law(steps, law, ends, f32, lp, out, err, errstep, c0, c1, inputs...)``: the
-    predicted loss of configs ``c0..c1`` at steps ``ends`` (ascending for the annealing law)
-    into ``out``; ``lp`` holds the law's constants, one column per config (or one shared);
-    ``pre`` (a factorized.Precomputed) makes the kernel read those nodes from tables."""
-    imports, jit, deco, loop, _, _ = TARGETS["cpu"]
+    """``gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_order, gs_lead, c0, c1,
+    inputs...)``: the predicted loss of configs ``c0..c1`` at steps ``ends`` (ascending for
+    the annealing law) into ``out``; ``lp`` holds the law's constants, one column per config
+    (or one shared); ``gs_order``/``gs_lead`` (empty: none) the configs in groups sharing a
+    shape (laws/sharing.py); ``pre`` (a factorized.Precomputed) makes the kernel read those
+    nodes from tables. ``gs_fill`` runs the schedule's code, for every walk."""
+    imports, jit, deco, _, _, _ = TARGETS["cpu"]
     cfg, stp, root = codegen.python_sections(plan, layout, ON_ERROR["cpu"],
                                              pre.reads(plan) if pre else None, remember=True)
-    rate = _RATE.format(root=root)
-    multipower = _MULTIPOWER.format(step=indent_text(stp, 12), rate=indent_text(rate, 12))
-    annealing = _ANNEALING.format(step=indent_text(stp, 4), rate=indent_text(rate, 4))
-    laws = "\n".join(["if law == 0:", indent_text(multipower, 4), "else:",
-                      indent_text(annealing, 4)]).split("\n")
-    args = "".join(", " + a for a in arg_names(layout) + (pre.arg_names() if pre else []))
-    body = (prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
-            + ["r = c * (lp.shape[1] > 1)"] + laws)
+    cut = sharing.split(plan)
+    names = arg_names(layout) + (pre.arg_names() if pre else [])
+    args = "".join(", " + a for a in names)
+    fill = (prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
+            + _FILL.format(step=indent_text(stp, 4), shape=cut.shape, root=root,
+                           scale=cut.scale).split("\n"))
+    body = _CONFIG.format(
+        args=args,
+        shape_mp=indent_text(_MULTIPOWER_SHAPE.format(args=args), 12),
+        shape_an=indent_text(_ANNEALING.format(args=args, shape=True, s1="gsum", s2="gs2"), 12),
+        scaled_mp=indent_text(_MULTIPOWER_SCALED, 8),
+        unshared_mp=indent_text(_MULTIPOWER.format(args=args), 4),
+        unshared_an=indent_text(_ANNEALING.format(args=args, shape=False, s1="asum",
+                                                  s2="as2"), 4))
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
     scratch = "\n".join([
         f"gs_block = {BLOCK}", "gs_top = 0", "for gs_q in range(ends.shape[0]):",
         "    gs_top = max(gs_top, ends[gs_q])",
-        f"gs_whole = law == 0 and ends.shape[0] > 1 and gs_top < {ROW_LIMIT}",
-        "gs_width = gs_top + 1 if gs_whole else gs_block", "rate = np.empty(gs_width + 1)"]
-        + [f"{a} = np.empty(gs_width)" for a in ("rk", "ak", "gk", "tk")])
+        "gs_share = gs_lead.shape[0] > 0",
+        f"gs_whole = gs_share or (law == 0 and ends.shape[0] > 1 and gs_top < {ROW_LIMIT})",
+        "gs_width = gs_top + 1 if gs_whole else gs_block",
+        "gs_entries = (gs_top + 1) * ends.shape[0] if gs_share else gs_width",
+        "rate = np.empty(gs_width + 1)"]
+        + [f"{a} = np.empty(max(gs_width, gs_entries))" for a in ("rk", "ak", "gk", "tk")]
+        + [f"{a} = np.empty(gs_entries if gs_share else 0)" for a in ("gu", "gg")]
+        + [f"{a} = np.empty(ends.shape[0])" for a in ("gsum", "gs2", "asum", "as2")]
+        + [
+           "gbeg = np.zeros(ends.shape[0], dtype=np.int64)",
+           "gend = np.zeros(ends.shape[0], dtype=np.int64)",
+           "gmax = 0.0", "gbad = True", "gs_s = 1.0"])
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
-            + f"# fastpow {_fastpow_digest()}\nfrom gpusched.laws.fastpow import multipower_terms\n"
-            + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_c0, "
-            f"gs_c1{args}):\n{indent_text(scratch, 4)}\n"
-            f"{indent_text(loop, 4)}\n{indent_text(body, 8)}\n")
+            + f"# fastpow {_fastpow_digest()}\n"
+            + "from gpusched.laws.fastpow import multipower_terms, area_weights, scaled_terms\n"
+            + f"\n\n{deco}\ndef gs_fill(steps, c, f0, f1, first, shape, f32, rate, err, "
+            f"errstep{args}):\n{indent_text(fill, 4)}\n"
+            + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_order, "
+            f"gs_lead, gs_c0, gs_c1{args}):\n{indent_text(scratch, 4)}\n"
+            f"    for ci in range(gs_c0, gs_c1):\n{indent_text(body, 8)}\n")
 
 
 def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int,
@@ -173,6 +286,9 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
     out = np.empty((bound.n, ends.size), dtype=np.float64)
     err = np.zeros(bound.n, dtype=np.int64)
     errstep = np.full(bound.n, -1, dtype=np.int64)
+    shared = sharing.groups(plan, bound, const, law_code, f32,
+                            (int(ends.max()) + 1) * ends.size)
+    order, lead = shared if shared else (np.zeros(0, np.int64), np.zeros(0, np.int8))
     name = "law_" + digest("law", plan.signature, pre.key if pre else None, BLOCK, ROW_LIMIT)
 
     def load():
@@ -182,7 +298,8 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
 
     def launch(mod):
         def kernel(c0, c1):
-            mod.gs_law(steps, law_code, ends, f32, const, out, err, errstep, c0, c1, *args)
+            mod.gs_law(steps, law_code, ends, f32, const, out, err, errstep, order, lead, c0, c1,
+                       *args)
         with timing.compiling():        # no configs: compiles or loads, computes nothing
             kernel(0, 0)
         run_ranges(kernel, bound.n, steps.size * ends.size)
