@@ -24,8 +24,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["pow_positive", "log_positive", "exp_moderate", "multipower_terms", "area_weights",
-           "scaled_terms"]
+__all__ = ["pow_positive", "log_positive", "exp_moderate", "power_terms"]
 
 
 @intrinsic
@@ -108,30 +107,13 @@ def pow_positive(x: float, y: float) -> float:
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def multipower_terms(rate: np.ndarray, area: np.ndarray, gap: np.ndarray, out: np.ndarray,
-                     n: int, C: float, beta: float, gamma: float) -> None:
-    """``out[i] = gap[i] * (1 - (1 + C * rate[i] ** -gamma * area[i]) ** -beta)`` for
-    ``i < n``, NaN where :func:`pow_positive` does not apply (the caller redoes those)."""
-    for i in range(n):
-        out[i] = gap[i] * (1.0 - pow_positive(1.0 + C * pow_positive(rate[i], -gamma) * area[i],
-                                              -beta))
-
-
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def area_weights(rate: np.ndarray, area: np.ndarray, out: np.ndarray, n: int,
-                 gamma: float) -> None:
-    """``out[i] = rate[i] ** -gamma * area[i]`` for ``i < n`` (the multi-power law's
-    ``eta_k^-gamma S_k`` of a schedule's shape), NaN where :func:`pow_positive` does not apply
-    (the caller redoes those)."""
-    for i in range(n):
-        out[i] = pow_positive(rate[i], -gamma) * area[i]
-
-
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def scaled_terms(weight: np.ndarray, gap: np.ndarray, out: np.ndarray, i0: int, i1: int,
-                 cs: float, beta: float) -> None:
-    """``out[i] = gap[i] * (1 - (1 + cs * weight[i]) ** -beta)`` for ``i0 <= i < i1``: the
-    multi-power terms of the schedule ``s * shape`` from its shape's :func:`area_weights`,
-    ``cs = C s ** (1 - gamma)``; NaN where :func:`pow_positive` does not apply."""
+def power_terms(x: np.ndarray, m: np.ndarray, out: np.ndarray, i0: int, i1: int, a0: float,
+                a1: float, p: float, k0: float, k1: float) -> None:
+    """``out[i] = m[i] * (k0 + k1 * (a0 + a1 * x[i]) ** p)`` for ``i0 <= i < i1``, NaN where
+    :func:`pow_positive` does not apply (the caller redoes those). One vectorized loop for
+    both of the multi-power law's powers (one loop: each is linked into every law kernel):
+    ``eta ** -gamma * S`` (``a0 = k0 = 0``, ``a1 = k1 = 1``, ``p = -gamma``) and
+    ``gap * (1 - (1 + c u) ** -beta)`` (``a0 = k0 = 1``, ``a1 = c``, ``p = -beta``,
+    ``k1 = -1``); the zeros and ones are exact, so each is rounded as written out."""
     for i in range(i0, i1):
-        out[i] = gap[i] * (1.0 - pow_positive(1.0 + cs * weight[i], -beta))
+        out[i] = m[i] * (k0 + k1 * pow_positive(a0 + a1 * x[i], p))

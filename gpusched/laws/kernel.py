@@ -50,115 +50,43 @@ return float({scale})"""
 
 # per config and prediction step e, blocks of steps from e down to 0: the block's rates
 # (and the one before it) into ``rate``, then backwards the suffix area and the steps where
-# the rate changes (gathered), then their terms in one vectorized loop (fastpow), then summed
-# in the walk's order; a term fastpow does not cover is redone with ``**``. With several
-# prediction steps (``gs_whole``) the block is the whole row up to the last of them, filled
-# once: the schedule's step code runs T times, not once per prediction step.
+# the rate changes (gathered), then their terms (laws/walks.py). With several prediction
+# steps (``gs_whole``) the block is the whole row up to the last of them, filled once: the
+# schedule's step code runs T times, not once per prediction step.
 _MULTIPOWER = """for q in range(ends.shape[0]):
-    e = ends[q]
     suf = 0.0
     ld = 0.0
-    hi = e + 1
+    hi = ends[q] + 1
     while hi > 0:
         if gs_whole:
-            lo = 0
-            first = 0
-            f0 = 0
-            f1 = gs_top + 1 if q == 0 else 0
+            lo = gs_0
+            first = gs_0
+            f1 = gs_top + 1 if q == 0 else gs_0
+            gs_fill(steps, c, gs_0, f1, gs_0, gs_no, f32, rate, err, errstep{args})
         else:
-            lo = max(0, hi - gs_block)
-            first = max(0, lo - 1)
-            f0 = first
-            f1 = hi
-        gs_fill(steps, c, f0, f1, first, False, f32, rate, err, errstep{args})
-        n = 0
-        for k in range(hi - 1, lo - 1, -1):
-            x = rate[k - first]
-            suf += x
-            if k > 0:
-                gap = x - rate[k - 1 - first]
-                if gap != 0.0 and suf > 0.0:
-                    rk[n] = x
-                    ak[n] = suf
-                    gk[n] = gap
-                    n += 1
-        if C > 0.0 and n > 0:
-            multipower_terms(rk, ak, gk, tk, n, C, beta, gamma)
-            for i in range(n):
-                term = tk[i]
-                if term != term:
-                    term = gk[i] * (1.0 - (1.0 + C * rk[i] ** -gamma * ak[i]) ** -beta)
-                ld += term
+            lo = max(gs_0, hi - gs_block)
+            first = max(gs_0, lo - 1)
+            gs_fill(steps, c, first, hi, first, gs_no, f32, rate, err, errstep{args})
+        n, suf = gather(rate, first, lo, hi, suf, rk, ak, gk, gs_0)
+        weights(rk, ak, uk, n, gamma)
+        ld = scaled_sum(uk, gk, tk, gs_0, n, C, beta, ld)
         hi = lo
     out[c, q] = L0 + A * suf ** -alpha + B * ld"""
 
-# a shape shared by consecutive configs (laws/sharing.py), walked once for all of them: the
-# shape's row, per prediction step its suffix area and the steps where it changes (shape
-# value, gap, u = g ** -gamma * G, from ``gbeg[q]`` to ``gend[q]``)
-_MULTIPOWER_SHAPE = """gs_fill(steps, c, 0, gs_top + 1, 0, True, False, rate, err, errstep{args})
-m = 0
-for q in range(ends.shape[0]):
-    suf = 0.0
-    gbeg[q] = m
-    for k in range(ends[q], -1, -1):
-        x = rate[k]
-        suf += x
-        if k > 0:
-            gap = x - rate[k - 1]
-            if gap != 0.0 and suf > 0.0:
-                rk[m] = x
-                ak[m] = suf
-                gg[m] = gap
-                m += 1
-    gsum[q] = suf
-    gend[q] = m
-area_weights(rk, ak, gu, m, gamma)
-for i in range(m):
-    if gu[i] != gu[i]:
-        gu[i] = rk[i] ** -gamma * ak[i]"""
-
-# a config of a shared shape: its terms from the shape's, scaled (one power per term)
-_MULTIPOWER_SCALED = """cs = C * gs_s ** (1.0 - gamma)
-for q in range(ends.shape[0]):
-    ld = 0.0
-    b0 = gbeg[q]
-    b1 = gend[q]
-    if C > 0.0 and b1 > b0:
-        scaled_terms(gu, gg, tk, b0, b1, cs, beta)
-        for i in range(b0, b1):
-            term = tk[i]
-            if term != term:
-                term = gg[i] * (1.0 - (1.0 + cs * gu[i]) ** -beta)
-            ld += term
-    out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha + B * (gs_s * ld)"""
-
-# forwards over blocks of steps, the loss recorded at each prediction step (ascending); for a
-# shared shape (``gs_lead``) its sums, which each config of it scales
-_ANNEALING = """s1 = 0.0
-m = 0.0
-s2 = 0.0
-prv = 0.0
-q = 0
-lo = 0
+# forwards over blocks of steps (one for a shared shape), S1 and S2 recorded at each
+# prediction step (ascending)
+_ANNEALING = """gs_state[:] = 0.0
+lo = gs_0
 while lo <= gs_top:
     hi = min(gs_top + 1, lo + gs_width)
     gs_fill(steps, c, lo, hi, lo, {shape}, f32, rate, err, errstep{args})
-    for jj in range(lo, hi):
-        x = rate[jj - lo]
-        if jj > 0:
-            m = lam * m + (prv - x)
-            s2 += m
-        s1 += x
-        prv = x
-        while q < ends.shape[0] and ends[q] == jj:
-            {s1}[q] = s1
-            {s2}[q] = s2
-            q += 1
+    annealing_walk(rate, lo, hi, lam, ends, gs_state, {s1}, {s2})
     lo = hi"""
 
-# per config (in ``gs_order`` when shapes are shared): a shape's lead walks it; a config
-# whose shape is shared and whose scale is positive and keeps the rates finite scales it;
-# any other walks its own schedule (and a flag it raises names its own step)
+# per config (in ``gs_order`` when shapes are shared, laws/sharing.py): a shape's lead walks
+# the shape once (its row, areas, gaps and weights); a config of a shared shape whose scale
+# is positive and keeps the rates finite scales them (one power per changing step); any
+# other config walks its own schedule (and a flag it raises names its own step)
 _CONFIG = """c = gs_order[ci] if gs_share else np.int64(ci)
 r = c * (lp.shape[1] > 1)
 L0 = lp[0, r]
@@ -180,24 +108,26 @@ scaled = False
 if gs_share:
     if ci == gs_c0 or gs_lead[ci] != 0:
         if law == 0:
-{shape_mp}
+            gs_fill(steps, c, gs_0, gs_top + 1, gs_0, gs_yes, gs_no, rate, err, errstep{args})
+            shape_walk(rate, ends, gamma, rk, ak, gg, gu, gbeg, gend, gsum)
         else:
 {shape_an}
-        gmax = 0.0
-        for k in range(gs_top + 1):
-            gmax = max(gmax, rate[k])
+        gmax = np.max(rate[:gs_top + 1])
         gbad = err[c] != 0
         err[c] = 0
         errstep[c] = -1
     if not gbad:
-        gs_s = gs_fill(steps, c, 0, 0, 0, True, False, rate, err, errstep{args})
+        gs_s = gs_fill(steps, c, gs_0, gs_0, gs_0, gs_yes, gs_no, rate, err, errstep{args})
         if err[c] == 0 and gs_s > 0.0 and math.isfinite(gs_s * gmax):
             scaled = True
         err[c] = 0
         errstep[c] = -1
 if scaled:
     if law == 0:
-{scaled_mp}
+        cs = C * gs_s ** (1.0 - gamma)
+        for q in range(ends.shape[0]):
+            ld = scaled_sum(gu, gg, tk, gbeg[q], gend[q], cs, beta, 0.0)
+            out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha + B * (gs_s * ld)
     else:
         for q in range(ends.shape[0]):
             out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha - C * (gs_s * gs2[q])
@@ -214,11 +144,12 @@ ROW_LIMIT = 1 << 18     # several prediction steps below it: the whole row at on
 
 
 def _fastpow_digest() -> str:
-    """sha256 of fastpow.py, written in the generated module's text (as the helpers' digest:
-    Numba's on-disk cache tracks only the module's own file)."""
+    """sha256 of fastpow.py and walks.py, written in the generated module's text (as the
+    helpers' digest: Numba's on-disk cache tracks only the module's own file)."""
     from pathlib import Path
-    from . import fastpow
-    return hashlib.sha256(Path(fastpow.__file__).read_bytes()).hexdigest()
+    from . import fastpow, walks
+    return hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
+                                   for m in (fastpow, walks))).hexdigest()
 
 
 def module_source(plan, layout, sig: str, pre=None) -> str:
@@ -239,14 +170,14 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
                            scale=cut.scale).split("\n"))
     body = _CONFIG.format(
         args=args,
-        shape_mp=indent_text(_MULTIPOWER_SHAPE.format(args=args), 12),
-        shape_an=indent_text(_ANNEALING.format(args=args, shape=True, s1="gsum", s2="gs2"), 12),
-        scaled_mp=indent_text(_MULTIPOWER_SCALED, 8),
+        shape_an=indent_text(_ANNEALING.format(args=args, shape="gs_yes", s1="gsum", s2="gs2"), 12),
         unshared_mp=indent_text(_MULTIPOWER.format(args=args), 4),
-        unshared_an=indent_text(_ANNEALING.format(args=args, shape=False, s1="asum",
+        unshared_an=indent_text(_ANNEALING.format(args=args, shape="gs_no", s1="asum",
                                                   s2="as2"), 4))
     helpers = "\n".join(f"{h} = _h.{h}" for h in ORDER)
     scratch = "\n".join([
+        # variables, not literals: each literal argument would compile gs_fill once more
+        "gs_0 = np.int64(0)", "gs_yes = np.bool_(True)", "gs_no = np.bool_(False)",
         f"gs_block = {BLOCK}", "gs_top = 0", "for gs_q in range(ends.shape[0]):",
         "    gs_top = max(gs_top, ends[gs_q])",
         "gs_share = gs_lead.shape[0] > 0",
@@ -254,17 +185,18 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
         "gs_width = gs_top + 1 if gs_whole else gs_block",
         "gs_entries = (gs_top + 1) * ends.shape[0] if gs_share else gs_width",
         "rate = np.empty(gs_width + 1)"]
-        + [f"{a} = np.empty(max(gs_width, gs_entries))" for a in ("rk", "ak", "gk", "tk")]
+        + [f"{a} = np.empty(max(gs_width, gs_entries))" for a in ("rk", "ak", "gk", "uk", "tk")]
         + [f"{a} = np.empty(gs_entries if gs_share else 0)" for a in ("gu", "gg")]
         + [f"{a} = np.empty(ends.shape[0])" for a in ("gsum", "gs2", "asum", "as2")]
         + [
            "gbeg = np.zeros(ends.shape[0], dtype=np.int64)",
            "gend = np.zeros(ends.shape[0], dtype=np.int64)",
-           "gmax = 0.0", "gbad = True", "gs_s = 1.0"])
+           "gmax = 0.0", "gbad = True", "gs_s = 1.0", "gs_state = np.zeros(5)"])
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
-            + f"# fastpow {_fastpow_digest()}\n"
-            + "from gpusched.laws.fastpow import multipower_terms, area_weights, scaled_terms\n"
+            + f"# fastpow, walks {_fastpow_digest()}\n"
+            + "from gpusched.laws.walks import (annealing_walk, gather, scaled_sum, shape_walk,\n"
+            "    weights)\n"
             + f"\n\n{deco}\ndef gs_fill(steps, c, f0, f1, first, shape, f32, rate, err, "
             f"errstep{args}):\n{indent_text(fill, 4)}\n"
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_order, "

@@ -1,0 +1,107 @@
+"""The loss laws' walks over a buffer of rates: compiled once per installation.
+
+The generated law kernel (:mod:`gpusched.laws.kernel`) fills buffers with a schedule's rates
+and hands them to these functions; none of them depends on the schedule, so Numba compiles
+them once (``cache=True``), not once per schedule. The arithmetic, and the order of every sum,
+is :mod:`gpusched.laws.model`'s:
+
+.. math::
+    L_{MP}(s) = L_0 + A S_1(s)^{-\\alpha} + B \\sum_{k=1}^{s} (\\eta_k - \\eta_{k-1})
+        \\bigl(1 - (1 + C \\eta_k^{-\\gamma} S_k(s))^{-\\beta}\\bigr),\\quad
+    S_k(s) = \\sum_{\\tau=k}^{s} \\eta_\\tau
+
+summed from ``k = s`` down (the suffix area grows by one rate per step), and
+``L_{AN}(s) = L_0 + A S_1^{-\\alpha} - C S_2``, ``S_2 = \\sum m_k``,
+``m_k = \\lambda m_{k-1} + \\eta_{k-1} - \\eta_k``, forwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .fastpow import power_terms
+
+_jit = njit(cache=True, error_model="numpy", nogil=True)
+
+
+@_jit
+def gather(rate: np.ndarray, first: int, lo: int, hi: int, suf: float, rk: np.ndarray,
+           ak: np.ndarray, gk: np.ndarray, n: int) -> tuple:
+    """Steps ``hi - 1`` down to ``lo`` (``rate[k - first]``): the suffix area grows by each
+    rate; the steps where the rate changes (and the area is positive) are appended at ``n``:
+    rate, area, gap. Returns (n, area)."""
+    for k in range(hi - 1, lo - 1, -1):
+        x = rate[k - first]
+        suf += x
+        if k > 0:
+            gap = x - rate[k - 1 - first]
+            if gap != 0.0 and suf > 0.0:
+                rk[n] = x
+                ak[n] = suf
+                gk[n] = gap
+                n += 1
+    return n, suf
+
+
+@_jit
+def weights(rk: np.ndarray, ak: np.ndarray, uk: np.ndarray, n: int, gamma: float) -> None:
+    """``uk[i] = rk[i] ** -gamma * ak[i]`` for the ``n`` gathered steps (fastpow's, one it
+    does not cover redone with ``**``)."""
+    power_terms(rk, ak, uk, np.int64(0), n, 0.0, 1.0, -gamma, 0.0, 1.0)
+    for i in range(n):
+        if uk[i] != uk[i]:
+            uk[i] = rk[i] ** -gamma * ak[i]
+
+
+@_jit
+def shape_walk(rate: np.ndarray, ends: np.ndarray, gamma: float, rk: np.ndarray,
+               ak: np.ndarray, gg: np.ndarray, gu: np.ndarray, gbeg: np.ndarray,
+               gend: np.ndarray, gsum: np.ndarray) -> None:
+    """A shared shape's row (``rate[0..]``): per prediction step ``q`` its area ``gsum[q]``
+    and, at ``gbeg[q]..gend[q]``, the gap ``gg`` and weight ``gu = g ** -gamma * G`` of each
+    step where it changes (laws/sharing.py)."""
+    m = 0
+    for q in range(ends.shape[0]):
+        gbeg[q] = m
+        m, gsum[q] = gather(rate, np.int64(0), np.int64(0), ends[q] + 1, 0.0, rk, ak, gg, m)
+        gend[q] = m
+    weights(rk, ak, gu, m, gamma)
+
+
+@_jit
+def scaled_sum(gu: np.ndarray, gg: np.ndarray, tk: np.ndarray, b0: int, b1: int, cs: float,
+               beta: float, ld: float) -> float:
+    """``ld`` plus the multi-power terms ``gap (1 - (1 + cs u) ** -beta)`` of entries
+    ``b0..b1``, in order: a config's own (``cs = C``), or a config ``s * shape`` of a shared
+    shape (``cs = C s ** (1 - gamma)``; the caller multiplies the sum by ``s``)."""
+    if cs > 0.0 and b1 > b0:
+        power_terms(gu, gg, tk, b0, b1, 1.0, cs, -beta, 1.0, -1.0)
+        for i in range(b0, b1):
+            term = tk[i]
+            if term != term:
+                term = gg[i] * (1.0 - (1.0 + cs * gu[i]) ** -beta)
+            ld += term
+    return ld
+
+
+@_jit
+def annealing_walk(rate: np.ndarray, lo: int, hi: int, lam: float, ends: np.ndarray,
+                   state: np.ndarray, s1_at: np.ndarray, s2_at: np.ndarray) -> None:
+    """Steps ``lo..hi`` (``rate[j - lo]``) forwards; ``state`` = (S1, m, S2, previous rate,
+    next prediction index) carried between blocks; S1 and S2 recorded at each prediction
+    step (ascending)."""
+    s1, m, s2, prv = state[0], state[1], state[2], state[3]
+    q = int(state[4])
+    for jj in range(lo, hi):
+        x = rate[jj - lo]
+        if jj > 0:
+            m = lam * m + (prv - x)
+            s2 += m
+        s1 += x
+        prv = x
+        while q < ends.shape[0] and ends[q] == jj:
+            s1_at[q] = s1
+            s2_at[q] = s2
+            q += 1
+    state[0], state[1], state[2], state[3], state[4] = s1, m, s2, prv, q
