@@ -148,7 +148,7 @@ def _fastpow_digest() -> str:
     helpers' digest: Numba's on-disk cache tracks only the module's own file)."""
     from pathlib import Path
     from . import fastpow, walks
-    return hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
+    return hashlib.sha256(b"".join(Path(str(m.__file__)).read_bytes()
                                    for m in (fastpow, walks))).hexdigest()
 
 
