@@ -23,7 +23,7 @@ import numpy as np
 from .. import codegen
 from ..expr import Expr
 
-SHARE_LIMIT = 1 << 19       # the most (steps x prediction steps) a shared shape is kept for
+SHARE_LIMIT = 1 << 18   # the most (steps x prediction steps) a shared shape keeps (7 x 2 MiB)
 # the law constant each law's shared pass depends on (its row in the kernel's ``lp``)
 SHAPE_CONSTANT = {0: 6, 1: 4}       # multi-power: gamma; annealing: decay
 
