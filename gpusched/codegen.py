@@ -134,16 +134,36 @@ def _walk(plan: Plan, layout: Layout, literal, param_name, emit, precomputed=Non
         if id(n) in precomputed:
             names[id(n)] = f"v{k}"
             emit(k, n, f"v{k}", None, tables, sequences)
-        elif n.op == "step":
-            names[id(n)] = "t"
-        elif n.op == "const":
-            names[id(n)] = literal(n.value)
-        elif n.op == "param":
-            names[id(n)] = param_name(n.value)
+        elif (leaf := _leaf_name(n, literal, param_name)) is not None:
+            names[id(n)] = leaf
         else:
             names[id(n)] = f"v{k}"
             emit(k, n, f"v{k}", [names.get(id(x)) for x in n.args], tables, sequences)
     return names[id(plan.root)]
+
+
+def _leaf_name(n, literal, param_name) -> str | None:
+    """What generated code writes for a leaf (the step, a literal, a parameter); None for a
+    computed node (``v<k>``, k its position in the plan)."""
+    if n.op == "step":
+        return "t"
+    if n.op == "const":
+        return literal(n.value)
+    if n.op == "param":
+        return param_name(n.value)
+    return None
+
+
+def _py_param(name: str) -> str:
+    return f"a_{name}"
+
+
+def python_name(plan: Plan, node) -> str:
+    """The expression :func:`python_sections`' code holds ``node``'s value in."""
+    leaf = _leaf_name(node, py_literal, _py_param)
+    if leaf is not None:
+        return leaf
+    return f"v{next(k for k, n in enumerate(plan.nodes) if n is node)}"
 
 
 # step-dependent values that stay constant over runs of consecutive steps
@@ -371,7 +391,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
         else:
             raise NotImplementedError(f"python codegen: {op}")
 
-    root = _walk(plan, layout, py_literal, lambda name: f"a_{name}", emit, precomputed)
+    root = _walk(plan, layout, py_literal, _py_param, emit, precomputed)
     check_generated_python(cfg + stp + [root])
     return cfg, stp, root
 

@@ -68,8 +68,9 @@ _MULTIPOWER = """for q in range(ends.shape[0]):
             first = max(gs_0, lo - 1)
             gs_fill(steps, c, first, hi, first, gs_no, f32, rate, err, errstep{args})
         n, suf = gather(rate, first, lo, hi, suf, rk, ak, gk, gs_0)
-        weights(rk, ak, uk, n, gamma)
-        ld = scaled_sum(uk, gk, tk, gs_0, n, C, beta, ld)
+        if C > 0.0:
+            weights(rk, ak, uk, n, gamma)
+            ld = scaled_sum(uk, gk, tk, gs_0, n, C, beta, ld)
         hi = lo
     out[c, q] = L0 + A * suf ** -alpha + B * ld"""
 
@@ -143,7 +144,7 @@ BLOCK = 2048        # steps per block of the multi-power walk (its scratch: 5 x 
 ROW_LIMIT = 1 << 18     # several prediction steps below it: the whole row at once (<= 10 MiB)
 
 
-def _fastpow_digest() -> str:
+def _helpers_digest() -> str:
     """sha256 of fastpow.py and walks.py, written in the generated module's text (as the
     helpers' digest: Numba's on-disk cache tracks only the module's own file)."""
     from pathlib import Path
@@ -168,9 +169,11 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
     fill = (prologue(layout) + (pre.prologue() if pre else []) + ["j = -1"] + cfg
             + _FILL.format(step=indent_text(stp, 4), shape=cut.shape, root=root,
                            scale=cut.scale).split("\n"))
+    codegen.check_generated_python(fill)
     body = _CONFIG.format(
         args=args,
-        shape_an=indent_text(_ANNEALING.format(args=args, shape="gs_yes", s1="gsum", s2="gs2"), 12),
+        shape_an=indent_text(_ANNEALING.format(args=args, shape="gs_yes", s1="gsum",
+                                               s2="gs2"), 12),
         unshared_mp=indent_text(_MULTIPOWER.format(args=args), 4),
         unshared_an=indent_text(_ANNEALING.format(args=args, shape="gs_no", s1="asum",
                                                   s2="as2"), 4))
@@ -185,16 +188,17 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
         "gs_width = gs_top + 1 if gs_whole else gs_block",
         "gs_entries = (gs_top + 1) * ends.shape[0] if gs_share else gs_width",
         "rate = np.empty(gs_width + 1)"]
-        + [f"{a} = np.empty(max(gs_width, gs_entries))" for a in ("rk", "ak", "gk", "uk", "tk")]
+        # rk, ak: a walk's gathered steps (a shared shape's: every prediction step's); tk: its
+        # terms; gk, uk: a config's own block; gu, gg: the shared shape's weights and gaps
+        + [f"{a} = np.empty(max(gs_width, gs_entries))" for a in ("rk", "ak", "tk")]
+        + [f"{a} = np.empty(gs_width)" for a in ("gk", "uk")]
         + [f"{a} = np.empty(gs_entries if gs_share else 0)" for a in ("gu", "gg")]
         + [f"{a} = np.empty(ends.shape[0])" for a in ("gsum", "gs2", "asum", "as2")]
-        + [
-           "gbeg = np.zeros(ends.shape[0], dtype=np.int64)",
-           "gend = np.zeros(ends.shape[0], dtype=np.int64)",
-           "gmax = 0.0", "gbad = True", "gs_s = 1.0", "gs_state = np.zeros(5)"])
+        + [f"{a} = np.zeros(ends.shape[0], dtype=np.int64)" for a in ("gbeg", "gend")]
+        + ["gmax = 0.0", "gbad = True", "gs_s = 1.0", "gs_state = np.zeros(5)"])
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
-            + f"# fastpow, walks {_fastpow_digest()}\n"
+            + f"# fastpow, walks {_helpers_digest()}\n"
             + "from gpusched.laws.walks import (annealing_walk, gather, scaled_sum, shape_walk,\n"
             "    weights)\n"
             + f"\n\n{deco}\ndef gs_fill(steps, c, f0, f1, first, shape, f32, rate, err, "

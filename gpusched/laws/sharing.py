@@ -31,14 +31,10 @@ SHAPE_CONSTANT = {0: 6, 1: 4}       # multi-power: gamma; annealing: decay
 @dataclass(frozen=True)
 class Split:
     """The root as ``scale * shape`` (``scale`` the literal ``1.0`` when it is not a product
-    with a config's number): the kernel's variable names for both."""
+    with a config's number): the kernel's expressions for both, and the shape's node."""
     scale: str
     shape: str
     shape_node: Expr
-
-    @property
-    def key(self) -> str:
-        return f"{self.scale}*{self.shape}"
 
 
 def split(plan) -> Split:
@@ -47,19 +43,8 @@ def split(plan) -> Split:
     if root.op == "mul" and plan.dtypes[id(root)] == "float":
         for a, b in (root.args, root.args[::-1]):
             if "step" not in a.deps and "step" in b.deps:
-                return Split(python_name(plan, a), python_name(plan, b), b)
-    return Split("1.0", python_name(plan, root), root)
-
-
-def python_name(plan, node) -> str:
-    """The variable the generated Python code holds ``node`` in (codegen's naming)."""
-    if node.op == "step":
-        return "t"
-    if node.op == "const":
-        return codegen.py_literal(node.value)
-    if node.op == "param":
-        return f"a_{node.value}"
-    return f"v{next(k for k, n in enumerate(plan.nodes) if n is node)}"
+                return Split(codegen.python_name(plan, a), codegen.python_name(plan, b), b)
+    return Split("1.0", codegen.python_name(plan, root), root)
 
 
 def groups(plan, bound, const: np.ndarray, law_code: int, f32: bool, entries: int):
