@@ -59,9 +59,24 @@ def _fail(p: Param, value, i: int, shared: bool, exc=ValueError):
     raise exc(f"parameter {p.name!r} = {value!r} {_where(i, shared)}: must be {p.domain_text()}")
 
 
+def _choice_codes(p: Param, strings: np.ndarray, shared: bool) -> np.ndarray:
+    """A column of strings as choice codes, each distinct string checked once (a sweep's
+    column repeats a few names); the first bad one in the column's order is named."""
+    names, where = np.unique(strings, return_inverse=True)
+    known = [c for c in p.choices if isinstance(c, str)]
+    bad = [k for k, name in enumerate(names) if str(name) not in known]
+    if bad:
+        i = int(np.flatnonzero(np.isin(where, bad))[0])
+        _fail(p, str(strings[i]), i, shared)
+    return np.array([p.choices.index(str(name)) for name in names], dtype=np.int64)[where]
+
+
 def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
     """Validate numbers and choose int64 or float64 by the parameter's kind."""
     if p.kind == "choice":
+        strings = np.atleast_1d(np.asarray(raw))
+        if strings.dtype.kind == "U" and strings.ndim == 1:
+            return _choice_codes(p, strings, shared)
         vals = np.atleast_1d(np.asarray(raw, dtype=object))
         codes = np.empty(vals.shape, dtype=np.int64)
         for i, v in enumerate(vals):

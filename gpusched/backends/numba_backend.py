@@ -199,12 +199,18 @@ class NumbaBackend(Backend):
     def predict_loss(self, plan, bound, steps, law, ends, order, dtype, const, *,
                      work_limit, table_bytes, bar=None):
         """The law fused with the schedule in one Numba kernel (laws/kernel.py), reading the
-        factorized tables ``auto`` built when it chose Numba (not built twice)."""
+        factorized tables ``auto`` built when it chose Numba (not built twice). Where many
+        configs share each shape (laws/sharing.py) the kernel runs the schedule's code once
+        per shape, and tables not built yet are not worth building."""
+        from ..laws import sharing
         from ..laws.predict import fused_numba
-        pre = self._precompute(plan, bound, steps, table_bytes)
+        shared = sharing.groups(plan, bound, const, law.CODE, dtype == np.float32,
+                                (int(ends.max()) + 1) * ends.size)
+        few = shared is not None and sharing.few_shapes(shared[1])
+        pre = self._precompute(plan, bound, steps, 0 if few else table_bytes)
         self.forget_precomputed()
         return fused_numba(plan, bound, steps, law, ends, order, dtype, const, table_bytes,
-                           bar, pre)
+                           bar, pre, shared)
 
     def availability(self):
         from importlib.util import find_spec

@@ -67,10 +67,10 @@ _MULTIPOWER = """for q in range(ends.shape[0]):
             lo = max(gs_0, hi - gs_block)
             first = max(gs_0, lo - 1)
             gs_fill(steps, c, first, hi, first, gs_no, f32, rate, err, errstep{args})
-        n, suf = gather(rate, first, lo, hi, suf, rk, ak, gk, gs_0)
+        n, suf = gather(rate, first, lo, hi, suf, rk, ak, gk, kk, gs_0)
         if C > 0.0:
             weights(rk, ak, uk, n, gamma)
-            ld = scaled_sum(uk, gk, tk, gs_0, n, C, beta, ld)
+            ld = scaled_sum(uk, gk, tk, gs_0, n, C, beta, ld, tk)
         hi = lo
     out[c, q] = L0 + A * suf ** -alpha + B * ld"""
 
@@ -87,7 +87,12 @@ while lo <= gs_top:
 # per config (in ``gs_order`` when shapes are shared, laws/sharing.py): a shape's lead walks
 # the shape once (its row, areas, gaps and weights); a config of a shared shape whose scale
 # is positive and keeps the rates finite scales them (one power per changing step); any
-# other config walks its own schedule (and a flag it raises names its own step)
+# other config walks its own schedule (and a flag it raises names its own step).
+# ``gs_tails`` (the final loss of shared shapes): a shape whose row ends as the previous
+# shape's row does shares its first ``gs_i0`` entries with it; the config at the same
+# position in the previous shape, when it had the same scale, C and beta, summed the same
+# terms in the same order, so its running sum at entry ``gs_i0 - 1`` (``tsum``) is this
+# config's, and only the entries after it are computed.
 _CONFIG = """c = gs_order[ci] if gs_share else np.int64(ci)
 r = c * (lp.shape[1] > 1)
 L0 = lp[0, r]
@@ -110,13 +115,23 @@ if gs_share:
     if ci == gs_c0 or gs_lead[ci] != 0:
         if law == 0:
             gs_fill(steps, c, gs_0, gs_top + 1, gs_0, gs_yes, gs_no, rate, err, errstep{args})
-            shape_walk(rate, ends, gamma, rk, ak, gg, gu, gbeg, gend, gsum)
+            shape_walk(rate, ends, gamma, rk, ak, gg, gu, kk, gbeg, gend, gsum)
         else:
 {shape_an}
         gmax = np.max(rate[:gs_top + 1])
         gbad = err[c] != 0
         err[c] = 0
         errstep[c] = -1
+        if gs_tails:
+            gs_i0 = 0
+            if not gbad:
+                if gs_pvalid and gamma == gs_pgamma:
+                    gs_i0 = tail_match(rate, prow, kk, gend[0], gs_top)
+                prow[:] = rate[:gs_top + 1]
+                gs_pgamma = gamma
+            gs_pvalid = not gbad
+            tscale[ci - gs_first:] = np.nan      # positions the previous shape did not have
+        gs_first = ci
     if not gbad:
         gs_s = gs_fill(steps, c, gs_0, gs_0, gs_0, gs_yes, gs_no, rate, err, errstep{args})
         if err[c] == 0 and gs_s > 0.0 and math.isfinite(gs_s * gmax):
@@ -126,13 +141,27 @@ if gs_share:
 if scaled:
     if law == 0:
         cs = C * gs_s ** (1.0 - gamma)
-        for q in range(ends.shape[0]):
-            ld = scaled_sum(gu, gg, tk, gbeg[q], gend[q], cs, beta, 0.0)
-            out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha + B * (gs_s * ld)
+        if gs_tails:
+            gj = ci - gs_first
+            if (gs_i0 > 0 and tscale[gj] == gs_s and tC[gj] == C and tbeta[gj] == beta):
+                ld = scaled_sum(gu, gg, tk, gs_i0, gend[0], cs, beta, tsum[gj, gs_i0 - 1],
+                                tsum[gj])
+            else:
+                ld = scaled_sum(gu, gg, tk, gs_0, gend[0], cs, beta, 0.0, tsum[gj])
+            tscale[gj] = gs_s if C > 0.0 else np.nan
+            tC[gj] = C
+            tbeta[gj] = beta
+            out[c, 0] = L0 + A * (gs_s * gsum[0]) ** -alpha + B * (gs_s * ld)
+        else:
+            for q in range(ends.shape[0]):
+                ld = scaled_sum(gu, gg, tk, gbeg[q], gend[q], cs, beta, 0.0, tk)
+                out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha + B * (gs_s * ld)
     else:
         for q in range(ends.shape[0]):
             out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha - C * (gs_s * gs2[q])
 elif law == 0:
+    if gs_tails:
+        tscale[ci - gs_first] = np.nan
 {unshared_mp}
 else:
 {unshared_an}
@@ -195,25 +224,34 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
         + [f"{a} = np.empty(gs_entries if gs_share else 0)" for a in ("gu", "gg")]
         + [f"{a} = np.empty(ends.shape[0])" for a in ("gsum", "gs2", "asum", "as2")]
         + [f"{a} = np.zeros(ends.shape[0], dtype=np.int64)" for a in ("gbeg", "gend")]
-        + ["gmax = 0.0", "gbad = True", "gs_s = 1.0", "gs_state = np.zeros(5)"])
+        + ["kk = np.empty(max(gs_width, gs_entries), dtype=np.int64)",
+           "gmax = 0.0", "gbad = True", "gs_s = 1.0", "gs_state = np.zeros(5)",
+           # tails: the previous shape's row, and per position in a shape the running sums
+           # of its config and the scale, C and beta they were summed with
+           "gs_tails = gs_share and law == 0 and ends.shape[0] == 1 and gs_tail > 0",
+           "gs_tw = gs_tail if gs_tails else 0",
+           "prow = np.empty(gs_top + 1 if gs_tails else 0)",
+           "tsum = np.empty((gs_tw, gs_top + 1 if gs_tails else 0))",
+           "tscale = np.full(gs_tw, np.nan)", "tC = np.empty(gs_tw)", "tbeta = np.empty(gs_tw)",
+           "gs_pvalid = False", "gs_pgamma = 0.0", "gs_i0 = gs_0", "gs_first = gs_c0"])
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
             + f"# fastpow, walks {_helpers_digest()}\n"
             + "from gpusched.laws.walks import (annealing_walk, gather, scaled_sum, shape_walk,\n"
-            "    weights)\n"
+            "    tail_match, weights)\n"
             + f"\n\n{deco}\ndef gs_fill(steps, c, f0, f1, first, shape, f32, rate, err, "
             f"errstep{args}):\n{indent_text(fill, 4)}\n"
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_order, "
-            f"gs_lead, gs_c0, gs_c1{args}):\n{indent_text(scratch, 4)}\n"
+            f"gs_lead, gs_tail, gs_c0, gs_c1{args}):\n{indent_text(scratch, 4)}\n"
             f"    for ci in range(gs_c0, gs_c1):\n{indent_text(body, 8)}\n")
 
 
 def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int,
-        pre=False) -> tuple:
+        pre=False, shared=False) -> tuple:
     """(predictions (n, len(ends)) float64, error flags, flagged steps). On a cartesian grid,
     the expensive step-dependent sub-expressions come from factorized tables, as in the
     Numba backend's kernels (``pre``: those tables, when already built; False: build them
-    within ``work_limit`` bytes)."""
+    within ``work_limit`` bytes). ``shared``: ``sharing.groups``' answer (False: ask)."""
     if pre is False:
         pre = precompute(plan, bound, steps, work_limit)
     layout = codegen.Layout.of(plan, bound.dtypes)
@@ -222,9 +260,11 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
     out = np.empty((bound.n, ends.size), dtype=np.float64)
     err = np.zeros(bound.n, dtype=np.int64)
     errstep = np.full(bound.n, -1, dtype=np.int64)
-    shared = sharing.groups(plan, bound, const, law_code, f32,
-                            (int(ends.max()) + 1) * ends.size)
+    if shared is False:
+        shared = sharing.groups(plan, bound, const, law_code, f32,
+                                (int(ends.max()) + 1) * ends.size)
     order, lead = shared if shared else (np.zeros(0, np.int64), np.zeros(0, np.int8))
+    tail = sharing.tail_positions(lead, int(ends.max()) + 1) if ends.size == 1 else 0
     name = "law_" + digest("law", plan.signature, pre.key if pre else None, BLOCK, ROW_LIMIT)
 
     def load():
@@ -234,8 +274,8 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
 
     def launch(mod):
         def kernel(c0, c1):
-            mod.gs_law(steps, law_code, ends, f32, const, out, err, errstep, order, lead, c0, c1,
-                       *args)
+            mod.gs_law(steps, law_code, ends, f32, const, out, err, errstep, order, lead, tail,
+                       c0, c1, *args)
         with timing.compiling():        # no configs: compiles or loads, computes nothing
             kernel(0, 0)
         run_ranges(kernel, bound.n, steps.size * ends.size)

@@ -98,15 +98,16 @@ def _repeat(bound, n: int):
     return Bound(n, dict(bound.scalars), dict(bound.lists), dict(bound.dtypes))
 
 
-def fused_numba(plan, bound, steps, law, ends, order, dt, const, work, bar, pre=False):
+def fused_numba(plan, bound, steps, law, ends, order, dt, const, work, bar, pre=False,
+                shared=False):
     """The Numba backend's way: the law fused with the schedule in one kernel
     (laws/kernel.py); ``pre``: its factorized tables when already built (False: build them
-    within ``work`` bytes)."""
+    within ``work`` bytes); ``shared``: ``sharing.groups``' answer when already asked."""
     from . import kernel
     # the annealing kernel records the steps in ascending order
     kends = ends[order] if law.PASSES == 1 else ends
     out, err, _ = kernel.run(plan, bound, steps, law.CODE, np.ascontiguousarray(kends),
-                             dt == np.float32, np.ascontiguousarray(const), work, pre)
+                             dt == np.float32, np.ascontiguousarray(const), work, pre, shared)
     flagged = np.flatnonzero(err)
     return _checked(plan, bound, steps, law, ends, order, dt, const, out,
                     int(flagged[0]) if flagged.size else None, bar)

@@ -26,6 +26,9 @@ from ..expr import Expr
 SHARE_LIMIT = 1 << 18   # the most (steps x prediction steps) a shared shape keeps (7 x 2 MiB)
 # the law constant each law's shared pass depends on (its row in the kernel's ``lp``)
 SHAPE_CONSTANT = {0: 6, 1: 4}       # multi-power: gamma; annealing: decay
+FEW_SHAPES = 8          # configs per shape from which factorized tables are not worth it
+TAILS = True            # shapes reuse the running sums of the previous shape's common tail
+TAIL_LIMIT = 1 << 21    # the most (configs of a shape x steps) of running sums kept (16 MiB)
 
 
 @dataclass(frozen=True)
@@ -82,3 +85,21 @@ def _bits(a: np.ndarray) -> np.ndarray:
     """Rows of ``a`` (n, k) as int64 keys: equal bits, equal values."""
     a = np.ascontiguousarray(a)
     return a.view(np.int64) if a.dtype.itemsize == 8 else a.astype(np.int64)
+
+
+def tail_positions(lead: np.ndarray, steps: int) -> int:
+    """The running sums the kernel keeps per thread for shapes that end as the previous one
+    (the final loss of a multi-power law; see kernel.py): one row per position in a shape,
+    as many as the largest shape has configs; 0 (none kept) when there are no shared shapes
+    or the rows would pass ``TAIL_LIMIT``."""
+    if not TAILS or lead.size == 0:
+        return 0
+    starts = np.flatnonzero(lead)
+    widest = int(np.diff(np.append(starts, lead.size)).max())
+    return widest if widest * steps <= TAIL_LIMIT else 0
+
+
+def few_shapes(lead: np.ndarray) -> bool:
+    """Whether the shapes are few enough (``FEW_SHAPES`` configs each on average) that the
+    schedule's code runs on few rows, so factorized tables would not pay for themselves."""
+    return FEW_SHAPES * int(lead.sum()) <= lead.size

@@ -27,10 +27,10 @@ _jit = njit(cache=True, error_model="numpy", nogil=True)
 
 @_jit
 def gather(rate: np.ndarray, first: int, lo: int, hi: int, suf: float, rk: np.ndarray,
-           ak: np.ndarray, gk: np.ndarray, n: int) -> tuple:
+           ak: np.ndarray, gk: np.ndarray, kk: np.ndarray, n: int) -> tuple:
     """Steps ``hi - 1`` down to ``lo`` (``rate[k - first]``): the suffix area grows by each
     rate; the steps where the rate changes (and the area is positive) are appended at ``n``:
-    rate, area, gap. Returns (n, area)."""
+    rate, area, gap, step. Returns (n, area)."""
     for k in range(hi - 1, lo - 1, -1):
         x = rate[k - first]
         suf += x
@@ -40,6 +40,7 @@ def gather(rate: np.ndarray, first: int, lo: int, hi: int, suf: float, rk: np.nd
                 rk[n] = x
                 ak[n] = suf
                 gk[n] = gap
+                kk[n] = k
                 n += 1
     return n, suf
 
@@ -56,25 +57,27 @@ def weights(rk: np.ndarray, ak: np.ndarray, uk: np.ndarray, n: int, gamma: float
 
 @_jit
 def shape_walk(rate: np.ndarray, ends: np.ndarray, gamma: float, rk: np.ndarray,
-               ak: np.ndarray, gg: np.ndarray, gu: np.ndarray, gbeg: np.ndarray,
-               gend: np.ndarray, gsum: np.ndarray) -> None:
+               ak: np.ndarray, gg: np.ndarray, gu: np.ndarray, kk: np.ndarray,
+               gbeg: np.ndarray, gend: np.ndarray, gsum: np.ndarray) -> None:
     """A shared shape's row (``rate[0..]``): per prediction step ``q`` its area ``gsum[q]``
-    and, at ``gbeg[q]..gend[q]``, the gap ``gg`` and weight ``gu = g ** -gamma * G`` of each
-    step where it changes (laws/sharing.py)."""
+    and, at ``gbeg[q]..gend[q]``, the gap ``gg``, weight ``gu = g ** -gamma * G`` and step
+    ``kk`` of each step where it changes (laws/sharing.py)."""
     m = 0
     for q in range(ends.shape[0]):
         gbeg[q] = m
-        m, gsum[q] = gather(rate, np.int64(0), np.int64(0), ends[q] + 1, 0.0, rk, ak, gg, m)
+        m, gsum[q] = gather(rate, np.int64(0), np.int64(0), ends[q] + 1, 0.0, rk, ak, gg, kk,
+                            m)
         gend[q] = m
     weights(rk, ak, gu, m, gamma)
 
 
 @_jit
 def scaled_sum(gu: np.ndarray, gg: np.ndarray, tk: np.ndarray, b0: int, b1: int, cs: float,
-               beta: float, ld: float) -> float:
+               beta: float, ld: float, running: np.ndarray) -> float:
     """``ld`` plus the multi-power terms ``gap (1 - (1 + cs u) ** -beta)`` of entries
     ``b0..b1``, in order: a config's own (``cs = C``), or a config ``s * shape`` of a shared
-    shape (``cs = C s ** (1 - gamma)``; the caller multiplies the sum by ``s``)."""
+    shape (``cs = C s ** (1 - gamma)``; the caller multiplies the sum by ``s``).
+    ``running[i]``: the sum after entry ``i`` (``tk`` itself where nobody reads it)."""
     if cs > 0.0 and b1 > b0:
         power_terms(gu, gg, tk, b0, b1, 1.0, cs, -beta, 1.0, -1.0)
         for i in range(b0, b1):
@@ -82,7 +85,24 @@ def scaled_sum(gu: np.ndarray, gg: np.ndarray, tk: np.ndarray, b0: int, b1: int,
             if term != term:
                 term = gg[i] * (1.0 - (1.0 + cs * gu[i]) ** -beta)
             ld += term
+            running[i] = ld
     return ld
+
+
+@_jit
+def tail_match(rate: np.ndarray, previous: np.ndarray, kk: np.ndarray, m: int,
+               top: int) -> int:
+    """How many of a shape's first ``m`` entries (gathered from step ``top`` down, at steps
+    ``kk``) are the previous shape's: the rows agree from step ``kx + 1`` on, so every entry
+    of step ``k >= kx + 2`` (its rate, the rate before, its suffix area) is the same, and the
+    same entries come first in both, in the same order."""
+    kx = top
+    while kx >= 0 and rate[kx] == previous[kx]:
+        kx -= 1
+    i = 0
+    while i < m and kk[i] >= kx + 2:
+        i += 1
+    return i
 
 
 @_jit
