@@ -74,10 +74,9 @@ def _choice_codes(p: Param, strings: np.ndarray, shared: bool) -> np.ndarray:
 def _scalar_array(p: Param, raw, shared: bool) -> np.ndarray:
     """Validate numbers and choose int64 or float64 by the parameter's kind."""
     if p.kind == "choice":
-        strings = np.atleast_1d(np.asarray(raw))
-        if strings.dtype.kind == "U" and strings.ndim == 1:
-            return _choice_codes(p, strings, shared)
         vals = np.atleast_1d(np.asarray(raw, dtype=object))
+        if vals.ndim == 1 and vals.size and set(map(type, vals)) == {str}:
+            return _choice_codes(p, vals.astype(str), shared)
         codes = np.empty(vals.shape, dtype=np.int64)
         for i, v in enumerate(vals):
             if isinstance(v, np.bool_):

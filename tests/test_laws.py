@@ -269,6 +269,60 @@ def test_configs_sharing_a_shape_equal_the_formulas(at, monkeypatch):
     assert seen[-1] is not None
 
 
+def test_shapes_ending_alike_reuse_the_previous_shapes_sums(monkeypatch):
+    """Consecutive shapes that differ only in their warmup end alike: each config takes the
+    running sum of the config at its position in the previous shape over their common
+    entries (kernel.py, ``gs_tails``) when its scale, C and beta are that config's. Every
+    final loss equals the transcription, and the run without reuse to 1e-13; configs
+    whose scales or betas are not the previous shape's (trials in another order, beta a
+    column) do not reuse."""
+    pytest.importorskip("numba")
+    from gpusched.laws import sharing, walks
+    sched = gs.compat.transformers.get_wsd_schedule(num_training_steps=1500, min_lr_ratio=0.1)
+    g = gs.grid(num_decay_steps=[200, 600], decay_type=["linear", "cosine"],
+                base_lr=[1e-3, 3e-3, 1e-2], num_warmup_steps=[10, 50, 120, 300], bt=[0.5, 0.7])
+    rows = list(g)
+    rng = np.random.default_rng(4)
+    # after the first 24: other orders within shapes, and shapes of 4 to 6 configs
+    shuffled = gs.trials(rows[:24] + [rows[int(i)] for i in rng.permutation(np.arange(24, 96))
+                                      if i % 7])
+    law = gs.laws.MultiPower(L0=2.6, A=0.6, alpha=0.45, B=400.0, C=2.1, beta="bt", gamma=0.65)
+    names = ["num_decay_steps", "decay_type", "base_lr", "num_warmup_steps"]
+
+    def shape(decay, kind, warmup, members):
+        return [dict(num_decay_steps=decay, decay_type=kind, base_lr=lr, num_warmup_steps=warmup,
+                     bt=bt) for lr, bt in members]
+    # a shape of 2 between two of 3 whose third configs agree (the first's sums are not the
+    # previous shape's); two shapes whose configs swap betas at the same scale
+    crafted = gs.trials(shape(200, "linear", 300, [(1e-3, 0.5), (3e-3, 0.5), (1e-2, 0.5)])
+                        + shape(600, "linear", 10, [(1e-3, 0.5), (3e-3, 0.5)])
+                        + shape(600, "linear", 50, [(1e-3, 0.5), (3e-3, 0.5), (1e-2, 0.5)])
+                        + shape(600, "cosine", 10, [(1e-3, 0.5), (1e-3, 0.7)])
+                        + shape(600, "cosine", 50, [(1e-3, 0.7), (1e-3, 0.5)]))
+    for grid in (g, shuffled, crafted):
+        got = gs.predict_loss(sched, grid, steps=1500, law=law, backend="numba")
+        monkeypatch.setattr(sharing, "TAILS", False)
+        alone = gs.predict_loss(sched, grid, steps=1500, law=law, backend="numba")
+        monkeypatch.setattr(sharing, "TAILS", True)
+        np.testing.assert_allclose(got, alone, rtol=1e-13, atol=0)
+        for i, cfg in enumerate(grid):
+            eta = gs.evaluate(sched, gs.trials(**{k: [cfg[k]] for k in names}), steps=1500,
+                              dtype="float64", backend="numpy")[0]
+            want = multipower_direct(eta, 1499, 2.6, 0.6, 0.45, 400.0, 2.1, cfg["bt"], 0.65)
+            assert abs(got[i] - want) <= 1e-10 * abs(want), (i, cfg)
+    # the entries two rows share: those of steps >= k + 2, k the last step where they differ
+    rate = gs.evaluate(sched, gs.trials(num_decay_steps=[600, 600], decay_type=["linear"] * 2,
+                                        base_lr=[1.0, 1.0], num_warmup_steps=[50, 120]),
+                       steps=1500, dtype="float64", backend="numpy")
+    n = 1500
+    rk, ak, gk = np.empty(n), np.empty(n), np.empty(n)
+    kk = np.empty(n, dtype=np.int64)
+    m, _ = walks.gather(rate[1], 0, 0, n, 0.0, rk, ak, gk, kk, 0)
+    shared = walks.tail_match(rate[1], rate[0], kk, m, n - 1)
+    assert shared == int(np.sum(kk[:m] >= 121)) and 0 < shared < m
+    assert walks.tail_match(rate[1], rate[1], kk, m, n - 1) == m
+
+
 def test_the_table_is_never_built(monkeypatch):
     """The NumPy pass asks its backend for blocks of at most STEP_BLOCK steps."""
     from gpusched.backends.numpy_backend import NumpyBackend

@@ -301,3 +301,16 @@ def test_library_philox_known_answers():
     words = philox4x32(u(0x243F6A88), u(0x85A308D3), u(0x13198A2E), u(0x03707344),
                        u(0xA4093822), u(0x299F31D0))
     assert [int(w) for w in words] == [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]
+
+
+def test_a_column_of_choice_names_is_coded_and_its_first_bad_name_is_named():
+    """Strings are coded per distinct name (binding._choice_codes): the codes are each
+    name's, and of two unknown names the one earlier in the column is reported."""
+    from gpusched.binding import _scalar_array
+    param = yolox.get_lr_scheduler().param_specs["lr_decay_type"]
+    column = ["step", "cos", "step", "cos", "cos"]
+    assert list(_scalar_array(param, column, False)) == [param.choices.index(v) for v in column]
+    assert list(_scalar_array(param, np.array(column, dtype=object), False)) == \
+        [param.choices.index(v) for v in column]
+    with pytest.raises(ValueError, match=r"'zzz' at config 1: must be one of"):
+        _scalar_array(param, ["cos", "zzz", "aaa", "step"], False)
