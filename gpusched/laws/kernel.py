@@ -69,7 +69,7 @@ _MULTIPOWER = """for q in range(ends.shape[0]):
             gs_fill(steps, c, first, hi, first, gs_no, f32, rate, err, errstep{args})
         n, suf = gather(rate, first, lo, hi, suf, rk, ak, gk, kk, gs_0)
         if C > 0.0:
-            weights(rk, ak, uk, n, gamma)
+            weights(rk, ak, uk, gs_0, n, gamma)
             ld = scaled_sum(uk, gk, tk, gs_0, n, C, beta, ld, tk)
         hi = lo
     out[c, q] = L0 + A * suf ** -alpha + B * ld"""
@@ -115,15 +115,15 @@ if gs_share:
     if ci == gs_c0 or gs_lead[ci] != 0:
         if law == 0:
             gs_fill(steps, c, gs_0, gs_top + 1, gs_0, gs_yes, gs_no, rate, err, errstep{args})
-            shape_walk(rate, ends, gamma, rk, ak, gg, gu, kk, gbeg, gend, gsum)
+            gs_m = shape_walk(rate, ends, rk, ak, gg, kk, gbeg, gend, gsum)
         else:
 {shape_an}
         gmax = np.max(rate[:gs_top + 1])
         gbad = err[c] != 0
         err[c] = 0
         errstep[c] = -1
+        gs_i0 = gs_0
         if gs_tails:
-            gs_i0 = 0
             if not gbad:
                 if gs_pvalid and gamma == gs_pgamma:
                     gs_i0 = tail_match(rate, prow, kk, gend[0], gs_top)
@@ -131,6 +131,9 @@ if gs_share:
                 gs_pgamma = gamma
             gs_pvalid = not gbad
             tscale[ci - gs_first:] = np.nan      # positions the previous shape did not have
+        if law == 0 and not gbad:
+            # the common entries' weights are the previous shape's, already in gu
+            weights(rk, ak, gu, gs_i0, gs_m, gamma)
         gs_first = ci
     if not gbad:
         gs_s = gs_fill(steps, c, gs_0, gs_0, gs_0, gs_yes, gs_no, rate, err, errstep{args})
@@ -233,7 +236,8 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
            "prow = np.empty(gs_top + 1 if gs_tails else 0)",
            "tsum = np.empty((gs_tw, gs_top + 1 if gs_tails else 0))",
            "tscale = np.full(gs_tw, np.nan)", "tC = np.empty(gs_tw)", "tbeta = np.empty(gs_tw)",
-           "gs_pvalid = False", "gs_pgamma = 0.0", "gs_i0 = gs_0", "gs_first = gs_c0"])
+           "gs_pvalid = False", "gs_pgamma = 0.0", "gs_i0 = gs_0", "gs_first = gs_c0",
+           "gs_m = gs_0"])
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
             + f"# fastpow, walks {_helpers_digest()}\n"

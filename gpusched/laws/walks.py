@@ -46,29 +46,31 @@ def gather(rate: np.ndarray, first: int, lo: int, hi: int, suf: float, rk: np.nd
 
 
 @_jit
-def weights(rk: np.ndarray, ak: np.ndarray, uk: np.ndarray, n: int, gamma: float) -> None:
-    """``uk[i] = rk[i] ** -gamma * ak[i]`` for the ``n`` gathered steps (fastpow's, one it
-    does not cover redone with ``**``)."""
-    power_terms(rk, ak, uk, np.int64(0), n, 0.0, 1.0, -gamma, 0.0, 1.0)
-    for i in range(n):
+def weights(rk: np.ndarray, ak: np.ndarray, uk: np.ndarray, i0: int, n: int,
+            gamma: float) -> None:
+    """``uk[i] = rk[i] ** -gamma * ak[i]`` for gathered steps ``i0 <= i < n`` (fastpow's,
+    one it does not cover redone with ``**``)."""
+    power_terms(rk, ak, uk, i0, n, 0.0, 1.0, -gamma, 0.0, 1.0)
+    for i in range(i0, n):
         if uk[i] != uk[i]:
             uk[i] = rk[i] ** -gamma * ak[i]
 
 
 @_jit
-def shape_walk(rate: np.ndarray, ends: np.ndarray, gamma: float, rk: np.ndarray,
-               ak: np.ndarray, gg: np.ndarray, gu: np.ndarray, kk: np.ndarray,
-               gbeg: np.ndarray, gend: np.ndarray, gsum: np.ndarray) -> None:
+def shape_walk(rate: np.ndarray, ends: np.ndarray, rk: np.ndarray, ak: np.ndarray,
+               gg: np.ndarray, kk: np.ndarray, gbeg: np.ndarray, gend: np.ndarray,
+               gsum: np.ndarray) -> int:
     """A shared shape's row (``rate[0..]``): per prediction step ``q`` its area ``gsum[q]``
-    and, at ``gbeg[q]..gend[q]``, the gap ``gg``, weight ``gu = g ** -gamma * G`` and step
-    ``kk`` of each step where it changes (laws/sharing.py)."""
+    and, at ``gbeg[q]..gend[q]``, the rate ``rk``, suffix area ``ak``, gap ``gg`` and step
+    ``kk`` of each step where it changes (laws/sharing.py). Returns the number of entries;
+    the caller computes their weights (:func:`weights`, into the shape's ``gu``)."""
     m = 0
     for q in range(ends.shape[0]):
         gbeg[q] = m
         m, gsum[q] = gather(rate, np.int64(0), np.int64(0), ends[q] + 1, 0.0, rk, ak, gg, kk,
                             m)
         gend[q] = m
-    weights(rk, ak, gu, m, gamma)
+    return m
 
 
 @_jit
