@@ -125,12 +125,10 @@ if gs_share:
         gs_i0 = gs_0
         if gs_tails:
             if not gbad:
-                if gs_pvalid and gamma == gs_pgamma:
-                    gs_i0 = tail_match(rate, prow, kk, gend[0], gs_top)
-                prow[:] = rate[:gs_top + 1]
+                gs_i0 = tail_lead(rate, prow, kk, gend[0], gs_top,
+                                  gs_pvalid and gamma == gs_pgamma, tscale, ci - gs_first)
                 gs_pgamma = gamma
             gs_pvalid = not gbad
-            tscale[ci - gs_first:] = np.nan      # positions the previous shape did not have
         if law == 0 and not gbad:
             # the common entries' weights are the previous shape's, already in gu
             weights(rk, ak, gu, gs_i0, gs_m, gamma)
@@ -145,15 +143,8 @@ if scaled:
     if law == 0:
         cs = C * gs_s ** (1.0 - gamma)
         if gs_tails:
-            gj = ci - gs_first
-            if (gs_i0 > 0 and tscale[gj] == gs_s and tC[gj] == C and tbeta[gj] == beta):
-                ld = scaled_sum(gu, gg, tk, gs_i0, gend[0], cs, beta, tsum[gj, gs_i0 - 1],
-                                tsum[gj])
-            else:
-                ld = scaled_sum(gu, gg, tk, gs_0, gend[0], cs, beta, 0.0, tsum[gj])
-            tscale[gj] = gs_s if C > 0.0 else np.nan
-            tC[gj] = C
-            tbeta[gj] = beta
+            ld = tail_sum(gu, gg, tk, gs_i0, gend[0], gs_s, cs, C, beta, ci - gs_first, tsum,
+                          tscale, tC, tbeta)
             out[c, 0] = L0 + A * (gs_s * gsum[0]) ** -alpha + B * (gs_s * ld)
         else:
             for q in range(ends.shape[0]):
@@ -242,7 +233,7 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
                                  helpers_digest=source_digest())
             + f"# fastpow, walks {_helpers_digest()}\n"
             + "from gpusched.laws.walks import (annealing_walk, gather, scaled_sum, shape_walk,\n"
-            "    tail_match, weights)\n"
+            "    tail_lead, tail_sum, weights)\n"
             + f"\n\n{deco}\ndef gs_fill(steps, c, f0, f1, first, shape, f32, rate, err, "
             f"errstep{args}):\n{indent_text(fill, 4)}\n"
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_order, "

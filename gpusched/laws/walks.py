@@ -127,3 +127,37 @@ def annealing_walk(rate: np.ndarray, lo: int, hi: int, lam: float, ends: np.ndar
             s2_at[q] = s2
             q += 1
     state[0], state[1], state[2], state[3], state[4] = s1, m, s2, prv, q
+
+
+@_jit
+def tail_lead(rate: np.ndarray, previous: np.ndarray, kk: np.ndarray, m: int, top: int,
+              same: bool, tscale: np.ndarray, kept: int) -> int:
+    """A shape's start (kernel.py's tails): its entries shared with the previous shape
+    (:func:`tail_match`, when ``same``: a previous shape with the same gamma); its row
+    becomes the previous one; running sums at positions ``kept..`` (the previous shape had
+    no config there) are forgotten."""
+    i0 = tail_match(rate, previous, kk, m, top) if same else 0
+    for k in range(top + 1):
+        previous[k] = rate[k]
+    for j in range(kept, tscale.shape[0]):
+        tscale[j] = np.nan
+    return i0
+
+
+@_jit
+def tail_sum(gu: np.ndarray, gg: np.ndarray, tk: np.ndarray, i0: int, m: int, s: float,
+             cs: float, C: float, beta: float, j: int, tsum: np.ndarray, tscale: np.ndarray,
+             tC: np.ndarray, tbeta: np.ndarray) -> float:
+    """A config's multi-power sum over a shape's ``m`` entries, at position ``j`` in it: the
+    first ``i0`` entries are the previous shape's, so when the config at ``j`` there had the
+    same scale ``s``, C and beta its running sum at ``i0 - 1`` is this one's; the running
+    sums and those three are kept for the next shape (C = 0 sums nothing: not kept)."""
+    row = tsum[j]
+    if i0 > 0 and tscale[j] == s and tC[j] == C and tbeta[j] == beta:
+        ld = scaled_sum(gu, gg, tk, i0, m, cs, beta, row[i0 - 1], row)
+    else:
+        ld = scaled_sum(gu, gg, tk, np.int64(0), m, cs, beta, 0.0, row)
+    tscale[j] = s if C > 0.0 else np.nan
+    tC[j] = C
+    tbeta[j] = beta
+    return ld
