@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import math
 from dataclasses import dataclass, field
 
+from . import branches
 from .ops import OPS, PIECEWISE_KEEPERS, REMEMBERED, function
 from .params import validate_name
 from .plan import Plan
@@ -302,20 +303,28 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
     those inputs do not change.
     """
     cfg: list[str] = []
-    stp: list[str] = []
     precomputed = precomputed or {}
     piecewise = piecewise_nodes(plan) if remember else set()
     counted = {id(n): q for q, n in enumerate(layout.counted)}
+    # the step section, per node (k: its position in the plan), nested by branches.py
+    step_order: list = []
+    step_lines: dict = {}
+    failing: set = set()        # nodes whose code can flag an error
+    blocks: dict = {}           # where nodes: (name, condition, value if true, if false)
 
     def emit(k, n, v, a, tables, sequences):
-        out = cfg if "step" not in n.deps else stp
+        if "step" not in n.deps:
+            emit_line(k, n, v, a, tables, sequences, cfg)
+            return
+        step_order.append((k, n))
+        out = step_lines[k] = []
         if a is not None and id(n) in counted:
             q = counted[id(n)]
-            stp.append(f"{v} = ct{q}[rt{q}, {a[count_argument(n)]}]")
+            out.append(f"{v} = ct{q}[rt{q}, {a[count_argument(n)]}]")
         elif a is not None and _is_memo(n, piecewise):
             line: list[str] = []
             emit_line(k, n, v, a, tables, sequences, line)
-            stp.extend(_remembered(k, n, v, a, line[0], plan, cfg))
+            out.extend(_remembered(k, n, v, a, line[0], plan, cfg))
         else:
             emit_line(k, n, v, a, tables, sequences, out)
 
@@ -339,6 +348,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
                 if d.op == "const" and d.value != 0:    # no check (nor branch) to compile
                     out.append(f"{v} = {a[0]} {sym} {a[1]}")
                 else:
+                    failing.add(k)
                     out += [f"if {a[1]} == 0:", f"    {on_error}", f"    {v} = 0", "else:",
                             f"    {v} = {a[0]} {sym} {a[1]}"]
             else:   # Numba follows Python's float // and % semantics
@@ -358,6 +368,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
             out.append(f"{v} = not {a[0]}")
         elif op == "where":
             conv = {"float": "float", "int": "int"}[kind]
+            blocks[k] = (v, a[0], to(conv, 1), to(conv, 2))
             out.append(f"{v} = {to(conv, 1)} if {a[0]} else {to(conv, 2)}")
         elif op in ("floor", "ceil"):
             if kind == "int":
@@ -380,6 +391,7 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
         elif op == "random_uniform":
             out.append(f"{v} = random_uniform({a[0]}, {a[1]}, {n.value})")
         elif op == "random_below":
+            failing.add(k)
             out += [f"if {a[0]} < 1 or {a[0]} >= 4294967296:", f"    {on_error}", f"    {v} = 0",
                     "else:", f"    {v} = random_below({a[0]}, {a[1]}, {a[2]}, {n.value})"]
         elif op == "table":
@@ -392,6 +404,16 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
             raise NotImplementedError(f"python codegen: {op}")
 
     root = _walk(plan, layout, py_literal, _py_param, emit, precomputed)
+    at = {id(n): k for k, n in step_order}
+
+    def uses(k, n):     # a node read from a table uses nothing here
+        return [] if id(n) in precomputed else [
+            (pos, at[id(x)]) for pos, x in enumerate(n.args) if id(x) in at]
+
+    stp: list[str] = []
+    if step_order:
+        guard, lazy = branches.guards(step_order, at.get(id(plan.root), -1), uses, failing)
+        stp = branches.nest(step_order, guard, lazy, step_lines, blocks)
     check_generated_python(cfg + stp + [root])
     return cfg, stp, root
 

@@ -129,3 +129,59 @@ def test_remembered_values_hold_for_steps_in_any_order(case):
             gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend="numba"),
             gs.reduce(sched, grid, steps=steps, op=op, dtype="float64", backend="numpy"),
             rtol=1e-12)
+
+
+def _enclosing(lines: list, needle: str) -> list:
+    """The block headers (``if``/``else`` lines) around the first line holding ``needle``."""
+    at = next(i for i, ln in enumerate(lines) if needle in ln)
+    depth = len(lines[at]) - len(lines[at].lstrip())
+    heads = []
+    for ln in reversed(lines[:at]):
+        d = len(ln) - len(ln.lstrip())
+        if d < depth:
+            heads.append(ln.strip())
+            depth = d
+    return heads
+
+
+def test_a_where_computes_only_the_branch_it_takes():
+    """transformers' WSD: the cosine and the square root of its decay run at decay steps
+    only, each in its own branch (not at every warmup and stable step)."""
+    wsd = gs.compat.transformers.get_wsd_schedule(num_training_steps=1000)
+    lines = _step_lines(wsd, gs.grid(decay_type=["linear", "cosine", "1-sqrt"],
+                                     num_warmup_steps=[10, 20], num_decay_steps=[100, 200],
+                                     base_lr=[1.0]))
+    cos, sqrt = _enclosing(lines, "math.cos("), _enclosing(lines, "math.sqrt(")
+    assert len(cos) >= 4 and all(h.startswith(("if ", "else")) for h in cos)
+    assert cos[0].startswith("if ") and sqrt[0] == "else:" and cos[1:] == sqrt[1:]
+    assert not any(" if " in ln and " else " in ln and "math." in ln for ln in lines)
+
+
+def test_a_where_whose_branch_can_fail_computes_both_and_still_fails():
+    """A branch that can flag an error (an integer division by a parameter) is computed at
+    every step, as NumPy computes it: the error is the same on both backends."""
+    pytest.importorskip("numba")
+    s = gs.schedule(lambda t, k: gs.where(t < 3, gs.cos(t * 1.0), (t // k) * 1.0))
+    lines = _step_lines(s, gs.grid(k=[3, 0]))
+    assert any(" if " in ln and " else " in ln for ln in lines)
+    assert _enclosing(lines, "math.cos(") == []
+    for backend in ("numpy", "numba"):
+        with pytest.raises(ValueError, match=r"division by zero.*config 1 \(k=0\)"):
+            gs.evaluate(s, gs.trials(k=[3, 0]), steps=2, backend=backend)
+
+
+@pytest.mark.parametrize("decay_type", ["linear", "cosine", "1-sqrt"])
+def test_branches_taken_in_any_order_give_numpys_numbers(decay_type):
+    """Steps that jump between warmup, stable, decay and after the decay, on the Numba
+    kernels and the scalar function, against the NumPy backend (which computes every
+    branch and selects)."""
+    pytest.importorskip("numba")
+    wsd = gs.compat.transformers.get_wsd_schedule(num_training_steps=1000, min_lr_ratio=0.1)
+    grid = gs.grid(decay_type=[decay_type], num_warmup_steps=[0, 10, 300],
+                   num_decay_steps=[1, 200, 700], base_lr=[0.5, 1.0])
+    steps = np.random.default_rng(7).permutation(np.r_[np.arange(0, 1200, 3), 999, 1000])
+    want = gs.evaluate(wsd, grid, steps=steps, dtype="float64", backend="numpy")
+    np.testing.assert_array_equal(
+        gs.evaluate(wsd, grid, steps=steps, dtype="float64", backend="numba"), want)
+    for c in (1, 8, 17):
+        np.testing.assert_array_equal([wsd(int(t), **grid[c]) for t in steps], want[c])
