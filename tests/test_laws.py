@@ -317,7 +317,7 @@ def test_shapes_ending_alike_reuse_the_previous_shapes_sums(monkeypatch):
     n = 1500
     rk, ak, gk = np.empty(n), np.empty(n), np.empty(n)
     kk = np.empty(n, dtype=np.int64)
-    m, _ = walks.gather(rate[1], 0, 0, n, 0.0, rk, ak, gk, kk, 0)
+    m, _, _ = walks.gather(rate[1], 0, 0, n, 0.0, rk, ak, gk, kk, 0)
     shared = walks.tail_match(rate[1], rate[0], kk, m, n - 1)
     assert shared == int(np.sum(kk[:m] >= 121)) and 0 < shared < m
     assert walks.tail_match(rate[1], rate[1], kk, m, n - 1) == m
@@ -556,3 +556,33 @@ def test_dask_blocks_equal_one_call_and_keys_follow_the_law():
                                   backend="numpy").name
              for lw, gg in [(law, g), (other, g), (law, g2)]}
     assert len(names) == 3      # another constant, another law column: other blocks
+
+
+@pytest.mark.parametrize("beta", [0.3, 0.6, 2.5, 5.0])
+def test_the_binomial_series_of_a_shared_shape_equals_the_power(beta):
+    """``walks.shared_sum``: ``(1 + c u) ** -beta`` as ``(c u) ** -beta`` times the binomial
+    series of ``(1 + x) ** -beta``, ``x = 1 / (c u)``, on the entries from the first after
+    which every ``x`` is small (not monotone here: a large ``x`` among small ones keeps the
+    entries before it on the power), each term within 4e-15 of its gap of NumPy's power and
+    the running sums NumPy's cumulative sum; beta 5 (beyond the series' bound) takes the
+    power."""
+    pytest.importorskip("numba")
+    from gpusched.laws import walks
+    rng = np.random.default_rng(11)
+    m = 4000
+    u = np.geomspace(0.05, 1e5, m)
+    u[[2500, 3100]] = 0.2                       # two entries with a large x late
+    gap = rng.normal(size=m) * 1e-3
+    ser = np.empty((3, m))
+    walks.series_tables(u, ser, 0, m, beta)
+    for cs in (0.01, 0.5, 40.0):
+        want = gap * (1.0 - (1.0 + cs * u) ** -beta)
+        tk, running = np.empty(m), np.empty(m)
+        total = walks.shared_sum(u, gap, tk, 0, m, cs, beta, 0.25, running, ser, beta)
+        # 1 - (1 + c u) ** -beta to 4e-15 (where it nears 0, relative to the gap)
+        assert np.all(np.abs(tk - want) <= 4e-15 * np.abs(gap))
+        np.testing.assert_allclose(running, 0.25 + np.cumsum(want), rtol=1e-13, atol=0)
+        assert total == running[-1]
+        # from an entry on, resuming from the running sum before it
+        again = walks.shared_sum(u, gap, tk, 1000, m, cs, beta, running[999], tk, ser, beta)
+        assert again == total

@@ -35,9 +35,11 @@ from ..keys import digest
 # the rates of steps f0..f1 into rate[jj - first]: the schedule's (``shape``: its shape's);
 # a bad rate flags the config. Returns the config's scale (the schedule is scale * shape).
 # The schedule's step code is written here once: every walk of the law calls this.
-_FILL = """for jj in range(f0, f1):
-    j = jj
-    t = steps[j]
+_FILL = """gs_steps = steps[f0:f1]
+gs_rates = rate[f0 - first:f1 - first]
+for gs_i in range(gs_steps.shape[0]):
+    j = f0 + gs_i
+    t = gs_steps[gs_i]
 {step}
     x = float({shape}) if shape else float({root})
     if f32:
@@ -45,7 +47,7 @@ _FILL = """for jj in range(f0, f1):
     if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
         err[c] = 1
         errstep[c] = j
-    rate[jj - first] = x
+    gs_rates[gs_i] = x
 return float({scale})"""
 
 # per config and prediction step e, blocks of steps from e down to 0: the block's rates
@@ -67,7 +69,7 @@ _MULTIPOWER = """for q in range(ends.shape[0]):
             lo = max(gs_0, hi - gs_block)
             first = max(gs_0, lo - 1)
             gs_fill(steps, c, first, hi, first, gs_no, f32, rate, err, errstep{args})
-        n, suf = gather(rate, first, lo, hi, suf, rk, ak, gk, kk, gs_0)
+        n, suf, _ = gather(rate, first, lo, hi, suf, rk, ak, gk, kk, gs_0)
         if C > 0.0:
             weights(rk, ak, uk, gs_0, n, gamma)
             ld = scaled_sum(uk, gk, tk, gs_0, n, C, beta, ld, tk)
@@ -115,10 +117,10 @@ if gs_share:
     if ci == gs_c0 or gs_lead[ci] != 0:
         if law == 0:
             gs_fill(steps, c, gs_0, gs_top + 1, gs_0, gs_yes, gs_no, rate, err, errstep{args})
-            gs_m = shape_walk(rate, ends, rk, ak, gg, kk, gbeg, gend, gsum)
+            gs_m, gmax = shape_walk(rate, ends, rk, ak, gg, kk, gbeg, gend, gsum)
         else:
 {shape_an}
-        gmax = np.max(rate[:gs_top + 1])
+            gmax = np.max(rate[:gs_top + 1])
         gbad = err[c] != 0
         err[c] = 0
         errstep[c] = -1
@@ -130,8 +132,11 @@ if gs_share:
                 gs_pgamma = gamma
             gs_pvalid = not gbad
         if law == 0 and not gbad:
-            # the common entries' weights are the previous shape's, already in gu
+            # the common entries' weights are the previous shape's, already in gu (and their
+            # series tables, when they were made for this beta)
             weights(rk, ak, gu, gs_i0, gs_m, gamma)
+            series_tables(gu, ser, gs_i0 if beta == gs_sbeta else gs_0, gs_m, beta)
+            gs_sbeta = beta
         gs_first = ci
     if not gbad:
         gs_s = gs_fill(steps, c, gs_0, gs_0, gs_0, gs_yes, gs_no, rate, err, errstep{args})
@@ -144,11 +149,11 @@ if scaled:
         cs = C * gs_s ** (1.0 - gamma)
         if gs_tails:
             ld = tail_sum(gu, gg, tk, gs_i0, gend[0], gs_s, cs, C, beta, ci - gs_first, tsum,
-                          tscale, tC, tbeta)
+                          tscale, tC, tbeta, ser, gs_sbeta)
             out[c, 0] = L0 + A * (gs_s * gsum[0]) ** -alpha + B * (gs_s * ld)
         else:
             for q in range(ends.shape[0]):
-                ld = scaled_sum(gu, gg, tk, gbeg[q], gend[q], cs, beta, 0.0, tk)
+                ld = shared_sum(gu, gg, tk, gbeg[q], gend[q], cs, beta, 0.0, tk, ser, gs_sbeta)
                 out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha + B * (gs_s * ld)
     else:
         for q in range(ends.shape[0]):
@@ -216,6 +221,7 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
         + [f"{a} = np.empty(max(gs_width, gs_entries))" for a in ("rk", "ak", "tk")]
         + [f"{a} = np.empty(gs_width)" for a in ("gk", "uk")]
         + [f"{a} = np.empty(gs_entries if gs_share else 0)" for a in ("gu", "gg")]
+        + ["ser = np.empty((3, gs_entries if gs_share else 0))", "gs_sbeta = np.nan"]
         + [f"{a} = np.empty(ends.shape[0])" for a in ("gsum", "gs2", "asum", "as2")]
         + [f"{a} = np.zeros(ends.shape[0], dtype=np.int64)" for a in ("gbeg", "gend")]
         + ["kk = np.empty(max(gs_width, gs_entries), dtype=np.int64)",
@@ -232,8 +238,8 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
     return (MODULE_HEADER.format(sig=sig, imports=imports, jit=jit, target="cpu", helpers=helpers,
                                  helpers_digest=source_digest())
             + f"# fastpow, walks {_helpers_digest()}\n"
-            + "from gpusched.laws.walks import (annealing_walk, gather, scaled_sum, shape_walk,\n"
-            "    tail_lead, tail_sum, weights)\n"
+            + "from gpusched.laws.walks import (annealing_walk, gather, scaled_sum,\n"
+            "    series_tables, shape_walk, shared_sum, tail_lead, tail_sum, weights)\n"
             + f"\n\n{deco}\ndef gs_fill(steps, c, f0, f1, first, shape, f32, rate, err, "
             f"errstep{args}):\n{indent_text(fill, 4)}\n"
             + f"\n\n{deco}\ndef gs_law(steps, law, ends, f32, lp, out, err, errstep, gs_order, "
