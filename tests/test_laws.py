@@ -563,9 +563,9 @@ def test_the_binomial_series_of_a_shared_shape_equals_the_power(beta):
     """``walks.shared_sum``: ``(1 + c u) ** -beta`` as ``(c u) ** -beta`` times the binomial
     series of ``(1 + x) ** -beta``, ``x = 1 / (c u)``, on the entries from the first after
     which every ``x`` is small (not monotone here: a large ``x`` among small ones keeps the
-    entries before it on the power), each term within 4e-15 of its gap of NumPy's power and
-    the running sums NumPy's cumulative sum; beta 5 (beyond the series' bound) takes the
-    power."""
+    entries before it on the power), each term within 4e-15 of its gap of NumPy's power, the
+    running sums of its four lanes NumPy's cumulative sums; beta 5 (beyond the series' bound)
+    takes the power. A sum resumed from an entry equals the whole sum bit for bit."""
     pytest.importorskip("numba")
     from gpusched.laws import walks
     rng = np.random.default_rng(11)
@@ -578,11 +578,17 @@ def test_the_binomial_series_of_a_shared_shape_equals_the_power(beta):
     for cs in (0.01, 0.5, 40.0):
         want = gap * (1.0 - (1.0 + cs * u) ** -beta)
         tk, running = np.empty(m), np.empty(m)
-        total = walks.shared_sum(u, gap, tk, 0, m, cs, beta, 0.25, running, ser, beta)
+        total = walks.shared_sum(u, gap, tk, 0, m, cs, beta, False, running, ser, beta)
         # 1 - (1 + c u) ** -beta to 4e-15 (where it nears 0, relative to the gap)
         assert np.all(np.abs(tk - want) <= 4e-15 * np.abs(gap))
-        np.testing.assert_allclose(running, 0.25 + np.cumsum(want), rtol=1e-13, atol=0)
-        assert total == running[-1]
-        # from an entry on, resuming from the running sum before it
-        again = walks.shared_sum(u, gap, tk, 1000, m, cs, beta, running[999], tk, ser, beta)
-        assert again == total
+        for lane in range(4):       # entry i summed in lane i % 4
+            np.testing.assert_allclose(running[lane::4], np.cumsum(want[lane::4]), rtol=0,
+                                       atol=1e-14 * np.abs(want).sum())
+        assert total == (running[-4] + running[-3]) + (running[-2] + running[-1])
+        np.testing.assert_allclose(total, want.sum(), rtol=0, atol=1e-14 * np.abs(want).sum())
+        # from an entry on (lanes not aligned with it), resuming from the sums before it
+        for start in (1000, 1001, 3):
+            rerun = running.copy()
+            rerun[start:] = np.nan
+            again = walks.shared_sum(u, gap, tk, start, m, cs, beta, True, rerun, ser, beta)
+            assert again == total and np.array_equal(rerun, running)

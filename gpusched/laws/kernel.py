@@ -93,8 +93,8 @@ while lo <= gs_top:
 # ``gs_tails`` (the final loss of shared shapes): a shape whose row ends as the previous
 # shape's row does shares its first ``gs_i0`` entries with it; the config at the same
 # position in the previous shape, when it had the same scale, C and beta, summed the same
-# terms in the same order, so its running sum at entry ``gs_i0 - 1`` (``tsum``) is this
-# config's, and only the entries after it are computed.
+# terms in the same order, so its running sums before entry ``gs_i0`` (``tsum``: the four
+# lanes of walks.shared_sum) are this config's, and only the entries after it are computed.
 _CONFIG = """c = gs_order[ci] if gs_share else np.int64(ci)
 r = c * (lp.shape[1] > 1)
 L0 = lp[0, r]
@@ -153,7 +153,8 @@ if scaled:
             out[c, 0] = L0 + A * (gs_s * gsum[0]) ** -alpha + B * (gs_s * ld)
         else:
             for q in range(ends.shape[0]):
-                ld = shared_sum(gu, gg, tk, gbeg[q], gend[q], cs, beta, 0.0, tk, ser, gs_sbeta)
+                ld = shared_sum(gu, gg, tk, gbeg[q], gend[q], cs, beta, gs_no, tk, ser,
+                                gs_sbeta)
                 out[c, q] = L0 + A * (gs_s * gsum[q]) ** -alpha + B * (gs_s * ld)
     else:
         for q in range(ends.shape[0]):
