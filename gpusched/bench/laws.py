@@ -28,6 +28,7 @@ import numpy as np
 import gpusched as gs
 
 STEPS = 24_000
+REPEAT = 3          # every row: the best of 3 timed runs (after a warm one for gpusched)
 LAW_100M = dict(L0=2.6514477, A=0.60115152, alpha=0.45295811, B=437.9464276, C=2.13245612,
                 beta=0.59785199, gamma=0.65523644)
 
@@ -86,9 +87,9 @@ def run(quick: bool = False) -> dict:
                           for k in grid.names})
     rows, check = [], None
     table = gs.evaluate(sched, sample, steps=STEPS, dtype="float64", backend="numpy")
-    ref_t, ref = _best(lambda: reference_loop(table, LAW_100M), 1)
+    ref_t, ref = _best(lambda: reference_loop(table, LAW_100M), REPEAT)
     rows.append(("peer: reference algorithm, NumPy, per schedule", len(sample), ref_t))
-    vec_t, vec = _best(lambda: vectorized(table, LAW_100M), 2)
+    vec_t, vec = _best(lambda: vectorized(table, LAW_100M), REPEAT)
     rows.append(("peer: NumPy vectorized over a table", len(sample), vec_t))
     np.testing.assert_allclose(vec, ref, rtol=1e-10)
     backends = [b for b, (ok, _) in gs.backends.available_backends().items() if ok]
@@ -97,7 +98,7 @@ def run(quick: bool = False) -> dict:
         g = grid if full else sample
         gs.predict_loss(sched, g, steps=STEPS, law=law, backend=b)    # compile, warm
         t, got = _best(lambda: gs.predict_loss(sched, g, steps=STEPS, law=law, backend=b),
-                       1 if full else 2)
+                       REPEAT)
         rows.append((f"gpusched {b}", len(g), t))
         mine = got if not full else gs.predict_loss(sched, sample, steps=STEPS, law=law,
                                                     backend=b)
@@ -144,7 +145,7 @@ def project_gpu(quick: bool = False) -> list:
 def markdown(res: dict) -> str:
     lines = [f"# W5: multi-power law, final loss of {res['configs']:,} WSD configs x "
              f"{res['steps']:,} steps", "", "`python -m gpusched.bench.laws` on this machine, "
-             "one run; " + res["check"] + ".", "",
+             f"one run, each row the best of {REPEAT} timings; " + res["check"] + ".", "",
              "| what | configs timed | seconds | terms/s | x reference loop |",
              "|---|---:|---:|---:|---:|"]
     for r in res["rows"]:

@@ -210,7 +210,7 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
     scratch = "\n".join([
         # variables, not literals: each literal argument would compile gs_fill once more
         "gs_0 = np.int64(0)", "gs_yes = np.bool_(True)", "gs_no = np.bool_(False)",
-        f"gs_block = {BLOCK}", "gs_top = 0", "for gs_q in range(ends.shape[0]):",
+        f"gs_block = {BLOCK}", "gs_top = gs_0", "for gs_q in range(ends.shape[0]):",
         "    gs_top = max(gs_top, ends[gs_q])",
         "gs_share = gs_lead.shape[0] > 0",
         f"gs_whole = gs_share or (law == 0 and ends.shape[0] > 1 and gs_top < {ROW_LIMIT})",

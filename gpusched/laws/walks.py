@@ -87,7 +87,7 @@ def shape_walk(rate: np.ndarray, ends: np.ndarray, rk: np.ndarray, ak: np.ndarra
     ``kk`` of each step where it changes (laws/sharing.py). Returns (the number of entries,
     the largest rate); the caller computes their weights (:func:`weights`, into the shape's
     ``gu``)."""
-    m = 0
+    m = np.int64(0)         # not the literal 0: gather would compile for it too
     most = 0.0
     for q in range(ends.shape[0]):
         gbeg[q] = m
@@ -302,10 +302,10 @@ def tail_sum(gu: np.ndarray, gg: np.ndarray, tk: np.ndarray, i0: int, m: int, s:
     sums and those three are kept for the next shape (C = 0 sums nothing: not kept); the
     lanes of :func:`shared_sum` resume from its running sums before ``i0``."""
     row = tsum[j]
-    if i0 > 0 and tscale[j] == s and tC[j] == C and tbeta[j] == beta:
-        ld = shared_sum(gu, gg, tk, i0, m, cs, beta, True, row, ser, sbeta)
-    else:
-        ld = shared_sum(gu, gg, tk, np.int64(0), m, cs, beta, False, row, ser, sbeta)
+    # one call with a variable: literal True and False would each compile shared_sum again
+    resume = i0 > 0 and tscale[j] == s and tC[j] == C and tbeta[j] == beta
+    ld = shared_sum(gu, gg, tk, i0 if resume else np.int64(0), m, cs, beta, resume, row, ser,
+                    sbeta)
     tscale[j] = s if C > 0.0 else np.nan
     tC[j] = C
     tbeta[j] = beta
