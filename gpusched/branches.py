@@ -7,10 +7,11 @@ uses (its *guard*: the path of ``(where, branch)`` pairs from the root), and the
 become nested ``if c: ... else: ...`` blocks.
 
 A ``where`` becomes such a block only when one of its branches holds an expensive operation
-(a libm call, a power, a list search, a random draw; LLVM turns cheap branches into selects
-on its own) and neither holds an operation that can flag an error (an integer division by a
-non-constant, a random bound): every config still raises exactly the errors it raised, and
-values are unchanged (only values no branch takes are no longer computed).
+(a libm call, a power, a list search, a random draw, not read from a factorized table; LLVM
+turns cheap branches into selects on its own, and may vectorize the loop) and neither holds
+an operation that can flag an error (an integer division by a non-constant, a random
+bound): every config still raises exactly the errors it raised, and values are unchanged
+(only values no branch takes are no longer computed).
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ def _propagate(order: Sequence, root_k: int, uses: Callable, lazy: set) -> dict:
     return guard
 
 
-def guards(order: Sequence, root_k: int, uses: Callable, failing: set) -> tuple[dict, set]:
+def guards(order: Sequence, root_k: int, uses: Callable, failing: set,
+           reads: set) -> tuple[dict, set]:
     """``order``: the step section's ``(k, node)`` in plan order; ``uses(k, node)``: the
     ``(argument position, k)`` of its step-section arguments; ``failing``: the ks of nodes
-    that can flag an error. Returns (guard per k, the ks of the wheres written as blocks)."""
+    that can flag an error; ``reads``: those read from a table (cheap, whatever their
+    operation). Returns (guard per k, the ks of the wheres written as blocks)."""
     nodes = dict(order)
     lazy = {k for k, n in order if n.op == "where"}
     while True:
@@ -59,7 +62,7 @@ def guards(order: Sequence, root_k: int, uses: Callable, failing: set) -> tuple[
             inside = [k for k, g in guard.items()
                       if len(g) > len(guard.get(w, ())) and g[len(guard[w])][0] == w
                       and g[:len(guard[w])] == guard[w]] if w in guard else []
-            if (any(nodes[k].op in _WORTH_A_BRANCH for k in inside)
+            if (any(nodes[k].op in _WORTH_A_BRANCH and k not in reads for k in inside)
                     and not any(k in failing for k in inside)):
                 keep.add(w)
         if keep == lazy:

@@ -412,7 +412,9 @@ def python_sections(plan: Plan, layout: Layout, on_error: str, precomputed: Any 
 
     stp: list[str] = []
     if step_order:
-        guard, lazy = branches.guards(step_order, at.get(id(plan.root), -1), uses, failing)
+        reads = {k for k, n in step_order if id(n) in precomputed}
+        guard, lazy = branches.guards(step_order, at.get(id(plan.root), -1), uses, failing,
+                                      reads)
         stp = branches.nest(step_order, guard, lazy, step_lines, blocks)
     check_generated_python(cfg + stp + [root])
     return cfg, stp, root

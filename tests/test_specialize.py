@@ -185,3 +185,22 @@ def test_branches_taken_in_any_order_give_numpys_numbers(decay_type):
         gs.evaluate(wsd, grid, steps=steps, dtype="float64", backend="numba"), want)
     for c in (1, 8, 17):
         np.testing.assert_array_equal([wsd(int(t), **grid[c]) for t in steps], want[c])
+
+
+def test_a_branch_read_from_a_factorized_table_is_not_worth_an_if():
+    """On a cartesian grid the warmup-cosine's cosine is a factorized table: its branch is a
+    read, so the ``where`` stays a select (a loop LLVM may vectorize)."""
+    from gpusched.engine.factorized import precompute
+    sched = gs.schedule(lambda t, peak, warmup: gs.where(
+        t < warmup, peak * t / warmup, peak * 0.5 * (1 + gs.cos(gs.pi * (t - warmup) / 1000))))
+    grid = gs.grid(peak=np.geomspace(1e-4, 1e-1, 64), warmup=[100, 200, 500])
+    _, _, steps, _, bound, plan = api.prepare(sched, grid, 1000, "float32")
+    pre = precompute(plan, bound, steps, 2 ** 30)
+    assert pre
+    layout = codegen.Layout.of(plan, bound.dtypes)
+    lines = codegen.python_sections(plan, layout, "pass", pre.reads(plan), remember=True)[1]
+    assert not any("math.cos(" in ln for ln in lines)
+    assert not any(ln.startswith("if ") for ln in lines)
+    assert any(" if " in ln and " else " in ln for ln in lines)
+    plain = codegen.python_sections(plan, layout, "pass", None, remember=True)[1]
+    assert _enclosing(plain, "math.cos(") == ["else:"]
