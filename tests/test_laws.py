@@ -592,3 +592,14 @@ def test_the_binomial_series_of_a_shared_shape_equals_the_power(beta):
             rerun[start:] = np.nan
             again = walks.shared_sum(u, gap, tk, start, m, cs, beta, True, rerun, ser, beta)
             assert again == total and np.array_equal(rerun, running)
+
+
+def test_walks_names_the_fastpow_it_was_compiled_with():
+    """walks.py's Numba cache is keyed by walks.py alone but holds fastpow's code: the digest
+    it carries must be fastpow.py's, so that changing fastpow.py changes walks.py (and its
+    cache is recompiled, not reused with the old powers)."""
+    import hashlib
+    from pathlib import Path
+    from gpusched.laws import fastpow, walks
+    digest = hashlib.sha256(Path(str(fastpow.__file__)).read_bytes()).hexdigest()
+    assert walks.FASTPOW_SHA256 == digest, "fastpow.py changed: update walks.FASTPOW_SHA256"

@@ -24,6 +24,11 @@ from .fastpow import power_terms
 
 _jit = njit(cache=True, error_model="numpy", nogil=True)
 
+# Numba's on-disk cache of these functions tracks only this file, yet holds fastpow's code
+# compiled into them: a changed fastpow.py must change this file too, or an old fastpow
+# would keep running. This is fastpow.py's sha256 (tests/test_laws.py checks it).
+FASTPOW_SHA256 = "2e9191ee889593531d74998fa2e62873e2ecb6a4d80f948f6c553be406b47b45"
+
 
 @_jit
 def gather(rate: np.ndarray, first: int, lo: int, hi: int, suf: float, rk: np.ndarray,
