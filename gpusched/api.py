@@ -115,14 +115,16 @@ def backend_for(name):
     return be
 
 
-def refine(backend: tuple, plan, bound, steps, work, info=None):
+def refine(backend: tuple, plan, bound, steps, work, info=None, chooser=None):
     """Under ``auto`` (not forced by ``GPUSCHED_BACKEND``), Numba only when its compile or
-    start-up pays for itself in this job (:mod:`gpusched.auto`); records the choice."""
+    start-up pays for itself in this job (:mod:`gpusched.auto`; ``chooser(numba)`` instead
+    of ``auto.choose`` where the job runs another kernel); records the choice."""
     name, be = backend
     why = ""
     if name == "auto" and be.name == "numba" and not os.environ.get("GPUSCHED_BACKEND"):
         from . import auto
-        chosen, why = auto.choose(be, plan, bound, steps, work)
+        chosen, why = (chooser(be) if chooser is not None
+                       else auto.choose(be, plan, bound, steps, work))
         if chosen == "numpy":
             be = resolve_backend("numpy")
     if info is not None:

@@ -12,7 +12,8 @@ step-dependent operations in the graph::
                                                            nor in the cache)
               or LOAD_S                                   (in the cache on disk)
 
-``auto`` runs Numba when ``numba_s + setup_s + CALL_S <= numpy_s``. Otherwise it runs NumPy
+``auto`` runs Numba when ``numba_s + setup_s + CALL_S <= numpy_s`` (``gs.predict_loss``:
+:func:`choose_law`, the same rule with the law kernel's costs). Otherwise it runs NumPy
 and remembers the NumPy time spent on this graph in this process; once that time would pass
 ``setup_s``, it runs Numba (ski rental: a sweep tool repeating a medium job pays at most about
 twice what the better choice would have cost, and a one-off job never waits for a compile).
@@ -37,6 +38,13 @@ START_S = 1.2           # importing Numba and its first dispatch in a fresh proc
 LOAD_S = 0.015          # loading a kernel from Numba's cache
 CALL_S = 5e-4           # a compiled kernel's call: arguments, thread pool
 COMPILE_S = (0.95, 0.0126)   # seconds: a + b * plan nodes (median 1.2 s, max 2.4 s)
+# gs.predict_loss (multi-power law, final loss; W5's WSD, 300 configs x 24,000 steps): the
+# NumPy fold per (config, step), the fused Numba kernel per pair on one thread when no
+# shape is shared (configs sharing shapes run faster), and a new schedule's law kernel
+# compile (its walks, compiled once per installation, cost ~4.5 s more the first time)
+LAW_NUMPY_NS = 107.0
+LAW_NUMBA_NS = 17.0
+LAW_COMPILE_S = 4.0
 
 _rent: OrderedDict = OrderedDict()     # graph signature -> NumPy seconds spent on it
 _lock = threading.Lock()
@@ -60,13 +68,16 @@ def estimates(plan, pairs: int, threads: int) -> tuple:
             work * NUMBA_NS / max(threads, 1))
 
 
-def setup_seconds(plan, state: str) -> float:
-    """Numba's cost before computing: start-up, then a compile or a cache load."""
+def setup_seconds(plan, state: str, compile_s: float | None = None) -> float:
+    """Numba's cost before computing: start-up, then a compile (``compile_s``, else the
+    table kernel's line) or a cache load."""
     start = 0.0 if "numba" in sys.modules else START_S
     if state == "process":
         return start
     if state == "disk":
         return start + LOAD_S
+    if compile_s is not None:
+        return start + compile_s
     return start + COMPILE_S[0] + COMPILE_S[1] * len(plan.nodes)
 
 
@@ -74,9 +85,28 @@ def choose(numba, plan, bound, steps, work_limit) -> tuple:
     """(``"numba"`` or ``"numpy"``, why) for one call."""
     from .backends.workers import thread_count
     numpy_s, numba_s = estimates(plan, bound.n * steps.size, thread_count())
+    return _decide(numba, plan, numpy_s, numba_s,
+                   lambda: numba.kernel_state(plan, bound, steps, work_limit))
+
+
+def choose_law(numba, plan, bound, steps, kernel_state) -> tuple:
+    """:func:`choose` for ``gs.predict_loss``: the NumPy law fold against the fused law
+    kernel, whose compile (``LAW_COMPILE_S``) is the law module's, not the table kernel's;
+    ``kernel_state()``: the law module's ``"process"``, ``"disk"`` or ``"none"``."""
+    from .backends.workers import thread_count
+    pairs = bound.n * steps.size
+    numpy_s = pairs * LAW_NUMPY_NS * 1e-9
+    numba_s = pairs * LAW_NUMBA_NS * 1e-9 / max(thread_count(), 1)
+    return _decide(numba, plan, numpy_s, numba_s, kernel_state, LAW_COMPILE_S)
+
+
+def _decide(numba, plan, numpy_s: float, numba_s: float, kernel_state,
+            compile_s: float | None = None) -> tuple:
     if numba_s + setup_seconds(plan, "process") + CALL_S >= numpy_s:
         return "numpy", f"auto: NumPy, est. {_t(numpy_s)}, faster than a compiled kernel"
-    setup = setup_seconds(plan, numba.kernel_state(plan, bound, steps, work_limit)) + CALL_S
+    state = kernel_state()
+    setup = (setup_seconds(plan, state) if compile_s is None
+             else setup_seconds(plan, state, compile_s)) + CALL_S
     if numba_s + setup <= numpy_s:
         return "numba", f"auto: Numba, setup {_t(setup)} < NumPy's est. {_t(numpy_s)}"
     chosen = _rented(plan, numpy_s, setup)

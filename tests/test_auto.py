@@ -116,3 +116,23 @@ def test_verbose_prints_the_record_and_compile_time_is_apart(numba_auto, capsys)
     again = gs.last_call()
     assert again.compile_s < first.compile_s / 10
     assert capsys.readouterr().err == ""
+
+
+def test_predict_loss_weighs_the_law_kernels_compile(numba_auto):
+    """gs.predict_loss under auto weighs NumPy's law fold against the fused law kernel and
+    that kernel's compile (LAW_COMPILE_S), not the table kernel's: a compiled table kernel
+    does not make a small law job compile; once the law kernel is in the process, Numba."""
+    k = next(_fresh_ids) + 1.5
+    s = gs.schedule(lambda t, a, T: a * (2.0 + gs.cos(t / T)) * k)
+    g = gs.grid(a=np.linspace(1e-4, 1e-3, 20), T=[50.0, 500.0])
+    law = gs.laws.MultiPower(L0=2.65, A=0.6, alpha=0.45, B=438.0, C=2.1, beta=0.6, gamma=0.65)
+    gs.evaluate(s, g, steps=3000, backend="numba")          # the table kernel: compiled
+    first = gs.predict_loss(s, g, steps=3000, law=law)
+    rec = gs.last_call()
+    assert rec.backend == "numpy", rec.why
+    assert f"Numba's setup {auto.LAW_COMPILE_S + auto.CALL_S:.2f} s" in rec.why
+    compiled = gs.predict_loss(s, g, steps=3000, law=law, backend="numba")
+    again = gs.predict_loss(s, g, steps=3000, law=law)
+    assert gs.last_call().backend == "numba"
+    np.testing.assert_allclose(compiled, first, rtol=1e-10)
+    np.testing.assert_array_equal(again, compiled)

@@ -202,15 +202,27 @@ class NumbaBackend(Backend):
         factorized tables ``auto`` built when it chose Numba (not built twice). Where many
         configs share each shape (laws/sharing.py) the kernel runs the schedule's code once
         per shape, and tables not built yet are not worth building."""
-        from ..laws import sharing
         from ..laws.predict import fused_numba
-        shared = sharing.groups(plan, bound, const, law.CODE, dtype == np.float32,
-                                (int(ends.max()) + 1) * ends.size)
-        few = shared is not None and sharing.few_shapes(shared[1])
-        pre = self._precompute(plan, bound, steps, 0 if few else table_bytes)
+        shared, pre = self._law_inputs(plan, bound, steps, law, ends, dtype, const,
+                                       table_bytes)
         self.forget_precomputed()
         return fused_numba(plan, bound, steps, law, ends, order, dtype, const, table_bytes,
                            bar, pre, shared)
+
+    def law_state(self, plan, bound, steps, law, ends, dtype, const, table_bytes) -> str:
+        """:meth:`kernel_state` for :meth:`predict_loss`'s law kernel (its tables built
+        now are the ones the run reads)."""
+        from ..laws import kernel
+        return kernel.state(plan, self._law_inputs(plan, bound, steps, law, ends, dtype, const,
+                                                   table_bytes)[1])
+
+    def _law_inputs(self, plan, bound, steps, law, ends, dtype, const, table_bytes) -> tuple:
+        """(shapes shared, factorized tables) of a law kernel's run."""
+        from ..laws import sharing
+        shared = sharing.groups(plan, bound, const, law.CODE, dtype == np.float32,
+                                (int(ends.max()) + 1) * ends.size)
+        few = shared is not None and sharing.few_shapes(shared[1])
+        return shared, self._precompute(plan, bound, steps, 0 if few else table_bytes)
 
     def availability(self):
         from importlib.util import find_spec

@@ -248,6 +248,18 @@ def module_source(plan, layout, sig: str, pre=None) -> str:
             f"    for ci in range(gs_c0, gs_c1):\n{indent_text(body, 8)}\n")
 
 
+def module_name(plan, pre) -> str:
+    """The generated law module's name (``pre``: the factorized tables it reads, or None)."""
+    return "law_" + digest("law", plan.signature, pre.key if pre else None, BLOCK, ROW_LIMIT)
+
+
+def state(plan, pre) -> str:
+    """``"process"``, ``"disk"`` or ``"none"``: what the law kernel costs before it computes
+    (nothing, a cache load, a compile)."""
+    from ..kernel_cache import kernel_state
+    return kernel_state(module_name(plan, pre), "numba", "gs_law")
+
+
 def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: int,
         pre=False, shared=False) -> tuple:
     """(predictions (n, len(ends)) float64, error flags, flagged steps). On a cartesian grid,
@@ -267,7 +279,7 @@ def run(plan, bound, steps, law_code: int, ends, f32: bool, const, work_limit: i
                                 (int(ends.max()) + 1) * ends.size)
     order, lead = shared if shared else (np.zeros(0, np.int64), np.zeros(0, np.int8))
     tail = sharing.tail_positions(lead, int(ends.max()) + 1) if ends.size == 1 else 0
-    name = "law_" + digest("law", plan.signature, pre.key if pre else None, BLOCK, ROW_LIMIT)
+    name = module_name(plan, pre)
 
     def load():
         with timing.compiling():

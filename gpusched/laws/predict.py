@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .. import api, timing
+from .. import api, auto, timing
 from ..grid import Grid, GridLike, as_grid
 from ..schedule import Schedule
 from ..interop import to_numpy
@@ -79,14 +79,16 @@ def predict_loss(schedule: Schedule | Callable, grid: GridLike = None, *, steps:
         if sched_grid is None and n > 1:
             bound = _repeat(bound, n)
         work = min(api.WORK_LIMIT, limit)
-        be = api.refine((backend, be), plan, bound, steps_arr, work, info)
+        # factorized tables pay for themselves over a whole sweep: up to a quarter of the
+        # call's budget (a W5 grid's cosine table is 261 MB)
+        table_bytes = max(work, min(limit // 4, TABLE_BYTES))
+        be = api.refine((backend, be), plan, bound, steps_arr, work, info, lambda numba: (
+            auto.choose_law(numba, plan, bound, steps_arr, lambda: numba.law_state(
+                plan, bound, steps_arr, law, ends, dt, const, table_bytes))))
         order = np.argsort(ends, kind="stable")
         with api.progress_bar(progress, bound.n, steps_arr.size) as bar:
-            # factorized tables pay for themselves over a whole sweep: up to a quarter of the
-            # call's budget (a W5 grid's cosine table is 261 MB)
             out = be.predict_loss(plan, bound, steps_arr, law, ends, order, dt, const,
-                                  work_limit=work,
-                                  table_bytes=max(work, min(limit // 4, TABLE_BYTES)), bar=bar)
+                                  work_limit=work, table_bytes=table_bytes, bar=bar)
     if at is None:
         out = out[:, 0]
     return out if g is not None else out[0]
