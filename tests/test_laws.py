@@ -575,6 +575,10 @@ def test_the_binomial_series_of_a_shared_shape_equals_the_power(beta):
     gap = rng.normal(size=m) * 1e-3
     ser = np.empty((3, m))
     walks.series_tables(u, ser, 0, m, beta)
+    np.testing.assert_array_equal(ser[2], np.maximum.accumulate((1 / u)[::-1])[::-1])
+    odd, odd_ser = np.array([1.0, 2.0, np.nan, 4.0, 0.5]), np.empty((3, 5))
+    walks.series_tables(odd, odd_ser, 0, 5, beta)   # a NaN keeps the entries before it out
+    np.testing.assert_array_equal(odd_ser[2], [np.nan, np.nan, np.nan, 2.0, 2.0])
     for cs in (0.01, 0.5, 40.0):
         want = gap * (1.0 - (1.0 + cs * u) ** -beta)
         tk, running = np.empty(m), np.empty(m)

@@ -147,7 +147,7 @@ def series_tables(gu: np.ndarray, ser: np.ndarray, i0: int, m: int, beta: float)
     most = 0.0
     for j in range(m - 1, -1, -1):
         x = float(inv[j])
-        if not x <= most:
+        if most == most and not x <= most:      # a larger x, or a NaN (which then stays)
             most = x
         top[j] = most
 
