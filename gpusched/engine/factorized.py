@@ -30,7 +30,9 @@ class Precomputed:
     key: str             # which nodes: part of the kernel's cache key
 
     def reads(self, plan) -> dict:
-        return {id(n): f"pre{k}[pb{k} + j]" for k, n in enumerate(self.nodes)}
+        # an unsigned index: Numba wraps a signed one (a test and a select per read); the
+        # law kernel's fill of the docs page's screening ran ~14 % faster
+        return {id(n): f"pre{k}[np.uint64(pb{k} + j)]" for k, n in enumerate(self.nodes)}
 
     def arg_names(self) -> list:
         return ["gs_sizes", "gs_cstrides"] + [x for k in range(len(self.nodes))

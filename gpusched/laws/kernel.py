@@ -37,9 +37,9 @@ from ..keys import digest
 # The schedule's step code is written here once: every walk of the law calls this.
 _FILL = """gs_steps = steps[f0:f1]
 gs_rates = rate[f0 - first:f1 - first]
-for gs_i in range(gs_steps.shape[0]):
-    j = f0 + gs_i
-    t = gs_steps[gs_i]
+for gs_at in range(gs_steps.shape[0]):
+    j = f0 + gs_at
+    t = gs_steps[gs_at]
 {step}
     x = float({shape}) if shape else float({root})
     if f32:
@@ -47,7 +47,7 @@ for gs_i in range(gs_steps.shape[0]):
     if not (x >= 0.0 and math.isfinite(x)) and err[c] == 0:
         err[c] = 1
         errstep[c] = j
-    gs_rates[gs_i] = x
+    gs_rates[gs_at] = x
 return float({scale})"""
 
 # per config and prediction step e, blocks of steps from e down to 0: the block's rates
