@@ -104,9 +104,7 @@ def _decide(numba, plan, numpy_s: float, numba_s: float, kernel_state,
             compile_s: float | None = None) -> tuple:
     if numba_s + setup_seconds(plan, "process") + CALL_S >= numpy_s:
         return "numpy", f"auto: NumPy, est. {_t(numpy_s)}, faster than a compiled kernel"
-    state = kernel_state()
-    setup = (setup_seconds(plan, state) if compile_s is None
-             else setup_seconds(plan, state, compile_s)) + CALL_S
+    setup = setup_seconds(plan, kernel_state(), compile_s) + CALL_S
     if numba_s + setup <= numpy_s:
         return "numba", f"auto: Numba, setup {_t(setup)} < NumPy's est. {_t(numpy_s)}"
     chosen = _rented(plan, numpy_s, setup)

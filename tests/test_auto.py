@@ -33,7 +33,7 @@ def _fresh():
 
 
 def test_a_small_job_runs_on_numpy_without_looking_for_a_kernel(numba_auto, monkeypatch):
-    monkeypatch.setattr(auto, "setup_seconds", lambda plan, state: 0.0 if state == "process"
+    monkeypatch.setattr(auto, "setup_seconds", lambda plan, state, *_: 0.0 if state == "process"
                         else pytest.fail("asked the kernel cache about a tiny job"))
     gs.evaluate(_fresh(), gs.grid(a=[1.0], T=[10.0]), steps=1000)
     rec = gs.last_call()

@@ -217,10 +217,17 @@ class NumbaBackend(Backend):
                                                    table_bytes)[1])
 
     def _law_inputs(self, plan, bound, steps, law, ends, dtype, const, table_bytes) -> tuple:
-        """(shapes shared, factorized tables) of a law kernel's run."""
+        """(shapes shared, factorized tables) of a law kernel's run; the shapes ``law_state``
+        found are reused by the run that follows it (as the tables are)."""
         from ..laws import sharing
-        shared = sharing.groups(plan, bound, const, law.CODE, dtype == np.float32,
-                                (int(ends.max()) + 1) * ends.size)
+        key = (plan, bound, const, ends, law.CODE, dtype)
+        memo = getattr(_memo, "shapes", None)
+        if memo is not None and all(a is b for a, b in zip(memo[0], key)):
+            shared = memo[1]
+        else:
+            shared = sharing.groups(plan, bound, const, law.CODE, dtype == np.float32,
+                                    (int(ends.max()) + 1) * ends.size)
+            _memo.shapes = (key, shared)
         few = shared is not None and sharing.few_shapes(shared[1])
         return shared, self._precompute(plan, bound, steps, 0 if few else table_bytes)
 
@@ -261,6 +268,7 @@ class NumbaBackend(Backend):
     @staticmethod
     def forget_precomputed() -> None:
         _memo.last = None
+        _memo.shapes = None
 
     def kernel_state(self, plan, bound, steps, work_limit) -> str:
         """``"process"``, ``"disk"`` or ``"none"``: what running this plan costs before it

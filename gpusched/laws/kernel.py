@@ -11,7 +11,8 @@ without a libm call, within ~1e-15 relative of it; the law's sum stays in the wa
 the annealing law walks forwards and records the loss at each prediction step (O(T + N)).
 Configs that share the schedule's shape (:mod:`gpusched.laws.sharing`: ``base_lr`` x shape,
 law constants as columns) come consecutively: the shape is walked once, and each config
-scales its sums (one power per changing step instead of two, no step code). The arithmetic
+scales its sums (no step code; at most one power per changing step, none where the binomial
+series of :func:`gpusched.laws.walks.shared_sum` applies; summed in four lanes). The arithmetic
 is :mod:`gpusched.laws.model`'s, written as a loop. A config whose rates are negative or not
 finite, or whose area is 0, is flagged; the host explains it with NumPy.
 """
@@ -87,8 +88,8 @@ while lo <= gs_top:
     lo = hi"""
 
 # per config (in ``gs_order`` when shapes are shared, laws/sharing.py): a shape's lead walks
-# the shape once (its row, areas, gaps and weights); a config of a shared shape whose scale
-# is positive and keeps the rates finite scales them (one power per changing step); any
+# the shape once (its row, areas, gaps, weights and series tables); a config of a shared
+# shape whose scale is positive and keeps the rates finite scales them (walks.shared_sum); any
 # other config walks its own schedule (and a flag it raises names its own step).
 # ``gs_tails`` (the final loss of shared shapes): a shape whose row ends as the previous
 # shape's row does shares its first ``gs_i0`` entries with it; the config at the same

@@ -116,10 +116,17 @@ def scaled_sum(gu: np.ndarray, gg: np.ndarray, tk: np.ndarray, b0: int, b1: int,
         for i in range(terms.shape[0]):
             term = terms[i]
             if term != term:
-                term = gg[b0 + i] * (1.0 - (1.0 + cs * gu[b0 + i]) ** -beta)
+                term = _term(gg[b0 + i], gu[b0 + i], cs, beta)
             ld += term
             sums[i] = ld
     return ld
+
+
+@njit(inline="always", error_model="numpy", nogil=True)
+def _term(gap: float, u: float, cs: float, beta: float) -> float:
+    """One multi-power term ``gap (1 - (1 + cs u) ** -beta)`` with ``**`` (where the fast
+    paths left NaN)."""
+    return gap * (1.0 - (1.0 + cs * u) ** -beta)
 
 
 # the binomial series of a shared shape's terms: where x = 1 / (c u) <= SERIES_X, the terms
@@ -214,7 +221,7 @@ def _lanes(gu: np.ndarray, gg: np.ndarray, tk: np.ndarray, b0: int, b1: int, cs:
     terms = tk[b0:b1]
     for i in range(terms.shape[0]):
         if terms[i] != terms[i]:
-            terms[i] = gg[b0 + i] * (1.0 - (1.0 + cs * gu[b0 + i]) ** -beta)
+            terms[i] = _term(gg[b0 + i], gu[b0 + i], cs, beta)
     lane = np.zeros(4)
     if resume:
         for i in range(max(b0 - 4, 0), b0):
